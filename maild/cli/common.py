@@ -1,0 +1,29 @@
+"""Options and helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from maild import config, logs
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """Every command takes --config PATH (default ./maild.toml)."""
+    parser.add_argument(
+        "--config", default=str(config.DEFAULT_CONFIG), metavar="PATH", help="configuration file (default: ./maild.toml)"
+    )
+    parser.add_argument("--log-format", choices=["auto", "json", "console"], default=None, help="override log.format")
+
+
+def load_settings(args: argparse.Namespace, *, log_level: str | None = None) -> config.Settings:
+    """Load --config and set up logging from it (the command line's --log-format wins)."""
+    settings = config.load(args.config)
+    logs.configure(log_level or settings.log.level, args.log_format or settings.log.format)
+    return settings
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")

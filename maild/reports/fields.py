@@ -1,0 +1,89 @@
+"""Lenient parsing of RFC 822-style field blocks (DSN, MDN and ARF report parts) and of address-ish field values."""
+
+from __future__ import annotations
+
+import re
+
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)$")
+_ADDR = re.compile(r"[^\s<>()\[\]\",;:@]+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[^\s<>()\[\]\",;:@]+@\[[0-9.:a-fA-F]+\]")
+_ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
+
+Field = tuple[str, str]
+
+
+def parse_fields(text: str) -> list[list[Field]]:
+    """Blocks of (lower-case name, unfolded value); any case, spaces before the colon, any line ends."""
+    blocks: list[list[Field]] = []
+    current: list[Field] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current = []
+            continue
+        if line[0] in " \t":
+            if current:
+                name, value = current[-1]
+                current[-1] = (name, (value + " " + line.strip()).strip())
+            continue
+        match = _FIELD.match(line)
+        if match:
+            current.append((match.group(1).lower(), match.group(2).strip()))
+        elif current and current[-1][0] in _CONTINUABLE:
+            # Some MTAs wrap long diagnostics without the leading space folding needs.
+            name, value = current[-1]
+            current[-1] = (name, (value + " " + line.strip()).strip())
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+_CONTINUABLE = {"diagnostic-code", "x-postfix-diagnostic", "x-diagnostic", "disposition", "original-message-id"}
+
+
+def typed_value(value: str | None) -> tuple[str | None, str]:
+    """Split 'rfc822; x@y' into ('rfc822', 'x@y'); a value without a type gives (None, value)."""
+    if not value:
+        return None, ""
+    head, sep, rest = value.partition(";")
+    if sep and re.fullmatch(r"\s*[A-Za-z][A-Za-z0-9-]*\s*", head):
+        return head.strip().lower(), rest.strip()
+    return None, value.strip()
+
+
+def address_of(value: str | None) -> str | None:
+    """The mailbox in a field value: 'rfc822; a@b', 'a@b', '<a@b>', 'Name <a@b>'; the domain is lower-cased."""
+    if not value:
+        return None
+    _, rest = typed_value(value)
+    rest = rest.strip()
+    if not rest:
+        return None
+    match = _ANGLE_ADDR.search(rest)
+    candidate = match.group(1) if match else None
+    if candidate is None:
+        found = _ADDR.search(rest)
+        candidate = found.group(0) if found else None
+    if candidate is None:
+        return None
+    return normalize_address(candidate)
+
+
+def normalize_address(address: str) -> str | None:
+    address = address.strip().strip("<>\"'.,;:()[]").strip()
+    if address.lower().startswith("mailto:"):
+        address = address[7:]
+    local, sep, domain = address.rpartition("@")
+    if not sep or not local or not domain or "." not in domain and not domain.startswith("["):
+        return None
+    # Domains are case-insensitive; local parts are the receiving site's business, so keep them.
+    return f"{local}@{domain.lower()}"
+
+
+def all_addresses(text: str) -> list[str]:
+    out: list[str] = []
+    for match in _ADDR.finditer(text):
+        addr = normalize_address(match.group(0))
+        if addr and addr not in out:
+            out.append(addr)
+    return out

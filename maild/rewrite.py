@@ -1,0 +1,98 @@
+"""Header surgery on raw bytes: split a message, read fields, strip internal ones, prepend new ones.
+
+This is the one place maild changes a message. It never re-serialises through
+the email package: every byte it does not remove or add stays as received.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_FIELD_NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str  # as written
+    raw: bytes  # the whole field, continuation lines and final line end included
+
+    @property
+    def value(self) -> str:
+        """The unfolded value with RFC 2047 encoded words decoded; never raises."""
+        _, _, value = self.raw.partition(b":")
+        text = re.sub(rb"\r?\n[ \t]", b" ", value).strip().decode("utf-8", "replace")
+        if "=?" not in text:
+            return text
+        try:
+            return str(make_header(decode_header(text)))
+        except Exception:  # a broken encoded word is shown as written
+            return text
+
+
+def split_message(raw: bytes) -> tuple[bytes, bytes]:
+    """(header block including its last line end, the rest starting with the blank line).
+
+    `headers + rest == raw` always, so joining them back is plain concatenation.
+    No blank line: all header, empty rest.
+    """
+    m = _HEADER_END.search(raw)
+    if m is None:
+        return raw, b""
+    first_eol = raw.index(b"\n", m.start()) + 1
+    return raw[:first_eol], raw[first_eol:]
+
+
+def line_end(headers: bytes) -> bytes:
+    return b"\r\n" if b"\r\n" in headers[:2000] or not headers else b"\n"
+
+
+def fields(headers: bytes) -> Iterator[Field]:
+    """The header fields in order; a malformed leading line becomes a field named ''."""
+    current: list[bytes] = []
+    for line in headers.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and current:
+            current.append(line)
+            continue
+        if current:
+            yield _field(b"".join(current))
+        current = [line]
+    if current:
+        yield _field(b"".join(current))
+
+
+def _field(raw: bytes) -> Field:
+    m = _FIELD_NAME.match(raw)
+    return Field(m.group(1).decode("ascii") if m else "", raw)
+
+
+def get(headers: bytes, name: str) -> str | None:
+    """The first field with this name (case-insensitive), decoded."""
+    lower = name.lower()
+    for f in fields(headers):
+        if f.name.lower() == lower:
+            return f.value
+    return None
+
+
+def get_all(headers: bytes, name: str) -> list[str]:
+    lower = name.lower()
+    return [f.value for f in fields(headers) if f.name.lower() == lower]
+
+
+def strip(headers: bytes, names: Iterable[str]) -> bytes:
+    """Remove every field whose name is in `names` (case-insensitive); the rest stays byte for byte."""
+    drop = {n.lower() for n in names}
+    if not drop:
+        return headers
+    return b"".join(f.raw for f in fields(headers) if f.name.lower() not in drop)
+
+
+def prepend(headers: bytes, new_fields: Iterable[tuple[str, str]]) -> bytes:
+    """Put new fields in front, with the block's own line ends. Values must be plain ASCII."""
+    eol = line_end(headers)
+    added = b"".join(f"{name}: {value}".encode("ascii") + eol for name, value in new_fields)
+    return added + headers

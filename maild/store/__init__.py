@@ -1,0 +1,84 @@
+"""The store: SQLite on disk, one writer thread for the daemon, concurrent readers.
+
+`Store.write(job)` and `Store.read(job)` take a function of a
+`sqlite_utils.Database`; the domain modules (spool, events, queue queries)
+provide such functions so SQL stays next to the concept it stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import sqlite_utils
+
+from maild.store.db import connect, open_db
+from maild.store.writer import Writer
+
+T = TypeVar("T")
+
+
+class Store:
+    """The daemon's handle on the database: async writes through the writer, reads on a small pool."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 5.0, readers: int = 2) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.writer = Writer(path, busy_timeout=busy_timeout)
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="maild-reader")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite_utils.Database] = []
+        self._lock = threading.Lock()
+
+    def open(self) -> Store:
+        self.writer.start()  # creates the file and migrates before anyone reads
+        return self
+
+    def close(self) -> None:
+        self.writer.close()
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for db in self._reader_conns:
+                db.conn.close()
+            self._reader_conns.clear()
+
+    async def write(self, job: Callable[[sqlite_utils.Database], T]) -> T:
+        return await self.writer.run(job)
+
+    async def read(self, job: Callable[[sqlite_utils.Database], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._read_in_thread, job)
+
+    def _read_in_thread(self, job: Callable[[sqlite_utils.Database], T]) -> T:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path, busy_timeout=self.busy_timeout)
+            self._local.db = db
+            with self._lock:
+                self._reader_conns.append(db)
+        db.conn.execute("BEGIN")  # one consistent snapshot per read job
+        try:
+            return job(db)
+        finally:
+            db.conn.execute("ROLLBACK")
+
+
+def open_for_command(path: Path, *, busy_timeout: float = 5.0) -> sqlite_utils.Database:
+    """A direct connection for CLI commands (a process of their own: SQLite's locks serialise them with the daemon)."""
+    return open_db(path, busy_timeout=busy_timeout)
+
+
+def transaction(db: sqlite_utils.Database, job: Callable[[sqlite_utils.Database], T]) -> T:
+    """Run a job in one IMMEDIATE transaction on a command's own connection."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = job(db)
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+    return result

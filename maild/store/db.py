@@ -1,0 +1,83 @@
+"""Opening the SQLite database: pragmas for durability and concurrency, and schema migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from maild import logs
+from maild.errors import StoreBusy, StoreError
+from maild.store.schema import MIGRATIONS
+
+log = logs.get("store")
+
+
+def connect(path: Path, *, busy_timeout: float = 5.0, readonly: bool = False) -> sqlite_utils.Database:
+    """A connection in WAL mode with synchronous=FULL: a commit is on disk before it returns.
+
+    isolation_level=None: maild opens its own transactions (BEGIN IMMEDIATE for
+    writes) instead of letting the sqlite3 module guess.
+    """
+    try:
+        if readonly:
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.OperationalError as exc:
+        raise translate(exc, f"cannot open database {path}") from None
+    return sqlite_utils.Database(conn)
+
+
+def translate(exc: sqlite3.Error, context: str) -> Exception:
+    """Map sqlite3's errors onto maild's tree: a lock is transient, the rest is not."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StoreBusy(f"{context}: {text}")
+    return StoreError(f"{context}: {text}")
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the migrations this database has not seen; returns the resulting version."""
+    current = schema_version(db)
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"database schema version {current} is newer than this maild knows ({len(MIGRATIONS)}): upgrade maild"
+        )
+    for version in range(current + 1, len(MIGRATIONS) + 1):
+        conn = db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            # Another process may have migrated while we waited for the lock.
+            if schema_version(db) >= version:
+                conn.execute("ROLLBACK")
+                continue
+            MIGRATIONS[version - 1](db)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise translate(exc, f"migration to schema version {version} failed") from None
+        log.info("schema_migrated", version=version)
+    return len(MIGRATIONS)
+
+
+def open_db(path: Path, *, busy_timeout: float = 5.0) -> sqlite_utils.Database:
+    """Open for writing and bring the schema up to date."""
+    db = connect(path, busy_timeout=busy_timeout)
+    migrate(db)
+    return db
