@@ -236,6 +236,11 @@ class DeliverySettings:
     dsn_notify: str = setting("SUCCESS,FAILURE,DELAY", "NOTIFY= value of each RCPT when DSNs are requested.", _str)
     dsn_ret: str = setting("HDRS", "RET= value of MAIL FROM when DSNs are requested.", _choice("HDRS", "FULL"))
     poll_interval: float = setting("1s", "How often the scheduler looks for copies that came due.", _duration)
+    connection_idle_timeout: float = setting(
+        "10s", "An idle upstream connection kept for reuse is closed after this.", _duration
+    )
+    connection_max_messages: int = setting(1000, "Copies sent over one upstream connection before it is renewed.", _int(1))
+    batch_size: int = setting(500, "Most due recipients picked from the spool per read.", _int(1, 100000))
 
 
 @dataclass(frozen=True)
@@ -264,12 +269,20 @@ class TrackingSettings:
     receipts_default: bool = setting(True, "Read receipts for departments with no explicit setting.", _bool)
 
 
+def _receipt_url(value: Any, base: Path) -> str:
+    from maild.receipts.sources import parse_receipt_url  # local: avoids an import cycle
+
+    text = _str(value, base)
+    parse_receipt_url(text, base)  # raises ValueError("expected ...")
+    return text
+
+
 @dataclass(frozen=True)
 class ReceiptSource:
     url: str = setting(
         "maildir:var/receipts",
         "Where receipts arrive: maildir:PATH, imap://USER@HOST:PORT/FOLDER, imaps://..., lmtp://HOST:PORT (listener).",
-        _str,
+        _receipt_url,
     )
     password_file: Path | None = setting("", "File holding the IMAP password.", _optional_path, secret=True)
     starttls: bool = setting(False, "Require STARTTLS on imap:// (never falls back to plain text).", _bool)
@@ -298,6 +311,52 @@ class LogSettings:
     )
 
 
+def _http_url(value: Any, base: Path) -> str:
+    text = _str(value, base)
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise ValueError('expected an http:// or https:// URL such as "https://helpdesk.example.com/maild-hook"')
+    return text
+
+
+def _duration_map(value: Any, base: Path) -> Mapping[str, float]:
+    if not isinstance(value, dict):
+        raise ValueError('expected a table of event kind = duration, such as { displayed = "180d" }')
+    from maild.model import EventKind  # local: config stays free of domain imports at load time
+
+    out = {}
+    for k, v in value.items():
+        if k not in set(EventKind):
+            raise ValueError(f"{k}: expected an event kind ({', '.join(EventKind)})")
+        try:
+            out[str(k)] = _duration(v, base)
+        except ValueError as exc:
+            raise ValueError(f"{k}: {exc}") from None
+    return out
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    urls: tuple[str, ...] = setting([], "URLs every new event and reply state change is POSTed to as JSON.", _list_of(_http_url))
+    secret_file: Path = setting(
+        "var/webhook.secret", "HMAC-SHA256 key signing each POST (created 0600 with a random key when missing).", _path
+    )
+    timeout: float = setting("10s", "Timeout of one POST; a receiver slower than this is retried.", _duration)
+    first_retry: float = setting("5s", "Delay before the first retry after a failed POST.", _duration)
+    max_retry: float = setting("10m", "Retry delays double up to this; events wait in order, none is dropped.", _duration)
+    poll_interval: float = setting("1s", "How often the dispatcher looks for new events.", _duration)
+    batch_size: int = setting(100, "Most events read per look.", _int(1, 10000))
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    events: float = setting("0", "Delete events older than this (by their time); 0 keeps them for ever.", _duration)
+    kinds: Mapping[str, float] = setting(
+        {}, 'Per event kind overrides of `events`, e.g. { displayed = "180d", queued = "30d" }; 0 keeps for ever.',
+        _duration_map,
+    )
+    interval: float = setting("1h", "How often the daemon enforces the retention.", _duration)
+
+
 @dataclass(frozen=True)
 class Settings:
     source: Path
@@ -308,6 +367,8 @@ class Settings:
     receipts: tuple[ReceiptSource, ...]
     http: HttpSettings
     log: LogSettings
+    webhooks: WebhookSettings
+    retention: RetentionSettings
 
     @property
     def base_dir(self) -> Path:
@@ -321,6 +382,8 @@ SECTIONS: dict[str, type] = {
     "tracking": TrackingSettings,
     "http": HttpSettings,
     "log": LogSettings,
+    "webhooks": WebhookSettings,
+    "retention": RetentionSettings,
 }
 LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource}
 DEFAULT_RECEIPTS: list[dict[str, Any]] = [{"url": "maildir:var/receipts"}]

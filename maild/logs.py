@@ -42,3 +42,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 
 def get(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(component=name)
+
+
+# Until a command configures logging, log JSON/console to stderr rather than structlog's stdout default.
+configure()

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from maild import __version__, logs
-from maild.cli import checkconfig, parse, queue, run, tokens
+from maild.cli import checkconfig, keys, run
 from maild.errors import ConfigError, MaildError
 
-COMMANDS = [run, checkconfig, queue, parse, tokens]
+COMMANDS = [run, checkconfig, keys]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,3 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `maild ... | head`: the reader left; stop quietly like other Unix tools.
+        sys.stderr.close()
+        return 141

@@ -1,0 +1,42 @@
+"""`maild check-config`: validate the configuration and print the effective settings, secrets redacted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from maild import config
+from maild.cli.common import add_config_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check-config",
+        help="validate the configuration and print the effective settings",
+        description="Validate a configuration file and print every effective setting (secret values are never read).",
+        epilog="Example: maild check-config --config /etc/maild/maild.toml --json",
+    )
+    add_config_option(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
+    p.add_argument("--describe", action="store_true", help="list every setting with its default and help text")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.describe:
+        for key, default, help_text in config.describe():
+            print(f"{key} = {json.dumps(default)}\n    {help_text}")
+        return 0
+    settings = config.load(args.config)
+    eff = config.effective(settings)
+    if args.json:
+        print(json.dumps(eff, indent=2))
+        return 0
+    print(f"# effective configuration of {settings.source}")
+    for section, values in eff.items():
+        tables = values if isinstance(values, list) else [values]
+        for table in tables:
+            print(f"\n[[{section}]]" if isinstance(values, list) else f"\n[{section}]")
+            for key, value in table.items():
+                print(f"{key} = {json.dumps(value)}")
+    return 0

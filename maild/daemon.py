@@ -1,0 +1,111 @@
+"""The composition root of `maild run`: builds every part from the settings, runs them, stops them in order.
+
+Start order: store (migrated) → keys → delivery → receipts sources → HTTP →
+intake listeners, then READY=1. Stop order is the reverse, so nothing accepted
+is left without a writer: intake stops accepting (421 to new commands), running
+sessions finish, delivery lets copies in flight finish up to the timeout, then
+the store's writer drains and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maild import logs, tokens
+from maild.config import Settings
+from maild.delivery.scheduler import Delivery
+from maild.intake.server import IntakeServer, build_intake
+from maild.sdnotify import Notifier
+from maild.store import Store
+
+log = logs.get("daemon")
+
+STOP_TIMEOUT = 30.0
+
+
+def ensure_secret_file(path: Path, make: Any) -> None:
+    """Create a 0600 secret file when missing (first start); never overwrite."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as fh:
+        fh.write(make())
+        fh.flush()
+        os.fsync(fh.fileno())
+    log.info("secret_file_created", path=str(path))
+
+
+@dataclass
+class Daemon:
+    settings: Settings
+    notifier: Notifier = field(default_factory=Notifier)
+    store: Store | None = None
+    keys: tokens.KeySet | None = None
+    delivery: Delivery | None = None
+    intake: IntakeServer | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        s = self.settings
+        self.keys = tokens.load_keys(s.tracking.key_file, create=True)
+        if s.http.listen:
+            ensure_secret_file(s.http.token_file, lambda: secrets.token_urlsafe(32) + "\n")
+        self.store = Store(s.store.path, busy_timeout=s.store.busy_timeout)
+        await asyncio.to_thread(self.store.open)
+        self.delivery = Delivery(s, self.store, self.keys)
+        self.tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        self.intake = build_intake(s, self.store, self.keys, on_spooled=self.delivery.wake)
+        bound = await self.intake.start()
+        log.info("maild_started", intake=[f"{h}:{p}" for h, p in bound], store=str(s.store.path))
+        self.notifier.notify("READY=1", "STATUS=accepting mail")
+        interval = self.notifier.watchdog_interval()
+        if interval:
+            self.tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        self.notifier.notify("STOPPING=1")
+        log.info("maild_stopping", timeout=timeout)
+        if self.intake is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.intake.stop(), timeout)
+        if self.delivery is not None:
+            await self.delivery.stop(timeout)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+        log.info("maild_stopped")
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGTERM or SIGINT; returns the exit status."""
+    daemon = Daemon(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.stopping.set)
+    try:
+        await daemon.start()
+    except Exception:
+        await daemon.stop(timeout=5)
+        raise
+    await daemon.stopping.wait()
+    await daemon.stop()
+    return 0

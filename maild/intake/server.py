@@ -1,0 +1,253 @@
+"""The SMTP intake: aiosmtpd owns the protocol, this handler owns the policy and answers 250 only after the commit.
+
+Relay policy is checked at RCPT: a client from `intake.allowed_networks` or
+one authenticated with SMTP AUTH (offered only over TLS) may relay, anyone else
+gets 554 5.7.1. A message with a bare CR or LF is refused (554 5.6.0) rather
+than normalised: such bytes are how SMTP smuggling hides a second message, and
+refusing keeps the promise that every relayed byte is the byte received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from maild import clock, logs, tokens
+from maild.config import Settings
+from maild.errors import StoreBusy, StoreError
+from maild.intake.auth import Users, load_users
+from maild.intake.classify import classify
+from maild.spool import Submission, enqueue, new_queue_id
+from maild.store import Store
+
+log = logs.get("intake")
+
+_BARE_CR_OR_LF = re.compile(rb"(?<!\r)\n|\r(?!\n)")
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.\-\[\]:_]+")
+TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+
+
+@dataclass
+class IntakeStats:
+    """Counters read by /metrics."""
+
+    accepted: int = 0
+    recipients: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+
+class IntakeHandler:
+    """aiosmtpd handler: relay policy, classification and durable spooling."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        keys: tokens.KeySet,
+        *,
+        on_spooled: Callable[[], None] = lambda: None,
+        users: Users | None = None,
+        clock_fn: Callable[[], Any] = clock.now,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.on_spooled = on_spooled
+        self.users = users
+        self.clock = clock_fn
+        self.stats = IntakeStats()
+        self.closing = False
+
+    # ----------------------------------------------------------- policy
+
+    def peer_allowed(self, session: Session) -> bool:
+        peer = session.peer
+        host = peer[0] if isinstance(peer, tuple) else None
+        if host is None:
+            return False
+        try:
+            ip = ipaddress.ip_address(host.split("%")[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.settings.intake.allowed_networks)
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+        if self.users is None or not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", "replace")
+        ok = self.users.check(user, auth_data.password.decode("utf-8", "replace"))
+        log.info("smtp_auth", peer=_peer(session), user=user, success=ok)
+        if not ok:
+            self.stats.reject("auth_failed")
+            return AuthResult(success=False, handled=False)  # handled=False: aiosmtpd answers 535
+        return AuthResult(success=True, auth_data=user)
+
+    # ----------------------------------------------------------- hooks
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.users is None:  # no users: do not advertise an AUTH that cannot succeed
+            responses = [r for r in responses if not r.startswith("250-AUTH")]
+        return responses
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]) -> str:
+        if self.closing:
+            return "421 4.3.2 Service shutting down, try again later"
+        if address and not _ADDRESS.fullmatch(address):
+            self.stats.reject("bad_sender")
+            return "553 5.1.7 Sender address syntax is invalid"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
+        if not (session.authenticated or self.peer_allowed(session)):
+            self.stats.reject("relay_denied")
+            log.warning("relay_denied", peer=_peer(session), rcpt_domain=address.rpartition("@")[2])
+            return "554 5.7.1 Relay access denied"
+        if not _ADDRESS.fullmatch(address):
+            self.stats.reject("bad_recipient")
+            return "553 5.1.3 Recipient address syntax is invalid"
+        if len(envelope.rcpt_tos) >= self.settings.intake.max_recipients:
+            self.stats.reject("too_many_recipients")
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        peer = _peer(session)
+        if _BARE_CR_OR_LF.search(raw):
+            self.stats.reject("bare_newline")
+            log.warning("message_rejected", peer=peer, reason="bare CR or LF")
+            return "554 5.6.0 Message contains a bare CR or LF; refused (send CRLF line ends)"
+        received_at = self.clock()
+        c = classify(raw, envelope.mail_from or "", list(envelope.rcpt_tos), self.settings.tracking)
+        sub = Submission(
+            queue_id=new_queue_id(),
+            sender=envelope.mail_from or "",
+            recipients=c.recipients,
+            headers=c.headers,
+            body=c.body,
+            received_at=received_at,
+            peer=peer,
+            ticket=c.ticket,
+            department=c.department,
+            message_id=c.message_id,
+            subject=c.subject,
+            tracked=c.tracked,
+        )
+        default = self.settings.tracking.receipts_default
+        keys = self.keys
+        try:
+            spooled = await self.store.write(lambda db: enqueue(db, sub, keys, receipts_default=default))
+        except (StoreBusy, StoreError) as exc:
+            self.stats.reject("store_failed")
+            log.error("spool_failed", peer=peer, queue_id=sub.queue_id, error=str(exc))
+            return TEMPFAIL
+        self.stats.accepted += 1
+        self.stats.recipients += len(sub.recipients)
+        log.info(
+            "message_queued",
+            queue_id=spooled.queue_id,
+            peer=peer,
+            ticket=c.ticket,
+            department=c.department,
+            recipients=len(sub.recipients),
+            size=len(raw),
+            tracked=c.tracked,
+        )
+        self.on_spooled()
+        return f"250 2.0.0 Ok: queued as {spooled.queue_id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        # Never aiosmtpd's "500 Error: (Type) text": that leaks internals and tells the client to give up.
+        log.error("intake_internal_error", error=repr(error))
+        self.stats.reject("internal_error")
+        return TEMPFAIL
+
+
+def _peer(session: Session) -> str:
+    peer = session.peer
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    cert, key = settings.intake.tls_cert_file, settings.intake.tls_key_file
+    if cert is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key) if key else None)
+    return ctx
+
+
+class IntakeServer:
+    """The listening sockets; `start()` binds every configured address before returning."""
+
+    def __init__(self, settings: Settings, handler: IntakeHandler) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.servers: list[asyncio.base_events.Server] = []
+        self._ssl = tls_context(settings)
+
+    def _protocol(self, *, implicit_tls: bool) -> SMTP:
+        s = self.settings.intake
+        users = self.handler.users
+        return SMTP(
+            self.handler,
+            data_size_limit=int(s.max_message_size),
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=s.hostname or None,
+            ident="maild",
+            tls_context=None if implicit_tls else self._ssl,
+            timeout=s.data_timeout,
+            # implicit TLS is TLS already; STARTTLS sessions may AUTH only after the upgrade
+            auth_require_tls=not implicit_tls,
+            authenticator=self.handler.authenticate if users is not None else None,
+            auth_exclude_mechanism=None if users is not None else ["LOGIN", "PLAIN"],
+            loop=asyncio.get_running_loop(),
+        )
+
+    async def start(self) -> list[tuple[str, int]]:
+        loop = asyncio.get_running_loop()
+        bound = []
+        for host, port in self.settings.intake.listen:
+            server = await loop.create_server(lambda: self._protocol(implicit_tls=False), host, port, reuse_address=True)
+            self.servers.append(server)
+            bound.extend(sock.getsockname()[:2] for sock in server.sockets)
+        for host, port in self.settings.intake.tls_listen:
+            server = await loop.create_server(
+                lambda: self._protocol(implicit_tls=True), host, port, ssl=self._ssl, reuse_address=True
+            )
+            self.servers.append(server)
+            bound.extend(sock.getsockname()[:2] for sock in server.sockets)
+        for addr in bound:
+            log.info("intake_listening", address=f"{addr[0]}:{addr[1]}")
+        return bound
+
+    async def stop(self) -> None:
+        """Stop accepting; running sessions go on (new commands get 421 once `handler.closing` is set)."""
+        self.handler.closing = True
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            await server.wait_closed()
+        self.servers.clear()
+
+
+def build_intake(settings: Settings, store: Store, keys: tokens.KeySet, on_spooled: Callable[[], None]) -> IntakeServer:
+    users = load_users(settings.intake.users_file) if settings.intake.users_file else None
+    return IntakeServer(settings, IntakeHandler(settings, store, keys, on_spooled=on_spooled, users=users))
