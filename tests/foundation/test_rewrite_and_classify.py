@@ -1,0 +1,86 @@
+"""Pure header surgery and message classification, table-driven."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maild import config, rewrite
+from maild.intake.classify import classify
+from maild.model import RecipientKind
+
+POLICY = config.parse({}, Path("/tmp/maild.toml")).tracking
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"A: 1\r\nB: 2\r\n\r\nbody\r\n",
+        b"A: 1\nB: 2\n\nbody\n",
+        b"A: 1\r\n\r\n",
+        b"A: 1\r\n",
+        b"",
+        b"\r\nbody only\r\n",
+        b"A: 1\r\n folded\r\n\r\n\r\nbody with blank first\r\n",
+    ],
+)
+def test_split_then_concatenate_gives_the_input_back(raw):
+    headers, rest = rewrite.split_message(raw)
+    assert headers + rest == raw
+
+
+def test_strip_removes_folded_fields_whole_and_keeps_the_rest():
+    headers = b"X-Ticket-ID: 1\r\n  continued\r\nSubject: s\r\nx-ticket-id: 2\r\n"
+    assert rewrite.strip(headers, ["X-Ticket-ID"]) == b"Subject: s\r\n"
+
+
+def test_prepend_uses_the_blocks_line_end():
+    assert rewrite.prepend(b"A: 1\n", [("B", "2")]) == b"B: 2\nA: 1\n"
+    assert rewrite.prepend(b"A: 1\r\n", [("B", "2")]) == b"B: 2\r\nA: 1\r\n"
+
+
+def test_encoded_words_are_decoded():
+    assert rewrite.get(b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n", "subject") == "Grüße"
+
+
+def test_broken_encoded_word_does_not_raise():
+    assert rewrite.get(b"Subject: =?bogus?x?zz?=\r\n", "subject") == "=?bogus?x?zz?="
+
+
+MSG = b"From: a@h.example\r\nTo: A <TO@example.net>, x@example.net\r\nCc: cc@example.net, to@example.net\r\nSubject: [#77] hi\r\n\r\nb\r\n"
+
+
+def test_recipient_kinds_to_beats_cc_and_the_rest_is_bcc():
+    c = classify(MSG, "a@h.example", ["to@example.net", "cc@example.net", "hidden@example.net"], POLICY)
+    assert [(r.address, r.kind) for r in c.recipients] == [
+        ("to@example.net", RecipientKind.TO),
+        ("cc@example.net", RecipientKind.CC),
+        ("hidden@example.net", RecipientKind.BCC),
+    ]
+
+
+def test_duplicate_envelope_recipients_get_one_copy():
+    c = classify(MSG, "a@h.example", ["to@example.net", "TO@example.net"], POLICY)
+    assert len(c.recipients) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "ticket"),
+    [
+        (b"X-Ticket-ID: 42\r\nSubject: [#7] x\r\n", "42"),  # the header wins
+        (b"Subject: Re: [#7] x\r\n", "7"),
+        (b"Subject: no ticket\r\n", None),
+        (b"X-Ticket-ID: bad value with spaces\r\nSubject: [#8] x\r\n", "8"),  # unusable header: subject
+    ],
+)
+def test_ticket_discovery(headers, ticket):
+    c = classify(headers + b"\r\nbody\r\n", "s@h.example", ["r@example.net"], POLICY)
+    assert c.ticket == ticket
+    assert c.tracked is (ticket is not None)
+
+
+def test_tracked_copies_lose_return_path_and_foreign_receipt_requests():
+    raw = b"Return-Path: <x@y>\r\nDisposition-Notification-To: other@y\r\nBcc: secret@example.net\r\nSubject: [#1] s\r\n\r\nb\r\n"
+    c = classify(raw, "s@h.example", ["r@example.net"], POLICY)
+    assert c.headers == b"Subject: [#1] s\r\n"
