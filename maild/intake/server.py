@@ -193,6 +193,34 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
+class _Session(SMTP):
+    """aiosmtpd's protocol, plus: a 421 greeting while shutting down, and a registry of live sessions."""
+
+    def __init__(self, handler: IntakeHandler, live: set[_Session], **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._live = live
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._live.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._live.discard(self)
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        if self.event_handler.closing:
+            await self.push("421 4.3.2 Service shutting down, try again later")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.envelope is not None and self.envelope.mail_from is not None)
+
+
 class IntakeServer:
     """The listening sockets; `start()` binds every configured address before returning."""
 
@@ -200,13 +228,15 @@ class IntakeServer:
         self.settings = settings
         self.handler = handler
         self.servers: list[asyncio.base_events.Server] = []
+        self.sessions: set[_Session] = set()
         self._ssl = tls_context(settings)
 
     def _protocol(self, *, implicit_tls: bool) -> SMTP:
         s = self.settings.intake
         users = self.handler.users
-        return SMTP(
+        return _Session(
             self.handler,
+            self.sessions,
             data_size_limit=int(s.max_message_size),
             enable_SMTPUTF8=True,
             decode_data=False,
@@ -238,14 +268,28 @@ class IntakeServer:
             log.info("intake_listening", address=f"{addr[0]}:{addr[1]}")
         return bound
 
-    async def stop(self) -> None:
-        """Stop accepting; running sessions go on (new commands get 421 once `handler.closing` is set)."""
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop accepting and let transactions in progress finish, up to `timeout`.
+
+        While draining, the listeners stay open so a new session is told
+        `421` (and retries later) instead of meeting a refused connection; a
+        new MAIL FROM in an open session gets 421 too.
+        """
         self.handler.closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(s.in_transaction for s in list(self.sessions)) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        busy = sum(1 for s in self.sessions if s.in_transaction)
+        if busy:
+            log.warning("intake_drain_timeout", sessions=busy)
         for server in self.servers:
             server.close()
-        for server in self.servers:
-            await server.wait_closed()
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
         self.servers.clear()
+        log.info("intake_stopped")
 
 
 def build_intake(settings: Settings, store: Store, keys: tokens.KeySet, on_spooled: Callable[[], None]) -> IntakeServer:

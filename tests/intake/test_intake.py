@@ -224,3 +224,35 @@ async def test_concurrent_sessions_all_get_250_and_share_commits(make_config, st
     assert intake.rows("SELECT count(*) FROM messages") == [(30,)]
     stats = intake.store.writer.stats
     assert stats.jobs >= 30 and stats.commits <= stats.jobs
+
+
+async def test_shutdown_lets_a_transaction_finish_and_tells_new_sessions_421(make_config, start_intake):
+    import asyncio
+
+    intake = await start_intake(make_config())
+    reader, writer = await asyncio.open_connection("127.0.0.1", intake.port)
+
+    async def cmd(line: bytes) -> bytes:
+        writer.write(line)
+        await writer.drain()
+        out = b""
+        while True:
+            got = await asyncio.wait_for(reader.readline(), 10)
+            out += got
+            if got[3:4] != b"-":
+                return out
+
+    await asyncio.wait_for(reader.readline(), 10)
+    await cmd(b"EHLO c\r\n")
+    await cmd(b"MAIL FROM:<agent@helpdesk.example.com>\r\n")
+    stopping = asyncio.create_task(intake.server.stop(timeout=10))
+    while not intake.server.handler.closing:
+        await asyncio.sleep(0.01)
+    greeting = (await raw_smtp(intake.port, []))[0]
+    assert greeting.startswith(b"421 4.3.2")
+    assert (await cmd(b"RCPT TO:<alice@example.net>\r\n")).startswith(b"250")
+    await cmd(b"DATA\r\n")
+    assert (await cmd(MESSAGE + b".\r\n")).startswith(b"250 2.0.0")
+    await asyncio.wait_for(stopping, 10)
+    writer.close()
+    assert intake.rows("SELECT count(*) FROM messages") == [(1,)]
