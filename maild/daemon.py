@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maild import logs, tokens
+from maild import config, logs, tokens
 from maild.config import Settings
+from maild.errors import MaildError
 from maild.delivery.scheduler import Delivery
 from maild.intake.server import IntakeServer, build_intake
 from maild.sdnotify import Notifier
@@ -49,6 +50,7 @@ def ensure_secret_file(path: Path, make: Any) -> None:
 @dataclass
 class Daemon:
     settings: Settings
+    log_format: str | None = None
     notifier: Notifier = field(default_factory=Notifier)
     store: Store | None = None
     keys: tokens.KeySet | None = None
@@ -95,12 +97,60 @@ class Daemon:
         log.info("maild_stopped")
 
 
-async def serve(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT; returns the exit status."""
-    daemon = Daemon(settings)
+    async def reload(self) -> bool:
+        """SIGHUP: read the configuration again and apply what can change live; keep the old on any error.
+
+        Live: log level and format, token keys, department default and the
+        rest of [tracking], delivery and intake policy values. Listeners and
+        the store path need a restart (logged).
+        """
+        self.notifier.notify("RELOADING=1")
+        try:
+            new = await asyncio.to_thread(config.load, self.settings.source)
+            keys = await asyncio.to_thread(tokens.load_keys, new.tracking.key_file)
+        except MaildError as exc:
+            log.error("reload_refused", error=str(exc))
+            self.notifier.notify("READY=1", "STATUS=reload refused: old configuration in force")
+            return False
+        old = self.settings
+        for what, before, after in (
+            ("intake.listen", old.intake.listen, new.intake.listen),
+            ("intake.tls_listen", old.intake.tls_listen, new.intake.tls_listen),
+            ("store.path", old.store.path, new.store.path),
+            ("http.listen", old.http.listen, new.http.listen),
+        ):
+            if before != after:
+                log.warning("reload_needs_restart", setting=what)
+        logs.configure(new.log.level, self.log_format or new.log.format)
+        self.settings, self.keys = new, keys
+        self._apply(new, keys)
+        log.info("reloaded", config=str(new.source), keys=sorted(keys.keys))
+        self.notifier.notify("READY=1", "STATUS=configuration reloaded")
+        return True
+
+    def _apply(self, settings: Settings, keys: tokens.KeySet) -> None:
+        if self.intake is not None:
+            self.intake.handler.settings = settings
+            self.intake.handler.keys = keys
+        if self.delivery is not None:
+            self.delivery.settings = settings
+            self.delivery.keys = keys
+
+
+async def serve(settings: Settings, log_format: str | None = None) -> int:
+    """Run until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit status."""
+    daemon = Daemon(settings, log_format=log_format)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stopping.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_hup() -> None:
+        task = asyncio.create_task(daemon.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
         await daemon.start()
     except Exception:

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from maild import __version__, logs
-from maild.cli import checkconfig, keys, run
+from maild.cli import checkconfig, departments, events, forget, ingest, keys, parse, purge, quarantine, queue, run, status
 from maild.errors import ConfigError, MaildError
 
-COMMANDS = [run, checkconfig, keys]
+COMMANDS = [run, checkconfig, keys, queue, parse, ingest, quarantine, status, events, departments, purge, forget]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     try:
-        return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings, args.log_format))
     except KeyFileError as exc:
         print(f"maild: {exc}", file=sys.stderr)
         return 1
