@@ -109,11 +109,15 @@ class MaildProcess:
     def start(self) -> None:
         env = {**os.environ, "NOTIFY_SOCKET": str(self.notify.path), **self.env_extra}
         self.notify.messages.clear()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "maild", "run", "--config", str(self.config), "--log-format", "json"],
-            env=env, stdout=subprocess.DEVNULL, stderr=self.log.open("ab"),
-        )
-        self.notify.wait("READY=1")
+        with self.log.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "maild", "run", "--config", str(self.config), "--log-format", "json"],
+                env=env, stdout=subprocess.DEVNULL, stderr=log,
+            )
+        try:
+            self.notify.wait("READY=1")
+        except AssertionError:
+            raise AssertionError(f"maild did not become ready; log:\n{self.log.read_text()[-3000:]}") from None
 
     def kill9(self) -> None:
         assert self.proc is not None
