@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)$")
-_ADDR = re.compile(r"[^\s<>()\[\]\",;:@]+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[^\s<>()\[\]\",;:@]+@\[[0-9.:a-fA-F]+\]")
+_ADDR = re.compile(r"\"[^\"\s@]+\"@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[^\s<>()\[\]\",;:@]+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[^\s<>()\[\]\",;:@]+@\[[0-9.:a-fA-F]+\]")
 _ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
 
 Field = tuple[str, str]
@@ -51,7 +51,7 @@ def typed_value(value: str | None) -> tuple[str | None, str]:
     return None, value.strip()
 
 
-def address_of(value: str | None) -> str | None:
+def address_of(value: str | None, *, allow_dotless: bool = False) -> str | None:
     """The mailbox in a field value: 'rfc822; a@b', 'a@b', '<a@b>', 'Name <a@b>'; the domain is lower-cased."""
     if not value:
         return None
@@ -66,15 +66,18 @@ def address_of(value: str | None) -> str | None:
         candidate = found.group(0) if found else None
     if candidate is None:
         return None
-    return normalize_address(candidate)
+    return normalize_address(candidate, allow_dotless=allow_dotless)
 
 
-def normalize_address(address: str) -> str | None:
-    address = address.strip().strip("<>\"'.,;:()[]").strip()
-    if address.lower().startswith("mailto:"):
-        address = address[7:]
+def normalize_address(address: str, *, allow_dotless: bool = False) -> str | None:
+    """A bare mailbox; dotless domains (an MTA's own host name) only where a field says it is a recipient."""
+    address = address.strip().strip("<>'.,;:()[]").strip()
+    if address.count('"') == 1 or not address.startswith('"'):
+        address = address.strip('"')
+    # Exchange and X.400 gateways prefix the address with its type.
+    address = re.sub(r"^(?:mailto|smtp|rfc822)[:=;]\s*", "", address, flags=re.I)
     local, sep, domain = address.rpartition("@")
-    if not sep or not local or not domain or "." not in domain and not domain.startswith("["):
+    if not sep or not local or not domain or "." not in domain and not domain.startswith("[") and not allow_dotless:
         return None
     # Domains are case-insensitive; local parts are the receiving site's business, so keep them.
     return f"{local}@{domain.lower()}"

@@ -134,10 +134,16 @@ def header(msg: Message, name: str) -> str | None:
 
 
 def content_type(part: Message) -> str:
+    """The part's content type, computed once per part: every detector asks, and compat32 re-parses the header each time."""
+    cached = part.__dict__.get("_maild_ctype")
+    if cached is not None:
+        return cached
     try:
-        return part.get_content_type()
+        ctype = part.get_content_type()
     except Exception:
-        return "text/plain"
+        ctype = "text/plain"
+    part.__dict__["_maild_ctype"] = ctype
+    return ctype
 
 
 def param(part: Message, name: str) -> str | None:
@@ -176,7 +182,8 @@ def walk(msg: Message, max_depth: int, *, into_messages: bool = False, max_parts
         if not isinstance(payload, list):
             continue
         ctype = content_type(part)
-        if ctype.startswith("message/") and not into_messages and ctype in ("message/rfc822", "message/global"):
+        # message/* parts are leaves here (compat32 splits delivery-status into header blocks, not parts).
+        if ctype.startswith("message/") and not (into_messages and ctype in ("message/rfc822", "message/global")):
             continue
         for child in reversed(payload):
             if isinstance(child, Message):

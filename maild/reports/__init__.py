@@ -1,0 +1,147 @@
+"""The report parser: raw bytes in, a typed Report out, through an ordered list of detectors; pure and never raising."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+from maild.reports import arf, autoreply, bounce, dsn, mdn, mime, ses, textreceipt
+from maild.reports.context import Context, Finding
+from maild.reports.correlation import ParseHints, best_unique, message_id, message_ids, token_from_envid, tokens_from_addresses
+from maild.reports.model import RecipientResult, Report, ReportKind
+
+__all__ = ["ParseHints", "RecipientResult", "Report", "ReportKind", "parse", "DETECTORS"]
+
+# Most specific first: a report part beats headers, headers beat text heuristics.
+# Bounces go before auto-replies because MTAs mark their bounces "Auto-Submitted: auto-replied".
+DETECTORS: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
+    ("arf", arf.detect),
+    ("mdn", mdn.detect),
+    ("dsn", dsn.detect),
+    ("ses", ses.detect),
+    ("text-receipt", textreceipt.detect),
+    ("bounce", bounce.detect),
+    ("autoreply", autoreply.detect),
+)
+
+_REPORT_HEADERS_FOR_TOKENS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-postfix-sender")
+_RETURNED_TOKEN_LINE = re.compile(r"^\s*(?:return-path|disposition-notification-to|to|x-original-to)\s*:.*$", re.I | re.M)
+
+
+def parse(raw: bytes, hints: ParseHints | None = None) -> Report:
+    """Parse one message; malformed input yields kind UNKNOWN with problems noted, never an exception."""
+    hints = hints or ParseHints()
+    problems: list[str] = []
+    if isinstance(raw, str):  # be forgiving with callers holding text
+        raw = raw.encode("utf-8", "surrogateescape")
+    if len(raw) > hints.max_bytes:
+        raw = raw[: hints.max_bytes]
+        problems.append("input truncated to max_bytes")
+    try:
+        return _parse(raw, hints, problems)
+    except Exception as exc:  # the parser's promise: bad mail is data, not a crash
+        problems.append(f"parser error: {type(exc).__name__}")
+        return _empty(raw, problems)
+
+
+def _parse(raw: bytes, hints: ParseHints, problems: list[str]) -> Report:
+    budget = mime.Budget(hints.time_limit)
+    msg, mime_problems = mime.parse(raw)
+    problems.extend(mime_problems)
+    ctx = Context(msg, hints, budget, problems)
+    defects = mime.defects(msg, hints.max_depth)
+    if "CloseBoundaryNotFoundDefect" in defects or "StartBoundaryNotFoundDefect" in defects:
+        ctx.note("truncated multipart")
+    finding: Finding | None = None
+    try:
+        for _name, detector in DETECTORS:
+            budget.check()
+            finding = detector(ctx)
+            if finding is not None:
+                break
+    except mime.TimeLimit:
+        ctx.note("time limit")
+        finding = None
+    except RecursionError:
+        ctx.note("nesting too deep")
+        finding = None
+    if finding is None:
+        finding = Finding(kind=ReportKind.UNKNOWN)
+    return _report(ctx, raw, finding)
+
+
+def _report(ctx: Context, raw: bytes, finding: Finding) -> Report:
+    hints = ctx.hints
+    returned = ctx.returned if finding.kind is not ReportKind.UNKNOWN else None
+    returned_values: list[str | None] = []
+    returned_id: str | None = None
+    if returned is not None:
+        returned_values = [mime.header(returned, "return-path"), mime.header(returned, "disposition-notification-to")]
+        returned_id = message_id(mime.header(returned, "message-id"))
+    report_values = [v for name in _REPORT_HEADERS_FOR_TOKENS for v in ctx.header_all(name)]
+    inline_values: list[str] = []
+    if finding.kind in (ReportKind.BOUNCE, ReportKind.DSN, ReportKind.MDN):
+        # Bounces that quote our headers as text instead of attaching them.
+        inline_values = _RETURNED_TOKEN_LINE.findall(ctx.body_text[:100000])
+    candidates = best_unique(
+        [token_from_envid(finding.envelope_id)],
+        tokens_from_addresses(returned_values, hints),
+        tokens_from_addresses(report_values, hints),
+        tokens_from_addresses(inline_values, hints),
+    )
+    original_id = finding.original_message_id or returned_id
+    if original_id is None and finding.kind is not ReportKind.UNKNOWN:
+        refs = message_ids(ctx.header("in-reply-to")) + list(reversed(message_ids(ctx.header("references"))))
+        original_id = refs[0] if refs else _inline_message_id(ctx.body_text) if finding.kind is ReportKind.BOUNCE else None
+    recipients = tuple(finding.recipients) if finding.kind is not ReportKind.UNKNOWN else ()
+    return Report(
+        kind=finding.kind,
+        recipients=recipients,
+        original_message_id=original_id,
+        token=candidates[0] if candidates else None,
+        token_candidates=candidates,
+        envelope_id=finding.envelope_id,
+        reporting_mta=finding.reporting_mta,
+        reporting_ua=finding.reporting_ua,
+        arrival_date=finding.arrival_date,
+        date=ctx.header("date"),
+        subject=ctx.header("subject"),
+        message_id=message_id(ctx.header("message-id")),
+        fingerprint=fingerprint(raw),
+        problems=tuple(ctx.problems),
+    )
+
+
+_INLINE_MSGID = re.compile(r"^\s*message-id\s*:\s*(<[^>\s]+>)", re.I | re.M)
+
+
+def _inline_message_id(text: str) -> str | None:
+    match = _INLINE_MSGID.search(text)
+    return match.group(1) if match else None
+
+
+_OWN_HEADERS = re.compile(rb"^(message-id|date|from|subject)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
+
+
+def fingerprint(raw: bytes) -> str:
+    """Stable across redelivery: the body and the report's own identity headers, never transport headers."""
+    head, body = mime.split_raw(raw)
+    digest = hashlib.sha256()
+    for name, value in sorted((m.group(1).lower(), b" ".join(m.group(2).split())) for m in _OWN_HEADERS.finditer(head)):
+        digest.update(name + b":" + value + b"\n")
+    digest.update(b"\n")
+    digest.update(b"\n".join(line.rstrip(b"\r") for line in body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")).rstrip(b"\n"))
+    return digest.hexdigest()
+
+
+def _empty(raw: bytes, problems: list[str]) -> Report:
+    try:
+        print_ = fingerprint(raw)
+    except Exception:
+        print_ = hashlib.sha256(raw).hexdigest()
+    return Report(
+        kind=ReportKind.UNKNOWN, recipients=(), original_message_id=None, token=None, token_candidates=(),
+        envelope_id=None, reporting_mta=None, reporting_ua=None, arrival_date=None, date=None, subject=None,
+        message_id=None, fingerprint=print_, problems=tuple(problems),
+    )

@@ -1,0 +1,137 @@
+"""Non-standard bounces (qmail, Exim, Sendmail, Exchange, Notes, webmail providers…): addresses, status and diagnostic from the text."""
+
+from __future__ import annotations
+
+import re
+
+from maild.reports import mime
+from maild.reports.context import Context, Finding
+from maild.reports.dsn import status_of
+from maild.reports.candidates import failed_addresses
+from maild.reports.model import RecipientResult, ReportKind
+from maild.reports.reasons import DEFAULT_STATUS, classify
+
+BOUNCE_SENDER = re.compile(
+    r"mailer[-_ ]?daemon|post[-_]?master|mdaemon|mail delivery (?:subsystem|system|service)|mail administrator|delivery ?status|"
+    r"\bbounces?\b|mail ?router|mailerdaemon|delivery[-_ ]?(?:notification|failure|report)|nobody@|mmdf|smtp gateway|"
+    r"internet mail delivery|system administrator|mail transport|postoffice|microsoft outlook|microsoftexchange",
+    re.I,
+)
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|not (?:be )?delivered|delivery (?:status|failure|failed|notification|problem|report|has failed)|"
+    r"returned mail|return(?:ed)? to sender|failure notice|mail delivery failed|delivery fail|nondeliver|non-deliver|non remis|"
+    r"could not send|couldn't be delivered|message not delivered|mail system error|warning: could not|delayed mail|"
+    r"delivery delayed|delivery notification|rejected|bounce|mail failure|failed mail|error sending|unzustellbar|"
+    r"nicht zustellbar|zustellung|non distribuable|no se puede entregar|no entregado|non recapitabile|não entregue|"
+    r"onbestelbaar|не доставлено|недоставлено|配信|送信失敗|退信|退回|未送达|系统退信|mail could not|message status|"
+    r"error|failed|failure|problem with your message|permanent|expired|quota|mailbox|delayed|could not|couldn't|"
+    r"not (?:yet )?(?:been )?delivered|delivery warning|user unknown|unknown user|no such user|エラー|失败|失敗|錯誤|错误",
+    re.I,
+)
+_DELAY_SUBJECT = re.compile(r"delay|warning|will retry|still (?:being )?tr|not yet been delivered|temporar|verzögert|retard", re.I)
+_DELAY_BODY = re.compile(r"will (?:be )?(?:re)?tr(?:y|ied)|still (?:be(?:ing)? )?tr(?:y|ied)|no action is required|delivery (?:has been|is) delayed|not yet been delivered|will continue (?:to )?try|further attempts|warning message only|this is only a warning", re.I)
+# Where the returned copy of our message starts; text after it is not about the failure.
+_RETURNED_MARKER = re.compile(
+    r"^\s*(?:[-=_* ]{2,}.*(?:original message|original mail|copy of (?:the|your) message|returned message|message follows|"
+    r"message headers|headers? follow|unsent message|rejected message|undelivered message)|"
+    r"-{3,} ?(?:original|below|this is a copy|the header of the original|forwarded)|.*original message (?:follows|headers)|"
+    r"(?:below|attached) is (?:a )?copy of the (?:original )?message|content-type: message/rfc822|"
+    r"(?:a )?copy of (?:the|your) (?:original )?message (?:is )?(?:below|follows|attached)|original mail as follows|"
+    r"(?:the )?(?:text|header) of (?:the|your) (?:original )?message (?:follows|is below)|"
+    r"-+ ?(?:unsent|returned) message|original message header|\[original message|your message reads)",
+    re.I | re.M,
+)
+_DAEMON_SENDER = re.compile(r"mailer[-_]?daemon@|<mailer[-_]?daemon>|^\s*mailer[-_]?daemon\s*$", re.I)
+_REPLY_CODE = re.compile(r"(?<![\d.])([245])[0-5]\d(?=[ -]|$)")
+
+
+def detect(ctx: Context) -> Finding | None:
+    failed_header = ctx.header_all("x-failed-recipients")
+    if not looks_like_bounce(ctx, bool(failed_header)):
+        return None
+    ctx.budget.check()
+    text, returned_text = _failure_text(ctx)
+    delayed = bool(_DELAY_SUBJECT.search(ctx.subject)) or bool(_DELAY_BODY.search(text[:5000]))
+    candidates = failed_addresses(ctx, text, failed_header, returned_text)
+    if not candidates:
+        return None
+    recipients = [_recipient(address, text, delayed) for address in candidates]
+    return Finding(kind=ReportKind.BOUNCE, recipients=recipients)
+
+
+def looks_like_bounce(ctx: Context, failed_header: bool) -> bool:
+    if failed_header:
+        return True
+    if ctx.header("auto-submitted") and not BOUNCE_SENDER.search(ctx.sender) and not BOUNCE_SUBJECT.search(ctx.subject):
+        return False
+    ctype = mime.content_type(ctx.msg)
+    if ctype == "multipart/report" and (mime.param(ctx.msg, "report-type") or "").startswith("delivery-status"):
+        return True
+    return_path = (ctx.header("return-path") or "").strip()
+    null_sender = return_path in ("<>", "") and "return-path" in ctx.top
+    # MAILER-DAEMON sends nothing but delivery reports; other bounce-ish senders need a second sign.
+    if _DAEMON_SENDER.search(ctx.sender):
+        return True
+    sender = bool(BOUNCE_SENDER.search(ctx.sender))
+    subject = bool(BOUNCE_SUBJECT.search(ctx.subject))
+    # Any two independent signs; one alone (a human "delivery failed?" subject) is not enough.
+    signs = sender + subject + null_sender
+    return signs >= 2 or (signs == 1 and _has_failure_words(ctx))
+
+
+_FAILURE_WORDS = re.compile(r"could not be delivered|not yet been delivered|did not receive a copy|not be delivered|delivery error|fatal (?:delivery )?error|could not deliver|unable to deliver|message (?:was )?not delivered|has not been delivered|delivery problems?|hasn't been delivered|undeliverable|delivery (?:has )?failed|permanent(?:ly)? (?:error|fail)|user unknown|unknown user|no such user|not delivered|returned to sender|failed recipient|following address(?:es)? (?:failed|had)|delivery to the following", re.I)
+
+
+def _has_failure_words(ctx: Context) -> bool:
+    return bool(_FAILURE_WORDS.search(ctx.body_text[:10000]))
+
+
+def _failure_text(ctx: Context) -> tuple[str, str]:
+    """The text about the failure, and the returned copy of our message the bounce pasted after it."""
+    text = ctx.body_text[:60000]
+    marker = _RETURNED_MARKER.search(text)
+    if marker and marker.start() > 40:
+        return text[: marker.start()], text[marker.start():]
+    return text, ""
+
+
+def _segment(address: str, text: str) -> str:
+    """The lines that talk about one address: from its first mention to a few lines after."""
+    lower = text.lower()
+    index = lower.find(address.lower())
+    if index < 0:
+        local = address.rpartition("@")[0].lower()
+        index = lower.find(local) if len(local) > 2 else -1
+    if index < 0:
+        return text[:2000]
+    start = lower.rfind("\n", 0, index) + 1
+    lines = text[start:].splitlines()[:8]
+    return "\n".join(lines)
+
+
+def _recipient(address: str, text: str, delayed: bool) -> RecipientResult:
+    segment = _segment(address, text)
+    status = status_of(segment, text)
+    reply = _REPLY_CODE.search(segment) or _REPLY_CODE.search(text)
+    diagnostic = " ".join(line.strip() for line in segment.splitlines() if line.strip())[:1000] or None
+    # The lines about this address first: cheaper, and right when one bounce reports several reasons.
+    reason, hard = classify(status, segment)
+    if reason == "undefined" and segment is not text:
+        reason, hard = classify(status, text)
+    if status is None and reason in DEFAULT_STATUS:
+        klass = "4" if delayed or (reply and reply.group(1) == "4") else "5"
+        status = klass + DEFAULT_STATUS[reason][1:]
+    action = "delayed" if delayed or (status or "5").startswith("4") else "failed"
+    if action == "delayed":
+        hard = False
+    return RecipientResult(
+        address=address,
+        original_recipient=None,
+        action=action,
+        status=status,
+        reason=reason,
+        hard=hard,
+        diagnostic=diagnostic,
+        remote_mta=None,
+        disposition=None,
+    )

@@ -1,0 +1,212 @@
+"""Which addresses a non-standard bounce says failed: structural positions first, then flufl.bounce, then addresses near failure words."""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import Callable, Iterable
+from email.message import Message
+from email.policy import compat32
+
+from flufl.bounce import all_failures
+
+from maild.reports import mime
+from maild.reports.context import Context
+from maild.reports.fields import all_addresses, normalize_address
+
+# An address as bounce texts print it: bare, in angle brackets, quoted, or with a quoted local part.
+_A = r"(?<![\w.+=/-])(?P<a>\"[^\"\s@]+\"@[A-Za-z0-9][A-Za-z0-9.-]*|[^\s<>()\[\]\",;:@']+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])"
+_QUOTE_PREFIX = re.compile(r"^(?:\s*>)+ ?")
+
+# Positions where every MTA family puts the failed recipient; anything else in a bounce is context.
+_STRUCTURAL: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.I)
+    for p in (
+        # Alone on its line (Exim, Postfix, Biglobe, fml): "  <a@b>", "a@b:", "\"a@b\"".
+        rf"^\s*[<\"'(]?{_A}[>\"')]?\s*[:.,]?\s*$",
+        # A display name and the address alone on a line (Exchange, Notes): "\"Name\" <a@b>".
+        rf"^\s*\"?[^\"<>@]*(?:@[^\"<>]*)?\"?\s*<{_A}>\s*$",
+        # An SMTP reply naming the recipient after "for"/"to": "552 Quota violation for a@b".
+        rf"^\s*(?:<<<\s*)?[245]\d\d[ -].*?\b(?:for|to|recipient|user|mailbox)\s*:?\s*<?{_A}",
+        # At the start of the line and followed by the reason: "<a@b>: host said", "a@b - no such user", "a@b (reason)".
+        rf"^\s*<?{_A}>?\s*(?::\s|:$|\s-+\s|\s\(|\.\.\.)",
+        # Sendmail's reply lines: "550 5.1.1 <a@b>... User unknown".
+        rf"^\s*(?:<<<\s*)?[245]\d\d[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}}\s+)?<?{_A}>?\.\.\.",
+        # An angle-bracketed address followed by a colon and the reason, after other text (Exim's syntax errors).
+        rf"<{_A}>:\s+\S",
+        # SMTP transcripts and report-like fields.
+        rf"\brcpt to\s*:\s*<?{_A}",
+        rf"\b(?:final|original)[- ]recipient\s*:\s*(?:rfc822\s*;\s*)?<?{_A}",
+        rf"\b(?:recipient|original|failed|invalid|unknown|bad|rejected)(?: e-?mail)?(?: address(?:es)?| recipients?| user)?\s*:\s*<?\"?{_A}",
+        # "could not be delivered to: <a@b>", "was not delivered to a@b", "your message to: a@b".
+        rf"\b(?:deliver(?:ed|y)?|sen[dt]|transmit(?:ted)?|relay(?:ed)?|message|mail|forward(?:ed)?|addressed|reach)\s+to\s*:?\s*<?\"?{_A}",
+        rf"\bto\s*<{_A}>\s*(?:failed|was|is|has|could|:)",
+    )
+)
+# The address the sender wrote, where the MTA rewrote it: report that one (it is what the sender knows).
+_EXPANDED = re.compile(rf"\((?:expanded|generated) from:?\s*<?{_A}>?\s*\)", re.I)
+_ORIGINAL_ADDRESS = re.compile(rf"^\s*original(?:ly)? (?:address|recipient)\s*:\s*(?:rfc822\s*;\s*)?<?{_A}", re.I)
+_HEADER_START = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*:")
+_ENVELOPE_SENDER = re.compile(rf"\b(?:mail from|envelope-from|envelope sender|return-path)\s*:?\s*<?{_A}", re.I)
+_MESSAGE_ID = re.compile(r"message-id\s*:\s*<?([^>\s]+)", re.I)
+_IGNORED_LOCAL = re.compile(r"^(?:mailer-daemon|root|abuse|noreply|no-reply|daemon|nobody|double-bounce|bounces?|mail)$", re.I)
+_NOISE_LINE = re.compile(
+    r"^\s*(?:received|from|reply-to|return-path|sender|message-id|references|in-reply-to|dkim-signature|x-[\w-]+|date|by|for|with|"
+    r"id|envelope-from|authentication-results|arc-[\w-]+|list-[\w-]+|errors-to|cc|subject|mail from)\b\s*[:(]?",
+    re.I,
+)
+_SENDER_CONTEXT = re.compile(r"\b(?:mail from|sender|reply-to|return-path|envelope-from|list|owner|moderator|subscribe|unsubscribe|contact|write to|questions?)\b|\bfrom\s*:?\s*$", re.I)
+_RECIPIENT_CONTEXT = re.compile(
+    r"\b(?:to|for|recipients?|rcpt|address(?:es)?|user|mailbox|account|unknown|fail(?:ed|ure)?|error|rejected|denied|refused|"
+    r"undeliver\w*|deliver\w*|invalid|quota|full|exist\w*|reason|[245]\d\d|[245]\.\d{1,3}\.\d{1,3})\b|[:<>]",
+    re.I,
+)
+
+
+def failed_addresses(ctx: Context, text: str, failed_header: list[str], returned_text: str = "") -> list[str]:
+    """The recipients a bounce reports as failed, most trustworthy source first; empty when it names none."""
+    hard_excluded = _bouncer_addresses(ctx) | _envelope_senders(text) | _message_ids(ctx.body_text)
+    structural = [a for a in _structural(text) if _allowed(a, hard_excluded, ctx)]
+    header = [a for value in failed_header for a in all_addresses(value)]
+    if header:
+        # The header and the text normally agree; when they do not, the text is what the MTA wrote last.
+        return header if not structural or set(header) & set(structural) else structural
+    if structural:
+        return structural
+    soft_excluded = hard_excluded | _recipient_side(ctx)
+
+    def usable(address: str) -> bool:
+        # Free text names role accounts ("write to postmaster@") far more often than it reports them failed.
+        return _allowed(address, soft_excluded, ctx) and not _IGNORED_LOCAL.match(address.rpartition("@")[0])
+
+    flufl = _flufl(ctx, usable)
+    if flufl:
+        return flufl
+    weak = [a for a in _weak(text) if usable(a)]
+    if weak:
+        return weak
+    # No address in the text at all (old Sendmail, Notes): the returned copy's recipient, when there is just one.
+    to = _returned_recipients(ctx.returned or _inline_returned(returned_text))
+    if len(to) == 1 and _allowed(to[0], hard_excluded, ctx):
+        return to
+    return []
+
+
+def _returned_recipients(returned: Message | None) -> list[str]:
+    if returned is None:
+        return []
+    return all_addresses((mime.header(returned, "to") or "") + " " + (mime.header(returned, "cc") or ""))
+
+
+def _inline_returned(text: str) -> Message | None:
+    """The header block of a copy of our message pasted into the bounce text after its marker line."""
+    lines = text.lstrip("\r\n").splitlines()[1:60]  # the marker line itself is not a header
+    head = "\n".join(_QUOTE_PREFIX.sub("", line) for line in lines).lstrip("\n")
+    if not _HEADER_START.match(head):
+        return None
+    return email.message_from_string(head.split("\n\n", 1)[0] + "\n\n", policy=compat32)
+
+
+def _allowed(address: str, excluded: set[str], ctx: Context) -> bool:
+    hints = ctx.hints
+    lower = address.lower()
+    if lower in excluded:
+        return False
+    local = lower.rpartition("@")[0]
+    ours = hints.local_part and (local == hints.local_part.lower() or local.startswith(hints.local_part.lower() + hints.delimiter))
+    return not ours
+
+
+def _bouncer_addresses(ctx: Context) -> set[str]:
+    """The bounce's own sender: texts sign with it, it never failed."""
+    own: set[str] = set()
+    for name in ("from", "sender", "reply-to", "return-path"):
+        for value in ctx.header_all(name):
+            own.update(a.lower() for a in all_addresses(value))
+    return own
+
+
+def _recipient_side(ctx: Context) -> set[str]:
+    """Whom the bounce went to (our sender) and who sent the returned copy: never the failed recipient in free text."""
+    side: set[str] = set()
+    for name in ("to", "delivered-to", "x-original-to"):
+        for value in ctx.header_all(name):
+            side.update(a.lower() for a in all_addresses(value))
+    if ctx.returned is not None:
+        for name in ("from", "return-path", "sender", "reply-to"):
+            side.update(a.lower() for a in all_addresses(mime.header(ctx.returned, name) or ""))
+    return side
+
+
+def _envelope_senders(text: str) -> set[str]:
+    return {normalize_address(m.group("a")) or "" for m in _ENVELOPE_SENDER.finditer(text)} - {""}
+
+
+def _message_ids(text: str) -> set[str]:
+    return {m.group(1).strip("<>").lower() for m in _MESSAGE_ID.finditer(text)}
+
+
+def _lines(text: str) -> Iterable[str]:
+    for line in text.splitlines():
+        if "@" in line:
+            yield _QUOTE_PREFIX.sub("", line)
+
+
+def _structural(text: str) -> list[str]:
+    out: list[str] = []
+    previous = ""
+    for raw in text.splitlines():
+        line = _QUOTE_PREFIX.sub("", raw)
+        context, previous = previous, line
+        if "@" not in line or _NOISE_LINE.match(line):
+            continue
+        rewritten = _EXPANDED.search(line) or _ORIGINAL_ADDRESS.match(line)
+        if rewritten:
+            # "(expanded from: a@b)" or "Original address: a@b" under the rewritten one: the sender's address replaces it.
+            if out and line.lstrip().lower().startswith(("(", "original")):
+                out.pop()
+            _add(out, rewritten.group("a"))
+            continue
+        if _SENDER_CONTEXT.search(context[-60:]) and _STRUCTURAL[0].match(line):
+            continue  # "contact the list owner at" / "a@b": an address to write to, not one that failed
+        for pattern in _STRUCTURAL:
+            for match in pattern.finditer(line):
+                _add(out, match.group("a"))
+    return out
+
+
+def _add(out: list[str], raw: str) -> None:
+    address = normalize_address(raw)
+    if address and address.lower() not in (a.lower() for a in out):
+        out.append(address)
+
+
+def _weak(text: str) -> list[str]:
+    """Addresses on lines that talk about a failure and not about a sender or a list."""
+    out: list[str] = []
+    for line in _lines(text):
+        if _NOISE_LINE.match(line):
+            continue
+        for match in re.finditer(_A, line):
+            before = line[: match.start()]
+            rest = line[: match.start()] + " " + line[match.end():]
+            if _SENDER_CONTEXT.search(before[-40:]) or not _RECIPIENT_CONTEXT.search(rest):
+                continue
+            _add(out, match.group("a"))
+    return out
+
+
+def _flufl(ctx: Context, usable: Callable[[str], bool]) -> list[str]:
+    """flufl.bounce's per-family detectors, run only when the text gave no structural answer (they are the costly part)."""
+    try:
+        temporary, permanent = all_failures(ctx.msg)
+    except Exception:
+        ctx.note("flufl.bounce failed")
+        return []
+    ids = _message_ids(ctx.body_text)
+    out: list[str] = []
+    for raw in sorted(permanent) + sorted(temporary):
+        address = normalize_address(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+        if address and usable(address) and address.lower() not in ids and address not in out:
+            out.append(address)
+    return out

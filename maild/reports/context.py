@@ -1,0 +1,124 @@
+"""The parsed message shared by the detectors, with the lookups they all need computed once, and their common result."""
+
+from __future__ import annotations
+
+import email
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.policy import compat32
+from functools import cached_property
+
+from maild.reports import mime
+from maild.reports.correlation import ParseHints
+from maild.reports.model import RecipientResult, ReportKind
+
+_HTML_TAG = re.compile(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.I | re.S)
+_HTML_BREAK = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d)[^>]*>", re.I)
+
+
+@dataclass
+class Finding:
+    """What one detector recognised; the pipeline turns it into a Report."""
+
+    kind: ReportKind
+    recipients: list[RecipientResult] = field(default_factory=list)
+    envelope_id: str | None = None
+    reporting_mta: str | None = None
+    reporting_ua: str | None = None
+    arrival_date: str | None = None
+    original_message_id: str | None = None
+
+
+class Context:
+    """One message being parsed: the compat32 tree, the hints, the time budget and the problems noticed so far."""
+
+    def __init__(self, msg: Message, hints: ParseHints, budget: mime.Budget, problems: list[str]) -> None:
+        self.msg = msg
+        self.hints = hints
+        self.budget = budget
+        self.problems = problems
+
+    def note(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    @cached_property
+    def top(self) -> dict[str, list[str]]:
+        return mime.headers(self.msg)
+
+    def header(self, name: str) -> str | None:
+        values = self.top.get(name.lower())
+        return mime.decode_header(values[0]) if values else None
+
+    def header_all(self, name: str) -> list[str]:
+        return [v for v in (mime.decode_header(x) for x in self.top.get(name.lower(), [])) if v]
+
+    @cached_property
+    def parts(self) -> list[tuple[Message, int]]:
+        """Every part outside attached messages: a report forwarded as an attachment is somebody else's."""
+        walked = list(mime.walk(self.msg, self.hints.max_depth))
+        if len(walked) >= 500:
+            self.note("too many MIME parts")
+        if any(depth >= self.hints.max_depth for _, depth in walked):
+            self.note("MIME depth limit")
+        return walked
+
+    @cached_property
+    def subject(self) -> str:
+        return self.header("subject") or ""
+
+    @cached_property
+    def sender(self) -> str:
+        return (self.header("from") or "") + " " + (self.header("sender") or "")
+
+    @cached_property
+    def returned(self) -> Message | None:
+        """The headers of our message as the report returned it (message/rfc822 or text/rfc822-headers)."""
+        for part, _ in self.parts:
+            ctype = mime.content_type(part)
+            if ctype in ("message/rfc822", "message/global", "message/rfc822-headers"):
+                payload = part._payload
+                if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                    inner = payload[0]
+                    if inner._headers:
+                        return inner
+                    # A base64-encoded attached message, or one compat32 could not split.
+                    text = mime.part_text(part)
+                    return email.message_from_string(text, policy=compat32) if text.strip() else None
+            if ctype in ("text/rfc822-headers", "text/rfc822-header", "text/global-headers"):
+                text = mime.part_text(part)
+                return email.message_from_string(text.lstrip() + "\n\n", policy=compat32)
+        return None
+
+    @cached_property
+    def text_parts(self) -> list[str]:
+        """Decoded human-readable parts, in order; HTML flattened when it is all there is."""
+        plain: list[str] = []
+        html: list[str] = []
+        for part, _ in self.parts:
+            if part.is_multipart():
+                continue
+            ctype = mime.content_type(part)
+            if ctype.startswith("multipart/") and isinstance(part._payload, str):
+                # A multipart whose boundary went missing: its body is all the text there is.
+                plain.append(mime.part_text(part))
+            elif ctype == "text/plain" or ctype == "text" or (ctype.startswith("text/") and ctype not in ("text/html", "text/rfc822-headers", "text/calendar")):
+                plain.append(mime.part_text(part))
+            elif ctype == "text/html":
+                html.append(_flatten_html(mime.part_text(part)))
+            if sum(map(len, plain)) > 200_000:
+                break
+        return plain or html
+
+    @cached_property
+    def body_text(self) -> str:
+        return "\n".join(self.text_parts)
+
+
+def _flatten_html(html: str) -> str:
+    import html as htmlmod
+
+    text = _HTML_BREAK.sub("\n", html)
+    text = _HTML_TAG.sub("", text)
+    return htmlmod.unescape(text)

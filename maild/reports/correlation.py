@@ -1,0 +1,86 @@
+"""Correlation fields: maild tokens from addresses and envelope ids, original Message-IDs from every place they hide."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"^[a-z2-7]{16,56}$")
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_BARE_MSGID = re.compile(r"[^\s<>\"',;()]+@[^\s<>\"',;()]+")
+_ADDR_IN_HEADER = re.compile(r"[^\s<>()\[\]\",;:]+@[^\s<>()\[\]\",;:]+")
+
+
+@dataclass(frozen=True)
+class ParseHints:
+    """What the parser knows about maild's own addresses, and its limits."""
+
+    local_part: str | None = "receipts"
+    delimiter: str = "+"
+    domain: str | None = None
+    max_bytes: int = 10 * 1024 * 1024
+    max_depth: int = 20
+    time_limit: float = 2.0
+
+
+def token_from_envid(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip().strip("<>").lower()
+    return value if _TOKEN.match(value) else None
+
+
+def tokens_from_addresses(values: Iterable[str | None], hints: ParseHints) -> list[str]:
+    """Tokens in LOCAL<delim>TOKEN@DOMAIN addresses found anywhere in the given header values."""
+    found: list[str] = []
+    for value in values:
+        if not value:
+            continue
+        for match in _ADDR_IN_HEADER.finditer(value):
+            token = _token_of(match.group(0), hints)
+            if token and token not in found:
+                found.append(token)
+    return found
+
+
+def _token_of(address: str, hints: ParseHints) -> str | None:
+    local, _, domain = address.strip("<>.").rpartition("@")
+    if hints.domain and domain.lower() != hints.domain.lower():
+        return None
+    base, sep, token = local.partition(hints.delimiter)
+    if not sep:
+        return None
+    if hints.local_part and base.lower() != hints.local_part.lower():
+        return None
+    token = token.lower()
+    return token if _TOKEN.match(token) else None
+
+
+def message_id(value: str | None) -> str | None:
+    """The first Message-ID in a field value, with angle brackets; bare and folded ids are accepted."""
+    ids = message_ids(value)
+    return ids[0] if ids else None
+
+
+def message_ids(value: str | None) -> list[str]:
+    if not value:
+        return []
+    value = value.replace("\r", " ").replace("\n", " ")
+    found = [f"<{m}>" for m in _MSGID.findall(value)]
+    if not found:
+        # A missing bracket, or a value folded right after "<".
+        joined = re.sub(r"<\s+", "<", re.sub(r"\s+>", ">", value))
+        found = [f"<{m}>" for m in _MSGID.findall(joined)]
+    if not found:
+        found = [f"<{m.strip('<>')}>" for m in _BARE_MSGID.findall(value)]
+    return found
+
+
+def best_unique(*groups: Iterable[str | None]) -> tuple[str, ...]:
+    out: list[str] = []
+    for group in groups:
+        for item in group:
+            if item and item not in out:
+                out.append(item)
+    return tuple(out)

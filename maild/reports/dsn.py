@@ -1,0 +1,152 @@
+"""RFC 3464 delivery status notifications, including the broken forms seen in the wild."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from maild.reports import mime
+from maild.reports.context import Context, Finding
+from maild.reports.fields import Field, address_of, parse_fields, typed_value
+from maild.reports.model import RecipientResult, ReportKind
+from maild.reports.reasons import DEFAULT_STATUS, classify
+
+STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_PER_MESSAGE = {"original-envelope-id", "reporting-mta", "dsn-gateway", "received-from-mta", "arrival-date", "x-postfix-queue-id", "x-postfix-sender"}
+_RECIPIENT_STARTS = {"final-recipient", "original-recipient", "x-actual-recipient"}
+_LOOKS_LIKE_STATUS = re.compile(r"^[ \t]*(?:final|original)-recipient[ \t]*:", re.I | re.M)
+_HAS_ACTION_OR_STATUS = re.compile(r"^[ \t]*(?:action|status)[ \t]*:", re.I | re.M)
+STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
+_ACTIONS = {
+    "failed": "failed", "failure": "failed", "fail": "failed", "bounced": "failed", "error": "failed",
+    "delayed": "delayed", "delay": "delayed", "deferred": "delayed",
+    "delivered": "delivered", "deliverable": "delivered", "relayed": "relayed", "expanded": "expanded",
+}
+
+
+def find_status_text(ctx: Context) -> str | None:
+    """The text of the machine-readable status part, wherever and however it was put."""
+    fallback: Message | None = None
+    for part, _ in ctx.parts:
+        ctype = mime.content_type(part)
+        if ctype in STATUS_TYPES:
+            if str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
+                ctx.note("status part base64")
+            return mime.part_text(part)
+        if fallback is None and not part.is_multipart() and (ctype.startswith("text/") and ctype != "text/html" or ctype in ("message/rfc822-headers",)):
+            fallback = part
+    for part, _ in ctx.parts:
+        if part.is_multipart() or not mime.content_type(part).startswith("text/plain"):
+            continue
+        text = mime.part_text(part)
+        if _LOOKS_LIKE_STATUS.search(text) and _HAS_ACTION_OR_STATUS.search(text):
+            ctx.note("status part labelled text/plain")
+            return text
+    return None
+
+
+def split_blocks(blocks: list[list[Field]]) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Per-message fields and per-recipient groups; a repeated field starts a new recipient, blank lines or not."""
+    per_message: dict[str, str] = {}
+    recipients: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for block in blocks:
+        if _is_recipient(current):
+            # A blank line ends a complete recipient group, whichever field it started with.
+            recipients.append(current)
+            current = {}
+        for name, value in block:
+            if name in _PER_MESSAGE and not current:
+                per_message.setdefault(name, value)
+                continue
+            if current and name in current:
+                recipients.append(current)
+                current = {}
+            current[name] = value
+    if current:
+        recipients.append(current)
+    return per_message, [r for r in recipients if _is_recipient(r)]
+
+
+def _is_recipient(fields: dict[str, str]) -> bool:
+    return bool(_RECIPIENT_STARTS & fields.keys()) and bool({"action", "status", "diagnostic-code"} & fields.keys())
+
+
+def status_of(*texts: str | None) -> str | None:
+    for text in texts:
+        if text:
+            match = STATUS_CODE.search(text)
+            if match:
+                return f"{match.group(1)}.{int(match.group(2))}.{int(match.group(3))}"
+    return None
+
+
+def action_of(value: str | None, status: str | None) -> str | None:
+    if value:
+        word = re.split(r"[\s;(,]", value.strip().lower(), maxsplit=1)[0]
+        if word in _ACTIONS:
+            return _ACTIONS[word]
+    if status:
+        return {"5": "failed", "4": "delayed", "2": "delivered"}.get(status[0])
+    return None
+
+
+def recipient_from_fields(fields: dict[str, str]) -> RecipientResult:
+    diagnostic = typed_value(fields.get("diagnostic-code"))[1] or typed_value(fields.get("x-postfix-diagnostic"))[1] or None
+    status_field = fields.get("status")
+    status = status_of(status_field)
+    action = action_of(fields.get("action"), status)
+    if status is None or status.endswith(".0.0"):
+        # "5.0.0" says only "failed"; the SMTP reply usually carries the precise code.
+        status = status_of(diagnostic) if status_of(diagnostic) and (status is None or status_of(diagnostic)[0] == status[0]) else status
+    reason: str | None = None
+    hard: bool | None = None
+    if action in ("failed", "delayed") or (action is None and status and status[0] in "45"):
+        reason, hard = classify(status, diagnostic)
+        if status is None and reason in DEFAULT_STATUS:
+            status = _with_class(DEFAULT_STATUS[reason], "4" if action == "delayed" else "5")
+        if action == "failed" and status and status[0] == "4" and reason not in ("mailboxfull", "hostunknown", "userunknown"):
+            # A failure with a temporary code: the MTA kept retrying until its queue lifetime ran out.
+            reason = "expired"
+        if action == "delayed":
+            hard = False
+    original = address_of(fields.get("original-recipient"))
+    # Final-Recipient is what the reporting MTA tried last; an internal host name without a dot means an
+    # alias the sender never used, so the Original-Recipient names the mailbox better then.
+    final = address_of(fields.get("final-recipient"), allow_dotless=original is None) or address_of(fields.get("x-actual-recipient"))
+    return RecipientResult(
+        address=final or original,
+        original_recipient=original,
+        action=action,
+        status=status,
+        reason=reason,
+        hard=hard,
+        diagnostic=diagnostic,
+        remote_mta=typed_value(fields.get("remote-mta"))[1] or None,
+        disposition=None,
+        last_attempt_date=fields.get("last-attempt-date") or None,
+        will_retry_until=fields.get("will-retry-until") or None,
+    )
+
+
+def _with_class(status: str, klass: str) -> str:
+    return klass + status[1:]
+
+
+def detect(ctx: Context) -> Finding | None:
+    text = find_status_text(ctx)
+    if text is None:
+        return None
+    per_message, groups = split_blocks(parse_fields(text))
+    recipients = [recipient_from_fields(g) for g in groups]
+    recipients = [r for r in recipients if r.address]
+    if not recipients:
+        ctx.note("status part without recipients")
+        return None
+    return Finding(
+        kind=ReportKind.DSN,
+        recipients=recipients,
+        envelope_id=typed_value(per_message.get("original-envelope-id"))[1] or None,
+        reporting_mta=typed_value(per_message.get("reporting-mta"))[1] or None,
+        arrival_date=per_message.get("arrival-date") or None,
+    )
