@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -81,12 +82,20 @@ _size = _quantity(_SIZE_UNITS, "a size")
 _duration = _quantity(_DURATION_UNITS, "a duration")
 
 
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(text: str) -> str:
+    """${NAME} becomes that environment variable (e.g. systemd's ${CREDENTIALS_DIRECTORY}); unset or empty ones stay as written."""
+    return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1)) or m.group(0), text)
+
+
 def _path(value: Any, base: Path) -> Path:
-    """A path; relative paths resolve against the configuration file's folder."""
+    """A path; ${NAME} expands from the environment, relative paths resolve against the configuration file's folder."""
     text = _str(value, base)
     if not text:
         raise ValueError("expected a non-empty path")
-    p = Path(text).expanduser()
+    p = Path(_expand_env(text)).expanduser()
     return p if p.is_absolute() else base / p
 
 
