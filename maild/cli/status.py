@@ -1,0 +1,95 @@
+"""`maild status TICKET`: the thread read info of one ticket, as a table or as JSON (DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import sqlite_utils
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from maild import config, departments, queries
+from maild.cli.common import add_config_option, load_settings, print_json
+from maild.status import Failure, ThreadInfo, thread_json
+from maild.store import open_for_command, transaction
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "status",
+        help="show whether each reply of a ticket was delivered and read, per recipient",
+        description="Thread read info of one ticket: every reply with its recipients, their state, delivered "
+        "and read times and failures. Read information is hidden for departments with receipts off.",
+        epilog="Example: maild status 1234 --json --config /etc/maild/maild.toml",
+    )
+    p.add_argument("ticket", metavar="TICKET", help="the ticket id")
+    p.add_argument("--json", action="store_true", help="print the JSON document described in DESIGN.md")
+    add_config_option(p)
+    p.set_defaults(func=run)
+
+
+def open_read_side(settings: config.Settings) -> sqlite_utils.Database:
+    """A command's connection, with the stored receipts default brought in line with the configuration."""
+    db = open_for_command(settings.store.path, busy_timeout=settings.store.busy_timeout)
+    default = settings.tracking.receipts_default
+    if departments.stored_default(db, not default) != default:
+        transaction(db, lambda d: departments.sync_default(d, default))
+    return db
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    db = open_read_side(settings)
+    try:
+        info = queries.load_thread(db, args.ticket, receipts_default=settings.tracking.receipts_default)
+    finally:
+        db.conn.close()
+    if info is None:
+        if args.json:
+            print_json({"ticket": args.ticket, "error": "unknown ticket"})
+        else:
+            print(f"maild: unknown ticket {args.ticket}", file=sys.stderr)
+        return 1
+    if args.json:
+        print_json(thread_json(info))
+    else:
+        render(info, console())
+    return 0
+
+
+def console() -> Console:
+    """Colour only on a terminal; a fixed width otherwise so output is stable in pipes and tests."""
+    tty = sys.stdout.isatty()
+    return Console(file=sys.stdout, width=None if tty else 120, no_color=not tty, highlight=False, emoji=False)
+
+
+def _time(text: str | None) -> str:
+    """ISO 8601 UTC shortened for a table: 2026-03-01 09:30 (UTC)."""
+    return "" if text is None else text[:16].replace("T", " ")
+
+
+def _failure(f: Failure | None) -> str:
+    if f is None:
+        return ""
+    kind = "" if f.hard is None else (" hard" if f.hard else " soft")
+    words = " ".join(w for w in (f.status, f.reason) if w)
+    text = f"{words}{kind}".strip()
+    return f"{text}: {f.diagnostic}" if f.diagnostic else text
+
+
+def render(info: ThreadInfo, out: Console) -> None:
+    receipts = "on" if info.receipts_enabled else "off (read information hidden)"
+    out.print(f"Ticket {info.ticket}  department: {info.department or '-'}  read receipts: {receipts}")
+    for reply in info.replies:
+        label = "  BOUNCED" if reply.bounce_label else ""
+        out.print()
+        out.print(f"Reply {reply.message_id or '-'}  {reply.subject or ''}")
+        out.print(f"queued {_time(reply.queued_at)}  state: {reply.state}{label}")
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ("recipient", "kind", "state", "delivered", "read", "failure"):
+            table.add_column(column, overflow="fold")
+        for r in reply.recipients:
+            table.add_row(r.address, r.kind, r.state, _time(r.delivered_at), _time(r.read_at), _failure(r.failure))
+        out.print(table)

@@ -1,0 +1,133 @@
+"""The aiohttp application: routes that translate requests into maild.queries reads and their results into JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from maild import departments, logs, queries
+from maild.config import Settings, _hostport
+from maild.http import openapi
+from maild.http.auth import bearer_middleware, error, json_errors, load_token
+from maild.status import reply_json, thread_json
+
+log = logs.get("http")
+
+STORE = web.AppKey("store", object)
+SETTINGS = web.AppKey("settings", Settings)
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+def _default(request: web.Request) -> bool:
+    return request.app[SETTINGS].tracking.receipts_default
+
+
+async def healthz(request: web.Request) -> web.Response:
+    await request.app[STORE].read(lambda db: db.execute("SELECT 1").fetchone())
+    return web.json_response({"status": "ok"})
+
+
+async def ticket(request: web.Request) -> web.Response:
+    number = request.match_info["ticket"]
+    default = _default(request)
+    info = await request.app[STORE].read(lambda db: queries.load_thread(db, number, receipts_default=default))
+    if info is None:
+        return error(404, "unknown ticket", ticket=number)
+    return web.json_response(thread_json(info))
+
+
+async def message(request: web.Request) -> web.Response:
+    message_id = request.match_info["message_id"]
+    default = _default(request)
+    info = await request.app[STORE].read(lambda db: queries.load_message(db, message_id, receipts_default=default))
+    if info is None:
+        return error(404, "unknown message", message_id=message_id)
+    body = {"ticket": info.ticket, "department": info.department, "receipts_enabled": info.receipts_enabled}
+    return web.json_response({**body, **reply_json(info.reply)})
+
+
+def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise ValueError(f"{name}: expected an integer from {lo} to {hi}")
+    return int(raw)
+
+
+async def events(request: web.Request) -> web.Response:
+    try:
+        after = _int_param(request, "after", 0, 0, 2**63 - 1)
+        limit = _int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    except ValueError as exc:
+        return error(400, str(exc))
+    t, rcpt = request.query.get("ticket"), request.query.get("recipient")
+    default = _default(request)
+    page = await request.app[STORE].read(
+        lambda db: queries.list_events(
+            db, receipts_default=default, after=after, limit=limit, ticket=t, recipient=rcpt
+        )
+    )
+    return web.json_response({"events": [e.to_json() for e in page.events], "next": page.next, "more": page.more})
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(openapi.DOCUMENT)
+
+
+ROUTES = [
+    web.get("/healthz", healthz),
+    web.get("/openapi.json", openapi_document),
+    web.get("/v1/openapi.json", openapi_document),
+    web.get("/v1/tickets/{ticket}", ticket),
+    web.get("/v1/messages/{message_id}", message),
+    web.get("/v1/events", events),
+]
+
+
+def build_app(settings: Settings, store, *, routes: Iterable[web.RouteDef] = ()) -> web.Application:  # noqa: ANN001
+    """The API application; the daemon adds its own routes (/metrics) through `routes` or app.router.
+
+    A route in `routes` replaces the built-in one of the same method and path (e.g. the daemon's
+    own /healthz from maild.metrics). `store` is anything with `async read(job)` (maild.store.Store).
+    """
+    extra = list(routes)
+    taken = {(r.method, r.path) for r in extra}
+    app = web.Application(middlewares=[json_errors, bearer_middleware(load_token(settings.http.token_file))])
+    app[STORE] = store
+    app[SETTINGS] = settings
+    app.add_routes([r for r in ROUTES if (r.method, r.path) not in taken])
+    app.add_routes(extra)
+    return app
+
+
+@dataclass
+class HttpServer:
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        log.info("http_stopped")
+
+
+async def start_http(
+    settings: Settings, store, *, app: web.Application | None = None, listen: str | None = None  # noqa: ANN001
+) -> HttpServer:
+    """Serve the API on http.listen (or `listen`, e.g. "127.0.0.1:0" in tests); returns once it listens."""
+    host, port = _hostport(listen if listen is not None else settings.http.listen, settings.base_dir)
+    default = settings.tracking.receipts_default
+    await store.write(lambda db: departments.sync_default(db, default))  # the SQL views see the configured default
+    if app is None:
+        app = build_app(settings, store)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    log.info("http_listening", host=host, port=bound)
+    return HttpServer(runner, host, bound)

@@ -1,0 +1,182 @@
+"""The OpenAPI 3.1 description of the HTTP API; served at /openapi.json and kept in the repo as docs/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_str_or_null = {"type": ["string", "null"]}
+_error = {"$ref": "#/components/schemas/Error"}
+_unauthorized = {"description": "Missing or wrong bearer token", "content": {"application/json": {"schema": _error}}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "maild read status API",
+        "version": "1",
+        "description": "Read-only JSON: per ticket, reply and recipient, whether mail was delivered, read, "
+        "declined, delayed or bounced. Read information is hidden for departments with read receipts off.",
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "the token in http.token_file"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string"}},
+                "additionalProperties": True,
+            },
+            "Failure": {
+                "type": ["object", "null"],
+                "properties": {
+                    "status": _str_or_null,
+                    "reason": _str_or_null,
+                    "hard": {"type": ["boolean", "null"]},
+                    "diagnostic": _str_or_null,
+                    "remote_mta": _str_or_null,
+                    "source": {"type": "string", "examples": ["smtp", "dsn", "bounce"]},
+                    "at": {"type": "string", "format": "date-time"},
+                },
+            },
+            "Recipient": {
+                "type": "object",
+                "required": ["address", "kind", "state", "delivered_at", "read_at", "failure"],
+                "properties": {
+                    "address": {"type": "string"},
+                    "kind": {"enum": ["to", "cc", "bcc"]},
+                    "state": {
+                        "enum": ["queued", "deferred", "delivered", "delayed", "read", "declined", "deleted_unread",
+                                 "bounced", "failed"]
+                    },
+                    "delivered_at": _str_or_null,
+                    "read_at": _str_or_null,
+                    "failure": {"$ref": "#/components/schemas/Failure"},
+                },
+            },
+            "Reply": {
+                "type": "object",
+                "required": ["message_id", "subject", "queued_at", "state", "bounce_label", "recipients"],
+                "properties": {
+                    "message_id": _str_or_null,
+                    "subject": _str_or_null,
+                    "queued_at": {"type": "string", "format": "date-time"},
+                    "state": {"enum": ["pending", "delivered", "read_by_cc", "read_by_to", "read", "failed"]},
+                    "bounce_label": {"type": "boolean"},
+                    "recipients": {"type": "array", "items": {"$ref": "#/components/schemas/Recipient"}},
+                },
+            },
+            "Ticket": {
+                "type": "object",
+                "required": ["ticket", "department", "receipts_enabled", "replies"],
+                "properties": {
+                    "ticket": {"type": "string"},
+                    "department": _str_or_null,
+                    "receipts_enabled": {"type": "boolean"},
+                    "replies": {"type": "array", "items": {"$ref": "#/components/schemas/Reply"}},
+                },
+            },
+            "Message": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Reply"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "ticket": _str_or_null,
+                            "department": _str_or_null,
+                            "receipts_enabled": {"type": "boolean"},
+                        },
+                    },
+                ]
+            },
+            "Event": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer", "description": "stable cursor: pass as `after`"},
+                    "ticket": _str_or_null,
+                    "message_id": _str_or_null,
+                    "recipient": {"type": "string"},
+                    "recipient_kind": {"enum": ["to", "cc", "bcc"]},
+                    "kind": {"type": "string", "examples": ["accepted", "bounced", "displayed"]},
+                    "at": {"type": "string", "format": "date-time"},
+                    "recorded_at": {"type": "string", "format": "date-time"},
+                    "source": {"type": "string"},
+                    "status": _str_or_null,
+                    "action": _str_or_null,
+                    "reason": _str_or_null,
+                    "hard": {"type": ["boolean", "null"]},
+                    "diagnostic": _str_or_null,
+                    "remote_mta": _str_or_null,
+                    "reply_code": {"type": ["integer", "null"]},
+                },
+            },
+            "EventPage": {
+                "type": "object",
+                "required": ["events", "next", "more"],
+                "properties": {
+                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                    "next": {"type": "integer", "description": "cursor for the next page (hidden events included)"},
+                    "more": {"type": "boolean", "description": "the page was full: fetch again right away"},
+                },
+            },
+        },
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness: the database answers",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "ok")},
+            }
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "security": [], "responses": {"200": _json({"type": "object"}, "ok")}}
+        },
+        "/v1/openapi.json": {
+            "get": {"summary": "This document", "security": [], "responses": {"200": _json({"type": "object"}, "ok")}}
+        },
+        "/v1/tickets/{ticket}": {
+            "get": {
+                "summary": "Thread read info of one ticket (as `maild status TICKET --json`)",
+                "parameters": [{"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Ticket"}, "the ticket"),
+                    "401": _unauthorized,
+                    "404": _json(_error, "unknown ticket"),
+                },
+            }
+        },
+        "/v1/messages/{message_id}": {
+            "get": {
+                "summary": "One reply by its Message-ID (angle brackets optional, URL-encoded)",
+                "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Message"}, "the reply"),
+                    "401": _unauthorized,
+                    "404": _json(_error, "unknown message"),
+                },
+            }
+        },
+        "/v1/events": {
+            "get": {
+                "summary": "Events in recording order, after a cursor",
+                "parameters": [
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                    {"name": "ticket", "in": "query", "schema": {"type": "string"}},
+                    {"name": "recipient", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/EventPage"}, "one page"),
+                    "400": _json(_error, "bad after or limit"),
+                    "401": _unauthorized,
+                },
+            }
+        },
+    },
+}

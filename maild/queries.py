@@ -1,0 +1,247 @@
+"""Read queries: load a ticket's replies, recipients and events from the store into maild.status values, and pages of events.
+
+Every function here takes a `sqlite_utils.Database` and only reads, so it runs
+in `Store.read` (the daemon) or on a command's own connection. Read
+information is hidden here, once, for departments with receipts off.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from maild import departments
+from maild.model import EventKind, RecipientKind
+from maild.status import (
+    READ_KINDS,
+    Event,
+    RecipientInput,
+    ReplyInput,
+    ReplyState,
+    ReplyStatus,
+    ThreadInfo,
+    reply_status,
+    recipient_state,
+    thread_info,
+)
+
+_EVENT_COLUMNS = "e.id, e.recipient, e.kind, e.at, e.source, e.status, e.reason, e.hard, e.diagnostic, e.remote_mta"
+
+
+def _event(row: tuple) -> Event:
+    eid, _rcpt, kind, at, source, status, reason, hard, diagnostic, remote_mta = row
+    return Event(
+        eid, EventKind(kind), at, source, status, reason, None if hard is None else bool(hard), diagnostic, remote_mta
+    )
+
+
+class Visibility:
+    """Whether read information of a department is shown; caches per department for one read."""
+
+    def __init__(self, db: sqlite_utils.Database, default: bool) -> None:
+        self._db = db
+        self._default = departments.stored_default(db, default)
+        self._cache: dict[str | None, bool] = {}
+
+    def __call__(self, department: str | None) -> bool:
+        key = None if department is None else departments.key(department)
+        if key not in self._cache:
+            self._cache[key] = departments.receipts_enabled(self._db, department, self._default)
+        return self._cache[key]
+
+
+def ticket_department(db: sqlite_utils.Database, ticket: str) -> str | None:
+    """A ticket's department is the one its latest message names."""
+    row = db.execute("SELECT department FROM messages WHERE ticket = ? ORDER BY id DESC LIMIT 1", (ticket,)).fetchone()
+    return None if row is None else row[0]
+
+
+def _replies(db: sqlite_utils.Database, messages: list[tuple]) -> list[ReplyInput]:
+    ids = [m[0] for m in messages]
+    marks = ",".join("?" * len(ids))
+    recipients = db.execute(
+        f"SELECT id, message, address, kind FROM recipients WHERE message IN ({marks}) ORDER BY id", ids
+    ).fetchall()
+    by_recipient: dict[int, list[Event]] = defaultdict(list)
+    for row in db.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message IN ({marks})", ids):
+        by_recipient[row[1]].append(_event(row))
+    by_message: dict[int, list[RecipientInput]] = defaultdict(list)
+    for rid, message, address, kind in recipients:
+        by_message[message].append(RecipientInput(address, RecipientKind(kind), tuple(by_recipient[rid])))
+    return [ReplyInput(mid, subject, queued_at, tuple(by_message[m])) for m, mid, subject, queued_at in messages]
+
+
+def load_thread(db: sqlite_utils.Database, ticket: str, *, receipts_default: bool) -> ThreadInfo | None:
+    """Thread read info of one ticket, or None when maild has no message of it."""
+    messages = db.execute(
+        "SELECT id, message_id, subject, received_at FROM messages WHERE ticket = ? ORDER BY id", (ticket,)
+    ).fetchall()
+    if not messages:
+        return None
+    department = ticket_department(db, ticket)
+    visible = Visibility(db, receipts_default)(department)
+    return thread_info(ticket, department, visible, _replies(db, messages))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    ticket: str | None
+    department: str | None
+    receipts_enabled: bool
+    reply: ReplyStatus
+
+
+def load_message(db: sqlite_utils.Database, message_id: str, *, receipts_default: bool) -> MessageInfo | None:
+    """One reply by its Message-ID header (with or without angle brackets); the latest when several share it."""
+    wanted = message_id.strip()
+    if not wanted.startswith("<"):
+        wanted = f"<{wanted}>"
+    row = db.execute(
+        "SELECT id, message_id, subject, received_at, ticket, department FROM messages"
+        " WHERE message_id = ? ORDER BY id DESC LIMIT 1",
+        (wanted,),
+    ).fetchone()
+    if row is None:
+        return None
+    mid, header, subject, queued_at, ticket, department = row
+    if ticket is not None:
+        department = ticket_department(db, ticket)
+    visible = Visibility(db, receipts_default)(department)
+    (reply,) = _replies(db, [(mid, header, subject, queued_at)])
+    recipients = [
+        recipient_state(r.events, address=r.address, kind=r.kind, receipts_enabled=visible) for r in reply.recipients
+    ]
+    status = reply_status(message_id=header, subject=subject, queued_at=queued_at, recipients=recipients)
+    return MessageInfo(ticket, department, visible, status)
+
+
+# ------------------------------------------------------------------ events
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One event as the helpdesk sees it (CLI, API, webhooks)."""
+
+    id: int  # the stable cursor
+    message: int  # messages.id
+    ticket: str | None
+    message_id: str | None
+    recipient: str
+    recipient_kind: str
+    kind: str
+    at: str
+    recorded_at: str
+    source: str
+    status: str | None
+    action: str | None
+    reason: str | None
+    hard: bool | None
+    diagnostic: str | None
+    remote_mta: str | None
+    reply_code: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "ticket": self.ticket,
+            "message_id": self.message_id,
+            "recipient": self.recipient,
+            "recipient_kind": self.recipient_kind,
+            "kind": self.kind,
+            "at": self.at,
+            "recorded_at": self.recorded_at,
+            "source": self.source,
+            "status": self.status,
+            "action": self.action,
+            "reason": self.reason,
+            "hard": self.hard,
+            "diagnostic": self.diagnostic,
+            "remote_mta": self.remote_mta,
+            "reply_code": self.reply_code,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: tuple[EventView, ...]
+    next: int  # pass as `after` for the next page: the last event id looked at (hidden ones included)
+    more: bool  # the page was full: there may be more right away
+
+
+def list_events(
+    db: sqlite_utils.Database,
+    *,
+    receipts_default: bool,
+    after: int = 0,
+    limit: int = 1000,
+    ticket: str | None = None,
+    recipient: str | None = None,
+    since: str | None = None,
+) -> EventPage:
+    """Events with id > after in id order; read events of departments with receipts off are left out."""
+    where, params = ["e.id > ?"], [after]
+    if ticket is not None:
+        where.append("e.message IN (SELECT id FROM messages WHERE ticket = ?)")
+        params.append(ticket)
+    if recipient is not None:
+        where.append("e.recipient IN (SELECT id FROM recipients WHERE address = ? COLLATE NOCASE)")
+        params.append(recipient)
+    if since is not None:
+        where.append("e.recorded_at >= ?")
+        params.append(since)
+    rows = db.execute(
+        f"""SELECT e.id, e.message, m.ticket, m.message_id, r.address, r.kind, e.kind, e.at, e.recorded_at, e.source,
+                   e.status, e.action, e.reason, e.hard, e.diagnostic, e.remote_mta, e.reply_code,
+                   CASE WHEN m.ticket IS NULL THEN m.department
+                        ELSE (SELECT m2.department FROM messages m2 WHERE m2.ticket = m.ticket
+                              ORDER BY m2.id DESC LIMIT 1) END
+            FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
+            WHERE {' AND '.join(where)} ORDER BY e.id LIMIT ?""",
+        [*params, limit],
+    ).fetchall()
+    visible = Visibility(db, receipts_default)
+    out = []
+    for row in rows:
+        *fields, department = row
+        if fields[6] in READ_KINDS and not visible(department):
+            continue
+        hard = fields[13]
+        fields[13] = None if hard is None else bool(hard)
+        out.append(EventView(*fields))
+    return EventPage(tuple(out), rows[-1][0] if rows else after, len(rows) == limit)
+
+
+def latest_event_id(db: sqlite_utils.Database) -> int:
+    return int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+
+def reply_state_around(
+    db: sqlite_utils.Database, message: int, event_id: int, visible: Callable[[str | None], bool]
+) -> tuple[ReplyState, ReplyState]:
+    """A reply's state just before and just after one of its events (for webhooks' state changes)."""
+    row = db.execute("SELECT ticket, department FROM messages WHERE id = ?", (message,)).fetchone()
+    ticket, department = row
+    shown = visible(ticket_department(db, ticket) if ticket is not None else department)
+    recipients = db.execute("SELECT id, address, kind FROM recipients WHERE message = ? ORDER BY id", (message,)).fetchall()
+    by_recipient: dict[int, list[Event]] = defaultdict(list)
+    for ev in db.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message = ? AND e.id <= ?", (message, event_id)
+    ):
+        by_recipient[ev[1]].append(_event(ev))
+
+    def state(upto: int) -> ReplyState:
+        statuses = [
+            recipient_state(
+                [e for e in by_recipient[rid] if e.id <= upto],
+                address=address,
+                kind=RecipientKind(kind),
+                receipts_enabled=shown,
+            )
+            for rid, address, kind in recipients
+        ]
+        return reply_status(message_id=None, subject=None, queued_at="", recipients=statuses).state
+
+    return state(event_id - 1), state(event_id)

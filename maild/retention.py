@@ -1,0 +1,158 @@
+"""Retention and erasure: delete old events per kind, forget a recipient's address (GDPR), keep anonymous counts.
+
+Every deletion adds the number of erased events per day and kind to
+`erased_counts`, so statistics survive without the personal data. The
+functions here run inside a write transaction (`Store.write` in the daemon,
+`store.transaction` in a command); `retention_loop` is what the daemon runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from maild import logs
+from maild.clock import iso
+from maild.config import RetentionSettings, Settings
+from maild.model import EventKind
+
+log = logs.get("retention")
+
+BATCH = 5000
+ERASED_ADDRESS = "(erased)"
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    deleted: Mapping[str, int] = field(default_factory=dict)  # event kind -> events deleted
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+    def to_json(self) -> dict[str, object]:
+        return {"deleted": self.total, "by_kind": dict(sorted(self.deleted.items()))}
+
+
+def cutoffs(policy: RetentionSettings, now: datetime) -> dict[str, str]:
+    """The time before which events of each kind are deleted; kinds kept for ever are absent."""
+    out = {}
+    for kind in EventKind:
+        age = policy.kinds.get(str(kind), policy.events)
+        if age > 0:
+            out[str(kind)] = iso(now - timedelta(seconds=age))
+    return out
+
+
+def _count_erased(db: sqlite_utils.Database, rows: list[tuple[int, str, str]], cause: str) -> None:
+    counts = Counter((at[:10], kind) for _id, kind, at in rows)
+    db.conn.executemany(
+        """INSERT INTO erased_counts (day, kind, cause, count) VALUES (?, ?, ?, ?)
+           ON CONFLICT (day, kind, cause) DO UPDATE SET count = count + excluded.count""",
+        [(day, kind, cause, n) for (day, kind), n in counts.items()],
+    )
+
+
+def purge_batch(db: sqlite_utils.Database, limits: Mapping[str, str], *, cause: str, batch: int = BATCH) -> PurgeResult:
+    """Delete at most `batch` events older than their kind's cutoff; call again until it deletes nothing."""
+    deleted: Counter[str] = Counter()
+    left = batch
+    for kind, before in sorted(limits.items()):
+        if left <= 0:
+            break
+        rows = db.execute(
+            "SELECT id, kind, at FROM events WHERE kind = ? AND at < ? ORDER BY at LIMIT ?", (kind, before, left)
+        ).fetchall()
+        if not rows:
+            continue
+        _count_erased(db, rows, cause)
+        db.conn.executemany("DELETE FROM events WHERE id = ?", [(r[0],) for r in rows])
+        deleted[kind] += len(rows)
+        left -= len(rows)
+    return PurgeResult(dict(deleted))
+
+
+def purge(db: sqlite_utils.Database, limits: Mapping[str, str], *, cause: str) -> PurgeResult:
+    """Delete every event older than its kind's cutoff, in one transaction (for `maild purge`)."""
+    total: Counter[str] = Counter()
+    while True:
+        result = purge_batch(db, limits, cause=cause)
+        if not result.deleted:
+            return PurgeResult(dict(total))
+        total.update(result.deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetResult:
+    recipients: int
+    events: int
+    messages_scrubbed: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"recipients": self.recipients, "events": self.events, "messages_scrubbed": self.messages_scrubbed}
+
+
+def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
+    """Erase one address: its events, the address itself, its tokens and SMTP replies, and its mentions in
+    stored headers and bodies; counts of the erased events stay in erased_counts (cause 'forget')."""
+    address = address.strip()
+    recipients = db.execute("SELECT id, message FROM recipients WHERE address = ? COLLATE NOCASE", (address,)).fetchall()
+    if not recipients:
+        return ForgetResult(0, 0, 0)
+    ids = [r[0] for r in recipients]
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(f"SELECT id, kind, at FROM events WHERE recipient IN ({marks})", ids).fetchall()
+    _count_erased(db, rows, "forget")
+    db.execute(f"DELETE FROM events WHERE recipient IN ({marks})", ids)
+    db.execute(
+        f"UPDATE recipients SET address = ?, token = NULL, last_reply = NULL WHERE id IN ({marks})",
+        [ERASED_ADDRESS, *ids],
+    )
+    pattern = re.compile(re.escape(address.encode()), re.IGNORECASE)
+    scrubbed = 0
+    for mid in sorted({r[1] for r in recipients}):
+        headers, body = db.execute("SELECT headers, body FROM messages WHERE id = ?", (mid,)).fetchone()
+        new_headers = pattern.sub(b"erased@invalid", headers)
+        new_body = None if body is None else pattern.sub(b"erased@invalid", body)
+        if new_headers != headers or new_body != body:
+            db.execute("UPDATE messages SET headers = ?, body = ? WHERE id = ?", (new_headers, new_body, mid))
+            scrubbed += 1
+    return ForgetResult(len(ids), len(rows), scrubbed)
+
+
+async def retention_loop(
+    settings: Settings, store, clock: Callable[[], datetime], *, stop: asyncio.Event | None = None  # noqa: ANN001
+) -> None:
+    """Enforce [retention] every `interval` until cancelled or `stop` is set; one failed round is logged, not fatal."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await enforce(settings.retention, store, clock())
+        except Exception as exc:  # a failing round must not end the loop
+            log.error("retention_failed", error=str(exc))
+        try:
+            await asyncio.wait_for(stop.wait(), settings.retention.interval)
+        except TimeoutError:
+            pass
+
+
+async def enforce(policy: RetentionSettings, store, now: datetime) -> PurgeResult:  # noqa: ANN001
+    """One retention round through the store's writer, in small batches so other writes interleave."""
+    limits = cutoffs(policy, now)
+    total: Counter[str] = Counter()
+    if not limits:
+        return PurgeResult()
+    while True:
+        result = await store.write(lambda db: purge_batch(db, limits, cause="retention"))
+        if not result.deleted:
+            break
+        total.update(result.deleted)
+    if total:
+        log.info("retention_purged", deleted=sum(total.values()), by_kind=dict(total))
+    return PurgeResult(dict(total))

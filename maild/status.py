@@ -1,0 +1,305 @@
+"""Status: pure functions from a recipient's events to its state, from recipients to a reply's state, and thread read info.
+
+Rules (the SQL views in maild/store/schema_status.py implement the same ones;
+tests/status/test_views_agree.py holds them to it):
+
+Recipient state, events taken in (at, id) order:
+* Failure is sticky: once a `failed` or `bounced` event exists the delivery
+  state is the kind of the latest one, whatever delivery event came before or
+  after ("a bounce after acceptance beats the acceptance").
+* Otherwise a `delivered`/`relayed` DSN gives `delivered` for good (a delay
+  reported afterwards does not undo a final DSN); failing that the latest of
+  queued/deferred/accepted/expanded/delayed decides: accepted and expanded are
+  `delivered`, delayed is `delayed` ("a later delivery after a delay clears
+  the delay").
+* Read information (only when the department has receipts on): any MDN
+  `displayed` gives `read` (read_at is the first one); otherwise the latest
+  of `denied`/`deleted` gives `declined`/`deleted_unread`. A read state beats
+  every delivery state, failures included: an MDN proves the copy arrived, so a
+  bounce reported after a read (edge case) leaves the recipient `read`, with
+  the bounce shown in `failure`. With receipts off MDN events are ignored
+  altogether, so that recipient shows `bounced`.
+
+Reply state:
+* One recipient: `failed` when it failed or bounced, `read` when it read,
+  `delivered` when delivered (declined and deleted unread count as delivered,
+  delayed does not), else `pending`.
+* Several: `failed` (bounce_label) only when every recipient failed or
+  bounced; else `read` when every recipient read it (a failed recipient never
+  reads, so one failed and one read recipient give read_by_to/read_by_cc, not
+  `read`); else `read_by_to` when a To recipient read it; else `read_by_cc`
+  when a Cc or Bcc recipient read it; else `delivered` when delivered to a To
+  or Cc recipient (edge case: a reply with only Bcc recipients counts its Bcc
+  recipients instead); else `pending`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from maild.model import EventKind, RecipientKind
+
+
+class RecipientState(StrEnum):
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    DELAYED = "delayed"
+    READ = "read"
+    DECLINED = "declined"
+    DELETED_UNREAD = "deleted_unread"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+
+
+class ReplyState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    READ_BY_CC = "read_by_cc"
+    READ_BY_TO = "read_by_to"
+    READ = "read"
+    FAILED = "failed"
+
+
+# Events that carry read information: hidden when the department has receipts off.
+READ_KINDS = frozenset(
+    {
+        EventKind.DISPLAYED,
+        EventKind.DELETED,
+        EventKind.DENIED,
+        EventKind.DISPATCHED,
+        EventKind.PROCESSED,
+        EventKind.MDN_FAILED,
+        EventKind.OPENED,
+    }
+)
+FAILURE_KINDS = frozenset({EventKind.FAILED, EventKind.BOUNCED})
+FINAL_DSN_KINDS = frozenset({EventKind.DELIVERED, EventKind.RELAYED})
+DELIVERY_KINDS = frozenset({EventKind.ACCEPTED, EventKind.DELIVERED, EventKind.RELAYED, EventKind.EXPANDED})
+_PROGRESS = {
+    EventKind.QUEUED: RecipientState.QUEUED,
+    EventKind.DEFERRED: RecipientState.DEFERRED,
+    EventKind.ACCEPTED: RecipientState.DELIVERED,
+    EventKind.EXPANDED: RecipientState.DELIVERED,
+    EventKind.DELAYED: RecipientState.DELAYED,
+}
+_READ_OUTCOME = {EventKind.DENIED: RecipientState.DECLINED, EventKind.DELETED: RecipientState.DELETED_UNREAD}
+FAILED_STATES = frozenset({RecipientState.FAILED, RecipientState.BOUNCED})
+READ_STATES = frozenset({RecipientState.READ, RecipientState.DECLINED, RecipientState.DELETED_UNREAD})
+DELIVERED_STATES = frozenset({RecipientState.DELIVERED, *READ_STATES})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stored event, as the status functions need it."""
+
+    id: int
+    kind: EventKind
+    at: str  # ISO 8601 UTC, fixed width: text order is time order
+    source: str = "smtp"
+    status: str | None = None
+    reason: str | None = None
+    hard: bool | None = None
+    diagnostic: str | None = None
+    remote_mta: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    status: str | None
+    reason: str | None
+    hard: bool | None
+    diagnostic: str | None
+    remote_mta: str | None
+    source: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientStatus:
+    address: str
+    kind: RecipientKind
+    state: RecipientState
+    delivered_at: str | None
+    read_at: str | None
+    failure: Failure | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStatus:
+    message_id: str | None
+    subject: str | None
+    queued_at: str
+    state: ReplyState
+    bounce_label: bool
+    recipients: tuple[RecipientStatus, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    ticket: str
+    department: str | None
+    receipts_enabled: bool
+    replies: tuple[ReplyStatus, ...]
+
+
+def _order(e: Event) -> tuple[str, int]:
+    return (e.at, e.id)
+
+
+def recipient_state(
+    events: Iterable[Event], *, address: str, kind: RecipientKind, receipts_enabled: bool
+) -> RecipientStatus:
+    """The state of one recipient from its events; read information only when receipts are enabled."""
+    ordered = sorted(events, key=_order)
+    last_failure: Event | None = None
+    final_dsn = False
+    progress = RecipientState.QUEUED
+    delivered_at: str | None = None
+    read_at: str | None = None
+    read_outcome: RecipientState | None = None
+    for e in ordered:
+        if e.kind in DELIVERY_KINDS and delivered_at is None:
+            delivered_at = e.at
+        if e.kind in FAILURE_KINDS:
+            last_failure = e
+        elif e.kind in FINAL_DSN_KINDS:
+            final_dsn = True
+        elif e.kind in _PROGRESS:
+            progress = _PROGRESS[e.kind]
+        elif receipts_enabled and e.kind == EventKind.DISPLAYED:
+            read_at = read_at or e.at
+        elif receipts_enabled and e.kind in _READ_OUTCOME:
+            read_outcome = _READ_OUTCOME[e.kind]
+    state: RecipientState
+    if read_at is not None:
+        state = RecipientState.READ
+    elif read_outcome is not None:
+        state = read_outcome
+    elif last_failure is not None:
+        state = RecipientState.BOUNCED if last_failure.kind == EventKind.BOUNCED else RecipientState.FAILED
+    elif final_dsn:
+        state = RecipientState.DELIVERED
+    else:
+        state = progress
+    failure = None
+    if last_failure is not None:
+        f = last_failure
+        failure = Failure(f.status, f.reason, f.hard, f.diagnostic, f.remote_mta, f.source, f.at)
+    return RecipientStatus(address, kind, state, delivered_at, read_at, failure)
+
+
+def reply_state(recipients: Sequence[RecipientStatus]) -> ReplyState:
+    """The state of one reply from its recipients' states (see the module docstring for the rules)."""
+    if not recipients:
+        return ReplyState.PENDING
+    states = [r.state for r in recipients]
+    if all(s in FAILED_STATES for s in states):
+        return ReplyState.FAILED
+    if len(recipients) == 1:
+        (s,) = states
+        if s == RecipientState.READ:
+            return ReplyState.READ
+        return ReplyState.DELIVERED if s in DELIVERED_STATES else ReplyState.PENDING
+    if all(s == RecipientState.READ for s in states):
+        return ReplyState.READ
+    if any(r.state == RecipientState.READ and r.kind == RecipientKind.TO for r in recipients):
+        return ReplyState.READ_BY_TO
+    if any(r.state == RecipientState.READ for r in recipients):
+        return ReplyState.READ_BY_CC  # only Cc or Bcc recipients are left to have read it
+    visible = [r for r in recipients if r.kind != RecipientKind.BCC] or list(recipients)
+    if any(r.state in DELIVERED_STATES for r in visible):
+        return ReplyState.DELIVERED
+    return ReplyState.PENDING
+
+
+def reply_status(
+    *, message_id: str | None, subject: str | None, queued_at: str, recipients: Sequence[RecipientStatus]
+) -> ReplyStatus:
+    state = reply_state(recipients)
+    return ReplyStatus(message_id, subject, queued_at, state, state == ReplyState.FAILED, tuple(recipients))
+
+
+# ------------------------------------------------------------------ JSON shapes (DESIGN.md)
+
+
+def failure_json(f: Failure | None) -> dict[str, object] | None:
+    if f is None:
+        return None
+    return {
+        "status": f.status,
+        "reason": f.reason,
+        "hard": f.hard,
+        "diagnostic": f.diagnostic,
+        "remote_mta": f.remote_mta,
+        "source": f.source,
+        "at": f.at,
+    }
+
+
+def reply_json(r: ReplyStatus) -> dict[str, object]:
+    return {
+        "message_id": r.message_id,
+        "subject": r.subject,
+        "queued_at": r.queued_at,
+        "state": str(r.state),
+        "bounce_label": r.bounce_label,
+        "recipients": [
+            {
+                "address": p.address,
+                "kind": str(p.kind),
+                "state": str(p.state),
+                "delivered_at": p.delivered_at,
+                "read_at": p.read_at,
+                "failure": failure_json(p.failure),
+            }
+            for p in r.recipients
+        ],
+    }
+
+
+def thread_json(t: ThreadInfo) -> dict[str, object]:
+    return {
+        "ticket": t.ticket,
+        "department": t.department,
+        "receipts_enabled": t.receipts_enabled,
+        "replies": [reply_json(r) for r in t.replies],
+    }
+
+
+# ------------------------------------------------------------------ assembling a thread
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientInput:
+    address: str
+    kind: RecipientKind
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyInput:
+    message_id: str | None
+    subject: str | None
+    queued_at: str
+    recipients: tuple[RecipientInput, ...]
+
+
+def thread_info(
+    ticket: str, department: str | None, receipts_enabled: bool, replies: Iterable[ReplyInput]
+) -> ThreadInfo:
+    """Thread read info: every reply of a ticket with each recipient's state; `receipts_enabled` hides read info."""
+    out = []
+    for reply in replies:
+        recipients = [
+            recipient_state(r.events, address=r.address, kind=r.kind, receipts_enabled=receipts_enabled)
+            for r in reply.recipients
+        ]
+        out.append(
+            reply_status(
+                message_id=reply.message_id, subject=reply.subject, queued_at=reply.queued_at, recipients=recipients
+            )
+        )
+    return ThreadInfo(ticket, department, receipts_enabled, tuple(out))

@@ -1,0 +1,91 @@
+"""Table-driven tests of the pure status rules (maild.status), without a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from maild.model import EventKind, RecipientKind
+from maild.status import (
+    Event,
+    RecipientInput,
+    ReplyInput,
+    ReplyState,
+    recipient_state,
+    reply_state,
+    thread_info,
+    thread_json,
+)
+from tests.status.builders import at
+from tests.status.cases import BOUNCE, CASES, Case
+from maild.clock import iso
+
+
+def events_of(spec) -> tuple[Event, ...]:
+    out = []
+    for i, (kind, minute, *extra) in enumerate(spec, start=1):
+        r = extra[0] if extra else None
+        out.append(
+            Event(i, EventKind(kind), iso(at(minute)), "dsn",
+                  r and r.status, r and r.reason, r and r.hard, r and r.diagnostic, r and r.remote_mta)
+        )
+    return tuple(out)
+
+
+def statuses(case: Case):
+    return [
+        recipient_state(events_of(evs), address=a, kind=RecipientKind(k), receipts_enabled=case.receipts)
+        for a, k, evs in case.recipients
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_recipient_states(case: Case) -> None:
+    assert tuple(s.state for s in statuses(case)) == case.states
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_reply_state(case: Case) -> None:
+    assert reply_state(statuses(case)) == case.reply
+
+
+def test_reply_states_cover_every_state() -> None:
+    assert {c.reply for c in CASES} == set(ReplyState)
+
+
+def test_failure_carries_the_latest_failure_record() -> None:
+    evs = events_of([("queued", 0), ("accepted", 1), ("bounced", 9, BOUNCE)])
+    s = recipient_state(evs, address="a@example.net", kind=RecipientKind.TO, receipts_enabled=True)
+    assert s.failure is not None
+    assert (s.failure.status, s.failure.reason, s.failure.hard, s.failure.remote_mta) == (
+        "5.1.1", "userunknown", True, "mx.example.net")
+    assert s.failure.at == iso(at(9))
+
+
+def test_delivered_at_is_the_first_acceptance_and_read_at_the_first_read() -> None:
+    evs = events_of([("queued", 0), ("accepted", 1), ("delivered", 3), ("displayed", 9), ("displayed", 12)])
+    s = recipient_state(evs, address="a@example.net", kind=RecipientKind.TO, receipts_enabled=True)
+    assert (s.delivered_at, s.read_at) == (iso(at(1)), iso(at(9)))
+
+
+def test_read_at_is_hidden_with_receipts_off() -> None:
+    evs = events_of([("queued", 0), ("accepted", 1), ("displayed", 9)])
+    s = recipient_state(evs, address="a@example.net", kind=RecipientKind.TO, receipts_enabled=False)
+    assert s.read_at is None
+
+
+def test_no_recipients_is_pending() -> None:
+    assert reply_state([]) == ReplyState.PENDING
+
+
+def test_thread_json_has_the_design_shape() -> None:
+    reply = ReplyInput("<r@x>", "Re: hi", iso(at(0)), (
+        RecipientInput("a@example.net", RecipientKind.TO, events_of([("queued", 0), ("accepted", 1), ("displayed", 5)])),
+    ))
+    out = thread_json(thread_info("1234", "Billing", True, [reply]))
+    assert out == {
+        "ticket": "1234", "department": "Billing", "receipts_enabled": True,
+        "replies": [{"message_id": "<r@x>", "subject": "Re: hi", "queued_at": iso(at(0)), "state": "read",
+                     "bounce_label": False,
+                     "recipients": [{"address": "a@example.net", "kind": "to", "state": "read",
+                                     "delivered_at": iso(at(1)), "read_at": iso(at(5)), "failure": None}]}],
+    }

@@ -1,0 +1,69 @@
+"""The SQL views (recipient_status, reply_status, ticket_status) agree with maild.status on the table of cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from maild import queries
+from maild.model import StatusRecord
+from tests.status.builders import Builder
+from tests.status.cases import CASES
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """Every case as one ticket in one database; receipts-off cases go to the Legal department."""
+    b = Builder(tmp_path_factory.mktemp("views") / "maild.db")
+    b.receipts("Legal", False)
+    for n, case in enumerate(CASES, start=1):
+        reply = b.reply(str(n), [(a, k) for a, k, _ in case.recipients],
+                        department="Billing" if case.receipts else "Legal")
+        for address, _kind, evs in case.recipients:
+            for kind, minute, *extra in evs:
+                if kind != "queued":  # enqueue recorded it
+                    b.event(reply, address, kind, minute, extra[0] if extra else StatusRecord())
+    yield b
+    b.close()
+
+
+def _python_rows(b: Builder, ticket: str):
+    info = queries.load_thread(b.db, ticket, receipts_default=True)
+    assert info is not None
+    return info
+
+
+@pytest.mark.parametrize("n,case", list(enumerate(CASES, start=1)), ids=[c.name for c in CASES])
+def test_recipient_status_view_agrees(loaded: Builder, n: int, case) -> None:
+    info = _python_rows(loaded, str(n))
+    rows = loaded.view("SELECT * FROM recipient_status WHERE ticket = ? ORDER BY recipient_id", str(n))
+    py = info.replies[0].recipients
+    assert [r["state"] for r in rows] == [p.state for p in py] == list(case.states)
+    for row, p in zip(rows, py, strict=True):
+        assert (row["address"], row["kind"], row["delivered_at"], row["read_at"]) == (
+            p.address, p.kind, p.delivered_at, p.read_at)
+        f = p.failure
+        assert (row["failure_status"], row["failure_reason"], row["failure_diagnostic"], row["failure_source"],
+                row["failure_at"]) == ((f.status, f.reason, f.diagnostic, f.source, f.at) if f else (None,) * 5)
+        assert (None if row["failure_hard"] is None else bool(row["failure_hard"])) == (f.hard if f else None)
+        assert bool(row["receipts_enabled"]) == case.receipts
+
+
+@pytest.mark.parametrize("n,case", list(enumerate(CASES, start=1)), ids=[c.name for c in CASES])
+def test_reply_status_view_agrees(loaded: Builder, n: int, case) -> None:
+    info = _python_rows(loaded, str(n))
+    (row,) = loaded.view("SELECT * FROM reply_status WHERE ticket = ?", str(n))
+    reply = info.replies[0]
+    assert row["state"] == reply.state == case.reply
+    assert bool(row["bounce_label"]) == reply.bounce_label
+    assert (row["message_id"], row["subject"], row["queued_at"]) == (reply.message_id, reply.subject, reply.queued_at)
+    assert row["recipients"] == len(reply.recipients)
+
+
+def test_ticket_status_view_summarises_each_ticket(loaded: Builder) -> None:
+    rows = {r["ticket"]: r for r in loaded.view("SELECT * FROM ticket_status")}
+    assert len(rows) == len(CASES)
+    for n, case in enumerate(CASES, start=1):
+        row = rows[str(n)]
+        assert (row["replies"], row["last_reply_state"], row["failed_replies"]) == (
+            1, case.reply, int(case.reply == "failed"))
+        assert bool(row["receipts_enabled"]) == case.receipts
