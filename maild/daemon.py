@@ -18,13 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maild import config, logs, tokens
+from aiohttp import web
+
+from maild import clock, config, departments, logs, metrics, retention, tokens
 from maild.config import Settings
-from maild.errors import MaildError
 from maild.delivery.scheduler import Delivery
+from maild.errors import MaildError
+from maild.http.app import HttpServer, build_app, start_http
 from maild.intake.server import IntakeServer, build_intake
+from maild.receipts.ingest import Ingestor, hints_from
+from maild.receipts.sources import Source, build_sources
 from maild.sdnotify import Notifier
 from maild.store import Store
+from maild.webhooks import WebhookDispatcher
 
 log = logs.get("daemon")
 
@@ -56,6 +62,12 @@ class Daemon:
     keys: tokens.KeySet | None = None
     delivery: Delivery | None = None
     intake: IntakeServer | None = None
+    ingestor: Ingestor | None = None
+    sources: list[Source] = field(default_factory=list)
+    source_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    http: HttpServer | None = None
+    webhooks: WebhookDispatcher | None = None
+    listeners: dict[str, bool] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -68,17 +80,74 @@ class Daemon:
         await asyncio.to_thread(self.store.open)
         self.delivery = Delivery(s, self.store, self.keys)
         self.tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        self.webhooks = WebhookDispatcher(s, self.store)
+        self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
+        self.tasks.append(asyncio.create_task(retention.retention_loop(s, self.store, clock.now), name="retention"))
+        self.ingestor = Ingestor(s, self.store, self.keys)
+        self._start_sources(s)
         self.intake = build_intake(s, self.store, self.keys, on_spooled=self.delivery.wake)
+        if s.http.listen:
+            self.http = await start_http(s, self.store, app=self._http_app(s))
+            self.listeners[f"http {s.http.listen}"] = True
         bound = await self.intake.start()
+        self.listeners.update({f"smtp {h}:{p}": True for h, p in bound})
         log.info("maild_started", intake=[f"{h}:{p}" for h, p in bound], store=str(s.store.path))
-        self.notifier.notify("READY=1", "STATUS=accepting mail")
+        self.notifier.notify("READY=1", self._status_line())
         interval = self.notifier.watchdog_interval()
         if interval:
             self.tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
 
+    def _start_sources(self, s: Settings) -> None:
+        assert self.ingestor is not None
+        self.sources = build_sources(s, self.ingestor, self.store)
+        self.source_tasks = [asyncio.create_task(src.run(), name=f"source {src.name}") for src in self.sources]
+
+    async def _stop_sources(self) -> None:
+        for src in self.sources:
+            await src.stop()
+        if self.source_tasks:
+            await asyncio.wait(self.source_tasks, timeout=10)
+        for task in self.source_tasks:
+            task.cancel()
+        await asyncio.gather(*self.source_tasks, return_exceptions=True)
+        self.sources, self.source_tasks = [], []
+
+    def _http_app(self, s: Settings) -> web.Application:
+        registry = metrics.build_registry(
+            store=self.store,
+            intake=lambda: self.intake.handler.stats if self.intake else None,
+            delivery=lambda: self.delivery.stats() if self.delivery else None,
+            ingest=lambda: self.ingestor.stats if self.ingestor else None,
+            sources=self._source_states,
+        )
+        return build_app(
+            s,
+            self.store,
+            routes=[
+                web.get("/metrics", metrics.metrics_handler(registry)),
+                web.get("/healthz", metrics.healthz_handler(self._health_probe)),
+            ],
+        )
+
+    def _source_states(self) -> dict[str, bool]:
+        return {src.name: bool(src.connected) for src in self.sources}
+
+    def _health_probe(self) -> metrics.HealthProbe:
+        return metrics.HealthProbe(
+            store_open=self.store is not None,
+            listeners=dict(self.listeners),
+            sources=self._source_states(),
+            stopping=self.stopping.is_set(),
+        )
+
+    def _status_line(self) -> str:
+        connected = sum(self._source_states().values())
+        in_flight = self.delivery.stats().in_flight if self.delivery else 0
+        return f"STATUS=accepting mail; {in_flight} copies in flight; {connected}/{len(self.sources)} receipt sources connected"
+
     async def _watchdog(self, interval: float) -> None:
         while True:
-            self.notifier.notify("WATCHDOG=1")
+            self.notifier.notify("WATCHDOG=1", self._status_line())
             await asyncio.sleep(interval)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
@@ -89,6 +158,11 @@ class Daemon:
                 await asyncio.wait_for(self.intake.stop(), timeout)
         if self.delivery is not None:
             await self.delivery.stop(timeout)
+        await self._stop_sources()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
+        if self.http is not None:
+            await self.http.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -123,18 +197,34 @@ class Daemon:
                 log.warning("reload_needs_restart", setting=what)
         logs.configure(new.log.level, self.log_format or new.log.format)
         self.settings, self.keys = new, keys
-        self._apply(new, keys)
+        await self._apply(new, keys, old)
         log.info("reloaded", config=str(new.source), keys=sorted(keys.keys))
         self.notifier.notify("READY=1", "STATUS=configuration reloaded")
         return True
 
-    def _apply(self, settings: Settings, keys: tokens.KeySet) -> None:
+    async def _apply(self, settings: Settings, keys: tokens.KeySet, old: Settings) -> None:
         if self.intake is not None:
             self.intake.handler.settings = settings
             self.intake.handler.keys = keys
         if self.delivery is not None:
             self.delivery.settings = settings
             self.delivery.keys = keys
+        if self.ingestor is not None:
+            self.ingestor.settings = settings
+            self.ingestor.keys = keys
+            self.ingestor.hints = hints_from(settings.tracking)
+        if self.store is not None:  # the SQL views read the stored default
+            default = settings.tracking.receipts_default
+            await self.store.write(lambda db: departments.sync_default(db, default))
+        if settings.receipts != old.receipts:
+            log.info("receipt_sources_restarting")
+            await self._stop_sources()
+            self._start_sources(settings)
+        if settings.webhooks != old.webhooks or settings.tracking.receipts_default != old.tracking.receipts_default:
+            if self.webhooks is not None:
+                await self.webhooks.stop()
+            self.webhooks = WebhookDispatcher(settings, self.store)
+            self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
 
 
 async def serve(settings: Settings, log_format: str | None = None) -> int:

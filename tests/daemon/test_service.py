@@ -97,3 +97,35 @@ def test_sighup_applies_a_new_department_default_and_keeps_the_old_on_a_broken_f
     assert _dnt_of(sink, 3) is False  # the reloaded settings stay in force
     assert maild.proc.poll() is None
     assert maild.terminate() == 0
+
+
+def test_metrics_and_healthz_are_served_and_counters_move(maild, sink):
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    maild.start()
+    base = f"http://127.0.0.1:{maild.http_port}"
+
+    def scrape() -> dict[tuple[str, tuple], float]:
+        text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    def total(samples, name):
+        return sum(v for (n, _), v in samples.items() if n == name)
+
+    with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+        assert r.status == 200
+    before = scrape()
+    for i in range(3):
+        send(maild.smtp_port, 100 + i)
+    wait_for(lambda: len(sink.received) == 3, what="three copies")
+    after = scrape()
+    accepted = [n for n, _ in after if n.startswith("maild_messages_accepted")]
+    assert accepted, sorted({n for n, _ in after})[:50]
+    assert total(after, accepted[0]) - total(before, accepted[0]) == 3
+    assert maild.terminate() == 0
