@@ -83,7 +83,9 @@ def verify(keys: KeySet, token: str) -> Verified | Rejected:
         raw = base64.b32decode(encoded.upper() + "=" * (-len(encoded) % 8))
     except ValueError:
         return Rejected(Rejection.MALFORMED)
-    if len(raw) != _ID_BYTES + _NONCE_BYTES + _MAC_BYTES:
+    # 31 characters carry 155 bits for 152: the last character's spare bits must be zero, or two
+    # different strings would verify as the same token.
+    if len(raw) != _ID_BYTES + _NONCE_BYTES + _MAC_BYTES or _b32(raw) != encoded:
         return Rejected(Rejection.MALFORMED)
     secret = keys.keys.get(key_id)
     if secret is None:
