@@ -16,6 +16,23 @@ import structlog
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+class _StderrLogger:
+    """Writes each rendered line to whatever sys.stderr is now; a log line never raises into the caller."""
+
+    def msg(self, message: str) -> None:
+        try:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # stderr closed or gone (journald restarted, a test's capture ended)
+            pass
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: Any) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog once per process; safe to call again (SIGHUP changes the level)."""
     stream = sys.stderr
@@ -35,7 +52,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 

@@ -1,0 +1,129 @@
+"""`maild quarantine list|show|retry`: the reports maild could not parse, correlate or verify, and running them again."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from maild import clock, tokens
+from maild.cli.common import add_config_option, load_settings, print_json
+from maild.receipts import quarantine as q
+from maild.receipts.ingest import hints_from, ingest_now
+from maild.store import open_for_command
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "quarantine",
+        help="list, show or retry quarantined receipts",
+        description="Receipts that could not be parsed, correlated or verified are held with their raw bytes. "
+        "`list` shows them, `show ID` one of them (`--raw` prints the message), `retry ID...|--all` runs them "
+        "through ingest again (after a key was restored, a parser fix...). A retried report that now applies is "
+        "marked released; one still failing stays held with its new reason.",
+        epilog="Example: maild quarantine list --json --config /etc/maild/maild.toml; maild quarantine retry --all",
+    )
+    add_config_option(p)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = actions.add_parser("list", help="held items (with --all also released ones)")
+    ls.add_argument("--all", action="store_true", help="include items a retry released")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    ls.add_argument("--limit", type=int, default=1000)
+    show = actions.add_parser("show", help="one item and what the report said")
+    show.add_argument("id", type=int)
+    show.add_argument("--raw", action="store_true", help="print the raw message instead")
+    show.add_argument("--json", action="store_true")
+    retry = actions.add_parser("retry", help="ingest items again")
+    retry.add_argument("ids", type=int, nargs="*", metavar="ID")
+    retry.add_argument("--all", action="store_true", help="every held item")
+    retry.add_argument("--json", action="store_true")
+    for sp in (ls, show, retry):  # --config after the action too; SUPPRESS keeps a value given before it
+        sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
+        sp.add_argument("--log-format", choices=["auto", "json", "console"], default=argparse.SUPPRESS)
+    p.set_defaults(func=run_quarantine)
+
+
+def run_quarantine(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    db = open_for_command(settings.store.path, busy_timeout=settings.store.busy_timeout)
+    try:
+        if args.action == "list":
+            return _list(db, args)
+        if args.action == "show":
+            return _show(db, args)
+        return _retry(db, args, settings)
+    finally:
+        db.conn.close()
+
+
+def _list(db, args: argparse.Namespace) -> int:
+    held = q.items(db, include_released=args.all, limit=args.limit)
+    if args.json:
+        for item in held:
+            print_json(item.to_json())
+        return 0
+    if not held:
+        print("quarantine is empty")
+        return 0
+    print(f"{'ID':>6}  {'RECEIVED':24}  {'SOURCE':8}  {'STATE':8}  {'REASON':24}  KIND / SUBJECT")
+    for item in held:
+        what = f"{item.detail.get('kind', '?')} / {(item.detail.get('subject') or '')[:50]}"
+        print(f"{item.id:>6}  {item.received_at:24}  {item.source:8}  {item.state:8}  {item.reason:24}  {what}")
+    return 0
+
+
+def _show(db, args: argparse.Namespace) -> int:
+    found = q.get(db, args.id)
+    if found is None:
+        if args.json:
+            print_json({"id": args.id, "error": "unknown quarantine id"})
+        else:
+            print(f"maild: no quarantine item {args.id}", file=sys.stderr)
+        return 1
+    item, raw = found
+    if args.raw:
+        sys.stdout.buffer.write(raw)
+        return 0
+    if args.json:
+        print_json(item.to_json())
+        return 0
+    for key, value in item.to_json().items():
+        if key != "detail":
+            print(f"{key}: {value}")
+    for key, value in sorted(item.detail.items()):
+        print(f"detail.{key}: {value}")
+    return 0
+
+
+def _retry(db, args: argparse.Namespace, settings) -> int:
+    if not args.ids and not args.all:
+        print("maild: give quarantine ids or --all", file=sys.stderr)
+        return 2
+    keys = tokens.load_keys(settings.tracking.key_file)  # fresh: a restored key applies now
+    hints = hints_from(settings.tracking)
+    ids = [i.id for i in q.items(db)] if args.all else args.ids
+    status = 0
+    for item_id in ids:
+        found = q.get(db, item_id)
+        if found is None:
+            print(f"maild: no quarantine item {item_id}", file=sys.stderr)
+            status = 1
+            continue
+        item, raw = found
+        now = clock.now()
+        outcome = ingest_now(db, raw, keys, hints, item.source, f"quarantine:{item.id}", now)
+        db.conn.execute("BEGIN IMMEDIATE")
+        q.mark_retried(db, item.id, now)
+        db.conn.execute("COMMIT")
+        row = {
+            "id": item.id,
+            "applied": outcome.applied,
+            "duplicates": outcome.duplicates,
+            "quarantine": str(outcome.quarantine) if outcome.quarantine else None,
+            "released": outcome.quarantine is None,
+        }
+        if args.json:
+            print_json(row)
+        else:
+            state = "released" if row["released"] else f"still held ({row['quarantine']})"
+            print(f"{item.id}: {state}, {outcome.applied} event(s) recorded, {outcome.duplicates} already known")
+    return status

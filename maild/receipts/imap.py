@@ -1,0 +1,362 @@
+"""IMAP receipts source: SELECT the receipts folder, fetch new UIDs in batches, ingest, then MOVE them; IDLE in between.
+
+A thin shell around aioimaplib and the pure helpers in `imap_proto`: every
+command runs under a hard timeout and is abandoned as soon as the connection
+drops (aioimaplib itself would wait forever); any failure closes the session
+and reconnects with exponential backoff and jitter. UIDVALIDITY and the last
+UID moved out are kept in the store; a changed UIDVALIDITY rescans from UID 1
+(exactly-once recording makes the rescan safe). A message leaves the folder
+only after its outcome is committed, and maild only ever moves the UIDs it
+processed itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aioimaplib
+import sqlite_utils
+
+from maild import clock as clockmod
+from maild import logs
+from maild.clock import iso
+from maild.config import ReceiptSource
+from maild.errors import TransientError
+from maild.receipts import imap_proto as p
+from maild.receipts.ingest import IngestOutcome
+from maild.receipts.sources import ReceiptUrl, Scheme, parse_receipt_url
+
+log = logs.get("receipts.imap")
+T = TypeVar("T")
+
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 300.0
+
+
+class ImapError(TransientError):
+    """The IMAP session failed (dropped, timed out, refused a command); the source reconnects."""
+
+
+class ImapTlsUnavailable(ImapError):
+    """STARTTLS is required but the server does not offer it: never fall back to plain text."""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderState:
+    uidvalidity: int
+    last_uid: int
+
+
+def load_state(db: sqlite_utils.Database, source: str) -> FolderState | None:
+    row = db.execute("SELECT uidvalidity, last_uid FROM imap_state WHERE source = ?", (source,)).fetchone()
+    return FolderState(int(row[0]), int(row[1])) if row else None
+
+
+def save_state(db: sqlite_utils.Database, source: str, state: FolderState, now: datetime) -> None:
+    db.execute(
+        """INSERT INTO imap_state (source, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,
+                                              updated_at = excluded.updated_at""",
+        (source, state.uidvalidity, state.last_uid, iso(now)),
+    )
+
+
+def backoff_delay(failures: int, *, first: float = FIRST_BACKOFF, cap: float = MAX_BACKOFF) -> float:
+    """Exponential backoff with jitter: between half and all of first * 2^(failures-1), capped."""
+    base = min(cap, first * 2 ** max(0, failures - 1))
+    return base * random.uniform(0.5, 1.0)
+
+
+class _Session:
+    """One logged-in connection; every call goes through `call` (timeout + dropped-connection guard)."""
+
+    def __init__(self, url: ReceiptUrl, settings: ReceiptSource, timeout: float) -> None:
+        self.url = url
+        self.settings = settings
+        self.timeout = timeout
+        self.lost = asyncio.Event()
+        self.imap: aioimaplib.IMAP4 | None = None
+
+    def _on_lost(self, exc: Exception | None) -> None:
+        self.lost.set()
+
+    async def call(self, awaitable: Awaitable[T], what: str, timeout: float | None = None) -> T:
+        task = asyncio.ensure_future(awaitable)
+        lost = asyncio.ensure_future(self.lost.wait())
+        try:
+            done, _ = await asyncio.wait({task, lost}, timeout=timeout or self.timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if task in done:
+            try:
+                return task.result()
+            except (aioimaplib.AioImapException, OSError, TimeoutError, ssl.SSLError) as exc:
+                raise ImapError(f"{what}: {type(exc).__name__}: {exc}") from None
+        task.cancel()
+        raise ImapError(f"{what}: connection lost" if lost in done or self.lost.is_set() else f"{what}: timed out")
+
+    async def ok(self, awaitable: Awaitable[Any], what: str) -> Any:
+        response = await self.call(awaitable, what)
+        if response.result != "OK":
+            raise ImapError(f"{what} refused: {_text(response.lines)}")
+        return response
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ca = self.settings.tls_ca_file
+        return ssl.create_default_context(cafile=str(ca) if ca else None)
+
+    async def open(self, password: str) -> None:
+        url = self.url
+        ctx = self._tls_context() if url.scheme is Scheme.IMAPS else None
+        self.imap = aioimaplib.IMAP4(
+            url.host, url.port, timeout=self.timeout, conn_lost_cb=self._on_lost, ssl_context=ctx
+        )
+        await self.call(self.imap.wait_hello_from_server(), "connect")
+        if url.scheme is Scheme.IMAP and self.settings.starttls:
+            await self._starttls()
+        if "LOGINDISABLED" in self.imap.protocol.capabilities:
+            raise ImapError("login: the server refuses LOGIN on this connection (LOGINDISABLED); set starttls = true")
+        await self.ok(self.imap.login(aioimaplib.quoted(url.user), password), "login")
+        if not {"IMAP4rev1", "IMAP4REV1"} & self.imap.protocol.capabilities or "MOVE" not in self.imap.protocol.capabilities:
+            await self.call(self.imap.protocol.capability(), "capability")  # not sent with the LOGIN answer
+
+    async def _starttls(self) -> None:
+        assert self.imap is not None
+        protocol = self.imap.protocol
+        if "STARTTLS" not in protocol.capabilities:
+            raise ImapTlsUnavailable("starttls: required, but the server does not offer STARTTLS")
+        response = await self.call(
+            protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)), "starttls"
+        )
+        if response.result != "OK":
+            raise ImapTlsUnavailable(f"starttls refused: {_text(response.lines)}")
+        loop = asyncio.get_running_loop()
+        transport = await self.call(
+            loop.start_tls(protocol.transport, protocol, self._tls_context(), server_hostname=self.url.host),
+            "starttls handshake",
+        )
+        protocol.transport = transport
+        await self.call(protocol.capability(), "capability")  # capabilities before TLS are not to be trusted
+
+    @property
+    def capabilities(self) -> set[str]:
+        assert self.imap is not None
+        return {c.upper() for c in self.imap.protocol.capabilities}
+
+    async def close(self) -> None:
+        if self.imap is None:
+            return
+        if not self.lost.is_set():
+            try:
+                await self.call(self.imap.logout(), "logout", timeout=min(self.timeout, 5.0))
+            except (ImapError, aioimaplib.AioImapException):
+                pass
+        transport = self.imap.protocol.transport
+        if transport is not None:
+            transport.close()
+
+
+def _text(lines: list[Any]) -> str:
+    return " ".join(bytes(x).decode("utf-8", "replace") for x in lines if isinstance(x, (bytes, bytearray)))[:200]
+
+
+class ImapSource:
+    """Follows one IMAP folder until stopped; see the module docstring."""
+
+    def __init__(
+        self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
+        *, base_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.url = parse_receipt_url(settings.url, base_dir or Path.cwd())
+        self.name = self.url.display()
+        self.ingestor = ingestor
+        self.store = store
+        self.clock = clock
+        self.connected = False
+        self.sessions = 0  # connections that reached SELECT (tests and /metrics)
+        self.idles = 0  # IDLE commands issued (each renewal counts)
+        self.failures = 0  # consecutive failed sessions
+        self.last_error: str | None = None
+        self._stop = asyncio.Event()
+        self._session: _Session | None = None
+        self.log = log.bind(source=self.name)
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            session = _Session(self.url, self.settings, self.settings.command_timeout)
+            self._session = session
+            try:
+                await self._follow(session)
+                failures = self.failures = 0
+            except Exception as exc:  # noqa: BLE001 - any failure: drop the session, back off, reconnect
+                failures += 1
+                self.failures, self.last_error = failures, f"{type(exc).__name__}: {exc}"[:300]
+                delay = backoff_delay(failures)
+                self.log.warning("imap_session_failed", error=str(exc)[:300], error_type=type(exc).__name__,
+                                 failures=failures, retry_in=round(delay, 2))
+            finally:
+                self.connected = False
+                await session.close()
+            if failures and not self._stop.is_set():
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                except TimeoutError:
+                    pass
+
+    async def _password(self) -> str:
+        if self.url.password is not None:
+            return self.url.password
+        path = self.settings.password_file
+        if path is None:
+            raise ImapError("no password: set password_file for this [[receipts]] source")
+        text = await asyncio.to_thread(Path(path).read_text, "utf-8")
+        return text.rstrip("\r\n")
+
+    async def _follow(self, s: _Session) -> None:
+        await s.open(await self._password())
+        assert s.imap is not None
+        for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
+            response = await s.call(s.imap.create(p.quote(folder)), f"create {folder}")
+            if response.result != "OK" and not p.already_exists(response.lines):
+                raise ImapError(f"create {folder} refused: {_text(response.lines)}")
+        selected = await s.ok(s.imap.select(p.quote(self.url.folder)), f"select {self.url.folder}")
+        validity = p.uidvalidity(selected.lines)
+        if validity is None:
+            raise ImapError("select: the server sent no UIDVALIDITY")
+        state = await self.store.read(lambda db: load_state(db, self.name))
+        if state is None or state.uidvalidity != validity:
+            if state is not None:
+                self.log.warning("imap_uidvalidity_changed", old=state.uidvalidity, new=validity)
+            state = FolderState(validity, 0)  # rescan everything: recording is idempotent, nothing is skipped
+            now = self.clock()
+            await self.store.write(lambda db: save_state(db, self.name, state, now))
+        self.connected = True
+        self.sessions += 1
+        self.log.info("imap_session_ready", uidvalidity=validity, last_uid=state.last_uid,
+                      idle="IDLE" in s.capabilities, move="MOVE" in s.capabilities)
+        while not self._stop.is_set():
+            state = await self._drain(s, state)
+            if self._stop.is_set():
+                return
+            if "IDLE" in s.capabilities:
+                await self._idle(s)
+            else:
+                await self._pause(s, self.settings.poll_interval)
+
+    async def _pause(self, s: _Session, seconds: float) -> None:
+        waiters = {asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(s.lost.wait())}
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+        if s.lost.is_set() and not self._stop.is_set():
+            raise ImapError("connection lost while waiting")
+
+    async def _drain(self, s: _Session, state: FolderState) -> FolderState:
+        """Ingest and move every message above last_uid; returns the new state."""
+        assert s.imap is not None
+        while not self._stop.is_set():
+            found = await s.ok(s.imap.uid_search(f"UID {state.last_uid + 1}:*", charset=None), "uid search")
+            uids = p.search_uids(found.lines, above=state.last_uid)
+            if not uids:
+                return state
+            for batch in p.chunks(uids, self.settings.batch_size):
+                state = await self._batch(s, state, batch)
+        return state
+
+    async def _batch(self, s: _Session, state: FolderState, batch: list[int]) -> FolderState:
+        assert s.imap is not None
+        response = await s.ok(s.imap.uid("fetch", p.uid_set(batch), "(BODY.PEEK[])"), "uid fetch")
+        messages = p.fetched_messages(response.lines)
+        outcomes = await asyncio.gather(
+            *(self.ingestor.ingest(raw, "imap", f"{state.uidvalidity}:{uid}") for uid, raw in messages),
+            return_exceptions=True,
+        )
+        processed: list[int] = []
+        held: list[int] = []
+        failed: list[int] = []
+        first_error: BaseException | None = None
+        for (uid, _raw), outcome in zip(messages, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed.append(uid)
+                first_error = first_error or outcome
+            elif isinstance(outcome, IngestOutcome) and outcome.quarantined:
+                held.append(uid)
+            else:
+                processed.append(uid)
+        if processed:
+            await self._move(s, processed, self.settings.processed_folder)
+        if held:
+            await self._move(s, held, self.settings.quarantine_folder)
+        # Never past a message that failed: it stays in the folder and is fetched again after the backoff.
+        last = max(batch) if not failed else min(failed) - 1
+        new_state = FolderState(state.uidvalidity, max(state.last_uid, last))
+        if new_state != state:
+            now = self.clock()
+            await self.store.write(lambda db: save_state(db, self.name, new_state, now))
+        self.log.debug("imap_batch_done", fetched=len(messages), processed=len(processed), quarantined=len(held),
+                       failed=len(failed), last_uid=new_state.last_uid)
+        if first_error is not None:
+            raise ImapError(f"ingest failed, will retry: {type(first_error).__name__}: {first_error}")
+        return new_state
+
+    async def _move(self, s: _Session, uids: list[int], folder: str) -> None:
+        """MOVE (RFC 6851) or COPY + \\Deleted + UID EXPUNGE of exactly these UIDs; never a plain EXPUNGE."""
+        assert s.imap is not None
+        uidset = p.uid_set(uids)
+        target = p.quote(folder)
+        if "MOVE" in s.capabilities:
+            await s.ok(s.imap.uid("move", uidset, target), f"uid move to {folder}")
+            return
+        await s.ok(s.imap.uid("copy", uidset, target), f"uid copy to {folder}")
+        await s.ok(s.imap.uid("store", uidset, "+FLAGS.SILENT", r"(\Deleted)"), "uid store \\Deleted")
+        if "UIDPLUS" in s.capabilities:
+            await s.ok(s.imap.uid("expunge", uidset), "uid expunge")
+        # Without UIDPLUS the copies stay flagged \Deleted: an EXPUNGE would also remove others' messages.
+
+    async def _idle(self, s: _Session) -> None:
+        """IDLE until the server pushes anything, the renewal time comes (RFC 2177: under 29 minutes) or stop()."""
+        assert s.imap is not None
+        protocol = s.imap.protocol
+        while not protocol.idle_queue.empty():  # pushes left over from an earlier IDLE
+            protocol.idle_queue.get_nowait()
+        idle = asyncio.ensure_future(s.imap.idle())
+        self.idles += 1
+        try:
+            await s.call(asyncio.shield(_first(idle, protocol.wait_for_idle_response())), "idle")
+            if idle.done():  # the server answered IDLE with a tagged NO/BAD
+                raise ImapError(f"idle refused: {_text(idle.result().lines)}")
+            push = asyncio.ensure_future(protocol.idle_queue.get())
+            stop = asyncio.ensure_future(self._stop.wait())
+            lost = asyncio.ensure_future(s.lost.wait())
+            done, _ = await asyncio.wait({push, stop, lost}, timeout=self.settings.idle_renew,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for w in (push, stop, lost):
+                w.cancel()
+            if lost in done or s.lost.is_set():
+                raise ImapError("connection lost during IDLE")
+            if push in done and not push.cancelled():
+                self.log.debug("imap_idle_push", new_mail=p.announces_new_mail(push.result()))
+            protocol.idle_done()
+            await s.ok(idle, "idle done")
+        finally:
+            if not idle.done():
+                idle.cancel()
+
+
+async def _first(a: Awaitable[Any], b: Awaitable[Any]) -> None:
+    fa, fb = asyncio.ensure_future(a), asyncio.ensure_future(b)
+    done, pending = await asyncio.wait({fa, fb}, return_when=asyncio.FIRST_COMPLETED)
+    if fb in pending:
+        fb.cancel()

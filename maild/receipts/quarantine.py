@@ -1,0 +1,150 @@
+"""The quarantine table: reports that could not be parsed, correlated or verified, kept with their raw bytes for retry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlite_utils
+
+from maild.clock import iso
+
+MAX_RAW_BYTES = 10 * 1024 * 1024  # a report bigger than this is kept cut (and its retry may then fail to parse)
+
+
+class QuarantineReason(StrEnum):
+    UNPARSEABLE = "unparseable"  # the parser raised
+    NOT_A_REPORT = "not_a_report"  # kind unknown: spam, a human reply...
+    TOKEN_MALFORMED = "token_malformed"
+    TOKEN_UNKNOWN_KEY = "token_unknown_key"
+    TOKEN_BAD_SIGNATURE = "token_bad_signature"  # forged (or signed by a key that is gone)
+    TOKEN_UNKNOWN_RECIPIENT = "token_unknown_recipient"  # valid signature, but no recipient holds it
+    NO_MATCH = "no_match"  # no token and no message maild sent matches Message-ID + address
+    NO_USABLE_RESULT = "no_usable_result"  # correlated, but nothing in it maps to an event
+    INTERNAL_ERROR = "internal_error"  # a bug while ingesting: kept so it can be retried after a fix
+
+
+class QuarantineState(StrEnum):
+    HELD = "held"
+    RELEASED = "released"  # a retry applied it
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineItem:
+    id: int
+    fingerprint: str
+    source: str
+    ref: str
+    reason: QuarantineReason
+    detail: dict[str, Any]
+    received_at: str
+    size: int
+    truncated: bool
+    state: QuarantineState
+    seen: int
+    retried_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "ref": self.ref,
+            "reason": str(self.reason),
+            "detail": self.detail,
+            "received_at": self.received_at,
+            "size": self.size,
+            "truncated": self.truncated,
+            "state": str(self.state),
+            "seen": self.seen,
+            "retried_at": self.retried_at,
+        }
+
+
+def put(
+    db: sqlite_utils.Database,
+    *,
+    fingerprint: str,
+    raw: bytes,
+    source: str,
+    ref: str,
+    reason: QuarantineReason,
+    detail: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Hold one report; the same report quarantined again updates its row (one row per fingerprint)."""
+    kept = raw[:MAX_RAW_BYTES]
+    db.execute(
+        """INSERT INTO quarantine (fingerprint, source, ref, reason, detail, received_at, size, raw, truncated, state, seen)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', 1)
+           ON CONFLICT (fingerprint) DO UPDATE SET
+               reason = excluded.reason, detail = excluded.detail, source = excluded.source, ref = excluded.ref,
+               state = 'held', seen = quarantine.seen + 1""",
+        (
+            fingerprint,
+            source,
+            ref,
+            str(reason),
+            json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+            iso(now),
+            len(raw),
+            kept,
+            int(len(kept) < len(raw)),
+        ),
+    )
+    return int(db.execute("SELECT id FROM quarantine WHERE fingerprint = ?", (fingerprint,)).fetchone()[0])
+
+
+def release(db: sqlite_utils.Database, fingerprint: str, now: datetime) -> None:
+    """A retry applied it: keep the row (and raw bytes) for the record, marked released."""
+    db.execute(
+        "UPDATE quarantine SET state = 'released', retried_at = ? WHERE fingerprint = ?", (iso(now), fingerprint)
+    )
+
+
+def mark_retried(db: sqlite_utils.Database, item_id: int, now: datetime) -> None:
+    db.execute("UPDATE quarantine SET retried_at = ? WHERE id = ?", (iso(now), item_id))
+
+
+_COLUMNS = "id, fingerprint, source, ref, reason, detail, received_at, size, truncated, state, seen, retried_at"
+
+
+def _item(row: tuple[Any, ...]) -> QuarantineItem:
+    return QuarantineItem(
+        id=int(row[0]),
+        fingerprint=row[1],
+        source=row[2],
+        ref=row[3] or "",
+        reason=QuarantineReason(row[4]),
+        detail=json.loads(row[5]) if row[5] else {},
+        received_at=row[6],
+        size=int(row[7] or 0),
+        truncated=bool(row[8]),
+        state=QuarantineState(row[9]),
+        seen=int(row[10] or 1),
+        retried_at=row[11],
+    )
+
+
+def items(db: sqlite_utils.Database, *, include_released: bool = False, limit: int = 1000) -> list[QuarantineItem]:
+    where = "" if include_released else "WHERE state = 'held'"
+    rows = db.execute(f"SELECT {_COLUMNS} FROM quarantine {where} ORDER BY id LIMIT ?", (limit,)).fetchall()
+    return [_item(r) for r in rows]
+
+
+def get(db: sqlite_utils.Database, item_id: int) -> tuple[QuarantineItem, bytes] | None:
+    row = db.execute(f"SELECT {_COLUMNS}, raw FROM quarantine WHERE id = ?", (item_id,)).fetchone()
+    if row is None:
+        return None
+    return _item(row[:-1]), bytes(row[-1] or b"")
+
+
+def count_token_rejection(db: sqlite_utils.Database, reason: str, now: datetime) -> None:
+    db.execute(
+        """INSERT INTO token_rejections (reason, count, last_at) VALUES (?, 1, ?)
+           ON CONFLICT (reason) DO UPDATE SET count = token_rejections.count + 1, last_at = excluded.last_at""",
+        (reason, iso(now)),
+    )
