@@ -2,7 +2,7 @@
 
 The three documented views (recipient_status, reply_status, ticket_status)
 compute the same states as maild/status.py, in SQL, so a helpdesk can read the
-database directly; docs/querying.md describes their columns. They honour the
+database directly; README.md ("Querying from your helpdesk") describes their columns. They honour the
 department switch: with receipts off, read information is NULL/absent and the
 states are computed as if no MDN had arrived. Department names match
 case-insensitively for ASCII letters in SQL (SQLite's lower()).
