@@ -93,28 +93,38 @@ class ForgetResult:
     recipients: int
     events: int
     messages_scrubbed: int
+    quarantine_erased: int = 0
 
     def to_json(self) -> dict[str, object]:
-        return {"recipients": self.recipients, "events": self.events, "messages_scrubbed": self.messages_scrubbed}
+        return {
+            "recipients": self.recipients,
+            "events": self.events,
+            "messages_scrubbed": self.messages_scrubbed,
+            "quarantine_erased": self.quarantine_erased,
+        }
 
 
 def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
     """Erase one address: its events, the address itself, its tokens and SMTP replies, and its mentions in
     stored headers and bodies; counts of the erased events stay in erased_counts (cause 'forget')."""
     address = address.strip()
+    pattern = re.compile(re.escape(address.encode()), re.IGNORECASE)
+    quarantined = _forget_quarantined(db, pattern)
     recipients = db.execute("SELECT id, message FROM recipients WHERE address = ? COLLATE NOCASE", (address,)).fetchall()
     if not recipients:
-        return ForgetResult(0, 0, 0)
+        return ForgetResult(0, 0, 0, quarantined)
     ids = [r[0] for r in recipients]
     marks = ",".join("?" * len(ids))
     rows = db.execute(f"SELECT id, kind, at FROM events WHERE recipient IN ({marks})", ids).fetchall()
     _count_erased(db, rows, "forget")
     db.execute(f"DELETE FROM events WHERE recipient IN ({marks})", ids)
+    # A copy not yet delivered is given up: there is no address left to deliver it to.
     db.execute(
-        f"UPDATE recipients SET address = ?, token = NULL, last_reply = NULL WHERE id IN ({marks})",
+        f"""UPDATE recipients SET address = ?, token = NULL, last_reply = NULL,
+                   delivery_state = CASE WHEN delivery_state IN ('accepted', 'failed') THEN delivery_state ELSE 'failed' END
+            WHERE id IN ({marks})""",
         [ERASED_ADDRESS, *ids],
     )
-    pattern = re.compile(re.escape(address.encode()), re.IGNORECASE)
     scrubbed = 0
     for mid in sorted({r[1] for r in recipients}):
         headers, body = db.execute("SELECT headers, body FROM messages WHERE id = ?", (mid,)).fetchone()
@@ -123,7 +133,20 @@ def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
         if new_headers != headers or new_body != body:
             db.execute("UPDATE messages SET headers = ?, body = ? WHERE id = ?", (new_headers, new_body, mid))
             scrubbed += 1
-    return ForgetResult(len(ids), len(rows), scrubbed)
+    return ForgetResult(len(ids), len(rows), scrubbed, quarantined)
+
+
+def _forget_quarantined(db: sqlite_utils.Database, pattern: re.Pattern[bytes]) -> int:
+    """Held receipts that mention the address are deleted whole: their raw bytes are about that person."""
+    doomed = [
+        qid
+        for qid, raw, detail in db.execute("SELECT id, raw, detail FROM quarantine")
+        if (raw is not None and pattern.search(raw)) or (detail and pattern.search(detail.encode()))
+    ]
+    for qid in doomed:
+        db.execute("UPDATE reports SET quarantine = NULL WHERE quarantine = ?", (qid,))
+        db.execute("DELETE FROM quarantine WHERE id = ?", (qid,))
+    return len(doomed)
 
 
 async def retention_loop(

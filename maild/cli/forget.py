@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
         db.conn.close()
     # The address itself is not logged: the point is to forget it.
     log.info("address_forgotten", recipients=result.recipients, events=result.events,
-             messages_scrubbed=result.messages_scrubbed)
+             messages_scrubbed=result.messages_scrubbed, quarantine_erased=result.quarantine_erased)
     if args.json:
         print_json(result.to_json())
     else:
         print(f"erased {result.recipients} recipients, {result.events} events, "
-              f"scrubbed {result.messages_scrubbed} stored messages")
+              f"scrubbed {result.messages_scrubbed} stored messages, deleted {result.quarantine_erased} quarantined receipts")
     return 0 if result.recipients else 1

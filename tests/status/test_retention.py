@@ -86,3 +86,28 @@ def test_forget_keeps_other_recipients(tmp_path) -> None:
     rows = b.view("SELECT address, state FROM recipient_status ORDER BY recipient_id")
     b.close()
     assert rows == [{"address": "(erased)", "state": "queued"}, {"address": "b@example.net", "state": "delivered"}]
+
+
+def test_forget_gives_up_undelivered_copies_instead_of_sending_to_the_erased_address(tmp_path) -> None:
+    b = Builder(tmp_path / "maild.db")
+    b.reply("10", [("late@example.net", "to")], minutes=0)
+    b.db.execute("UPDATE recipients SET delivery_state = 'deferred'")
+    b.write(lambda db: retention.forget(db, "late@example.net"))
+    state = b.db.execute("SELECT delivery_state, address FROM recipients").fetchone()
+    b.close()
+    assert state == ("failed", retention.ERASED_ADDRESS)
+
+
+def test_forget_deletes_quarantined_receipts_that_mention_the_address(tmp_path) -> None:
+    b = Builder(tmp_path / "maild.db")
+    seed(b)
+    for n, raw in enumerate([b"Final-Recipient: rfc822; A@Example.net\r\n", b"unrelated@example.org\r\n"]):
+        b.db.execute(
+            "INSERT INTO quarantine (fingerprint, source, reason, received_at, raw, state) VALUES (?, 'pipe', 'no_match', ?, ?, 'held')",
+            (f"fp{n}", "2026-01-01T00:00:00.000Z", raw),
+        )
+    result = b.write(lambda db: retention.forget(db, "a@example.net"))
+    left = [r[0] for r in b.db.execute("SELECT fingerprint FROM quarantine")]
+    b.close()
+    assert result.quarantine_erased == 1
+    assert left == ["fp1"]
