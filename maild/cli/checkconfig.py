@@ -19,10 +19,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
     p.add_argument("--describe", action="store_true", help="list every setting with its default and help text")
+    p.add_argument("--markdown", action="store_true", help="with --describe: a Markdown table (the README's reference)")
     p.set_defaults(func=run)
 
 
+def markdown_reference() -> str:
+    """The settings table in README.md; a test keeps the two equal."""
+    lines = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for key, default, help_text in config.describe():
+        shown = json.dumps(default).replace("|", "\\|")
+        lines.append(f"| `{key}` | `{shown}` | {help_text.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.describe and args.markdown:
+        print(markdown_reference(), end="")
+        return 0
     if args.describe:
         for key, default, help_text in config.describe():
             print(f"{key} = {json.dumps(default)}\n    {help_text}")

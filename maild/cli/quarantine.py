@@ -24,15 +24,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_option(p)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ls = actions.add_parser("list", help="held items (with --all also released ones)")
+    ls = actions.add_parser(
+        "list", help="held items (with --all also released ones)", epilog="Example: maild quarantine list --json"
+    )
     ls.add_argument("--all", action="store_true", help="include items a retry released")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     ls.add_argument("--limit", type=int, default=1000)
-    show = actions.add_parser("show", help="one item and what the report said")
+    show = actions.add_parser(
+        "show", help="one item and what the report said", epilog="Example: maild quarantine show 12 --raw > held.eml"
+    )
     show.add_argument("id", type=int)
     show.add_argument("--raw", action="store_true", help="print the raw message instead")
     show.add_argument("--json", action="store_true")
-    retry = actions.add_parser("retry", help="ingest items again")
+    retry = actions.add_parser(
+        "retry", help="ingest items again", epilog="Example: maild quarantine retry --all  # after restoring a key"
+    )
     retry.add_argument("ids", type=int, nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every held item")
     retry.add_argument("--json", action="store_true")
