@@ -1,0 +1,241 @@
+"""Benchmark: recipients relayed per second through maild, next to minimal pass-through proxies (and Postfix).
+
+For each recipient count, N messages of 10 KB go over 20 concurrent sessions
+(Postfix's smtp-source, one connection per session kept open) into each
+contender, which relays them to one fast counting sink (bench/relay_sink.py).
+The clock runs from the first connection until the sink has counted the last
+recipient. Contenders, side by side in every round:
+  maild          `maild run` (a subprocess), durable spool (WAL, synchronous=FULL), one tracked copy per recipient
+  proxy-once     aiosmtpd -> aiosmtplib, forwards each message once (no durability, no tracking)
+  proxy-per-rcpt the same, one copy per recipient as maild does
+  postfix        a private Postfix instance relaying to the sink (--postfix; needs root)
+
+Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Iterator
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PY = sys.executable
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+MESSAGE_BYTES = 10 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port_file(path: Path, proc: subprocess.Popen, timeout: float = 20) -> int:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.args} did not start")
+        time.sleep(0.02)
+    return int(path.read_text())
+
+
+def wait_greeting(port: int, proc: subprocess.Popen | None, timeout: float = 30) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 1) as s:
+                if s.recv(100).startswith(b"220"):
+                    s.sendall(b"QUIT\r\n")
+                    return
+        except OSError:
+            pass
+        if (proc is not None and proc.poll() is not None) or time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answers on port {port}")
+        time.sleep(0.05)
+
+
+class SinkClient:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.file = self.sock.makefile("rb")
+        self.file.readline()
+
+    def command(self, line: bytes) -> bytes:
+        self.sock.sendall(line + b"\r\n")
+        return self.file.readline()
+
+    def count(self) -> int:
+        return int(self.command(b"XCOUNT").split()[1])
+
+    def reset(self) -> None:
+        self.command(b"XRESET")
+
+
+@contextmanager
+def process(args: list[str], workdir: Path, name: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:  # type: ignore[type-arg]
+    log = open(workdir / f"{name}.log", "wb")
+    proc = subprocess.Popen(args, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+# ------------------------------------------------------------------ contenders
+
+
+@contextmanager
+def maild(workdir: Path, sink_port: int) -> Iterator[int]:
+    port = free_port()
+    (workdir / "maild.toml").write_text(
+        f"""[store]
+path = "maild.db"
+[intake]
+listen = ["127.0.0.1:{port}"]
+[delivery]
+upstream = "smtp://127.0.0.1:{sink_port}"
+concurrency = 20
+[tracking]
+key_file = "token.key"
+track_without_ticket = true
+[[receipts]]
+url = "maildir:receipts"
+[http]
+listen = ""
+[log]
+level = "warning"
+format = "json"
+"""
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with process([PY, "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env) as proc:
+        wait_greeting(port, proc)
+        yield port
+
+
+def proxy(mode: str) -> Callable[[Path, int], AbstractContextManager[int]]:
+    @contextmanager
+    def start(workdir: Path, sink_port: int) -> Iterator[int]:
+        port_file = workdir / "proxy.port"
+        with process([PY, str(HERE / "relay_proxy.py"), mode, str(port_file), str(sink_port)], workdir, f"proxy-{mode}") as proc:
+            port = wait_port_file(port_file, proc)
+            wait_greeting(port, proc)
+            yield port
+
+    return start
+
+
+@contextmanager
+def postfix(workdir: Path, sink_port: int) -> Iterator[int]:
+    sys.path.insert(0, str(HERE))
+    from relay_postfix import private_postfix  # root only; kept apart
+
+    with private_postfix(workdir, sink_port) as port:
+        yield port
+
+
+# ------------------------------------------------------------------ one measurement
+
+
+def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: SinkClient, sink_port: int,
+            messages: int, recipients: int, sessions: int) -> float:
+    """Recipients per second from the first connection to the sink counting the last recipient."""
+    expected = messages * recipients
+    with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
+        workdir = Path(tmp)
+        with start(workdir, sink_port) as port:
+            sink.reset()
+            started = time.perf_counter()
+            subprocess.run(
+                [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(MESSAGE_BYTES),
+                 "-r", str(recipients), "-S", "[#1234] benchmark", "-f", "agent@helpdesk.example.com",
+                 "-t", "customer@example.net", f"127.0.0.1:{port}"],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
+            )
+            deadline = time.monotonic() + 600
+            while (count := sink.count()) < expected:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"sink counted {count} of {expected}")
+                time.sleep(0.002)
+            elapsed = time.perf_counter() - started
+            if count > expected:
+                print(f"  note: sink counted {count} > {expected} (duplicates)", file=sys.stderr)
+    return expected / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--recipients", default="1,5")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--postfix", action="store_true", help="also a private Postfix relay (root)")
+    parser.add_argument("--only", default="", help="comma-separated contenders to run")
+    args = parser.parse_args()
+    contenders: dict[str, Callable[[Path, int], AbstractContextManager[int]]] = {
+        "maild": maild,
+        "proxy-once": proxy("once"),
+        "proxy-per-rcpt": proxy("per-recipient"),
+    }
+    if args.postfix:
+        contenders["postfix"] = postfix
+    if args.only:
+        contenders = {k: v for k, v in contenders.items() if k in args.only.split(",")}
+    counts = [int(x) for x in args.recipients.split(",")]
+    results: dict[tuple[str, int], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="maild-sink-") as tmp:
+        port_file = Path(tmp) / "sink.port"
+        with process([PY, str(HERE / "relay_sink.py"), str(port_file)], Path(tmp), "sink") as sink_proc:
+            sink_port = wait_port_file(port_file, sink_proc)
+            sink = SinkClient(sink_port)
+            for round_ in range(1, args.rounds + 1):
+                for rcpts in counts:
+                    for name, start in contenders.items():
+                        rate = measure(start, sink, sink_port, args.messages, rcpts, args.sessions)
+                        results.setdefault((name, rcpts), []).append(rate)
+                        print(f"round {round_} rcpts={rcpts} {name:<15} {rate:8.0f} recipients/s "
+                              f"({rate / rcpts:6.0f} messages/s)", flush=True)
+    print()
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
+          f"{args.messages} messages of {MESSAGE_BYTES // 1024} KB, {args.sessions} sessions, {args.rounds} rounds")
+    print(f"{'contender':<16}{'rcpts':>6}{'median rcpt/s':>15}{'msg/s':>8}{'min':>8}{'max':>8}")
+    medians: dict[tuple[str, int], float] = {}
+    for (name, rcpts), rates in results.items():
+        med = statistics.median(rates)
+        medians[(name, rcpts)] = med
+        print(f"{name:<16}{rcpts:>6}{med:>15.0f}{med / rcpts:>8.0f}{min(rates):>8.0f}{max(rates):>8.0f}")
+    print()
+    for rcpts in counts:
+        if ("maild", rcpts) not in medians:
+            continue
+        for other in contenders:
+            if other != "maild" and (other, rcpts) in medians:
+                # ratio of medians, and the median of per-round ratios (both side by side)
+                per_round = [a / b for a, b in zip(results[("maild", rcpts)], results[(other, rcpts)])]
+                print(f"rcpts={rcpts}: maild / {other:<15} = {medians[('maild', rcpts)] / medians[(other, rcpts)]:.2f}x "
+                      f"(median of per-round ratios {statistics.median(per_round):.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

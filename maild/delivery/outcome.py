@@ -1,0 +1,87 @@
+"""What an upstream answer means for a recipient: accepted, deferred with backoff, or failed (5xx or expired). Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from maild.delivery.copies import DueRecipient
+from maild.delivery.protocol import ReplyClass
+from maild.delivery.transport import Answer
+from maild.model import DeliveryState, EventKind, StatusRecord
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    first_retry: float  # seconds
+    max_retry: float
+    lifetime: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One recipient's result of one attempt, ready to be stored."""
+
+    recipient: int
+    message: int
+    state: DeliveryState
+    event: EventKind
+    attempts: int
+    next_attempt_at: datetime | None
+    record: StatusRecord
+    natural_key: str
+    at: datetime  # when the answer came
+
+
+def backoff(attempts: int, policy: RetryPolicy) -> float:
+    """Seconds to wait after the n-th failed attempt: first_retry, doubling, capped at max_retry (like Postfix)."""
+    if attempts < 1:
+        return 0.0
+    return min(policy.first_retry * 2 ** min(attempts - 1, 60), max(policy.max_retry, policy.first_retry))
+
+
+def classify_failure(status: str | None, text: str) -> tuple[str, bool]:
+    """(reason, hard) through the report parser's taxonomy; a small local table if it is unavailable."""
+    try:
+        from maild.reports.reasons import classify
+    except ImportError:
+        return _fallback_reason(status), bool(status and status.startswith("5.1.1"))
+    return classify(status, text)
+
+
+def _fallback_reason(status: str | None) -> str:
+    table = {"1.1": "userunknown", "1.2": "hostunknown", "2.2": "mailboxfull", "3.4": "mesgtoobig", "7.1": "rejected"}
+    if status:
+        _, _, detail = status.partition(".")
+        return table.get(detail, "undefined")
+    return "undefined"
+
+
+def decide(answer: Answer, rcpt: DueRecipient, received_at: datetime, now: datetime, policy: RetryPolicy) -> Outcome:
+    attempts = rcpt.attempts + 1
+    base = dict(
+        status=answer.status, diagnostic=answer.text, remote_mta=answer.remote_mta, reply_code=answer.code
+    )
+    key = f"delivery:{rcpt.id}:{attempts}"
+    klass = answer.klass
+    if klass is ReplyClass.POSITIVE:
+        return Outcome(
+            rcpt.id, rcpt.message, DeliveryState.ACCEPTED, EventKind.ACCEPTED, attempts, None,
+            StatusRecord(action="accepted", **base), key, now,
+        )
+    reason, hard = classify_failure(answer.status, answer.text)
+    if klass is ReplyClass.PERMANENT:
+        return Outcome(
+            rcpt.id, rcpt.message, DeliveryState.FAILED, EventKind.FAILED, attempts, None,
+            StatusRecord(action="failed", reason=reason, hard=hard, **base), key, now,
+        )
+    if (now - received_at).total_seconds() >= policy.lifetime:
+        return Outcome(
+            rcpt.id, rcpt.message, DeliveryState.FAILED, EventKind.FAILED, attempts, None,
+            StatusRecord(action="failed", reason="expired", hard=False, **base), key, now,
+        )
+    return Outcome(
+        rcpt.id, rcpt.message, DeliveryState.DEFERRED, EventKind.DEFERRED, attempts,
+        now + timedelta(seconds=backoff(attempts, policy)),
+        StatusRecord(action="delayed", reason=reason, hard=False, **base), key, now,
+    )

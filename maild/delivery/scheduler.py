@@ -1,0 +1,270 @@
+"""The delivery scheduler: picks due recipients from the spool, sends their copies, records every outcome.
+
+At-least-once: a recipient stays queued/deferred in the store until its
+outcome is committed, so whatever is in flight at a crash is sent again after
+restart. An in-memory set of in-flight recipient ids keeps one copy from being
+picked twice while it is on its way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from maild import clock, logs
+from maild.config import Settings
+from maild.delivery import copies, jobs, transport
+from maild.delivery.copies import Copy
+from maild.delivery.outcome import Outcome, RetryPolicy, decide
+from maild.delivery.transport import Answer, Transport
+from maild.model import DeliveryState
+from maild.store import Store
+from maild.tokens import KeySet
+
+log = logs.get("delivery")
+
+PICK_COALESCE = 0.005  # seconds a wake waits for more wakes before reading the spool
+WRITE_FAILURE_COOLDOWN = 60.0  # seconds before a recipient whose outcome could not be stored is picked again
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStats:
+    in_flight: int
+    delivered: int  # recipients accepted by the upstream
+    deferred: int
+    failed: int
+    attempts: int  # copies attempted
+
+
+class Delivery:
+    """Composition: built by the daemon with the settings, the store and the token keys."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        keys: KeySet,
+        *,
+        clock: Callable[[], datetime] = clock.now,
+        transport_: Transport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.clock = clock
+        d = settings.delivery
+        self.policy = RetryPolicy(d.first_retry, d.max_retry, d.lifetime)
+        self.transport = transport_ or transport.build(d, settings.base_dir, d.helo_name or socket.getfqdn())
+        self._slots = asyncio.Semaphore(d.concurrency)
+        self._max_pending = d.concurrency * 4
+        self._in_flight: set[int] = set()
+        self._finished_while_picking: set[int] | None = None
+        self._cooldown: dict[int, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._backlog = False
+        self._outcome_batch: list[tuple[list[Outcome], asyncio.Future[None]]] = []
+        self._writes: set[asyncio.Task[None]] = set()
+        self._counts = {"delivered": 0, "deferred": 0, "failed": 0, "attempts": 0}
+
+    # ------------------------------------------------------------ the daemon's interface
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stats(self) -> DeliveryStats:
+        c = self._counts
+        return DeliveryStats(len(self._in_flight), c["delivered"], c["deferred"], c["failed"], c["attempts"])
+
+    async def run(self) -> None:
+        """Deliver until stop(): on every wake() and every delivery.poll_interval."""
+        interval = self.settings.delivery.poll_interval
+        log.info("delivery_started", upstream=self.settings.delivery.upstream, concurrency=self.settings.delivery.concurrency)
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._start_due()
+            except Exception as exc:  # a failing read must not stop delivery
+                log.error("delivery_pick_failed", error=str(exc), error_type=type(exc).__name__)
+            self.transport.reap_idle()
+            if self._stopping:
+                break
+            try:
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            else:
+                # Under load wakes come every few milliseconds: gather them so one read picks many copies.
+                await asyncio.sleep(PICK_COALESCE)
+
+    async def stop(self, timeout: float) -> None:
+        """Pick nothing more; let copies in flight finish for up to `timeout` seconds, then cancel them (they stay queued)."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("delivery_cancelled_in_flight", copies=len(pending))
+                await asyncio.wait(pending)
+        if self._writes:  # outcomes already on their way to the store
+            await asyncio.wait(set(self._writes), timeout=timeout)
+        await self.transport.close()
+        log.info("delivery_stopped")
+
+    async def deliver_due(self) -> int:
+        """One pass: send everything due now and wait for the outcomes; returns the number of copies attempted."""
+        attempted = 0
+        while True:
+            started = await self._start_due(limit=self.settings.delivery.batch_size)
+            if not started:
+                break
+            attempted += len(started)
+            await asyncio.gather(*started)
+        return attempted
+
+    # ------------------------------------------------------------ picking
+
+    async def _start_due(self, limit: int | None = None) -> list[asyncio.Task[None]]:
+        room = self._max_pending - len(self._tasks) if limit is None else limit
+        if room <= 0:
+            self._backlog = True
+            return []
+        batch = min(room, self.settings.delivery.batch_size)
+        now = self.clock()
+        skip = set(self._in_flight)
+        mono = time.monotonic()
+        self._cooldown = {rid: t for rid, t in self._cooldown.items() if t > mono}
+        skip.update(self._cooldown)
+        self._finished_while_picking = set()
+        try:
+            due, messages = await self.store.read(lambda db: jobs.pick_due(db, now, batch, skip))
+            late = self._finished_while_picking  # committed after our snapshot: stale rows
+        finally:
+            self._finished_while_picking = None
+        due = [r for r in due if r.id not in self._in_flight and r.id not in late]
+        self._backlog = len(due) >= batch
+        if not due:
+            return []
+        planned = copies.plan(
+            messages, due, return_path=self.settings.tracking.return_path, delimiter=self.settings.tracking.delimiter
+        )
+        started = []
+        for copy in planned:
+            ids = [r.id for r in copy.recipients]
+            self._in_flight.update(ids)
+            task = asyncio.get_running_loop().create_task(self._deliver(copy))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+            started.append(task)
+        return started
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._backlog:
+            self._wake.set()
+
+    def _release(self, ids: list[int]) -> None:
+        for rid in ids:
+            self._in_flight.discard(rid)
+        if self._finished_while_picking is not None:
+            self._finished_while_picking.update(ids)
+
+    # ------------------------------------------------------------ one copy
+
+    async def _deliver(self, copy: Copy) -> None:
+        ids = [r.id for r in copy.recipients]
+        try:
+            async with self._slots:
+                self._counts["attempts"] += 1
+                try:
+                    answers = await self.transport.send(copy)
+                except Exception as exc:  # a transport bug must cost one deferral, not the loop
+                    log.error("delivery_transport_error", queue_id=copy.queue_id, error=str(exc), error_type=type(exc).__name__)
+                    answers = tuple(Answer(None, None, f"internal error: {exc}", "") for _ in copy.recipients)
+            now = self.clock()
+            outcomes = [decide(a, r, copy.received_at, now, self.policy) for a, r in zip(answers, copy.recipients, strict=True)]
+            try:
+                await self._record(outcomes)
+            except Exception as exc:
+                log.error("delivery_record_failed", queue_id=copy.queue_id, error=str(exc), recipients=len(ids))
+                until = time.monotonic() + WRITE_FAILURE_COOLDOWN
+                self._cooldown.update((rid, until) for rid in ids)
+                return
+            self._count(copy, outcomes)
+        finally:
+            self._release(ids)
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        """Store outcomes; those of copies finishing in the same loop turn share one write job.
+
+        If the shared job fails, each copy's outcomes are retried in a job of
+        their own, so one bad row costs only its own copy.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._outcome_batch.append((outcomes, future))
+        if len(self._outcome_batch) == 1:
+            loop.call_soon(self._flush_outcomes)
+        await future
+
+    def _flush_outcomes(self) -> None:
+        batch, self._outcome_batch = self._outcome_batch, []
+        task = asyncio.get_running_loop().create_task(self._write_batch(batch))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write_batch(self, batch: list[tuple[list[Outcome], asyncio.Future[None]]]) -> None:
+        everything = [o for outcomes, _ in batch for o in outcomes]
+        try:
+            await self.store.write(lambda db: jobs.record_outcomes(db, everything, self.clock()))
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            for outcomes, future in batch:  # find the bad copy: one job each
+                try:
+                    await self.store.write(lambda db, mine=outcomes: jobs.record_outcomes(db, mine, self.clock()))
+                except Exception as own:
+                    _settle(future, own)
+                else:
+                    _settle(future, None)
+            return
+        for _, future in batch:
+            _settle(future, None)
+
+    def _count(self, copy: Copy, outcomes: list[Outcome]) -> None:
+        for o in outcomes:
+            if o.state is DeliveryState.ACCEPTED:
+                self._counts["delivered"] += 1
+            elif o.state is DeliveryState.DEFERRED:
+                self._counts["deferred"] += 1
+            else:
+                self._counts["failed"] += 1
+            level = log.info if o.state is not DeliveryState.DEFERRED else log.warning
+            level(
+                "delivery_outcome",
+                queue_id=copy.queue_id,
+                recipient_id=o.recipient,
+                state=str(o.state),
+                reply_code=o.record.reply_code,
+                status=o.record.status,
+                reason=o.record.reason,
+                attempts=o.attempts,
+            )
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
