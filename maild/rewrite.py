@@ -69,18 +69,18 @@ def _field(raw: bytes) -> Field:
     return Field(m.group(1).decode("ascii") if m else "", raw)
 
 
-def get(headers: bytes, name: str) -> str | None:
-    """The first field with this name (case-insensitive), decoded."""
+def get(headers: bytes | list[Field], name: str) -> str | None:
+    """The first field with this name (case-insensitive), decoded; takes raw headers or parsed fields."""
     lower = name.lower()
-    for f in fields(headers):
+    for f in fields(headers) if isinstance(headers, bytes) else headers:
         if f.name.lower() == lower:
             return f.value
     return None
 
 
-def get_all(headers: bytes, name: str) -> list[str]:
+def get_all(headers: bytes | list[Field], name: str) -> list[str]:
     lower = name.lower()
-    return [f.value for f in fields(headers) if f.name.lower() == lower]
+    return [f.value for f in (fields(headers) if isinstance(headers, bytes) else headers) if f.name.lower() == lower]
 
 
 def strip(headers: bytes, names: Iterable[str]) -> bytes:

@@ -35,7 +35,7 @@ def addresses(values: list[str]) -> set[str]:
     return {addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr}
 
 
-def find_ticket(headers: bytes, policy: TrackingSettings) -> str | None:
+def find_ticket(headers: bytes | list[rewrite.Field], policy: TrackingSettings) -> str | None:
     value = rewrite.get(headers, policy.ticket_header)
     if value and _TICKET_RE.fullmatch(value.strip()):
         return value.strip()
@@ -44,7 +44,7 @@ def find_ticket(headers: bytes, policy: TrackingSettings) -> str | None:
     return m.group(1) if m else None
 
 
-def find_department(headers: bytes, sender: str, policy: TrackingSettings) -> str | None:
+def find_department(headers: bytes | list[rewrite.Field], sender: str, policy: TrackingSettings) -> str | None:
     value = rewrite.get(headers, policy.department_header)
     if value and value.strip():
         return value.strip()[:200]
@@ -55,7 +55,7 @@ def find_department(headers: bytes, sender: str, policy: TrackingSettings) -> st
     return None
 
 
-def recipient_kinds(headers: bytes, envelope: list[str]) -> tuple[SpoolRecipient, ...]:
+def recipient_kinds(headers: bytes | list[rewrite.Field], envelope: list[str]) -> tuple[SpoolRecipient, ...]:
     """To and Cc come from the headers; an envelope recipient named in neither is Bcc. To wins over Cc."""
     to = addresses(rewrite.get_all(headers, "To"))
     cc = addresses(rewrite.get_all(headers, "Cc"))
@@ -73,9 +73,10 @@ def recipient_kinds(headers: bytes, envelope: list[str]) -> tuple[SpoolRecipient
 
 def classify(raw: bytes, sender: str, envelope: list[str], policy: TrackingSettings) -> Classified:
     headers, body = rewrite.split_message(raw)
-    ticket = find_ticket(headers, policy)
+    parsed = list(rewrite.fields(headers))  # once: every lookup below reads this list
+    ticket = find_ticket(parsed, policy)
     tracked = ticket is not None or policy.track_without_ticket
-    department = find_department(headers, sender, policy)
+    department = find_department(parsed, sender, policy)
     if tracked:
         internal = (policy.ticket_header, policy.department_header, *policy.strip_headers, *_REPLACED_ON_TRACKED)
         kept = rewrite.strip(headers, internal)
@@ -84,9 +85,9 @@ def classify(raw: bytes, sender: str, envelope: list[str], policy: TrackingSetti
     return Classified(
         ticket=ticket,
         department=department,
-        message_id=(rewrite.get(headers, "Message-ID") or "").strip() or None,
-        subject=rewrite.get(headers, "Subject"),
-        recipients=recipient_kinds(headers, envelope),
+        message_id=(rewrite.get(parsed, "Message-ID") or "").strip() or None,
+        subject=rewrite.get(parsed, "Subject"),
+        recipients=recipient_kinds(parsed, envelope),
         headers=kept,
         body=body,
         tracked=tracked,

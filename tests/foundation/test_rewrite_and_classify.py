@@ -84,3 +84,17 @@ def test_tracked_copies_lose_return_path_and_foreign_receipt_requests():
     raw = b"Return-Path: <x@y>\r\nDisposition-Notification-To: other@y\r\nBcc: secret@example.net\r\nSubject: [#1] s\r\n\r\nb\r\n"
     c = classify(raw, "s@h.example", ["r@example.net"], POLICY)
     assert c.headers == b"Subject: [#1] s\r\n"
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from maild.intake.server import has_bare_cr_or_lf  # noqa: E402
+
+
+@given(st.lists(st.sampled_from([b"a", b"\r\n", b"\r", b"\n", b".", b" "]), max_size=30))
+def test_bare_cr_or_lf_check_agrees_with_the_definition(parts):
+    import re
+
+    raw = b"".join(parts)
+    assert has_bare_cr_or_lf(raw) == bool(re.search(rb"(?<!\r)\n|\r(?!\n)", raw))
