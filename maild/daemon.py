@@ -207,8 +207,17 @@ class Daemon:
             self.intake.handler.settings = settings
             self.intake.handler.keys = keys
         if self.delivery is not None:
-            self.delivery.settings = settings
-            self.delivery.keys = keys
+            if settings.delivery != old.delivery:
+                # upstream, credentials, TLS and retry policy are fixed per Delivery: start a new one
+                log.info("delivery_restarting")
+                await self.delivery.stop(STOP_TIMEOUT)
+                self.delivery = Delivery(settings, self.store, keys)
+                self.tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+                if self.intake is not None:
+                    self.intake.handler.on_spooled = self.delivery.wake
+            else:
+                self.delivery.settings = settings
+                self.delivery.keys = keys
         if self.ingestor is not None:
             self.ingestor.settings = settings
             self.ingestor.keys = keys

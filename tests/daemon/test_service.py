@@ -129,3 +129,26 @@ def test_metrics_and_healthz_are_served_and_counters_move(maild, sink):
     assert accepted, sorted({n for n, _ in after})[:50]
     assert total(after, accepted[0]) - total(before, accepted[0]) == 3
     assert maild.terminate() == 0
+
+
+def test_sighup_with_a_new_upstream_sends_new_mail_there(maild, sink):
+    from aiosmtpd.controller import Controller
+
+    from tests.daemon.conftest import Sink, free_port
+
+    other = Sink(port=free_port())
+    controller = Controller(other, hostname="127.0.0.1", port=other.port)
+    controller.start()
+    try:
+        maild.start()
+        send(maild.smtp_port, 1)
+        wait_for(lambda: len(sink.received) == 1, what="copy at the first upstream")
+        maild.config.write_text(maild.config.read_text().replace(f"127.0.0.1:{sink.port}", f"127.0.0.1:{other.port}"))
+        maild.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in maild.log.read_text(), what="reload logged")
+        send(maild.smtp_port, 2)
+        wait_for(lambda: len(other.received) == 1, what="copy at the new upstream")
+        assert len(sink.received) == 1
+        assert maild.terminate() == 0
+    finally:
+        controller.stop()
