@@ -35,6 +35,13 @@ from maild.webhooks import WebhookDispatcher
 log = logs.get("daemon")
 
 STOP_TIMEOUT = 30.0
+STATUS_INTERVAL = 5.0
+
+
+def _count_queued(db: Any) -> int:
+    return int(
+        db.execute("SELECT count(*) FROM recipients WHERE delivery_state IN ('queued', 'deferred')").fetchone()[0]
+    )
 
 
 def ensure_secret_file(path: Path, make: Any) -> None:
@@ -93,6 +100,8 @@ class Daemon:
         self.listeners.update({f"smtp {h}:{p}": True for h, p in bound})
         log.info("maild_started", intake=[f"{h}:{p}" for h, p in bound], store=str(s.store.path))
         self.notifier.notify("READY=1", self._status_line())
+        if self.notifier.enabled:
+            self.tasks.append(asyncio.create_task(self._status_updates(), name="status"))
         interval = self.notifier.watchdog_interval()
         if interval:
             self.tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
@@ -140,15 +149,29 @@ class Daemon:
             stopping=self.stopping.is_set(),
         )
 
-    def _status_line(self) -> str:
+    def _status_line(self, queued: int | None = None) -> str:
         connected = sum(self._source_states().values())
         in_flight = self.delivery.stats().in_flight if self.delivery else 0
-        return f"STATUS=accepting mail; {in_flight} copies in flight; {connected}/{len(self.sources)} receipt sources connected"
+        queue = "" if queued is None else f"{queued} copies queued, "
+        return (
+            f"STATUS=accepting mail; {queue}{in_flight} in flight; "
+            f"{connected}/{len(self.sources)} receipt sources connected"
+        )
 
     async def _watchdog(self, interval: float) -> None:
         while True:
-            self.notifier.notify("WATCHDOG=1", self._status_line())
+            self.notifier.notify("WATCHDOG=1")
             await asyncio.sleep(interval)
+
+    async def _status_updates(self) -> None:
+        """`systemctl status maild` shows the queue size and the receipt sources, refreshed every few seconds."""
+        while True:
+            try:
+                queued = await self.store.read(_count_queued) if self.store else None
+            except MaildError:
+                queued = None
+            self.notifier.notify(self._status_line(queued))
+            await asyncio.sleep(STATUS_INTERVAL)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         self.notifier.notify("STOPPING=1")

@@ -27,6 +27,7 @@ def test_ready_is_sent_once_the_smtp_port_accepts(maild):
     maild.start()  # returns when READY=1 arrived
     with socket.create_connection(("127.0.0.1", maild.smtp_port), timeout=5) as s:
         assert s.recv(100).startswith(b"220")
+    maild.notify.wait("copies queued")  # STATUS= with the queue size, for `systemctl status`
     assert maild.terminate() == 0
     assert any("STOPPING=1" in m for m in maild.notify.drain())
 
