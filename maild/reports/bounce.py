@@ -118,6 +118,9 @@ def _recipient(address: str, text: str, delayed: bool) -> RecipientResult:
     reason, hard = classify(status, segment)
     if reason == "undefined" and segment is not text:
         reason, hard = classify(status, text)
+    if reason == "undefined" and diagnostic:
+        # An address and a diagnostic, but nothing that decides a reason.
+        reason = "onhold"
     if status is None and reason in DEFAULT_STATUS:
         klass = "4" if delayed or (reply and reply.group(1) == "4") else "5"
         status = klass + DEFAULT_STATUS[reason][1:]

@@ -9,7 +9,7 @@ from maild.reports import mime
 from maild.reports.context import Context, Finding
 from maild.reports.fields import Field, address_of, parse_fields, typed_value
 from maild.reports.model import RecipientResult, ReportKind
-from maild.reports.reasons import DEFAULT_STATUS, classify
+from maild.reports.reasons import DEFAULT_STATUS, classify, smtp_command
 
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _PER_MESSAGE = {"original-envelope-id", "reporting-mta", "dsn-gateway", "received-from-mta", "arrival-date", "x-postfix-queue-id", "x-postfix-sender"}
@@ -91,8 +91,12 @@ def action_of(value: str | None, status: str | None) -> str | None:
     return None
 
 
-def recipient_from_fields(fields: dict[str, str]) -> RecipientResult:
-    diagnostic = typed_value(fields.get("diagnostic-code"))[1] or typed_value(fields.get("x-postfix-diagnostic"))[1] or None
+def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientResult:
+    """One recipient group; ``human`` is the report's human-readable text, read for what the fields leave out."""
+    diagnostic_type, diagnostic = typed_value(fields.get("diagnostic-code"))
+    if not diagnostic:
+        diagnostic_type, diagnostic = typed_value(fields.get("x-postfix-diagnostic"))
+    diagnostic = diagnostic or None
     status_field = fields.get("status")
     status = status_of(status_field)
     action = action_of(fields.get("action"), status)
@@ -102,12 +106,23 @@ def recipient_from_fields(fields: dict[str, str]) -> RecipientResult:
     reason: str | None = None
     hard: bool | None = None
     if action in ("failed", "delayed") or (action is None and status and status[0] in "45"):
-        reason, hard = classify(status, diagnostic)
+        # The human-readable part often says what the fields do not: the SMTP command the reply answered
+        # (Postfix "(in reply to RCPT TO command)"), or the whole reason when Diagnostic-Code is missing.
+        address = address_of(fields.get("final-recipient"), allow_dotless=True) or address_of(fields.get("original-recipient")) or ""
+        about = _segment(address, human) if human else ""
+        text = diagnostic or about or None
+        if (diagnostic_type or "").lower() == "x-unix" and diagnostic:
+            text = "x-unix; " + diagnostic
+        reason, hard = classify(status, text, command=smtp_command(diagnostic) or smtp_command(about))
         if status is None and reason in DEFAULT_STATUS:
             status = _with_class(DEFAULT_STATUS[reason], "4" if action == "delayed" else "5")
-        if action == "failed" and status and status[0] == "4" and reason not in ("mailboxfull", "hostunknown", "userunknown"):
-            # A failure with a temporary code: the MTA kept retrying until its queue lifetime ran out.
+        if action == "failed" and status and status[0] == "4" and reason in ("undefined", "onhold"):
+            # A failure with a temporary code and nothing more precise: the MTA kept retrying until its
+            # queue lifetime ran out.
             reason = "expired"
+        elif reason == "undefined" and text:
+            # An address and a diagnostic, but nothing that decides a reason.
+            reason = "onhold"
         if action == "delayed":
             hard = False
     original = address_of(fields.get("original-recipient"))
@@ -129,6 +144,17 @@ def recipient_from_fields(fields: dict[str, str]) -> RecipientResult:
     )
 
 
+def _segment(address: str, text: str) -> str:
+    """The lines of the human-readable text about one address: from its first mention to a few lines after."""
+    if not address or not text:
+        return ""
+    index = text.lower().find(address.lower())
+    if index < 0:
+        return ""
+    start = text.rfind("\n", 0, index) + 1
+    return "\n".join(text[start:start + 2000].splitlines()[:8])
+
+
 def _with_class(status: str, klass: str) -> str:
     return klass + status[1:]
 
@@ -138,7 +164,8 @@ def detect(ctx: Context) -> Finding | None:
     if text is None:
         return None
     per_message, groups = split_blocks(parse_fields(text))
-    recipients = [recipient_from_fields(g) for g in groups]
+    human = ctx.body_text[:60000] if groups else ""
+    recipients = [recipient_from_fields(g, human) for g in groups]
     recipients = [r for r in recipients if r.address]
     if not recipients:
         ctx.note("status part without recipients")

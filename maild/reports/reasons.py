@@ -1,25 +1,68 @@
-"""Classify a delivery failure (status code and diagnostic text) into a Sisimai-like reason, hard or soft."""
+"""Classify a delivery failure (status code and diagnostic text) into a Sisimai-like reason, hard or soft.
+
+How a reason is decided (the order mirrors how Sisimai decides, written from its documented behaviour):
+
+1. The enhanced status code, when it is specific (``_CODE_REASON``): 5.1.1 userunknown, 5.1.2 hostunknown,
+   5.2.2 mailboxfull, 5.2.3 exceedlimit, 4.4.7 expired, ... A few code reasons yield to text that clearly
+   names something else (a 5.1.1 whose text says "relaying denied" or "IP blacklisted" is not about the
+   address; a 5.1.2 whose text is a DNS timeout is a network error).
+2. Otherwise the text, by the ordered patterns of ``_TEXT_RULES`` (specific phrasings before broad ones),
+   adjusted by the SMTP command the reply answered (``smtp_command``):
+
+   * "user unknown" refused at MAIL FROM is about our sender address: ``rejected``;
+   * "user unknown" answered after DATA (and without a 5.1.x code) is a per-recipient content filter
+     (Sisimai's ``filtered``), not proof the address is bad;
+   * a refusal at the greeting or at HELO/EHLO is about our host: ``blocked``;
+   * a "domain not found" with a temporary (4.x.x) code is a DNS failure: ``networkerror``;
+   * content errors under a 5.7.x code are policy decisions: ``policyviolation``.
+3. Otherwise the code's class (``_GENERIC``; 5.6.x contenterror, 5.7.x securityerror).
+4. Otherwise ``undefined`` (``onhold`` only when the text itself says the message is held).
+   The report readers then make two decisions that need more than a code and a text: a DSN recipient that
+   failed with a temporary code and nothing more precise ran out its retry window (``expired``), and a
+   recipient of a report with a diagnostic but no decidable reason is ``onhold`` (Sisimai's convention:
+   there is an address and a text, so a human may decide). The delivery engine, which calls classify() on
+   our own SMTP replies, keeps ``undefined`` for those.
+
+Reasons that are not failures (``delivered``, ``feedback`` for ARF, ``vacation`` for auto-replies) are set by
+their own readers and never come from here. ``mailererror`` (a local delivery program failed, e.g. a
+``X-Unix;`` diagnostic) is a failure reason Sisimai has beyond the issue's list; it is kept, soft.
+
+Hard means "the address itself is bad, stop sending to it": ``HARD_REASONS`` below, and only for a
+permanent (5.x.x or no) code. Everything about us, our host or our message (blocked, badreputation,
+policyviolation, spamdetected, ratelimited, ...) or about a temporary state (mailboxfull, suspend) is soft.
+"""
 
 from __future__ import annotations
 
 import re
 
-# Only these mean "the address itself is bad"; policy, reputation and content blocks are about us or the message.
+# The address itself is bad: the mailbox or domain does not exist, moved away, or refuses all mail (null MX).
+# suspend (a disabled account) and mailboxfull are states that can end, so they stay soft.
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
 
-# Codes precise enough that the text cannot change their meaning (RFC 3463, 3886, 7372, 7505).
-_DEFINITIVE: dict[str, str] = {
+# Every reason classify() can return (the Sisimai-like failure vocabulary).
+REASONS = frozenset({
+    "userunknown", "mailboxfull", "hostunknown", "filtered", "rejected", "blocked", "spamdetected",
+    "policyviolation", "securityerror", "virusdetected", "mesgtoobig", "exceedlimit", "expired", "systemerror",
+    "systemfull", "networkerror", "toomanyconn", "hasmoved", "suspend", "norelaying", "notaccept", "syntaxerror",
+    "contenterror", "authfailure", "badreputation", "requireptr", "notcompliantrfc", "speeding", "ratelimited",
+    "onhold", "mailererror", "undefined",
+})
+
+# Codes precise enough to decide the reason (RFC 3463, 3886, 7372, 7505); see _YIELDS for the exceptions.
+_CODE_REASON: dict[str, str] = {
     "1.1": "userunknown",
     "1.2": "hostunknown",
-    "1.3": "syntaxerror",
+    "1.3": "userunknown",
     "1.6": "hasmoved",
+    "1.7": "rejected",
+    "1.8": "rejected",
     "1.10": "notaccept",
     "2.2": "mailboxfull",
-    "2.3": "mesgtoobig",
+    "2.3": "exceedlimit",
     "3.1": "systemfull",
+    "3.2": "notaccept",
     "3.4": "mesgtoobig",
-    "4.1": "networkerror",
-    "4.3": "networkerror",
     "4.4": "hostunknown",
     "4.6": "networkerror",
     "4.7": "expired",
@@ -34,96 +77,109 @@ _DEFINITIVE: dict[str, str] = {
     "7.24": "authfailure",
     "7.25": "requireptr",
     "7.26": "authfailure",
-    "7.27": "notaccept",
+    "7.27": "rejected",
+}
+
+# A code reason gives way when the text names one of these instead (the text is more precise than the code).
+_YIELDS: dict[str, frozenset[str]] = {
+    "userunknown": frozenset({"norelaying", "blocked", "mailboxfull", "hasmoved", "speeding", "ratelimited", "badreputation", "spamdetected", "mailererror"}),
+    "hostunknown": frozenset({"networkerror", "notaccept"}),
+    "notaccept": frozenset({"userunknown"}),
+    "expired": frozenset({"networkerror", "blocked", "hostunknown", "toomanyconn"}),
+    "rejected": frozenset({"blocked", "notaccept"}),
+    "toomanyconn": frozenset({"speeding", "ratelimited"}),
 }
 
 # Codes whose meaning depends on the text; used only when no text rule matched.
 _GENERIC: dict[str, str] = {
     "1.0": "userunknown",
-    "1.4": "userunknown",
+    "1.4": "filtered",
     "1.5": "userunknown",
-    "1.7": "rejected",
-    "1.8": "rejected",
-    "2.0": "userunknown",
-    "2.1": "suspend",
-    "2.4": "systemerror",
+    "1.9": "systemerror",
+    "2.0": "filtered",
+    "2.1": "filtered",
+    "2.4": "filtered",
     "3.0": "systemerror",
-    "3.2": "systemerror",
     "3.3": "systemerror",
     "3.5": "systemerror",
     "4.0": "networkerror",
+    "4.1": "networkerror",
     "4.2": "networkerror",
-    "4.5": "systemerror",
-    "5.0": "systemerror",
+    "4.3": "systemerror",
+    "4.5": "systemfull",
+    "5.0": "syntaxerror",
     "5.1": "syntaxerror",
     "5.2": "syntaxerror",
-    "5.4": "syntaxerror",
-    "5.5": "syntaxerror",
+    "5.4": "systemerror",
+    "5.5": "systemerror",
+    "5.6": "securityerror",
     "6.1": "contenterror",
     "6.2": "contenterror",
     "6.3": "contenterror",
     "6.4": "contenterror",
     "6.5": "contenterror",
-    "7.0": "rejected",
-    "7.1": "rejected",
-    "7.2": "rejected",
-    "7.3": "securityerror",
-    "7.4": "securityerror",
-    "7.5": "securityerror",
-    "7.6": "securityerror",
-    "7.8": "authfailure",
-    "7.9": "securityerror",
-    "7.10": "securityerror",
-    "7.11": "securityerror",
-    "7.12": "securityerror",
-    "7.14": "securityerror",
-    "7.15": "securityerror",
-    "7.16": "exceedlimit",
-    "7.17": "suspend",
-    "7.18": "suspend",
-    "7.19": "suspend",
+    "7.16": "mesgtoobig",
+    "7.17": "hasmoved",
+    "7.18": "hasmoved",
 }
 
 # Ordered: the first match wins, so specific phrasings come before broad ones. Gaps are bounded (.{0,80}):
 # the words belong to one sentence, and unbounded ones made this table the parser's hot spot.
 _TEXT_RULES: list[tuple[str, str]] = [
     ("virusdetected", r"virus|malware|infected|trojan|worm detected"),
-    ("badreputation", r"reputation|sender score|\bip (?:address )?(?:is )?(?:listed|blacklisted)|low reputation|poor reputation"),
-    ("spamdetected", r"\bspam\b|spamhaus.{0,80}content|junk mail|bulk mail|unsolicited|message (?:was )?(?:classified|identified|detected|considered) as spam|content (?:was )?(?:rejected|blocked) as spam|spam score|high probability of spam|appears to be spam|spamassassin|looks like spam"),
-    ("requireptr", r"reverse (?:dns|dns lookup|lookup|hostname)|no ptr|ptr record|cannot find your hostname|client host .{0,80} (?:has no|without) (?:a )?ptr|rdns|does not resolve to (?:your )?(?:ip|address)"),
-    ("authfailure", r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|authentication (?:failed|required|results)|not authorized to send"),
-    ("blocked", r"block ?list|black ?list|\bblocked\b.{0,80}\b(?:ip|host|client|connection)|\b(?:ip|host|client|connection)\b.{0,80}\bblocked\b|\brbl\b|\bdnsbl\b|spamcop|spamhaus|sorbs|barracuda|listed (?:at|on|in)|access denied.{0,80}\b(?:ip|client)|connection refused|refused to talk|not allowed to connect|your (?:ip|network|server) .{0,80}(?:banned|denied|rejected)"),
-    ("toomanyconn", r"too many (?:connections|concurrent|sessions|simultaneous)|connection (?:limit|rate limit) exceeded|max(?:imum)? (?:number of )?connections"),
-    ("ratelimited", r"rate limit|rate-limit|ratelimit|too many (?:messages|emails|mails|recipients per)|sending (?:rate|limit)|throttl|try (?:again )?later.{0,80}(?:rate|limit)|exceeded .{0,80}(?:quota|limit) .{0,80}(?:per|hour|day)|deferred due to .{0,80}rate"),
-    ("speeding", r"too (?:fast|quickly)|speeding|slow down"),
-    ("norelaying", r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited)|not permitted to relay|unable to relay|not (?:a )?(?:gateway|local)|we do not relay|relay not|no relaying|not allowed to relay|domain isn.t in my list of allowed rcpthosts|rcpthosts"),
-    ("mesgtoobig", r"message (?:is )?too (?:big|large)|message size|size (?:limit|exceeds)|exceeds? (?:the )?(?:maximum|max) (?:message )?size|message length exceeds|mail size|too large"),
-    ("mailboxfull", r"mailbox (?:is )?full|over ?quota|quota (?:exceeded|full)|exceeded (?:storage|(?:the )?quota)|disk quota|mailbox size limit|insufficient (?:disk )?(?:space|storage)|user(?:'s)? (?:mailbox|disk) (?:is )?(?:full|over)|mail ?box (?:has )?exceeded|not enough (?:storage|space)|full mailbox|account is full|recipient.{0,80}(?:is )?full|boite (?:pleine|est pleine)|postfach (?:ist )?voll"),
-    ("exceedlimit", r"exceed(?:ed|s)? (?:the )?(?:maximum|limit)|limit exceeded|too many recipients"),
-    ("suspend", r"(?:account|mailbox|user|address) (?:has been |is |was )?(?:disabled|suspended|deactivated|inactive|expired|locked|frozen|blocked)|(?:disabled|suspended|inactive|deactivated) (?:account|mailbox|user)|mailbox (?:is )?(?:temporarily )?unavailable.{0,80}(?:disabled|suspend)|not active|no longer active"),
-    ("hasmoved", r"has moved|moved to|is no longer (?:at|with)|user has moved|address changed|forwarding address"),
-    ("hostunknown", r"host (?:or domain name )?(?:not found|unknown)|unknown host|domain (?:not found|does not exist|is not configured|name not found|unknown)|no such (?:host|domain)|unrouteable (?:mail )?domain|unroutable|name or service not known|host not found|nxdomain|no mx|mx (?:record )?(?:not found|lookup failed)|non-existent (?:host|domain)|does not accept mail|dns (?:error|lookup failed)|unknown domain|invalid domain|domain.{0,80}no longer|all relevant mx records point to non-existent hosts|unresolvable"),
-    ("userunknown", r"user(?:name)? (?:is )?unknown|unknown (?:user|recipient|mailbox|local|address|alias|account)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|addressee)(?: address)? (?:does not|doesn.t|did not) exist|(?:user|recipient|mailbox|address|account) (?:not found|not known|not listed|unavailable|invalid)|(?:invalid|bad|unknown|nonexistent|non-existent) (?:recipient|user|mailbox|address|destination|account)|not (?:a )?(?:valid|known) (?:recipient|user|mailbox|address)|mailbox (?:not found|unavailable|does not exist|is disabled)|address rejected|recipient rejected|user not found|no mailbox|not our customer|is not a known user|unknown or illegal alias|invalid address|recipient not found|no such|account.{0,80}(?:does not exist|not exist)|unrouteable address|doesn.t have a .{0,80} account|addressee unknown|could not be delivered.{0,80}(?:does not exist|unknown)|not listed in|unknown address|destination address rejected|user doesn't have|mailbox does not|no valid recipients|dosn't exist|was not found|does not exist|undeliverable address|i'm not going to try again|doesn't have an? \S+ account"),
-    ("filtered", r"filter|rejected by (?:the )?recipient|recipient (?:has )?(?:refused|blocked|rejected)|not accepting (?:mail|messages) from|sender (?:address )?(?:is )?(?:blocked|rejected|denied)|delivery not authorized|this user doesn.t accept|message rejected by"),
-    ("policyviolation", r"policy|prohibited|not allowed|violat|dmarc policy|content (?:rejected|not allowed)|banned|forbidden"),
+    ("badreputation", r"reputation|sender score|\bip (?:address )?(?:is )?(?:listed|blacklisted)(?! by recipient)|unexpected volume|user complaints"),
+    ("speeding", r"too (?:fast|quickly)|speeding|slow down|(?:sent|sending) (?:to )?too many .{0,40}(?:this|per|an|each|in the last) (?:hour|minute|day)"),
+    ("blocked", r"client host (?:\S+ )?blocked|adresse ip source bloquee|messages from \d{1,3}(?:\.\d{1,3}){3} weren.t sent"),
+    ("spamdetected", r"\bspam\b|spamhaus.{0,80}content|junk mail|bulk mail|unsolicited|\bube\b|message (?:was )?(?:classified|identified|detected|considered) as spam|content (?:was )?(?:rejected|blocked) as spam|spam score|high probability of spam|appears to be spam|spamassassin|looks like spam|blacklisted (?:url|link|domain in (?:the )?(?:message|body))"),
+    ("requireptr", r"reverse (?:dns|dns lookup|lookup|hostname)|no ptr|ptr record|cannot find your hostname|client host .{0,80} (?:has no|without) (?:a )?ptr|\brdns\b|does not resolve to (?:your )?(?:ip|address)"),
+    ("authfailure", r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|authentication (?:checks? )?(?:failed|results)|not authorized to send"),
+    ("securityerror", r"authentication required|\bauthrequired\b|unauthenticated|must (?:be )?authenticat|starttls|\btls\b|encryption (?:required|needed)|certificate"),
+    ("blocked", r"block ?list|black ?list|\bblocked\b.{0,80}\b(?:ip|host|client|connection)|\b(?:ip|host|client|connection)\b.{0,80}\bblocked\b|\brbl\b|\bdnsbl\b|spamcop|spamhaus|sorbs|barracuda|listed (?:at|on|in)|access denied.{0,80}\b(?:ip|client)|connection refused|refused to talk|not allowed to connect|your (?:ip|network|server) .{0,80}(?:banned|denied|rejected)|invalid ip for sending|messages from \d{1,3}(?:\.\d{1,3}){3} weren.t sent|no access from|open relay|my name was rejected|bloquee"),
+    ("toomanyconn", r"too many (?:connections|concurrent|sessions|simultaneous|recipients)|connection (?:limit|rate limit) exceeded|connection rate limit|max(?:imum)? (?:number of )?connections"),
+    ("ratelimited", r"rate limit|rate-limit|ratelimit|too many (?:messages|emails|mails)|sending (?:rate|limit)|throttl|try (?:again )?later.{0,80}(?:rate|limit)|exceeded .{0,80}(?:quota|limit) .{0,80}(?:per|hour|day)|deferred due to .{0,80}rate|(?:daily|hourly) (?:relay |sending )?quota"),
+    ("norelaying", r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited)|not permitted to relay|unable to relay|not (?:a )?(?:gateway|local)|we do not relay|relay not|no relaying|not allowed to relay|not configured to relay|domain isn.t in my list of allowed rcpthosts|rcpthosts"),
+    ("mesgtoobig", r"message (?:is )?too (?:big|large)|message size|size (?:limit|exceeds)|exceeds? (?:the )?(?:maximum|max) (?:message )?size|message length exceeds|mail size|too large|line (?:limit|length) exceeded|line too long"),
+    ("mailboxfull", r"mailbox (?:is )?full|over ?quota|quota (?:exceeded|full)|exceeded (?:storage|(?:the )?quota)|disk quota|mailbox size limit|insufficient (?:disk )?(?:space|storage)|user(?:'s)? (?:mailbox|disk) (?:is )?(?:full|over)|mail ?box (?:has )?exceeded|not enough (?:disk |storage )?(?:storage|space)|full mailbox|account is full|recipient.{0,80}(?:is )?full|boite (?:pleine|est pleine)|postfach (?:ist )?voll"),
+    ("mailererror", r"^x-unix;|pipe to \||procmail:|mailer error|command (?:died|failed|output)|exit (?:code|status) \d|local delivery (?:program|agent) failed"),
+    ("exceedlimit", r"exceed(?:ed|s)? (?:the )?(?:maximum|limit)|limit exceeded"),
+    ("suspend", r"(?:account|mailbox)\b.{0,40}\b(?:is|has been) (?:disabled|suspended)|(?:account|mailbox|user|address) (?:has been |is |was )?(?:disabled|suspended|deactivated|inactive|expired|locked|frozen|blocked)|(?:disabled|suspended|inactive|deactivated) (?:account|mailbox|user)|mailbox (?:is )?(?:temporarily )?unavailable.{0,80}(?:disabled|suspend)|not active|no longer active"),
+    ("hasmoved", r"has moved|moved to|is no longer (?:at|with)|user has moved|address changed|forwarding address|no longer on server"),
+    ("notaccept", r"null mx|accepts no mail|does not accept mail|not accept(?:ing)? (?:any )?(?:network )?(?:mail|messages)|no mail service|no (?:smtp|mail) service|no mx (?:found|record)|couldn.t find a mail exchanger|could not find a mail exchanger"),
+    ("hostunknown", r"host (?:or domain name )?(?:not found|unknown)|unknown host|domain (?:not found|does not exist|is not configured|name not found|unknown)|no such (?:host|domain)|unrouteable (?:mail )?(?:domain|address)|unroutable|name or service not known|host not found|nxdomain|no mx|mx (?:record )?(?:not found|lookup failed)|non-existent (?:host|domain)|does not accept mail|dns (?:error|lookup fail)|unknown domain|invalid domain|domain.{0,80}no longer|all relevant mx records point to non-existent hosts|unresolvable"),
+    ("userunknown", r"user(?:name)? (?:is )?unknown|unknown (?:user|recipient|mailbox|local|address|alias|account|e-?mail address)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|addressee)(?: address)? (?:does not|doesn.t|did not|not) exist|(?:user|recipient|mailbox|address|account) (?:not found|not known|not listed|unavailable|invalid)|(?:invalid|bad|unknown|nonexistent|non-existent) (?:recipient|user|mailbox|address|destination|account|final delivery userid)|not (?:a )?(?:valid|known) (?:recipient|user|mailbox|address)|mailbox (?:not found|unavailable|does not exist|is disabled)|recipient address rejected|recipient rejected|user not found|no mailbox|not our customer|is not a known user|unknown or illegal alias|invalid address|recipient ?not ?found|account.{0,80}(?:does not exist|not exist)|doesn.t have a .{0,80} account|addressee unknown|could not be delivered.{0,80}(?:does not exist|unknown)|not listed in|destination address rejected|user doesn't have|mailbox does not|no valid recipients|dosn't exist|was not found|does not exist|undeliverable address|address (?:not found|couldn.t be found)|doesn't have an? \S+ account"),
+    ("rejected", r"sender (?:address )?(?:rejected|denied|verify failed|verification failed|not (?:allowed|authorized))|unroutable sender|groups\.google\.com/support|permission to post|not (?:a )?member"),
+    ("filtered", r"filter|rejected by (?:the )?recipient|recipient (?:has )?(?:refused|blocked|rejected)|not accepting (?:mail|messages) from|delivery not authorized|this user doesn.t accept|message rejected by"),
+    ("syntaxerror", r"syntax error|command (?:not )?(?:recognized|unrecognized)|bad sequence|improper sequence|invalid command|parameter not implemented|unrecognized command|malformed address"),
+    ("policyviolation", r"policy|prohibited|not allowed|violat|content (?:rejected|not allowed)|banned|forbidden|potential security issue"),
+    ("notcompliantrfc", r"rfc ?(?:822|2822|5322|5321)|not (?:rfc )?compliant|duplicate header|multiple .{0,80}headers?|malformed"),
     ("contenterror", r"content|attachment|header (?:syntax|error)|mime|illegal character|invalid (?:header|character|message)|8bit"),
-    ("notcompliantrfc", r"rfc ?(?:822|2822|5322|5321)|not (?:rfc )?compliant|duplicate header|multiple .{0,80}headers|malformed"),
-    ("syntaxerror", r"syntax error|command (?:not )?(?:recognized|unrecognized)|bad sequence|invalid command|parameter not implemented|unrecognized command"),
-    ("securityerror", r"tls|starttls|encryption|certificate|ssl|secure connection|security"),
-    ("expired", r"expired|(?:have been|has been|were) failing for a long time|retry time not reached|too long|gave up|give up|timed? ?out|time(?:d)? out|retry timeout|could not be delivered (?:for|within|after)|has been (?:delayed|queued) for|not (?:been )?delivered for|delivery time|maximum time|undeliverable for|retry time|tried for|days? without|could not deliver .{0,80} for"),
-    ("networkerror", r"network|connection (?:reset|closed|lost|timed|dropped)|lost connection|no route to host|unreachable|dns|unable to connect|connect to .{0,80} failed|could not connect|connection attempt failed|host .{0,80} not responding|broken pipe"),
+    ("securityerror", r"encryption|ssl|secure connection|security"),
+    ("expired", r"expired|(?:have been|has been|were) failing for a long time|too long|gave up|give up|giving up|timed? ?out|time(?:d)? out|retry timeout|could not be delivered (?:for|within|after)|has been (?:delayed|queued) for|not (?:been )?delivered (?:for|within)|delivery time|maximum time|undeliverable for|retry time|tried for|days? without|could not deliver .{0,80} for|failed \d+ attempts|after (?:multiple|several|\d+) (?:retries|attempts)|did not accept our requests to connect"),
+    ("networkerror", r"network|connection (?:reset|closed|lost|timed|dropped)|lost connection|no route to host|unreachable|dns|unable to connect|connect to .{0,80} failed|could not connect|connection attempt failed|host .{0,80} not responding|broken pipe|lookup failure"),
     ("systemfull", r"system (?:is )?full|out of (?:disk|space|memory)|insufficient system|disk full|no space left"),
     ("toomanyconn", r"too many"),
-    ("systemerror", r"system error|internal error|server error|configuration error|local error|mail loop|loops? (?:back|detected)|too many hops|hop count|routing loop|temporary (?:failure|error|problem)|try again later|service (?:not available|unavailable)|local configuration|misconfig|mailer error|transaction failed|i/o error|queue file|resources temporarily|cannot (?:process|handle)|server busy"),
-    ("notaccept", r"does not accept mail|null mx|accepts no mail|not accept(?:ing)? (?:any )?mail|no mail service"),
+    ("systemerror", r"system error|internal error|server error|configuration error|local error|mail loop|loops? (?:back|detected)|too many hops|hop count|routing loop|temporary (?:failure|error|problem)|try again later|try later|service (?:not available|unavailable|refused|refuse)|service currently unavailable|local configuration|misconfig|transaction failed|i/o error|queue file|resources temporarily|cannot (?:process|handle)|server busy|ldap server"),
     ("onhold", r"on hold|held for review|quarantin"),
-    ("rejected", r"permission to post|not (?:a )?member|reject|refused|denied|not accepted|not permitted|unacceptable|sender (?:address )?(?:verify|verification) failed"),
+    ("rejected?", r"reject|refused|denied|not accepted|not permitted|unacceptable"),
 ]
 
 # Matched against lower-cased text without re.I: case-insensitive matching made each search several times slower.
 _COMPILED = [(reason, re.compile(pattern)) for reason, pattern in _TEXT_RULES]
-_AFTER_DATA = re.compile(r"after (?:end of )?data|>>> data\b|in reply to (?:end of )?data|after the message was sent", re.I)
 _STATUS = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+
+# The SMTP command a reply answered, as bounces word it: Postfix "(in reply to RCPT TO command)", Exim "after
+# RCPT TO:", Sendmail ">>> DATA", qmail "Connected to ... but sender was rejected". Matched on lower-cased text.
+_COMMAND = re.compile(
+    r"in reply to (?:the )?(?:end of )?(rcpt|mail|data|ehlo|helo)\b|"
+    r"(?:after|during|for) (?:the )?(?:end of )?(rcpt|mail|data|ehlo|helo|initial connection|greeting|text)\b|"
+    r"(?:>>>|in:|smtp command:?|-+smtp command) ?(rcpt|mail|data|ehlo|helo)\b|"
+    r"did not like our (rcpt|mail|data)\b|"
+    r"but (sender|my name) was rejected|\[(rcpt)_to\]"
+)
+_COMMAND_NAMES = {
+    "rcpt": "RCPT", "mail": "MAIL", "sender": "MAIL", "data": "DATA", "text": "DATA", "ehlo": "HELO", "helo": "HELO",
+    "my name": "HELO", "initial connection": "CONN", "greeting": "CONN",
+}
 
 # What a message that names a reason but no code most likely meant; used to fill a missing status.
 DEFAULT_STATUS: dict[str, str] = {
@@ -152,34 +208,75 @@ DEFAULT_STATUS: dict[str, str] = {
     "requireptr": "5.7.25",
     "toomanyconn": "4.7.0",
     "ratelimited": "4.7.0",
+    "speeding": "4.7.0",
+    "badreputation": "5.7.1",
     "syntaxerror": "5.5.2",
 }
 
 
-def classify(status: str | None, text: str | None) -> tuple[str, bool]:
-    """(reason, hard) from an enhanced status code like "5.1.1" and/or the diagnostic text; never raises."""
+def smtp_command(text: str | None) -> str | None:
+    """The SMTP command the quoted reply answered (RCPT, MAIL, DATA, HELO, CONN), or None when not said."""
+    if not text:
+        return None
+    match = _COMMAND.search(" ".join(text[:4000].lower().split()))
+    if not match:
+        return None
+    return _COMMAND_NAMES[next(g for g in match.groups() if g)]
+
+
+def classify(status: str | None, text: str | None, *, command: str | None = None) -> tuple[str, bool]:
+    """(reason, hard) from an enhanced status code like "5.1.1" and/or the diagnostic text; never raises.
+
+    ``command`` is the SMTP command the reply answered when the caller knows it from elsewhere (a transcript
+    beside a DSN); otherwise it is read from the text.
+    """
     code = _STATUS.match(status.strip()) if status else None
     klass, detail = (code.group(1), f"{int(code.group(2))}.{int(code.group(3))}") if code else (None, None)
+    sample = " ".join(text[:4000].lower().split()) if text else ""
+    if command is None and sample:
+        command = smtp_command(sample)
+    texted = _text_reason(sample) if sample else None
+    coded = _CODE_REASON.get(detail) if detail else None
     reason: str | None = None
-    if detail and detail in _DEFINITIVE:
-        reason = _DEFINITIVE[detail]
-    if reason is None and text:
-        reason = text_reason(text)
+    if coded is not None:
+        reason = texted if texted in _YIELDS.get(coded, ()) else coded
+        if reason == "userunknown" and command == "MAIL":
+            reason = "rejected"
+    elif texted is not None:
+        reason = texted
+        if reason in ("userunknown", "hostunknown", "filtered") and command == "MAIL":
+            # Refused at MAIL FROM: the server did not like our sender address, whatever the words say.
+            reason = "rejected"
+        elif reason == "userunknown" and command == "DATA":
+            # A mailbox that "does not exist" only once the message was sent is a per-recipient content
+            # filter (Sisimai's "filtered"): a refusal at RCPT TO, or a 5.1.x code, is what proves the address bad.
+            reason = "filtered"
+        elif reason == "hostunknown" and klass == "4":
+            reason = "networkerror"
+        elif reason == "contenterror" and (detail or "").startswith("7."):
+            reason = "policyviolation"
+    if reason == "rejected?":
+        # Only a bare "rejected"/"denied": the code, when it has a class of its own, says more.
+        reason = _GENERIC.get(detail or "") or ("securityerror" if (detail or "").startswith("7.") else "rejected")
     if reason is None and detail:
         reason = _GENERIC.get(detail)
-        if reason is None and detail.startswith("7."):
-            reason = "securityerror"
+        if reason is None:
+            reason = "securityerror" if detail.startswith("7.") else "contenterror" if detail.startswith("6.") else None
+    if command in ("HELO", "CONN") and reason in (None, "rejected", "onhold", "securityerror", "systemerror", "syntaxerror"):
+        # Refused before any address was given: about our host.
+        reason = "blocked"
     if reason is None:
         reason = "undefined"
-    if reason == "userunknown" and text and _AFTER_DATA.search(text):
-        # An address refused only after the message was sent is a content or per-user filter (Sisimai's "filtered").
-        reason = "filtered"
     hard = reason in HARD_REASONS and klass != "4"
     return reason, hard
 
 
 def text_reason(text: str) -> str | None:
-    sample = " ".join(text[:4000].lower().split())
+    """The reason the text alone names, by the ordered rules; None when nothing matched."""
+    return _text_reason(" ".join(text[:4000].lower().split()))
+
+
+def _text_reason(sample: str) -> str | None:
     for reason, pattern in _COMPILED:
         if pattern.search(sample):
             return reason

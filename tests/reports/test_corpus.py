@@ -14,8 +14,13 @@ Metrics, exactly as computed here, over the files of expected.jsonl:
 * false positives = files whose expected kind is ``unknown`` or that expect no bounced recipient
   (auto-replies, ARF), plus the ``not/`` folder, where the parser reports at least one bounced recipient.
 * crashes = files where ``parse`` raised, or reported a "parser error" problem.
-* reason accuracy (printed, not a threshold) = over matched bounced recipients whose expected reason is
-  not null, the share where the parser's reason equals Sisimai's.
+* reason accuracy = over matched bounced recipients whose expected reason is not null, the share where the
+  parser's reason equals the expected (Sisimai's) one. Which expected reasons that covers: every failure
+  reason, including ``mailererror`` (a local delivery program failed; the parser has it too), ``onhold`` and
+  ``undefined`` (counted: the parser can say those as well). The non-failure reasons never enter it:
+  ``feedback`` (ARF) and ``vacation`` (auto-replies) sit on recipients with ``bounced: false``, and
+  ``delivered`` entries are not bounced either, so the bounced-only matching excludes them by construction.
+  Recipients whose expected reason is null (flufl's tests give addresses only) are not counted.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from pathlib import Path
 
 from maild.reports import parse
 
-THRESHOLDS = {"recall": 0.97, "precision": 0.99, "status_accuracy": 0.95}
+# reason_accuracy: 0.850 (273/321) when set; the threshold sits 0.05 below so a real regression fails.
+THRESHOLDS = {"recall": 0.97, "precision": 0.99, "status_accuracy": 0.95, "reason_accuracy": 0.80}
 
 
 @dataclass
@@ -121,3 +127,4 @@ def test_bounce_corpus_scores_meet_thresholds(corpus: Path) -> None:
     assert score.recall >= THRESHOLDS["recall"], score.misses
     assert score.precision >= THRESHOLDS["precision"], score.extras
     assert score.status_accuracy >= THRESHOLDS["status_accuracy"], score.wrong_status
+    assert score.reason_accuracy >= THRESHOLDS["reason_accuracy"], score.wrong_reason
