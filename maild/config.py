@@ -90,13 +90,17 @@ def _expand_env(text: str) -> str:
     return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1)) or m.group(0), text)
 
 
+def resolve_path(text: str, base: Path) -> Path:
+    """${NAME} expands from the environment; a relative path resolves against `base` (the config file's folder)."""
+    p = Path(_expand_env(text)).expanduser()
+    return p if p.is_absolute() else base / p
+
+
 def _path(value: Any, base: Path) -> Path:
-    """A path; ${NAME} expands from the environment, relative paths resolve against the configuration file's folder."""
     text = _str(value, base)
     if not text:
         raise ValueError("expected a non-empty path")
-    p = Path(_expand_env(text)).expanduser()
-    return p if p.is_absolute() else base / p
+    return resolve_path(text, base)
 
 
 def _optional_path(value: Any, base: Path) -> Path | None:
@@ -302,6 +306,17 @@ class ReceiptSource:
     idle_renew: float = setting("25m", "IDLE is re-issued after this (RFC 2177 asks for under 29 minutes).", _duration)
     batch_size: int = setting(200, "Most messages fetched per IMAP FETCH.", _int(1, 1000))
     command_timeout: float = setting("60s", "Hard timeout around every IMAP command.", _duration)
+    idle_keepalive: float = setting(
+        "5m",
+        "While idling, leave IDLE and check the IMAP connection this often, so a silently dead one is replaced "
+        "within this plus command_timeout; 0: only at idle_renew.",
+        _duration,
+    )
+    quarantine_max_bytes: float = setting(
+        "10MB",
+        "Most raw bytes kept per quarantined receipt; a bigger one is kept cut (truncated = true) and still listed.",
+        _size,
+    )
 
 
 @dataclass(frozen=True)
@@ -447,7 +462,7 @@ def _check_consistency(s: Settings) -> None:
     if s.intake.tls_cert_file and not s.intake.tls_key_file:
         raise ConfigError(s.source, "intake.tls_key_file", "expected the key of intake.tls_cert_file")
     public = [
-        f"{h}:{p}" for h, p in (*s.intake.listen, *s.intake.tls_listen) if not _is_loopback(h)
+        f"{h}:{p}" for h, p in (*s.intake.listen, *s.intake.tls_listen) if not is_loopback(h)
     ]
     if public and not s.intake.allowed_networks and not s.intake.users_file:
         raise ConfigError(
@@ -462,7 +477,8 @@ def _check_consistency(s: Settings) -> None:
             raise ConfigError(s.source, "http.listen", str(exc)) from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """A host name or address that never leaves this machine."""
     if host == "localhost":
         return True
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ipaddress
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from maild.config import is_loopback
 from maild.delivery import protocol
 from maild.delivery.protocol import Reply, ReplyClass
 from maild.errors import TransientError
@@ -126,7 +126,7 @@ class Connection:
     async def _authenticate(self) -> None:
         o = self.options
         encrypted = o.implicit_tls or o.starttls
-        if not encrypted and not _is_loopback(o.host):
+        if not encrypted and not is_loopback(o.host):
             raise SessionError(f"refusing to send the AUTH password to {o.host} without TLS")
         mechanisms = protocol.auth_mechanisms(self.extensions)
         if "PLAIN" in mechanisms:
@@ -294,12 +294,3 @@ class Connection:
         if reply.code == 421:
             self.broken = True  # the server closes after 421
         return reply
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from maild.config import resolve_path
+
 
 class Scheme(StrEnum):
     SMTP = "smtp"
@@ -42,8 +44,7 @@ def parse_upstream_url(text: str, base: Path) -> Upstream:
         rest = text[len("maildir:") :]
         if not rest:
             raise ValueError("expected maildir:PATH with a path")
-        p = Path(rest).expanduser()
-        return Upstream(Scheme.MAILDIR, path=p if p.is_absolute() else base / p)
+        return Upstream(Scheme.MAILDIR, path=resolve_path(rest, base))
     m = _URL.fullmatch(text)
     if not m:
         raise ValueError(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from maild.config import ReceiptSource, Settings
+from maild.config import ReceiptSource, Settings, resolve_path
 
 
 class Scheme(StrEnum):
@@ -54,8 +54,7 @@ def parse_receipt_url(text: str, base: Path) -> ReceiptUrl:
         rest = text[len("maildir:") :]
         if not rest:
             raise ValueError("expected maildir:PATH with a path")
-        p = Path(rest).expanduser()
-        return ReceiptUrl(Scheme.MAILDIR, path=p if p.is_absolute() else base / p)
+        return ReceiptUrl(Scheme.MAILDIR, path=resolve_path(rest, base))
     m = _NET.fullmatch(text)
     if not m:
         raise ValueError("expected maildir:PATH, imap://USER@HOST:PORT/FOLDER, imaps://USER@HOST:PORT/FOLDER or lmtp://HOST:PORT")
