@@ -8,12 +8,33 @@ UID moved out are kept in the store; a changed UIDVALIDITY rescans from UID 1
 (exactly-once recording makes the rescan safe). A message leaves the folder
 only after its outcome is committed, and maild only ever moves the UIDs it
 processed itself.
+
+Moving: UID MOVE (RFC 6851) when offered; otherwise UID COPY, UID STORE
++FLAGS.SILENT (\\Deleted) and, with UIDPLUS (RFC 4315), UID EXPUNGE of exactly
+those UIDs. Without UIDPLUS maild never expunges: a plain EXPUNGE would also
+remove every message someone else flagged \\Deleted, including ones maild has
+not read yet. The originals then stay in the folder flagged \\Deleted
+(for the owner's client or an autoexpunge rule to remove), last_uid keeps them
+from being fetched again, and `imap_no_uidplus` is logged once per session.
+
+IDLE: entered when offered, left as soon as the server pushes anything, and in
+any case after `idle_keepalive` (a liveness check: the DONE and the following
+UID SEARCH must be answered within command_timeout, so a half-open connection
+is replaced within idle_keepalive + command_timeout) or `idle_renew` (RFC 2177).
+An `* N EXISTS` the server sends outside IDLE (unsolicited, or with the answer
+to a SEARCH, FETCH, COPY or MOVE) is dropped by aioimaplib; the protocol below
+notes every EXISTS line, and a note taken since the last UID SEARCH makes maild
+leave IDLE right after the server's continuation and search again, so a
+message that arrived between the last search and IDLE is not left waiting for
+the next keepalive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +52,7 @@ from maild.config import ReceiptSource
 from maild.errors import TransientError
 from maild.receipts import imap_proto as p
 from maild.receipts.ingest import IngestOutcome
+from maild.receipts.quarantine import raw_limit
 from maild.receipts.sources import ReceiptUrl, Scheme, parse_receipt_url
 
 log = logs.get("receipts.imap")
@@ -74,6 +96,34 @@ def backoff_delay(failures: int, *, first: float = FIRST_BACKOFF, cap: float = M
     return base * random.uniform(0.5, 1.0)
 
 
+_EXISTS_LINE = re.compile(rb"^\* \d+ EXISTS\b", re.I)
+
+
+class _Protocol(aioimaplib.IMAP4ClientProtocol):
+    """aioimaplib's protocol, telling the session about every `* N EXISTS` (aioimaplib drops those it does not expect)."""
+
+    on_exists: Callable[[], None] | None = None
+
+    def _handle_line(self, line: bytes, current_cmd: Any) -> Any:
+        if self.on_exists is not None and _EXISTS_LINE.match(line):
+            self.on_exists()
+        return super()._handle_line(line, current_cmd)
+
+
+class _Client(aioimaplib.IMAP4):
+    """aioimaplib.IMAP4 with `_Protocol` (same connection code as aioimaplib 2.0's create_client)."""
+
+    def create_client(
+        self, host: str, port: int, loop: asyncio.AbstractEventLoop | None,
+        conn_lost_cb: Callable[[Exception | None], None] | None = None, ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        local_loop = loop if loop is not None else asyncio.get_running_loop()
+        self.protocol = _Protocol(local_loop, conn_lost_cb)
+        self._client_task = local_loop.create_task(
+            local_loop.create_connection(lambda: self.protocol, host, port, ssl=ssl_context)
+        )
+
+
 class _Session:
     """One logged-in connection; every call goes through `call` (timeout + dropped-connection guard)."""
 
@@ -83,9 +133,15 @@ class _Session:
         self.timeout = timeout
         self.lost = asyncio.Event()
         self.imap: aioimaplib.IMAP4 | None = None
+        self.exists_seen = False  # an `* N EXISTS` arrived since the flag was last cleared (before each UID SEARCH)
+        self.broken = False  # a command timed out: the peer is gone or stuck, do not wait for a LOGOUT answer
+        self.no_uidplus_logged = False
 
     def _on_lost(self, exc: Exception | None) -> None:
         self.lost.set()
+
+    def _on_exists(self) -> None:
+        self.exists_seen = True
 
     async def call(self, awaitable: Awaitable[T], what: str, timeout: float | None = None) -> T:
         task = asyncio.ensure_future(awaitable)
@@ -100,7 +156,10 @@ class _Session:
             except (aioimaplib.AioImapException, OSError, TimeoutError, ssl.SSLError) as exc:
                 raise ImapError(f"{what}: {type(exc).__name__}: {exc}") from None
         task.cancel()
-        raise ImapError(f"{what}: connection lost" if lost in done or self.lost.is_set() else f"{what}: timed out")
+        if lost in done or self.lost.is_set():
+            raise ImapError(f"{what}: connection lost")
+        self.broken = True
+        raise ImapError(f"{what}: timed out")
 
     async def ok(self, awaitable: Awaitable[Any], what: str) -> Any:
         response = await self.call(awaitable, what)
@@ -115,9 +174,8 @@ class _Session:
     async def open(self, password: str) -> None:
         url = self.url
         ctx = self._tls_context() if url.scheme is Scheme.IMAPS else None
-        self.imap = aioimaplib.IMAP4(
-            url.host, url.port, timeout=self.timeout, conn_lost_cb=self._on_lost, ssl_context=ctx
-        )
+        self.imap = _Client(url.host, url.port, timeout=self.timeout, conn_lost_cb=self._on_lost, ssl_context=ctx)
+        self.imap.protocol.on_exists = self._on_exists
         await self.call(self.imap.wait_hello_from_server(), "connect")
         if url.scheme is Scheme.IMAP and self.settings.starttls:
             await self._starttls()
@@ -153,7 +211,7 @@ class _Session:
     async def close(self) -> None:
         if self.imap is None:
             return
-        if not self.lost.is_set():
+        if not self.lost.is_set() and not self.broken:
             try:
                 await self.call(self.imap.logout(), "logout", timeout=min(self.timeout, 5.0))
             except (ImapError, aioimaplib.AioImapException):
@@ -183,6 +241,7 @@ class ImapSource:
         self.connected = False
         self.sessions = 0  # connections that reached SELECT (tests and /metrics)
         self.idles = 0  # IDLE commands issued (each renewal counts)
+        self.idle_exits: dict[str, int] = {}  # why IDLE was left: push, renew, keepalive, pending (tests, /metrics)
         self.failures = 0  # consecutive failed sessions
         self.last_error: str | None = None
         self._stop = asyncio.Event()
@@ -267,6 +326,7 @@ class ImapSource:
         """Ingest and move every message above last_uid; returns the new state."""
         assert s.imap is not None
         while not self._stop.is_set():
+            s.exists_seen = False  # what the search below cannot see is announced by an EXISTS after this point
             found = await s.ok(s.imap.uid_search(f"UID {state.last_uid + 1}:*", charset=None), "uid search")
             uids = p.search_uids(found.lines, above=state.last_uid)
             if not uids:
@@ -280,7 +340,8 @@ class ImapSource:
         response = await s.ok(s.imap.uid("fetch", p.uid_set(batch), "(BODY.PEEK[])"), "uid fetch")
         messages = p.fetched_messages(response.lines)
         outcomes = await asyncio.gather(
-            *(self.ingestor.ingest(raw, "imap", f"{state.uidvalidity}:{uid}") for uid, raw in messages),
+            *(self.ingestor.ingest(raw, "imap", f"{state.uidvalidity}:{uid}",
+                                   max_raw=raw_limit(self.settings.quarantine_max_bytes)) for uid, raw in messages),
             return_exceptions=True,
         )
         processed: list[int] = []
@@ -323,13 +384,23 @@ class ImapSource:
         await s.ok(s.imap.uid("store", uidset, "+FLAGS.SILENT", r"(\Deleted)"), "uid store \\Deleted")
         if "UIDPLUS" in s.capabilities:
             await s.ok(s.imap.uid("expunge", uidset), "uid expunge")
-        # Without UIDPLUS the copies stay flagged \Deleted: an EXPUNGE would also remove others' messages.
+            return
+        # Without UIDPLUS the originals stay flagged \Deleted: a plain EXPUNGE would also remove others' messages.
+        if not s.no_uidplus_logged:
+            s.no_uidplus_logged = True
+            self.log.warning("imap_no_uidplus", folder=folder, uids=uidset,
+                             note="server has neither MOVE nor UIDPLUS: copied and flagged \\Deleted, not expunged")
+
+    def _idle_wait(self) -> float:
+        keepalive = self.settings.idle_keepalive or 0
+        return min(self.settings.idle_renew, keepalive if keepalive > 0 else math.inf)
 
     async def _idle(self, s: _Session) -> None:
-        """IDLE until the server pushes anything, the renewal time comes (RFC 2177: under 29 minutes) or stop()."""
+        """IDLE until the server pushes anything, the keepalive or renewal time comes (RFC 2177: under 29 minutes),
+        or stop(); left at once when an EXISTS arrived since the last search (mail in the gap before IDLE)."""
         assert s.imap is not None
         protocol = s.imap.protocol
-        while not protocol.idle_queue.empty():  # pushes left over from an earlier IDLE
+        while not protocol.idle_queue.empty():  # pushes left over from an earlier IDLE (the search since saw them)
             protocol.idle_queue.get_nowait()
         idle = asyncio.ensure_future(s.imap.idle())
         self.idles += 1
@@ -337,22 +408,34 @@ class ImapSource:
             await s.call(asyncio.shield(_first(idle, protocol.wait_for_idle_response())), "idle")
             if idle.done():  # the server answered IDLE with a tagged NO/BAD
                 raise ImapError(f"idle refused: {_text(idle.result().lines)}")
-            push = asyncio.ensure_future(protocol.idle_queue.get())
-            stop = asyncio.ensure_future(self._stop.wait())
-            lost = asyncio.ensure_future(s.lost.wait())
-            done, _ = await asyncio.wait({push, stop, lost}, timeout=self.settings.idle_renew,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            for w in (push, stop, lost):
-                w.cancel()
-            if lost in done or s.lost.is_set():
-                raise ImapError("connection lost during IDLE")
-            if push in done and not push.cancelled():
-                self.log.debug("imap_idle_push", new_mail=p.announces_new_mail(push.result()))
+            if s.exists_seen:  # announced between the last UID SEARCH and now (possibly dropped by aioimaplib)
+                reason = "pending"
+            else:
+                reason = await self._idle_wait_for_event(s, protocol)
+            self.idle_exits[reason] = self.idle_exits.get(reason, 0) + 1
+            self.log.debug("imap_idle_left", reason=reason)
             protocol.idle_done()
             await s.ok(idle, "idle done")
         finally:
             if not idle.done():
                 idle.cancel()
+
+    async def _idle_wait_for_event(self, s: _Session, protocol: Any) -> str:
+        wait = self._idle_wait()
+        push = asyncio.ensure_future(protocol.idle_queue.get())
+        stop = asyncio.ensure_future(self._stop.wait())
+        lost = asyncio.ensure_future(s.lost.wait())
+        done, _ = await asyncio.wait({push, stop, lost}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        for w in (push, stop, lost):
+            w.cancel()
+        if lost in done or s.lost.is_set():
+            raise ImapError("connection lost during IDLE")
+        if push in done and not push.cancelled():
+            self.log.debug("imap_idle_push", new_mail=p.announces_new_mail(push.result()))
+            return "push"
+        if stop in done:
+            return "stop"
+        return "renew" if wait >= self.settings.idle_renew else "keepalive"
 
 
 async def _first(a: Awaitable[Any], b: Awaitable[Any]) -> None:

@@ -67,20 +67,23 @@ def ingest_report(
     *,
     ref: str = "",
     parse_error: str | None = None,
+    max_raw: int = q.MAX_RAW_BYTES,
 ) -> IngestOutcome:
     """Correlate one report and record its events, or quarantine it; run inside a write transaction.
 
-    `report` None means the parser failed (`parse_error` says how).
+    `report` None means the parser failed (`parse_error` says how); a quarantined report keeps at most
+    `max_raw` raw bytes (the source's quarantine_max_bytes).
     """
     if report is None:
         return _quarantine(
-            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": (parse_error or "")[:300]}
+            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": (parse_error or "")[:300]},
+            max_raw=max_raw,
         )
     if report.kind is ReportKind.UNKNOWN:
-        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NOT_A_REPORT, {})
+        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NOT_A_REPORT, {}, max_raw=max_raw)
     pairs = _correlate(db, report, keys, now, source=source, ref=ref)
     if isinstance(pairs, QuarantineReason):
-        return _quarantine(db, raw, report, source, ref, now, pairs, {})
+        return _quarantine(db, raw, report, source, ref, now, pairs, {}, max_raw=max_raw)
     applied = duplicates = usable = 0
     for match, result in pairs:
         kind = mapping.event_kind(report.kind, result)
@@ -105,7 +108,7 @@ def ingest_report(
         else:
             applied += 1
     if usable == 0:
-        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NO_USABLE_RESULT, {})
+        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NO_USABLE_RESULT, {}, max_raw=max_raw)
     _note_report(db, report, source, ref, now, outcome="applied" if applied else "duplicate", events=applied)
     q.release(db, report.fingerprint, now)  # a retried quarantine item that now applies
     return IngestOutcome(applied, duplicates, None, report.fingerprint, str(report.kind))
@@ -206,6 +209,8 @@ def _quarantine(
     now: datetime,
     reason: QuarantineReason,
     extra: dict[str, Any],
+    *,
+    max_raw: int = q.MAX_RAW_BYTES,
 ) -> IngestOutcome:
     fingerprint = report.fingerprint if report else unparseable_fingerprint(raw)
     detail: dict[str, Any] = dict(extra)
@@ -217,7 +222,8 @@ def _quarantine(
             for r in report.recipients[:20]
         ]
         detail["has_token"] = bool(report.token or report.token_candidates)
-    item = q.put(db, fingerprint=fingerprint, raw=raw, source=source, ref=ref, reason=reason, detail=detail, now=now)
+    item = q.put(db, fingerprint=fingerprint, raw=raw, source=source, ref=ref, reason=reason, detail=detail, now=now,
+                 max_bytes=max_raw)
     _note_report(db, report, source, ref, now, outcome="quarantined", events=0, fingerprint=fingerprint, quarantine_id=item)
     log.info("report_quarantined", reason=str(reason), source=source, ref=ref, fingerprint=fingerprint, quarantine_id=item)
     return IngestOutcome(0, 0, reason, fingerprint, str(report.kind) if report else "unparseable", item)
@@ -263,13 +269,19 @@ class Ingestor:
         self.parser = parser or default_parser()
         self.stats = IngestStats()
 
-    async def ingest(self, raw: bytes, source: str, ref: str) -> IngestOutcome:
-        """Returns once the outcome is committed; raises TransientError (or StoreError) when nothing was."""
+    async def ingest(self, raw: bytes, source: str, ref: str, *, max_raw: int | None = None) -> IngestOutcome:
+        """Returns once the outcome is committed; raises TransientError (or StoreError) when nothing was.
+
+        `max_raw`: most raw bytes a quarantine entry keeps (the source's quarantine_max_bytes; None: the default).
+        """
         now = self.clock()
+        limit = q.MAX_RAW_BYTES if max_raw is None else int(max_raw)
         report, error = await asyncio.to_thread(parse_safely, self.parser, raw, self.hints)
         try:
             outcome = await self.store.write(
-                lambda db: ingest_report(db, raw, report, self.keys, source, now, ref=ref, parse_error=error)
+                lambda db: ingest_report(
+                    db, raw, report, self.keys, source, now, ref=ref, parse_error=error, max_raw=limit
+                )
             )
         except (TransientError, StoreError):  # nothing committed: the source keeps the message for later
             self.stats.failures += 1
@@ -279,7 +291,7 @@ class Ingestor:
             outcome = await self.store.write(
                 lambda db: _quarantine(
                     db, raw, report, source, ref, now, QuarantineReason.INTERNAL_ERROR,
-                    {"error": f"{type(exc).__name__}: {exc}"[:300]},
+                    {"error": f"{type(exc).__name__}: {exc}"[:300]}, max_raw=limit,
                 )
             )
         self._count(outcome)

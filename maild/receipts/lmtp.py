@@ -19,7 +19,7 @@ from aiosmtpd.lmtp import LMTP
 from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
-from maild.receipts.quarantine import MAX_RAW_BYTES
+from maild.receipts.quarantine import MAX_RAW_BYTES, raw_limit
 from maild.receipts.sources import parse_receipt_url
 
 log = logs.get("receipts.lmtp")
@@ -37,15 +37,16 @@ def replies(status: str, recipients: int) -> str:
 class ReceiptHandler:
     """aiosmtpd handler: the policy side of the LMTP listener."""
 
-    def __init__(self, ingestor: Any, source_name: str) -> None:
+    def __init__(self, ingestor: Any, source_name: str, max_raw: int | None = None) -> None:
         self.ingestor = ingestor
         self.source_name = source_name
+        self.max_raw = max_raw
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or b""
         ref = "lmtp:" + secrets.token_hex(4)
         try:
-            outcome = await self.ingestor.ingest(raw, "lmtp", ref)
+            outcome = await self.ingestor.ingest(raw, "lmtp", ref, max_raw=self.max_raw)
         except Exception as exc:  # noqa: BLE001 - nothing committed: the MTA must keep it
             log.warning("lmtp_receipt_deferred", ref=ref, peer=str(session.peer), error=f"{type(exc).__name__}: {exc}")
             return replies(TEMPFAIL, len(envelope.rcpt_tos))
@@ -63,7 +64,7 @@ class LmtpSource:
         self.settings = settings
         self.host, self.port = url.host, url.port
         self.name = url.display()
-        self.handler = ReceiptHandler(ingestor, self.name)
+        self.handler = ReceiptHandler(ingestor, self.name, raw_limit(settings.quarantine_max_bytes))
         self._server: asyncio.AbstractServer | None = None
         self._stopped = asyncio.Event()
 

@@ -20,6 +20,7 @@ from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
 from maild.receipts.ingest import IngestOutcome
+from maild.receipts.quarantine import raw_limit
 from maild.receipts.sources import parse_receipt_url
 
 log = logs.get("receipts.maildir")
@@ -141,7 +142,7 @@ class MaildirSource:
             raw = await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:  # taken by someone else meanwhile
             return None
-        return await self.ingestor.ingest(raw, "maildir", path.name)
+        return await self.ingestor.ingest(raw, "maildir", path.name, max_raw=raw_limit(self.settings.quarantine_max_bytes))
 
     def _move_all(self, moves: list[tuple[Path, Path]]) -> int:
         done = 0

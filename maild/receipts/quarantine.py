@@ -12,7 +12,13 @@ import sqlite_utils
 
 from maild.clock import iso
 
-MAX_RAW_BYTES = 10 * 1024 * 1024  # a report bigger than this is kept cut (and its retry may then fail to parse)
+# Default of receipts[].quarantine_max_bytes: a report bigger than this is kept cut (its retry may then fail to parse).
+MAX_RAW_BYTES = 10 * 1024 * 1024
+
+
+def raw_limit(setting: float | None) -> int:
+    """A source's quarantine_max_bytes as a byte count (None, from a ReceiptSource built in code: the default)."""
+    return MAX_RAW_BYTES if setting is None else max(0, int(setting))
 
 
 class QuarantineReason(StrEnum):
@@ -74,9 +80,13 @@ def put(
     reason: QuarantineReason,
     detail: dict[str, Any],
     now: datetime,
+    max_bytes: int = MAX_RAW_BYTES,
 ) -> int:
-    """Hold one report; the same report quarantined again updates its row (one row per fingerprint)."""
-    kept = raw[:MAX_RAW_BYTES]
+    """Hold one report; the same report quarantined again updates its row (one row per fingerprint).
+
+    At most `max_bytes` of the raw message are kept; `size` is the full size and `truncated` says it was cut.
+    """
+    kept = raw[: max(0, int(max_bytes))]
     db.execute(
         """INSERT INTO quarantine (fingerprint, source, ref, reason, detail, received_at, size, raw, truncated, state, seen)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', 1)
