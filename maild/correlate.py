@@ -31,6 +31,8 @@ class Match:
     recipient_id: int
     message_id: int  # messages.id
     address: str
+    # The earliest credible time of a report about this copy: when the upstream last accepted it (a DSN cannot
+    # predate that; report dates have whole seconds, maild's own events milliseconds), else when maild queued it.
     queued_at: datetime
     via: Via
 
@@ -54,7 +56,10 @@ _REJECTION = {
     tokens.Rejection.BAD_SIGNATURE: TokenProblem.BAD_SIGNATURE,
 }
 
-_SELECT = """SELECT r.id, r.message, r.address, m.received_at, r.token
+_SELECT = """SELECT r.id, r.message, r.address,
+                    MAX(m.received_at, COALESCE((SELECT MAX(e.at) FROM events e
+                                                 WHERE e.recipient = r.id AND e.kind = 'accepted'), '')),
+                    r.token
              FROM recipients r JOIN messages m ON m.id = r.message"""
 
 

@@ -235,3 +235,22 @@ def test_event_time_is_report_date_bounded_else_received(db, last_attempt, date,
                  token=sent.token("alice@example.net"), date=date)
     run(db, rep, now=T0.replace(hour=13))
     assert events(db)[0]["at"] == expected
+
+
+def test_a_report_dated_before_the_copy_was_accepted_takes_the_received_time(db):
+    """Report dates have whole seconds: a DSN sent in the second the upstream accepted the copy must not sort before it."""
+    from datetime import timedelta
+
+    from maild.model import EventSource
+    from maild.store.events import NewEvent, record_event
+
+    sent = send(db, "alice@example.net")
+    rid = sent.rid("alice@example.net")
+    mid = db.execute("SELECT message FROM recipients WHERE id = ?", (rid,)).fetchone()[0]
+    accepted_at = T0 + timedelta(minutes=1, milliseconds=1)
+    transaction(db, lambda d: record_event(
+        d, NewEvent(rid, mid, EventKind.ACCEPTED, accepted_at, EventSource.SMTP), recorded_at=accepted_at))
+    rep = report(ReportKind.DSN, result(action="delayed", status="4.4.1",
+                 last_attempt_date="Sun, 01 Mar 2026 12:01:00 +0000"), token=sent.token("alice@example.net"))
+    run(db, rep, now=T0.replace(hour=13))
+    assert events(db, "delayed")[0]["at"] == "2026-03-01T13:00:00.000Z"
