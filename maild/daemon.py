@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
 import signal
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +22,7 @@ from maild.config import Settings
 from maild.delivery.scheduler import Delivery
 from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
+from maild.http.auth import load_token
 from maild.intake.server import IntakeServer, build_intake
 from maild.receipts.ingest import Ingestor, hints_from
 from maild.receipts.sources import Source, build_sources
@@ -44,22 +42,6 @@ def _count_queued(db: Any) -> int:
     )
 
 
-def ensure_secret_file(path: Path, make: Any) -> None:
-    """Create a 0600 secret file when missing (first start); never overwrite."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as fh:
-        fh.write(make())
-        fh.flush()
-        os.fsync(fh.fileno())
-    log.info("secret_file_created", path=str(path))
-
-
 @dataclass
 class Daemon:
     settings: Settings
@@ -77,19 +59,21 @@ class Daemon:
     listeners: dict[str, bool] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    failed: str | None = None  # the part whose crash stopped the daemon
 
     async def start(self) -> None:
         s = self.settings
-        self.keys = tokens.load_keys(s.tracking.key_file, create=True)
+        # First start creates the key and API token files (0600, fsynced): file work stays off the loop.
+        self.keys = await asyncio.to_thread(tokens.load_keys, s.tracking.key_file, create=True)
         if s.http.listen:
-            ensure_secret_file(s.http.token_file, lambda: secrets.token_urlsafe(32) + "\n")
+            await asyncio.to_thread(load_token, s.http.token_file)
         self.store = Store(s.store.path, busy_timeout=s.store.busy_timeout)
         await asyncio.to_thread(self.store.open)
         self.delivery = Delivery(s, self.store, self.keys)
-        self.tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        self._spawn(self.delivery.run(), "delivery")
         self.webhooks = WebhookDispatcher(s, self.store)
-        self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
-        self.tasks.append(asyncio.create_task(retention.retention_loop(s, self.store, clock.now), name="retention"))
+        self._spawn(self.webhooks.run(), "webhooks")
+        self._spawn(retention.retention_loop(s, self.store, clock.now), "retention")
         self.ingestor = Ingestor(s, self.store, self.keys)
         self._start_sources(s)
         self.intake = build_intake(s, self.store, self.keys, on_spooled=self.delivery.wake)
@@ -101,15 +85,31 @@ class Daemon:
         log.info("maild_started", intake=[f"{h}:{p}" for h, p in bound], store=str(s.store.path))
         self.notifier.notify("READY=1", self._status_line())
         if self.notifier.enabled:
-            self.tasks.append(asyncio.create_task(self._status_updates(), name="status"))
+            self._spawn(self._status_updates(), "status")
         interval = self.notifier.watchdog_interval()
         if interval:
-            self.tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
+            self._spawn(self._watchdog(interval), "watchdog")
 
     def _start_sources(self, s: Settings) -> None:
         assert self.ingestor is not None
         self.sources = build_sources(s, self.ingestor, self.store)
-        self.source_tasks = [asyncio.create_task(src.run(), name=f"source {src.name}") for src in self.sources]
+        self.source_tasks = [self._spawn(src.run(), f"source {src.name}", keep=False) for src in self.sources]
+
+    def _spawn(self, coro: Any, name: str, *, keep: bool = True) -> asyncio.Task[Any]:
+        """Run a part; one that dies of an unexpected error stops the daemon (exit 1: systemd restarts it)."""
+        task = asyncio.create_task(coro, name=name)
+        if keep:
+            self.tasks.append(task)
+        task.add_done_callback(self._part_ended)
+        return task
+
+    def _part_ended(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        log.error("part_failed", part=task.get_name(), error=f"{type(error).__name__}: {error}")
+        self.failed = task.get_name()
+        self.stopping.set()
 
     async def _stop_sources(self) -> None:
         for src in self.sources:
@@ -235,7 +235,7 @@ class Daemon:
                 log.info("delivery_restarting")
                 await self.delivery.stop(STOP_TIMEOUT)
                 self.delivery = Delivery(settings, self.store, keys)
-                self.tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+                self._spawn(self.delivery.run(), "delivery")
                 if self.intake is not None:
                     self.intake.handler.on_spooled = self.delivery.wake
             else:
@@ -256,7 +256,7 @@ class Daemon:
             if self.webhooks is not None:
                 await self.webhooks.stop()
             self.webhooks = WebhookDispatcher(settings, self.store)
-            self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
+            self._spawn(self.webhooks.run(), "webhooks")
 
 
 async def serve(settings: Settings, log_format: str | None = None) -> int:
@@ -280,4 +280,4 @@ async def serve(settings: Settings, log_format: str | None = None) -> int:
         raise
     await daemon.stopping.wait()
     await daemon.stop()
-    return 0
+    return 1 if daemon.failed else 0

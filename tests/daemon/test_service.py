@@ -153,3 +153,15 @@ def test_sighup_with_a_new_upstream_sends_new_mail_there(maild, sink):
         assert maild.terminate() == 0
     finally:
         controller.stop()
+
+
+def test_a_part_that_dies_stops_the_daemon_with_exit_1(maild):
+    # a webhook secret file that is a folder: the webhook part fails after start-up
+    folder = maild.config.parent / "secret-is-a-folder"
+    folder.mkdir()
+    maild.config.write_text(
+        maild.config.read_text() + f'\n[webhooks]\nurls = ["http://127.0.0.1:9/hook"]\nsecret_file = "{folder}"\n'
+    )
+    maild.start()
+    assert maild.proc.wait(30) == 1
+    assert "part_failed" in maild.log.read_text()
