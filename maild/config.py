@@ -335,6 +335,15 @@ class LogSettings:
     )
 
 
+@dataclass(frozen=True)
+class ServiceSettings:
+    stop_timeout: float = setting(
+        "30s",
+        "On SIGTERM: how long SMTP sessions in a transaction and copies in flight may take to finish before maild exits.",
+        _duration,
+    )
+
+
 def _http_url(value: Any, base: Path) -> str:
     text = _str(value, base)
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
@@ -393,6 +402,7 @@ class Settings:
     log: LogSettings
     webhooks: WebhookSettings
     retention: RetentionSettings
+    service: ServiceSettings
 
     @property
     def base_dir(self) -> Path:
@@ -408,6 +418,7 @@ SECTIONS: dict[str, type] = {
     "log": LogSettings,
     "webhooks": WebhookSettings,
     "retention": RetentionSettings,
+    "service": ServiceSettings,
 }
 LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource}
 DEFAULT_RECEIPTS: list[dict[str, Any]] = [{"url": "maildir:var/receipts"}]

@@ -10,7 +10,6 @@ the store's writer drains and closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,6 @@ from maild.webhooks import WebhookDispatcher
 
 log = logs.get("daemon")
 
-STOP_TIMEOUT = 30.0
 STATUS_INTERVAL = 5.0
 
 
@@ -173,14 +171,16 @@ class Daemon:
             self.notifier.notify(self._status_line(queued))
             await asyncio.sleep(STATUS_INTERVAL)
 
-    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        timeout = self.settings.service.stop_timeout if timeout is None else timeout
         self.notifier.notify("STOPPING=1")
         log.info("maild_stopping", timeout=timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout  # one budget for draining sessions and copies in flight
         if self.intake is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.intake.stop(), timeout)
+            await self.intake.stop(timeout)
         if self.delivery is not None:
-            await self.delivery.stop(timeout)
+            await self.delivery.stop(max(0.0, deadline - loop.time()))
         await self._stop_sources()
         if self.webhooks is not None:
             await self.webhooks.stop()
@@ -233,7 +233,7 @@ class Daemon:
             if settings.delivery != old.delivery:
                 # upstream, credentials, TLS and retry policy are fixed per Delivery: start a new one
                 log.info("delivery_restarting")
-                await self.delivery.stop(STOP_TIMEOUT)
+                await self.delivery.stop(settings.service.stop_timeout)
                 self.delivery = Delivery(settings, self.store, keys)
                 self._spawn(self.delivery.run(), "delivery")
                 if self.intake is not None:
