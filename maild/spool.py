@@ -7,6 +7,7 @@ spool back; when every recipient of a message is final its body is dropped.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,7 @@ import sqlite_utils
 from maild import departments, tokens
 from maild.clock import iso
 from maild.model import DeliveryState, EventKind, EventSource, RecipientKind
-from maild.store.events import NewEvent, record_event
+from maild.store.events import NewEvent, record_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,47 +60,98 @@ def enqueue(
     db: sqlite_utils.Database, sub: Submission, keys: tokens.KeySet | None, *, receipts_default: bool
 ) -> Spooled:
     """Store one message; run inside a write transaction. Tracked messages get one token per recipient."""
-    if sub.tracked and keys is None:
-        raise ValueError("a tracked message needs the token keys")
-    receipts = sub.tracked and departments.receipts_enabled(db, sub.department, receipts_default)
-    at = iso(sub.received_at)
-    cursor = db.execute(
-        """INSERT INTO messages (queue_id, message_id, ticket, department, sender, subject, size, peer,
-                                 received_at, tracked, receipts_requested, held, headers, body)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)""",
-        (
-            sub.queue_id,
-            sub.message_id,
-            sub.ticket,
-            sub.department,
-            sub.sender,
-            sub.subject,
-            len(sub.headers) + len(sub.body),
-            sub.peer,
-            at,
-            int(sub.tracked),
-            int(receipts),
-            sub.headers,
-            sub.body,
-        ),
-    )
-    message = int(cursor.lastrowid)
-    ids = []
-    for rcpt in sub.recipients:
-        rid = int(
-            db.execute(
-                """INSERT INTO recipients (message, address, kind, delivery_state, attempts, next_attempt_at, updated_at)
-                   VALUES (?, ?, ?, ?, 0, ?, ?)""",
-                (message, rcpt.address, str(rcpt.kind), str(DeliveryState.QUEUED), at, at),
-            ).lastrowid
+    return enqueue_many(db, [(sub, keys, receipts_default)])[0]
+
+
+EnqueueItem = tuple[Submission, "tokens.KeySet | None", bool]  # submission, token keys, receipts_default
+
+
+def enqueue_many(db: sqlite_utils.Database, items: list[EnqueueItem]) -> list[Spooled]:
+    """Store many messages in a few multi-row statements; run inside a write transaction.
+
+    The rows are those `enqueue` stores one message at a time. Ids are chosen
+    here as SQLite would (one above the largest) so each token can be minted
+    before its recipient row is written: one INSERT per table, not three
+    statements per recipient. The caller holds the write lock, so nobody else
+    can take these ids meanwhile.
+    """
+    for sub, keys, _ in items:
+        if sub.tracked and keys is None:
+            raise ValueError("a tracked message needs the token keys")
+    conn = db.conn
+    receipts_cache: dict[tuple[str | None, bool], bool] = {}
+    first_message = _next_id(conn, "messages")
+    message_rows: list[tuple[object, ...]] = []
+    for sub, _, default in items:
+        if not sub.tracked:
+            receipts = False
+        else:
+            cache_key = (sub.department, default)
+            if cache_key not in receipts_cache:
+                receipts_cache[cache_key] = departments.receipts_enabled(db, sub.department, default)
+            receipts = receipts_cache[cache_key]
+        message_rows.append(
+            (
+                first_message + len(message_rows),
+                sub.queue_id,
+                sub.message_id,
+                sub.ticket,
+                sub.department,
+                sub.sender,
+                sub.subject,
+                len(sub.headers) + len(sub.body),
+                sub.peer,
+                iso(sub.received_at),
+                int(sub.tracked),
+                int(receipts),
+                sub.headers,
+                sub.body,
+            )
         )
-        if sub.tracked:
-            assert keys is not None
-            db.execute("UPDATE recipients SET token = ? WHERE id = ?", (tokens.mint(keys, rid), rid))
-        record_event(
-            db,
-            NewEvent(rid, message, EventKind.QUEUED, sub.received_at, EventSource.SMTP),
-            recorded_at=sub.received_at,
-        )
-        ids.append(rid)
-    return Spooled(message, sub.queue_id, tuple(ids), receipts)
+    _insert_rows(conn, _MESSAGES, message_rows)
+    first_recipient = rid = _next_id(conn, "recipients")
+    recipient_rows: list[tuple[object, ...]] = []
+    events: list[tuple[NewEvent, str]] = []
+    spooled: list[Spooled] = []
+    queued = str(DeliveryState.QUEUED)
+    for n, (sub, keys, _) in enumerate(items):
+        message = first_message + n
+        at = message_rows[n][9]
+        ids = []
+        for rcpt in sub.recipients:
+            token = tokens.mint(keys, rid) if sub.tracked and keys is not None else None
+            recipient_rows.append((rid, message, rcpt.address, str(rcpt.kind), token, queued, at, at))
+            events.append((NewEvent(rid, message, EventKind.QUEUED, sub.received_at, EventSource.SMTP), at))
+            ids.append(rid)
+            rid += 1
+        spooled.append(Spooled(message, sub.queue_id, tuple(ids), bool(message_rows[n][11])))
+    if recipient_rows:
+        _insert_rows(conn, _RECIPIENTS, recipient_rows)
+        record_events(db, events)
+    assert rid - first_recipient == len(recipient_rows)
+    return spooled
+
+
+_MESSAGES = """INSERT INTO messages (id, queue_id, message_id, ticket, department, sender, subject, size, peer,
+                                     received_at, tracked, receipts_requested, held, headers, body)
+               VALUES {rows}"""
+_MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+_RECIPIENTS = """INSERT INTO recipients (id, message, address, kind, token, delivery_state, attempts,
+                                         next_attempt_at, updated_at)
+                 VALUES {rows}"""
+_RECIPIENT_ROW = "(?, ?, ?, ?, ?, ?, 0, ?, ?)"
+_ROWS = {_MESSAGES: _MESSAGE_ROW, _RECIPIENTS: _RECIPIENT_ROW}
+_CHUNK = 500
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The id SQLite gives the next row of a table without AUTOINCREMENT: one above the largest."""
+    return int(conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
+
+
+def _insert_rows(conn: sqlite3.Connection, statement: str, rows: list[tuple[object, ...]]) -> None:
+    """Rows in order, in one statement per chunk; SQLite numbers them one after another."""
+    row = _ROWS[statement]
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        conn.execute(statement.format(rows=", ".join([row] * len(chunk))), [v for r in chunk for v in r])

@@ -24,13 +24,18 @@ from maild.config import Settings
 from maild.errors import StoreBusy, StoreError
 from maild.intake.auth import Users, load_users
 from maild.intake.classify import classify
-from maild.spool import Submission, enqueue, new_queue_id
+from maild.spool import Submission, enqueue_many, new_queue_id
 from maild.store import Store
+from maild.store.writer import Batchable
 
 log = logs.get("intake")
 
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.\-\[\]:_]+")
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# `<dot-atom@host.name>`: the common path, whose parse by aiosmtpd's RFC 5322 parser is this very text.
+_SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>")
 
 
 @dataclass
@@ -158,10 +163,10 @@ class IntakeHandler:
             subject=c.subject,
             tracked=c.tracked,
         )
-        default = self.settings.tracking.receipts_default
-        keys = self.keys
+        # Batchable: the messages of concurrent sessions are stored together, in a few multi-row statements.
+        job = Batchable(enqueue_many, (sub, self.keys, self.settings.tracking.receipts_default))
         try:
-            spooled = await self.store.write(lambda db: enqueue(db, sub, keys, receipts_default=default))
+            spooled = await self.store.write(job)
         except (StoreBusy, StoreError) as exc:
             self.stats.reject("store_failed")
             log.error("spool_failed", peer=peer, queue_id=sub.queue_id, error=str(exc))
@@ -224,6 +229,24 @@ class _Session(SMTP):
                 self.transport.close()
             return
         await super()._handle_client()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's parse of a MAIL/RCPT path, without its RFC 5322 parser for a plain `<local@domain>`.
+
+        That parser costs ~50 µs per address (a tenth of the loop's time under load);
+        for a dot-atom local part and a host name its result is exactly the text
+        between the brackets and the parameters after the spaces. Anything else
+        (quoted local parts, literals, comments, tabs) goes to aiosmtpd's own code.
+        """
+        m = _SIMPLE_PATH.match(arg)
+        if m is not None:
+            rest = arg[m.end() :]
+            if not rest or (rest[0] == " " and "(" not in rest and "\t" not in rest):
+                address = m.group(1)
+                if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+                    return None, None
+                return address, rest.lstrip(" ")
+        return super()._getaddr(arg)
 
     @property
     def in_transaction(self) -> bool:

@@ -30,32 +30,52 @@ class NewEvent:
     natural_key: str | None = None
 
 
+_INSERT = """INSERT INTO events (recipient, message, kind, at, recorded_at, source, status, action, reason,
+                                 hard, diagnostic, remote_mta, reply_code, detail, natural_key)
+             VALUES {rows}
+             ON CONFLICT (natural_key) DO NOTHING"""
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ONE = _INSERT.format(rows=_ROW)
+CHUNK = 500  # rows per multi-row statement, well under SQLite's limit on parameters
+
+
 def record_event(db: sqlite_utils.Database, event: NewEvent, *, recorded_at: datetime) -> int | None:
     """Insert one event; returns its id, or None when its natural key was already recorded."""
-    r = event.record
-    cursor = db.execute(
-        """INSERT INTO events (recipient, message, kind, at, recorded_at, source, status, action, reason,
-                               hard, diagnostic, remote_mta, reply_code, detail, natural_key)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (natural_key) DO NOTHING""",
-        (
-            event.recipient_id,
-            event.message_id,
-            str(event.kind),
-            iso(event.at),
-            iso(recorded_at),
-            event.source,
-            r.status,
-            r.action,
-            r.reason,
-            None if r.hard is None else int(r.hard),
-            r.diagnostic,
-            r.remote_mta,
-            r.reply_code,
-            json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else None,
-            event.natural_key,
-        ),
-    )
+    cursor = db.conn.execute(_INSERT_ONE, _values(event, iso(recorded_at)))
     if cursor.rowcount == 0:
         return None
     return int(cursor.lastrowid)
+
+
+def record_events(db: sqlite_utils.Database, events: list[tuple[NewEvent, str]]) -> None:
+    """Insert many events (each with its recorded_at, as ISO text) in as few statements as the parameter limit allows.
+
+    Same rows as `record_event` one by one; an event whose natural key was already recorded is ignored.
+    """
+    for start in range(0, len(events), CHUNK):
+        chunk = events[start : start + CHUNK]
+        params: list[Any] = []
+        for event, recorded_at in chunk:
+            params.extend(_values(event, recorded_at))
+        db.conn.execute(_INSERT_ONE if len(chunk) == 1 else _INSERT.format(rows=", ".join([_ROW] * len(chunk))), params)
+
+
+def _values(event: NewEvent, recorded_at: str) -> tuple[Any, ...]:
+    r = event.record
+    return (
+        event.recipient_id,
+        event.message_id,
+        str(event.kind),
+        iso(event.at),
+        recorded_at,
+        event.source,
+        r.status,
+        r.action,
+        r.reason,
+        None if r.hard is None else int(r.hard),
+        r.diagnostic,
+        r.remote_mta,
+        r.reply_code,
+        json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else None,
+        event.natural_key,
+    )

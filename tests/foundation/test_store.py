@@ -86,3 +86,42 @@ async def test_readers_see_committed_data_while_another_connection_writes(store,
     assert count == 1
     other.execute("COMMIT")
     other.close()
+
+
+async def test_batchable_jobs_share_statements_and_a_bad_one_still_fails_alone(store):
+    from datetime import UTC, datetime
+
+    from maild import tokens
+    from maild.model import RecipientKind
+    from maild.spool import SpoolRecipient, Submission, enqueue_many
+    from maild.store.writer import Batchable
+
+    keys = tokens.KeySet({"a": b"k" * 32}, "a")
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def sub(queue_id, n):
+        rcpts = tuple(SpoolRecipient(f"r{i}@example.net", RecipientKind.TO) for i in range(n))
+        return Submission(queue_id, "s@example.com", rcpts, b"Subject: x\r\n\r\n", b"body\r\n", at)
+
+    subs = [sub("Q1", 1), sub("Q2", 3), sub("Q1", 2), sub("Q3", 2)]  # the second Q1 breaks the UNIQUE queue_id
+    results = await asyncio.gather(
+        *(store.write(Batchable(enqueue_many, (s, keys, False))) for s in subs), return_exceptions=True
+    )
+    assert isinstance(results[2], StoreError)
+    spooled = [r for r in results if not isinstance(r, BaseException)]
+    assert [s.queue_id for s in spooled] == ["Q1", "Q2", "Q3"]
+    assert [len(s.recipients) for s in spooled] == [1, 3, 2]
+
+    def rows(db):
+        return db.execute(
+            "SELECT r.id, r.message, r.token, (SELECT count(*) FROM events e WHERE e.recipient = r.id AND e.kind = 'queued')"
+            " FROM recipients r ORDER BY r.id"
+        ).fetchall()
+
+    stored = await store.read(rows)
+    assert [r[0] for r in stored] == [rid for s in spooled for rid in s.recipients]
+    assert [r[1] for r in stored] == [s.message for s in spooled for _ in s.recipients]
+    for rid, _, token, queued in stored:
+        assert queued == 1
+        verified = tokens.verify(keys, token)
+        assert getattr(verified, "recipient_id", None) == rid

@@ -18,7 +18,6 @@ from aiosmtpd.smtp import SMTP
 from maild import config
 from maild.daemon import Daemon
 from maild.receipts.imap import ImapSource
-from maild.receipts.ingest import Ingestor
 from tests.ingest import mail
 from tests.ingest.conftest import KEY_LINE, async_wait_for
 
@@ -75,16 +74,14 @@ command_timeout = "5s"
     settings = config.load(cfg)
     daemon = Daemon(settings)
     await daemon.start()
-    source = None
-    task = None
     try:
         port = daemon.intake.servers[0].sockets[0].getsockname()[1]
         await asyncio.to_thread(submit, port)
         await async_wait_for(lambda: len(upstream.copies) == 2, what="two copies upstream")
 
-        ingestor = Ingestor(settings, daemon.store, daemon.keys)
-        source = ImapSource(settings.receipts[0], ingestor, daemon.store, base_dir=tmp_path)
-        task = asyncio.create_task(source.run())
+        # the daemon runs the configured IMAP source itself
+        source = daemon.sources[0]
+        assert isinstance(source, ImapSource)
         await async_wait_for(lambda: source.connected, what="IMAP ready")
 
         by_rcpt = {}
@@ -112,8 +109,5 @@ command_timeout = "5s"
         assert rows == [("alice@example.net", "displayed", "imap"), ("bob@example.net", "bounced", "imap")]
         await async_wait_for(lambda: len(dovecot.uids(dovecot_user, "processed")) == 2, what="moved")
     finally:
-        if source is not None:
-            await source.stop()
-            await asyncio.wait_for(task, 10)
         await daemon.stop(5)
         server.close()
