@@ -78,11 +78,20 @@ def purge_batch(db: sqlite_utils.Database, limits: Mapping[str, str], *, cause: 
     return PurgeResult(dict(deleted))
 
 
-def purge(db: sqlite_utils.Database, limits: Mapping[str, str], *, cause: str) -> PurgeResult:
-    """Delete every event older than its kind's cutoff, in one transaction (for `maild purge`)."""
+def purge(
+    transact: Callable[[Callable[[sqlite_utils.Database], PurgeResult]], PurgeResult],
+    limits: Mapping[str, str],
+    *,
+    cause: str,
+) -> PurgeResult:
+    """Delete every event older than its kind's cutoff (`maild purge`), one short transaction per batch.
+
+    `transact(job)` runs one job in its own transaction, so the daemon's writer
+    (intake, ingest) waits for a batch, never for the whole purge.
+    """
     total: Counter[str] = Counter()
     while True:
-        result = purge_batch(db, limits, cause=cause)
+        result = transact(lambda db: purge_batch(db, limits, cause=cause))
         if not result.deleted:
             return PurgeResult(dict(total))
         total.update(result.deleted)
@@ -108,7 +117,7 @@ def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
     """Erase one address: its events, the address itself, its tokens and SMTP replies, and its mentions in
     stored headers and bodies; counts of the erased events stay in erased_counts (cause 'forget')."""
     address = address.strip()
-    pattern = re.compile(re.escape(address.encode()), re.IGNORECASE)
+    pattern = address_pattern(address)
     quarantined = _forget_quarantined(db, pattern)
     recipients = db.execute("SELECT id, message FROM recipients WHERE address = ? COLLATE NOCASE", (address,)).fetchall()
     if not recipients:
@@ -134,6 +143,14 @@ def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
             db.execute("UPDATE messages SET headers = ?, body = ? WHERE id = ?", (new_headers, new_body, mid))
             scrubbed += 1
     return ForgetResult(len(ids), len(rows), scrubbed, quarantined)
+
+
+def address_pattern(address: str) -> re.Pattern[bytes]:
+    """The address as a whole word: forgetting an@example.com must not touch jan@example.com or an@example.com.au."""
+    return re.compile(
+        rb"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])" + re.escape(address.encode()) + rb"(?![A-Za-z0-9-]|\.[A-Za-z0-9])",
+        re.IGNORECASE,
+    )
 
 
 def _forget_quarantined(db: sqlite_utils.Database, pattern: re.Pattern[bytes]) -> int:

@@ -30,6 +30,7 @@ import sqlite_utils
 from maild import clock as clock_module
 from maild import departments, logs, queries
 from maild.config import Settings
+from maild.errors import MaildError
 from maild.http.auth import load_secret
 
 log = logs.get("webhooks")
@@ -164,7 +165,7 @@ class WebhookDispatcher:
             return
         secret = (await asyncio.to_thread(load_secret, self.conf.secret_file, "webhooks.secret_file")).encode()
         default = self.settings.tracking.receipts_default
-        await self.store.write(lambda db: departments.sync_default(db, default))
+        await self._save("*", lambda db: departments.sync_default(db, default))  # the SQL views see the default
         timeout = aiohttp.ClientTimeout(total=self.conf.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             self._session = session
@@ -179,9 +180,28 @@ class WebhookDispatcher:
             pass
         self._wake.clear()
 
+    async def _save(self, url: str, job: Callable[[sqlite_utils.Database], object]) -> None:
+        """Persist a cursor or a failure; a busy or failing store is logged and skipped, never fatal.
+
+        The cursor stays in memory and the next save writes it again; after a
+        crash in between, the receiver sees a delivery twice (at-least-once).
+        """
+        try:
+            await self.store.write(job)
+        except MaildError as exc:
+            log.error("webhook_store_failed", url=url, error=str(exc))
+
     async def _serve(self, url: str, secret: bytes) -> None:
         default = self.settings.tracking.receipts_default
-        cursor, attempts, retry_at = await self.store.write(lambda db: load_cursor(db, url, self.clock()))
+        while True:
+            try:
+                cursor, attempts, retry_at = await self.store.write(lambda db: load_cursor(db, url, self.clock()))
+                break
+            except MaildError as exc:
+                log.error("webhook_store_failed", url=url, error=str(exc))
+                await self._pause(self.conf.poll_interval)
+                if self._stop.is_set():
+                    return
         if retry_at is not None:
             await self._sleep_until(clock_module.parse_iso(retry_at))
         while not self._stop.is_set():
@@ -196,7 +216,7 @@ class WebhookDispatcher:
             if not deliveries:
                 if idle != cursor:  # only hidden events: move past them and look again at once
                     cursor = idle
-                    await self.store.write(lambda db: save_cursor(db, url, idle, self.clock()))
+                    await self._save(url, lambda db: save_cursor(db, url, idle, self.clock()))
                     continue
                 await self._pause(self.conf.poll_interval)
                 continue
@@ -208,7 +228,7 @@ class WebhookDispatcher:
                     return
                 attempts = 0
                 cursor = (d.event_id, d.part)
-                await self.store.write(lambda db, c=cursor: save_cursor(db, url, c, self.clock()))
+                await self._save(url, lambda db, c=cursor: save_cursor(db, url, c, self.clock()))
                 self.delivered += 1
 
     async def _sleep_until(self, moment: datetime) -> None:
@@ -232,9 +252,7 @@ class WebhookDispatcher:
             delay = backoff(attempts, self.conf.first_retry, self.conf.max_retry)
             now = self.clock()
             log.warning("webhook_failed", url=url, delivery=d.key, attempts=attempts, retry_in=delay, error=error)
-            await self.store.write(
-                lambda db, n=attempts: save_failure(db, url, n, now + timedelta(seconds=delay), error, now)
-            )
+            await self._save(url, lambda db, n=attempts: save_failure(db, url, n, now + timedelta(seconds=delay), error, now))
             await self._sleep_until(self.clock() + timedelta(seconds=delay))
         return -1
 

@@ -8,6 +8,7 @@ where func takes the parsed arguments and returns the exit status.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -43,9 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MaildError as exc:
         print(f"maild: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except sqlite3.Error as exc:  # a read on a broken or locked database: say so, no traceback
+        print(f"maild: database error: {exc}", file=sys.stderr)
+        return 75 if "locked" in str(exc) or "busy" in str(exc) else 1
     except BrokenPipeError:
         # `maild ... | head`: the reader left; stop quietly like other Unix tools.
         sys.stderr.close()
         return 141
+    except OSError as exc:
+        print(f"maild: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     limits = {k: before for k in (args.kind or [str(k) for k in EventKind])}
     db = open_for_command(settings.store.path, busy_timeout=settings.store.busy_timeout)
     try:
-        result = transaction(db, lambda d: retention.purge(d, limits, cause="purge"))
+        result = retention.purge(lambda job: transaction(db, job), limits, cause="purge")
     finally:
         db.conn.close()
     log.info("events_purged", deleted=result.total, by_kind=dict(result.deleted), before=before)

@@ -102,10 +102,12 @@ class IntakeHandler:
             return AuthResult(success=False, handled=False)
         user = auth_data.login.decode("utf-8", "replace")
         ok = self.users.check(user, auth_data.password.decode("utf-8", "replace"))
-        log.info("smtp_auth", peer=_peer(session), user=user, success=ok)
         if not ok:
+            # no user name: people type their password into the login field
+            log.warning("smtp_auth_failed", peer=_peer(session))
             self.stats.reject("auth_failed")
             return AuthResult(success=False, handled=False)  # handled=False: aiosmtpd answers 535
+        log.info("smtp_auth", peer=_peer(session), user=user)
         return AuthResult(success=True, auth_data=user)
 
     # ----------------------------------------------------------- hooks

@@ -8,6 +8,7 @@ provide such functions so SQL stays next to the concept it stores.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from typing import TypeVar
 
 import sqlite_utils
 
-from maild.store.db import connect, open_db
+from maild.store.db import connect, open_db, translate
 from maild.store.writer import Writer
 
 T = TypeVar("T")
@@ -73,12 +74,16 @@ def open_for_command(path: Path, *, busy_timeout: float = 5.0) -> sqlite_utils.D
 
 
 def transaction(db: sqlite_utils.Database, job: Callable[[sqlite_utils.Database], T]) -> T:
-    """Run a job in one IMMEDIATE transaction on a command's own connection."""
-    db.conn.execute("BEGIN IMMEDIATE")
+    """Run a job in one IMMEDIATE transaction on a command's own connection; SQLite errors become maild's."""
     try:
-        result = job(db)
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = job(db)
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise translate(exc, "database write failed") from None
     return result

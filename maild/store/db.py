@@ -33,8 +33,10 @@ def connect(path: Path, *, busy_timeout: float = 5.0, readonly: bool = False) ->
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.OperationalError as exc:
+    except sqlite3.Error as exc:  # not a database, locked, unreadable
         raise translate(exc, f"cannot open database {path}") from None
+    except OSError as exc:  # its folder cannot be created
+        raise StoreError(f"cannot open database {path}: {exc.strerror or exc}") from None
     return sqlite_utils.Database(conn)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from maild import config, retention
 from maild.store import Store
 from tests.status.builders import Builder, at
@@ -111,3 +113,35 @@ def test_forget_deletes_quarantined_receipts_that_mention_the_address(tmp_path) 
     b.close()
     assert result.quarantine_erased == 1
     assert left == ["fp1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        (b"To: an@example.com\r\n", True),
+        (b"To: <AN@Example.COM>, x@y\r\n", True),
+        (b"write to an@example.com.\r\n", True),
+        (b"To: jan@example.com\r\n", False),
+        (b"To: joan.an@example.com\r\n", False),
+        (b"To: an@example.com.au\r\n", False),
+        (b"To: an@example.community\r\n", False),
+    ],
+)
+def test_forget_matches_the_whole_address_only(text, hit) -> None:
+    assert bool(retention.address_pattern("an@example.com").search(text)) is hit
+
+
+def test_forget_leaves_a_similar_address_alone(tmp_path) -> None:
+    b = Builder(tmp_path / "maild.db")
+    b.reply("11", [("jan@example.com", "to")], minutes=0)
+    b.db.execute("UPDATE messages SET headers = ?", (b"To: jan@example.com\r\nSubject: x\r\n",))
+    b.db.execute(
+        "INSERT INTO quarantine (fingerprint, source, reason, received_at, raw, state) VALUES ('fpj', 'pipe', 'no_match', ?, ?, 'held')",
+        ("2026-01-01T00:00:00.000Z", b"Final-Recipient: rfc822; jan@example.com\r\n"),
+    )
+    result = b.write(lambda db: retention.forget(db, "an@example.com"))
+    headers = b.db.execute("SELECT headers FROM messages").fetchone()[0]
+    held = b.db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    b.close()
+    assert (result.recipients, result.messages_scrubbed, result.quarantine_erased) == (0, 0, 0)
+    assert headers == b"To: jan@example.com\r\nSubject: x\r\n" and held == 1

@@ -26,8 +26,13 @@ class Receiver:
         self.port = 0
         self.runner: web.AppRunner | None = None
 
+    gate: asyncio.Event | None = None  # when set up, requests wait until it opens
+
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.seen = getattr(self, "seen", 0) + 1
+        if self.gate is not None:
+            await self.gate.wait()
         if self.status == 200:
             self.got.append((dict(request.headers), body))
         return web.Response(status=self.status)
@@ -218,3 +223,34 @@ def test_signature_covers_timestamp_and_body() -> None:
 @pytest.mark.parametrize("attempts,delay", [(1, 5), (2, 10), (3, 20), (8, 600), (30, 600)])
 def test_backoff_doubles_up_to_the_maximum(attempts, delay) -> None:
     assert backoff(attempts, 5, 600) == delay
+
+
+async def test_a_locked_store_delays_webhooks_but_does_not_stop_them(tmp_path) -> None:
+    import sqlite3
+
+    receiver = Receiver()
+    await receiver.up()
+    settings = settings_for(tmp_path, receiver.url)
+    store = Store(settings.store.path, busy_timeout=0.1)
+    await asyncio.to_thread(store.open)
+    b = await asyncio.to_thread(Builder, settings.store.path)
+    try:
+        d, task = await start(settings, store)
+        receiver.gate = asyncio.Event()
+        await traffic(b)
+        await until(lambda: getattr(receiver, "seen", 0) >= 1)  # the first POST is in flight
+        holder = sqlite3.connect(settings.store.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock (a long `maild purge`)
+        receiver.gate.set()  # the POST succeeds; saving the cursor now meets the lock
+        await until(lambda: getattr(receiver, "seen", 0) >= 3)  # it goes on delivering meanwhile
+        assert not task.done()
+        holder.execute("ROLLBACK")
+        holder.close()
+        await until(lambda: len(receiver.got) == len(EXPECTED))
+        await d.stop()
+        await task
+        assert summary(receiver) == EXPECTED
+    finally:
+        await asyncio.to_thread(b.close)
+        await asyncio.to_thread(store.close)
+        await receiver.runner.cleanup()
