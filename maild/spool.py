@@ -16,7 +16,7 @@ import sqlite_utils
 from maild import departments, tokens
 from maild.clock import iso
 from maild.model import DeliveryState, EventKind, EventSource, RecipientKind
-from maild.store.events import NewEvent, record_events
+from maild.store.events import CHUNK, NewEvent, record_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,6 @@ _RECIPIENTS = """INSERT INTO recipients (id, message, address, kind, token, deli
                  VALUES {rows}"""
 _RECIPIENT_ROW = "(?, ?, ?, ?, ?, ?, 0, ?, ?)"
 _ROWS = {_MESSAGES: _MESSAGE_ROW, _RECIPIENTS: _RECIPIENT_ROW}
-_CHUNK = 500
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
@@ -152,6 +151,6 @@ def _next_id(conn: sqlite3.Connection, table: str) -> int:
 def _insert_rows(conn: sqlite3.Connection, statement: str, rows: list[tuple[object, ...]]) -> None:
     """Rows in order, in one statement per chunk; SQLite numbers them one after another."""
     row = _ROWS[statement]
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
         conn.execute(statement.format(rows=", ".join([row] * len(chunk))), [v for r in chunk for v in r])

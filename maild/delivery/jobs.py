@@ -10,9 +10,8 @@ from maild.clock import iso, parse_iso
 from maild.delivery.copies import DueRecipient, SpoolMessage
 from maild.delivery.outcome import Outcome
 from maild.model import EventSource
-from maild.store.events import NewEvent, record_events
+from maild.store.events import CHUNK, NewEvent, record_events
 
-_PENDING = ("queued", "deferred")
 
 
 def pick_due(
@@ -55,8 +54,8 @@ def record_outcomes(db: sqlite_utils.Database, outcomes: list[Outcome], now: dat
     recorded_at = iso(now)
     ids = [o.recipient for o in outcomes]
     if len(set(ids)) == len(ids):
-        for start in range(0, len(outcomes), _CHUNK):
-            chunk = outcomes[start : start + _CHUNK]
+        for start in range(0, len(outcomes), CHUNK):
+            chunk = outcomes[start : start + CHUNK]
             params: list[object] = []
             for o in chunk:
                 params += (
@@ -99,15 +98,14 @@ def record_outcomes(db: sqlite_utils.Database, outcomes: list[Outcome], now: dat
     return finish_messages(db, {o.message for o in outcomes}, now)
 
 
-_CHUNK = 500
 
 
 def finish_messages(db: sqlite_utils.Database, message_ids: set[int], now: datetime) -> int:
     """Drop the body of each of these messages whose recipients are all final."""
     finished = 0
     wanted = sorted(message_ids)
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
         cursor = db.conn.execute(
             f"""UPDATE messages SET body = NULL, finished_at = ?
                  WHERE id IN ({",".join("?" * len(chunk))}) AND body IS NOT NULL

@@ -9,6 +9,7 @@ from maild.delivery.copies import DueRecipient
 from maild.delivery.protocol import ReplyClass
 from maild.delivery.transport import Answer
 from maild.model import DeliveryState, EventKind, StatusRecord
+from maild.reports.reasons import classify
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +42,8 @@ def backoff(attempts: int, policy: RetryPolicy) -> float:
 
 
 def classify_failure(status: str | None, text: str) -> tuple[str, bool]:
-    """(reason, hard) through the report parser's taxonomy; a small local table if it is unavailable."""
-    try:
-        from maild.reports.reasons import classify
-    except ImportError:
-        return _fallback_reason(status), bool(status and status.startswith("5.1.1"))
+    """(reason, hard) of an upstream refusal, with the same taxonomy as bounces from the world."""
     return classify(status, text)
-
-
-def _fallback_reason(status: str | None) -> str:
-    table = {"1.1": "userunknown", "1.2": "hostunknown", "2.2": "mailboxfull", "3.4": "mesgtoobig", "7.1": "rejected"}
-    if status:
-        _, _, detail = status.partition(".")
-        return table.get(detail, "undefined")
-    return "undefined"
 
 
 def decide(answer: Answer, rcpt: DueRecipient, received_at: datetime, now: datetime, policy: RetryPolicy) -> Outcome:
