@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlite_utils
 
+from maild import departments
 from maild.clock import iso, parse_iso
 from maild.delivery.copies import DueRecipient, SpoolMessage
 from maild.delivery.outcome import Outcome
@@ -15,9 +16,19 @@ from maild.store.events import CHUNK, NewEvent, record_events
 
 
 def pick_due(
-    db: sqlite_utils.Database, now: datetime, limit: int, skip: frozenset[int] | set[int] = frozenset()
+    db: sqlite_utils.Database,
+    now: datetime,
+    limit: int,
+    skip: frozenset[int] | set[int] = frozenset(),
+    *,
+    receipts_default: bool = True,
 ) -> tuple[list[DueRecipient], dict[int, SpoolMessage]]:
-    """Recipients not final, due by `now`, of messages not held, oldest first; `skip` (in flight) left out."""
+    """Recipients not final, due by `now`, of messages not held, oldest first; `skip` (in flight) left out.
+
+    A copy asks for a read receipt when its message did at intake and its
+    department still does now: switching receipts off also covers copies
+    still waiting for a retry.
+    """
     rows = db.execute(
         """SELECT r.id, r.message, r.address, r.token, r.attempts
              FROM recipients r JOIN messages m ON m.id = r.message
@@ -30,16 +41,24 @@ def pick_due(
     due = [DueRecipient(*row) for row in rows if row[0] not in skip][:limit]
     wanted = sorted({r.message for r in due})
     messages: dict[int, SpoolMessage] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    switch: dict[str | None, bool] = {}
+
+    def switched_on(department: str | None) -> bool:
+        if department not in switch:
+            switch[department] = departments.receipts_enabled(db, department, receipts_default)
+        return switch[department]
+
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
         for row in db.execute(
-            f"""SELECT id, queue_id, sender, tracked, receipts_requested, received_at, headers, body
+            f"""SELECT id, queue_id, sender, tracked, receipts_requested, received_at, headers, body, department
                   FROM messages WHERE id IN ({marks}) AND body IS NOT NULL""",
             chunk,
         ):
+            receipts = bool(row[4]) and switched_on(row[8])
             messages[row[0]] = SpoolMessage(
-                row[0], row[1], row[2], bool(row[3]), bool(row[4]), parse_iso(row[5]), bytes(row[6]), bytes(row[7])
+                row[0], row[1], row[2], bool(row[3]), receipts, parse_iso(row[5]), bytes(row[6]), bytes(row[7])
             )
     return due, messages
 

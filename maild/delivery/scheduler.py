@@ -145,7 +145,10 @@ class Delivery:
         skip.update(self._cooldown)
         self._finished_while_picking = set()
         try:
-            due, messages = await self.store.read(lambda db: jobs.pick_due(db, now, batch, skip))
+            default = self.settings.tracking.receipts_default
+            due, messages = await self.store.read(
+                lambda db: jobs.pick_due(db, now, batch, skip, receipts_default=default)
+            )
             late = self._finished_while_picking  # committed after our snapshot: stale rows
         finally:
             self._finished_while_picking = None

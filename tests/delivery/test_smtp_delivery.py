@@ -285,3 +285,23 @@ async def test_without_pipelining_delivery_still_works(tmp_path, upstream, store
     assert states["alice@example.net"][0] == "accepted" and states["bob@example.net"][0] == "failed"
     assert upstream.received[0].rcpt_tos == ["alice@example.net"]
     await d.stop(1)
+
+
+async def test_switching_receipts_off_also_covers_copies_waiting_for_a_retry(tmp_path, upstream, store, clock):
+    from maild import departments, rewrite, spool
+    from maild.model import RecipientKind
+    from tests.delivery.conftest import START
+
+    headers, body = rewrite.split_message(MESSAGE)
+    sub = spool.Submission(
+        queue_id=spool.new_queue_id(), sender="agent@helpdesk.example.com",
+        recipients=(spool.SpoolRecipient("alice@example.net", RecipientKind.TO),),
+        headers=headers, body=body, received_at=START, ticket="1234", department="Billing", tracked=True,
+    )
+    spooled = await store.write(lambda db: spool.enqueue(db, sub, KEYS, receipts_default=True))
+    assert spooled.receipts_requested  # asked for at intake...
+    await store.write(lambda db: departments.set_receipts(db, "billing", False, START))  # ...switched off before delivery
+    d = _delivery(tmp_path, upstream, store, clock)
+    await d.deliver_due()
+    assert upstream.received[0].data == MESSAGE  # no Disposition-Notification-To
+    await d.stop(1)
