@@ -11,6 +11,7 @@ from typing import Any
 from maild import config
 from maild.cli.common import add_config_option
 from maild.reports import ParseHints, parse
+from maild.reports.correlation import hints_for
 
 EPILOG = """examples:
   maild parse bounce.eml                 a table of what the report says
@@ -33,11 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def hints_from_settings(settings: config.Settings) -> ParseHints:
-    local, _, domain = settings.tracking.return_path.rpartition("@")
-    return ParseHints(local_part=local or None, delimiter=settings.tracking.delimiter, domain=domain or None)
-
-
 def _read(name: str) -> bytes:
     if name == "-":
         return sys.stdin.buffer.read()
@@ -58,7 +54,8 @@ def parse_file(name: str, hints: ParseHints) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    hints = hints_from_settings(config.load(args.config))
+    tracking = config.load(args.config).tracking
+    hints = hints_for(tracking.return_path, tracking.delimiter)
     results = [parse_file(name, hints) for name in args.files]
     if args.json:
         for result in results:

@@ -116,7 +116,8 @@ def _retry(db, args: argparse.Namespace, settings) -> int:
             continue
         item, raw = found
         now = clock.now()
-        outcome = ingest_now(db, raw, keys, hints, item.source, f"quarantine:{item.id}", now)
+        # quarantine_id: this row is released (or held again) whatever fingerprint the bytes parse to now
+        outcome = ingest_now(db, raw, keys, hints, item.source, f"quarantine:{item.id}", now, quarantine_id=item.id)
         db.conn.execute("BEGIN IMMEDIATE")
         q.mark_retried(db, item.id, now)
         db.conn.execute("COMMIT")

@@ -10,6 +10,7 @@ _FETCH_HEAD = re.compile(rb"^\d+ FETCH \(", re.I)
 _UID = re.compile(rb"\bUID (\d+)", re.I)
 _LITERAL = re.compile(rb"\{(\d+)\}$")
 _NEW_MAIL = re.compile(rb"^\d+ (EXISTS|RECENT)\b", re.I)
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)", re.I)
 
 
 def quote(mailbox: str) -> str:
@@ -65,6 +66,34 @@ def fetched_messages(lines: Sequence[bytes | bytearray]) -> list[tuple[int, byte
                 out.append((int(uid_match.group(1)), body))
         i += 1
     return out
+
+
+def fetched_sizes(lines: Sequence[bytes | bytearray]) -> dict[int, int]:
+    """{uid: size} from a UID FETCH ... (UID RFC822.SIZE) response (`N FETCH (UID u RFC822.SIZE s)`, either order)."""
+    out: dict[int, int] = {}
+    for line in lines:
+        if isinstance(line, bytes) and _FETCH_HEAD.match(line):
+            uid_match, size_match = _UID.search(line), _SIZE.search(line)
+            if uid_match is not None and size_match is not None:
+                out[int(uid_match.group(1))] = int(size_match.group(1))
+    return out
+
+
+def size_groups(uids: Sequence[int], sizes: dict[int, int], budget: int) -> list[list[int]]:
+    """`uids` in order, cut into runs whose sizes add up to at most `budget` (a bigger message alone in its run)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in uids:
+        size = max(0, sizes.get(uid, 0))
+        if current and total + size > budget:
+            groups.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+    if current:
+        groups.append(current)
+    return groups
 
 
 def uid_set(uids: Iterable[int]) -> str:

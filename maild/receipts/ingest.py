@@ -29,7 +29,7 @@ from maild.model import EventKind
 from maild.receipts import mapping
 from maild.receipts import quarantine as q
 from maild.receipts.quarantine import QuarantineReason
-from maild.reports.correlation import ParseHints
+from maild.reports.correlation import ParseHints, hints_for
 from maild.reports.model import RecipientResult, Report, ReportKind
 from maild.store.events import NewEvent, record_event
 from maild.tokens import KeySet
@@ -68,22 +68,28 @@ def ingest_report(
     ref: str = "",
     parse_error: str | None = None,
     max_raw: int = q.MAX_RAW_BYTES,
+    quarantine_id: int | None = None,
 ) -> IngestOutcome:
     """Correlate one report and record its events, or quarantine it; run inside a write transaction.
 
     `report` None means the parser failed (`parse_error` says how); a quarantined report keeps at most
     `max_raw` raw bytes (the source's quarantine_max_bytes).
+
+    `quarantine_id`: `raw` is that quarantine item's stored bytes (a retry). The item itself is then
+    released when the report applies, or updated (new reason, seen + 1) when it is held again, whatever
+    fingerprint the retry parses to: a cut (truncated) or once-unparseable item parses to a different one,
+    and no second row is made for it.
     """
+    held = dict(max_raw=max_raw, quarantine_id=quarantine_id)
     if report is None:
         return _quarantine(
-            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": (parse_error or "")[:300]},
-            max_raw=max_raw,
+            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": (parse_error or "")[:300]}, **held
         )
     if report.kind is ReportKind.UNKNOWN:
-        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NOT_A_REPORT, {}, max_raw=max_raw)
+        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NOT_A_REPORT, {}, **held)
     pairs = _correlate(db, report, keys, now, source=source, ref=ref)
     if isinstance(pairs, QuarantineReason):
-        return _quarantine(db, raw, report, source, ref, now, pairs, {}, max_raw=max_raw)
+        return _quarantine(db, raw, report, source, ref, now, pairs, {}, **held)
     applied = duplicates = usable = 0
     for match, result in pairs:
         kind = mapping.event_kind(report.kind, result)
@@ -108,9 +114,11 @@ def ingest_report(
         else:
             applied += 1
     if usable == 0:
-        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NO_USABLE_RESULT, {}, max_raw=max_raw)
+        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NO_USABLE_RESULT, {}, **held)
     _note_report(db, report, source, ref, now, outcome="applied" if applied else "duplicate", events=applied)
-    q.release(db, report.fingerprint, now)  # a retried quarantine item that now applies
+    q.release(db, report.fingerprint, now)  # the same report held earlier (from any source) now applies
+    if quarantine_id is not None:
+        q.release_id(db, quarantine_id, now)  # the retried item, whatever fingerprint it was held under
     return IngestOutcome(applied, duplicates, None, report.fingerprint, str(report.kind))
 
 
@@ -119,17 +127,22 @@ def _correlate(
 ) -> list[tuple[Match, RecipientResult]] | QuarantineReason:
     """Pairs of (recipient row, what the report says about it), or why the report cannot be trusted or matched.
 
-    The primary token must verify when it is well-formed (a wrong signature,
-    an unknown key or a token no recipient holds quarantines the report).
-    Further candidates, and a primary that is not even shaped like a maild
-    token, are tried in order; one that fails is ignored (and counted) as
-    long as another verifies. No verified token at all: quarantined, and
-    never matched by Message-ID.
+    Trust (DESIGN, "Trust rules for reports"): every token the report carries
+    (the primary one and every further candidate the parser found) is checked.
+    Any well-formed one that fails verification (a wrong signature, an unknown
+    key, or a valid signature on a token no recipient holds) quarantines the
+    report, even when another candidate verifies. Only candidates not even
+    shaped like a maild token (malformed) are skipped (and counted). The first
+    candidate that verifies names the recipient. No verified token at all:
+    quarantined, and never matched by Message-ID; only a report that carries
+    no token at all is matched by Message-ID plus recipient address.
+
+    A token names one copy, so a report matched by token yields at most one
+    fact per report about it: see `_results_for`.
     """
     carried = [t for t in dict.fromkeys([report.token, *report.token_candidates]) if t]
     if carried:
         match: Match | None = None
-        first_problem: QuarantineReason | None = None
         for token in carried:
             found = by_token(db, keys, token)
             if isinstance(found, TokenRejected):
@@ -142,17 +155,13 @@ def _correlate(
                     fingerprint=report.fingerprint,
                     token_prefix=token[:6],
                 )
-                problem = QuarantineReason(str(found.problem))
-                if token == report.token and found.problem is not TokenProblem.MALFORMED:
-                    return problem  # the token the report is addressed with is forged: never applied
-                first_problem = first_problem or problem
+                if found.problem is not TokenProblem.MALFORMED:
+                    return QuarantineReason(str(found.problem))  # a forged token anywhere: never applied
                 continue
-            match = found
-            break
+            match = match or found
         if match is None:
-            return first_problem or QuarantineReason.TOKEN_MALFORMED
-        results = report.recipients or (_blank(match.address),)
-        return [(match, r) for r in results]
+            return QuarantineReason.TOKEN_MALFORMED
+        return [(match, r) for r in _results_for(report, match.address)]
     pairs = []
     for result in report.recipients:
         found_by_id = by_message_id(db, report.original_message_id or "", (result.address, result.original_recipient))
@@ -161,6 +170,51 @@ def _correlate(
     if not pairs:
         return QuarantineReason.NO_MATCH
     return pairs
+
+
+# Which result stands for the copy when a report about one token lists several: the most severe.
+_SEVERITY = {
+    EventKind.BOUNCED: 3,
+    EventKind.DELAYED: 2,
+    EventKind.DELIVERED: 1,
+    EventKind.RELAYED: 1,
+    EventKind.EXPANDED: 1,
+}
+
+
+def _results_for(report: Report, address: str) -> tuple[RecipientResult, ...]:
+    """The recipient results of a token-matched report that are about the copy the token names.
+
+    No result (an auto-reply, a complaint): one blank result for that copy.
+    One result: that one. Several (a DSN for an expanded alias, a heuristic
+    bounce listing several addresses): only those whose address or
+    original_recipient is the token recipient's address (case-insensitive);
+    when none is, or several are, the single most severe one (failed >
+    delayed > delivered/relayed/expanded; an MDN's disposition, an
+    auto-reply or a complaint rank alike, so the first one; a result that
+    maps to no event ranks last). Never every result: one copy is never both
+    delivered and bounced by one report.
+    """
+    results = report.recipients
+    if not results:
+        return (_blank(address),)
+    if len(results) == 1:
+        return results
+    wanted = _norm(address)
+    same = [r for r in results if wanted in (_norm(r.address), _norm(r.original_recipient))]
+    pool = same or list(results)
+    if len(pool) == 1:
+        return (pool[0],)
+    return (max(pool, key=lambda r: _rank(report.kind, r)),)  # max keeps the first of equals
+
+
+def _rank(kind: ReportKind, result: RecipientResult) -> int:
+    event = mapping.event_kind(kind, result)
+    return -1 if event is None else _SEVERITY.get(event, 0)
+
+
+def _norm(address: str | None) -> str:
+    return (address or "").strip().strip("<>").strip().lower()
 
 
 def _blank(address: str) -> RecipientResult:
@@ -180,6 +234,7 @@ def _same_bounce_known(db: sqlite_utils.Database, recipient_id: int, status: str
 def _note_report(
     db: sqlite_utils.Database, report: Report | None, source: str, ref: str, now: datetime, *,
     outcome: str, events: int, fingerprint: str | None = None, quarantine_id: int | None = None,
+    kind: str | None = None,
 ) -> None:
     db.execute(
         """INSERT INTO reports (fingerprint, kind, received_at, last_seen_at, seen, source, ref, outcome, events, quarantine)
@@ -188,7 +243,7 @@ def _note_report(
                outcome = excluded.outcome, events = reports.events + excluded.events, quarantine = excluded.quarantine""",
         (
             fingerprint or (report.fingerprint if report else ""),
-            str(report.kind) if report else "unparseable",
+            kind or (str(report.kind) if report else "unparseable"),
             clock.iso(now),
             clock.iso(now),
             source,
@@ -211,8 +266,14 @@ def _quarantine(
     extra: dict[str, Any],
     *,
     max_raw: int = q.MAX_RAW_BYTES,
+    quarantine_id: int | None = None,
+    size: int | None = None,
+    fingerprint: str | None = None,
+    kind: str | None = None,
 ) -> IngestOutcome:
-    fingerprint = report.fingerprint if report else unparseable_fingerprint(raw)
+    """Hold the report: a new row, the same report's row again, or (a retry) the retried item's own row."""
+    fingerprint = fingerprint or (report.fingerprint if report else unparseable_fingerprint(raw))
+    kind = kind or (str(report.kind) if report else "unparseable")
     detail: dict[str, Any] = dict(extra)
     if report is not None:
         detail.update(mapping.report_headers(report))
@@ -222,19 +283,41 @@ def _quarantine(
             for r in report.recipients[:20]
         ]
         detail["has_token"] = bool(report.token or report.token_candidates)
-    item = q.put(db, fingerprint=fingerprint, raw=raw, source=source, ref=ref, reason=reason, detail=detail, now=now,
-                 max_bytes=max_raw)
-    _note_report(db, report, source, ref, now, outcome="quarantined", events=0, fingerprint=fingerprint, quarantine_id=item)
+    item: int | None = None
+    if quarantine_id is not None and q.hold_again(db, quarantine_id, reason=reason, detail=detail, now=now):
+        item = quarantine_id  # a retry that still fails: the item keeps its row, raw bytes, size and truncation
+    if item is None:
+        item = q.put(db, fingerprint=fingerprint, raw=raw, source=source, ref=ref, reason=reason, detail=detail,
+                     now=now, max_bytes=max_raw, size=size)
+    _note_report(db, report, source, ref, now, outcome="quarantined", events=0, fingerprint=fingerprint,
+                 quarantine_id=item, kind=kind)
     log.info("report_quarantined", reason=str(reason), source=source, ref=ref, fingerprint=fingerprint, quarantine_id=item)
-    return IngestOutcome(0, 0, reason, fingerprint, str(report.kind) if report else "unparseable", item)
+    return IngestOutcome(0, 0, reason, fingerprint, kind, item)
+
+
+def too_large_fingerprint(head: bytes, size: int) -> str:
+    """A message too big to parse is known by its first bytes and its full size."""
+    return f"large:{size}:" + hashlib.sha256(head).hexdigest()
+
+
+def quarantine_too_large(
+    db: sqlite_utils.Database, head: bytes, size: int, source: str, now: datetime, *,
+    ref: str = "", limit: int, max_raw: int = q.MAX_RAW_BYTES,
+) -> IngestOutcome:
+    """Hold a message bigger than the parser's limit unparsed: `head` is its first bytes (at most `max_raw`), `size`
+    its full size (RFC822.SIZE); the item is marked truncated when `head` is shorter. Runs inside a write transaction."""
+    return _quarantine(
+        db, head, None, source, ref, now, QuarantineReason.TOO_LARGE, {"size": int(size), "limit": int(limit)},
+        max_raw=max_raw, size=max(int(size), len(head)), fingerprint=too_large_fingerprint(head, size), kind="too_large",
+    )
 
 
 # ------------------------------------------------------------------ async shell
 
 
 def hints_from(tracking: TrackingSettings) -> ParseHints:
-    local, _, domain = tracking.return_path.rpartition("@")
-    return ParseHints(local_part=local, delimiter=tracking.delimiter, domain=domain)
+    """The parse hints for these settings: `maild.reports.correlation.hints_for`, the one builder."""
+    return hints_for(tracking.return_path, tracking.delimiter)
 
 
 def default_parser() -> Parser:
@@ -301,6 +384,29 @@ class Ingestor:
         )
         return outcome
 
+    async def quarantine_too_large(
+        self, head: bytes, size: int, source: str, ref: str, *, max_raw: int | None = None
+    ) -> IngestOutcome:
+        """Hold, unparsed, a message bigger than the parser's limit (`self.hints.max_bytes`); `head` is its first bytes.
+
+        Raises TransientError (or StoreError) when nothing was committed, like `ingest`.
+        """
+        now = self.clock()
+        limit = q.MAX_RAW_BYTES if max_raw is None else int(max_raw)
+        try:
+            outcome = await self.store.write(
+                lambda db: quarantine_too_large(
+                    db, head, size, source, now, ref=ref, limit=self.hints.max_bytes, max_raw=limit
+                )
+            )
+        except (TransientError, StoreError):
+            self.stats.failures += 1
+            raise
+        self._count(outcome)
+        log.info("report_ingested", source=source, ref=ref, kind=outcome.kind, applied=0, duplicates=0,
+                 quarantine=str(outcome.quarantine), size=size)
+        return outcome
+
     def _count(self, outcome: IngestOutcome) -> None:
         self.stats.reports += 1
         self.stats.applied_events += outcome.applied
@@ -320,10 +426,16 @@ def parse_safely(parser: Parser, raw: bytes, hints: ParseHints) -> tuple[Report 
 
 def ingest_now(
     db: sqlite_utils.Database, raw: bytes, keys: KeySet, hints: ParseHints, source: str, ref: str, now: datetime,
-    *, parser: Parser | None = None,
+    *, parser: Parser | None = None, quarantine_id: int | None = None,
 ) -> IngestOutcome:
-    """Parse and ingest on a command's own connection (pipe, quarantine retry), in one IMMEDIATE transaction."""
+    """Parse and ingest on a command's own connection (pipe, quarantine retry), in one IMMEDIATE transaction.
+
+    `quarantine_id`: a retry of that quarantine item (`raw` its stored bytes); see `ingest_report`.
+    """
     from maild.store import transaction
 
     report, error = parse_safely(parser or default_parser(), raw, hints)
-    return transaction(db, lambda d: ingest_report(d, raw, report, keys, source, now, ref=ref, parse_error=error))
+    return transaction(
+        db,
+        lambda d: ingest_report(d, raw, report, keys, source, now, ref=ref, parse_error=error, quarantine_id=quarantine_id),
+    )

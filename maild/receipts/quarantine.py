@@ -31,6 +31,7 @@ class QuarantineReason(StrEnum):
     NO_MATCH = "no_match"  # no token and no message maild sent matches Message-ID + address
     NO_USABLE_RESULT = "no_usable_result"  # correlated, but nothing in it maps to an event
     INTERNAL_ERROR = "internal_error"  # a bug while ingesting: kept so it can be retried after a fix
+    TOO_LARGE = "too_large"  # bigger than the parser's limit: held unparsed, only its first bytes kept
 
 
 class QuarantineState(StrEnum):
@@ -81,12 +82,15 @@ def put(
     detail: dict[str, Any],
     now: datetime,
     max_bytes: int = MAX_RAW_BYTES,
+    size: int | None = None,
 ) -> int:
     """Hold one report; the same report quarantined again updates its row (one row per fingerprint).
 
     At most `max_bytes` of the raw message are kept; `size` is the full size and `truncated` says it was cut.
+    `size`: the message's full size when `raw` is already only its beginning (a partial IMAP fetch).
     """
     kept = raw[: max(0, int(max_bytes))]
+    full = max(len(raw), int(size or 0))
     db.execute(
         """INSERT INTO quarantine (fingerprint, source, ref, reason, detail, received_at, size, raw, truncated, state, seen)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', 1)
@@ -100,9 +104,9 @@ def put(
             str(reason),
             json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
             iso(now),
-            len(raw),
+            full,
             kept,
-            int(len(kept) < len(raw)),
+            int(len(kept) < full),
         ),
     )
     return int(db.execute("SELECT id FROM quarantine WHERE fingerprint = ?", (fingerprint,)).fetchone()[0])
@@ -113,6 +117,29 @@ def release(db: sqlite_utils.Database, fingerprint: str, now: datetime) -> None:
     db.execute(
         "UPDATE quarantine SET state = 'released', retried_at = ? WHERE fingerprint = ?", (iso(now), fingerprint)
     )
+
+
+def release_id(db: sqlite_utils.Database, item_id: int, now: datetime) -> None:
+    """A retry of this item applied (whatever fingerprint its bytes parse to now)."""
+    db.execute("UPDATE quarantine SET state = 'released', retried_at = ? WHERE id = ?", (iso(now), item_id))
+
+
+def hold_again(
+    db: sqlite_utils.Database, item_id: int, *, reason: QuarantineReason, detail: dict[str, Any], now: datetime
+) -> bool:
+    """A retry of this item failed again: its row takes the new reason (detail merged over the old), seen + 1, held.
+
+    Its raw bytes, size and truncation are kept. False when there is no such row.
+    """
+    row = db.execute("SELECT detail FROM quarantine WHERE id = ?", (item_id,)).fetchone()
+    if row is None:
+        return False
+    merged = {**(json.loads(row[0]) if row[0] else {}), **detail}
+    db.execute(
+        "UPDATE quarantine SET reason = ?, detail = ?, state = 'held', seen = seen + 1, retried_at = ? WHERE id = ?",
+        (str(reason), json.dumps(merged, ensure_ascii=False, sort_keys=True, default=str), iso(now), item_id),
+    )
+    return True
 
 
 def mark_retried(db: sqlite_utils.Database, item_id: int, now: datetime) -> None:

@@ -24,6 +24,17 @@ class ParseHints:
     time_limit: float = 2.0
 
 
+def hints_for(return_path: str, delimiter: str) -> ParseHints:
+    """The parse hints for maild's return path (LOCAL@DOMAIN) and token delimiter; an empty or missing part means "any".
+
+    The one place these hints are built from settings (`maild parse`, the receipt sources, pipe and quarantine retry).
+    """
+    local, at, domain = return_path.strip().rpartition("@")
+    if not at:
+        local, domain = domain, ""
+    return ParseHints(local_part=local or None, delimiter=delimiter, domain=domain or None)
+
+
 def token_from_envid(value: str | None) -> str | None:
     if not value:
         return None
