@@ -17,6 +17,16 @@ not read yet. The originals then stay in the folder flagged \\Deleted
 (for the owner's client or an autoexpunge rule to remove), last_uid keeps them
 from being fetched again, and `imap_no_uidplus` is logged once per session.
 
+Fetching: a batch's sizes first (`UID FETCH (UID RFC822.SIZE)`); bodies then in
+FETCHes of at most FETCH_BUDGET bytes, each batch ingested before the next is
+fetched. A message bigger than the parser's limit (ParseHints.max_bytes) is
+fetched only in part (`BODY.PEEK[]<0.N>`, N = quarantine_max_bytes) and held
+as `too_large` (truncated) in the quarantine folder. A UID a FETCH answer
+leaves out is asked for once more; still missing, it is logged
+(`imap_fetch_missing`) and counted (`stats.fetch_missing`), and last_uid stays
+below it for as long as UID SEARCH says the folder holds it (it is tried again
+at the next drain); an expunged one is passed.
+
 IDLE: entered when offered, left as soon as the server pushes anything, and in
 any case after `idle_keepalive` (a liveness check: the DONE and the following
 UID SEARCH must be answered within command_timeout, so a half-open connection
@@ -53,6 +63,7 @@ from maild.errors import TransientError
 from maild.receipts import imap_proto as p
 from maild.receipts.ingest import IngestOutcome
 from maild.receipts.quarantine import raw_limit
+from maild.reports.correlation import ParseHints
 from maild.receipts.sources import ReceiptUrl, Scheme, parse_receipt_url
 
 log = logs.get("receipts.imap")
@@ -60,6 +71,7 @@ T = TypeVar("T")
 
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 300.0
+FETCH_BUDGET = 32 * 1024 * 1024  # most message bytes one UID FETCH ... (BODY.PEEK[]) asks for (by RFC822.SIZE)
 
 
 class ImapError(TransientError):
@@ -68,6 +80,14 @@ class ImapError(TransientError):
 
 class ImapTlsUnavailable(ImapError):
     """STARTTLS is required but the server does not offer it: never fall back to plain text."""
+
+
+@dataclass
+class ImapStats:
+    """Counters of one IMAP source since start (tests; for /metrics)."""
+
+    fetch_missing: int = 0  # UIDs a FETCH did not return even when asked again (logged as imap_fetch_missing)
+    too_large: int = 0  # messages over the parser's limit: fetched only in part and quarantined as too_large
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +264,11 @@ class ImapSource:
         self.idle_exits: dict[str, int] = {}  # why IDLE was left: push, renew, keepalive, pending (tests, /metrics)
         self.failures = 0  # consecutive failed sessions
         self.last_error: str | None = None
+        self.stats = ImapStats()
+        self.fetch_budget = FETCH_BUDGET
+        # UIDs above last_uid whose outcome is committed and that were moved (or, without UIDPLUS, copied and
+        # flagged): last_uid waits below a message FETCH did not return, and these must not be taken again.
+        self._done: tuple[int, set[int]] = (0, set())
         self._stop = asyncio.Event()
         self._session: _Session | None = None
         self.log = log.bind(source=self.name)
@@ -323,52 +348,145 @@ class ImapSource:
             raise ImapError("connection lost while waiting")
 
     async def _drain(self, s: _Session, state: FolderState) -> FolderState:
-        """Ingest and move every message above last_uid; returns the new state."""
+        """Ingest and move every message above last_uid; returns the new state.
+
+        A message that FETCH does not return while the folder still holds it is left for the next drain (after
+        IDLE or the poll interval), not asked for again in a loop.
+        """
         assert s.imap is not None
+        skip: set[int] = set()
         while not self._stop.is_set():
             s.exists_seen = False  # what the search below cannot see is announced by an EXISTS after this point
             found = await s.ok(s.imap.uid_search(f"UID {state.last_uid + 1}:*", charset=None), "uid search")
-            uids = p.search_uids(found.lines, above=state.last_uid)
+            done = self._done_uids(state)
+            uids = [u for u in p.search_uids(found.lines, above=state.last_uid) if u not in skip and u not in done]
             if not uids:
                 return state
             for batch in p.chunks(uids, self.settings.batch_size):
-                state = await self._batch(s, state, batch)
+                state = await self._batch(s, state, batch, skip)
         return state
 
-    async def _batch(self, s: _Session, state: FolderState, batch: list[int]) -> FolderState:
+    def _done_uids(self, state: FolderState) -> set[int]:
+        validity, done = self._done
+        if validity != state.uidvalidity:
+            self._done = (state.uidvalidity, set())
+            return self._done[1]
+        done.difference_update([u for u in done if u <= state.last_uid])
+        return done
+
+    def _parse_limit(self) -> int:
+        """The parser's size limit (ParseHints.max_bytes): a bigger message is not fetched whole."""
+        hints = getattr(self.ingestor, "hints", None)
+        return int(getattr(hints, "max_bytes", ParseHints.max_bytes))
+
+    async def _fetch(
+        self, s: _Session, uids: list[int], items: str, parse: Callable[[Any], Any]
+    ) -> tuple[dict[int, Any], list[int]]:
+        """UID FETCH `items` of `uids`; the UIDs the answer lacks (expunged meanwhile, or an answer maild could not
+        read) are asked for once more. Returns {uid: parsed value} and the UIDs still missing."""
         assert s.imap is not None
-        response = await s.ok(s.imap.uid("fetch", p.uid_set(batch), "(BODY.PEEK[])"), "uid fetch")
-        messages = p.fetched_messages(response.lines)
-        outcomes = await asyncio.gather(
-            *(self.ingestor.ingest(raw, "imap", f"{state.uidvalidity}:{uid}",
-                                   max_raw=raw_limit(self.settings.quarantine_max_bytes)) for uid, raw in messages),
-            return_exceptions=True,
-        )
+        found: dict[int, Any] = {}
+        wanted = list(uids)
+        for _ in range(2):
+            response = await s.ok(s.imap.uid("fetch", p.uid_set(wanted), items), "uid fetch")
+            asked = set(wanted)
+            for uid, value in dict(parse(response.lines)).items():
+                if uid in asked and uid not in found:
+                    found[uid] = value
+            wanted = [u for u in wanted if u not in found]
+            if not wanted:
+                break
+        return found, wanted
+
+    async def _still_present(self, s: _Session, uids: list[int]) -> list[int]:
+        """Which of these UIDs the folder still holds (UID SEARCH UID set)."""
+        assert s.imap is not None
+        found = await s.ok(s.imap.uid_search(f"UID {p.uid_set(uids)}", charset=None), "uid search")
+        return sorted(set(p.search_uids(found.lines)) & set(uids))
+
+    async def _batch(self, s: _Session, state: FolderState, batch: list[int], skip: set[int] | None = None) -> FolderState:
+        """Sizes first (RFC822.SIZE); then bodies in FETCHes of at most `fetch_budget` bytes, each ingested before
+        the next is fetched; a message over the parser's limit only in part (its first quarantine_max_bytes), held
+        as too_large. last_uid never passes a message that failed, nor one FETCH did not return that is still there.
+        """
+        assert s.imap is not None
+        limit = self._parse_limit()
+        keep = raw_limit(self.settings.quarantine_max_bytes)
+        sizes, missing = await self._fetch(s, batch, "(UID RFC822.SIZE)", p.fetched_sizes)
+        small = [u for u in batch if u in sizes and sizes[u] <= limit]
+        large = [u for u in batch if u in sizes and sizes[u] > limit]
         processed: list[int] = []
         held: list[int] = []
         failed: list[int] = []
-        first_error: BaseException | None = None
-        for (uid, _raw), outcome in zip(messages, outcomes, strict=True):
+        errors: list[BaseException] = []
+
+        def sort(uid: int, outcome: Any) -> None:
             if isinstance(outcome, BaseException):
                 failed.append(uid)
-                first_error = first_error or outcome
+                errors.append(outcome)
             elif isinstance(outcome, IngestOutcome) and outcome.quarantined:
                 held.append(uid)
             else:
                 processed.append(uid)
+
+        def ref(uid: int) -> str:
+            return f"{state.uidvalidity}:{uid}"
+
+        for group in p.size_groups(small, sizes, self.fetch_budget):
+            bodies, gone = await self._fetch(s, group, "(BODY.PEEK[])", p.fetched_messages)
+            missing.extend(gone)
+            order = [u for u in group if u in bodies]
+            outcomes = await asyncio.gather(
+                *(self.ingestor.ingest(bodies[uid], "imap", ref(uid), max_raw=keep) for uid in order),
+                return_exceptions=True,
+            )
+            bodies.clear()  # one budget's worth of messages in memory at a time
+            for uid, outcome in zip(order, outcomes, strict=True):
+                sort(uid, outcome)
+        for uid in large:
+            head = b""
+            if keep > 0:
+                heads, gone = await self._fetch(s, [uid], f"(BODY.PEEK[]<0.{min(keep, sizes[uid])}>)", p.fetched_messages)
+                if gone:
+                    missing.extend(gone)
+                    continue
+                head = heads[uid][:keep]
+            self.stats.too_large += 1
+            self.log.warning("imap_message_too_large", uid=uid, size=sizes[uid], limit=limit, kept=len(head))
+            try:
+                outcome: Any = await self.ingestor.quarantine_too_large(head, sizes[uid], "imap", ref(uid), max_raw=keep)
+            except Exception as exc:  # noqa: BLE001 - like a failed ingest: kept in the folder for the retry
+                outcome = exc
+            sort(uid, outcome)
+
+        stuck: list[int] = []
+        if missing:
+            missing = sorted(set(missing))
+            stuck = await self._still_present(s, missing)
+            self.stats.fetch_missing += len(missing)
+            self.log.warning("imap_fetch_missing", uids=p.uid_set(missing), count=len(missing),
+                             still_present=p.uid_set(stuck) if stuck else "", last_uid=state.last_uid)
+            if skip is not None:
+                skip.update(stuck)  # tried again at the next drain, not in a loop now
         if processed:
             await self._move(s, processed, self.settings.processed_folder)
         if held:
             await self._move(s, held, self.settings.quarantine_folder)
-        # Never past a message that failed: it stays in the folder and is fetched again after the backoff.
-        last = max(batch) if not failed else min(failed) - 1
+        done = self._done_uids(state)
+        done.update(processed + held)
+        # Never past a message that failed (it stays in the folder and is fetched again after the backoff), nor past
+        # one FETCH did not return but the folder still holds (in this batch or an earlier one of this drain: it is
+        # fetched again at the next drain); up to the highest UID done otherwise.
+        waiting = failed + stuck + [u for u in (skip or ()) if u > state.last_uid]
+        last = min(waiting) - 1 if waiting else max([*batch, *done])
         new_state = FolderState(state.uidvalidity, max(state.last_uid, last))
         if new_state != state:
             now = self.clock()
             await self.store.write(lambda db: save_state(db, self.name, new_state, now))
-        self.log.debug("imap_batch_done", fetched=len(messages), processed=len(processed), quarantined=len(held),
-                       failed=len(failed), last_uid=new_state.last_uid)
-        if first_error is not None:
+        self.log.debug("imap_batch_done", fetched=len(processed) + len(held) + len(failed), processed=len(processed),
+                       quarantined=len(held), failed=len(failed), missing=len(missing), last_uid=new_state.last_uid)
+        if errors:
+            first_error = errors[0]
             raise ImapError(f"ingest failed, will retry: {type(first_error).__name__}: {first_error}")
         return new_state
 

@@ -80,16 +80,17 @@ def ingest_report(
     fingerprint the retry parses to: a cut (truncated) or once-unparseable item parses to a different one,
     and no second row is made for it.
     """
-    held = dict(max_raw=max_raw, quarantine_id=quarantine_id)
     if report is None:
         return _quarantine(
-            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": (parse_error or "")[:300]}, **held
+            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": (parse_error or "")[:300]},
+            max_raw=max_raw, quarantine_id=quarantine_id,
         )
     if report.kind is ReportKind.UNKNOWN:
-        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NOT_A_REPORT, {}, **held)
+        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NOT_A_REPORT, {},
+                           max_raw=max_raw, quarantine_id=quarantine_id)
     pairs = _correlate(db, report, keys, now, source=source, ref=ref)
     if isinstance(pairs, QuarantineReason):
-        return _quarantine(db, raw, report, source, ref, now, pairs, {}, **held)
+        return _quarantine(db, raw, report, source, ref, now, pairs, {}, max_raw=max_raw, quarantine_id=quarantine_id)
     applied = duplicates = usable = 0
     for match, result in pairs:
         kind = mapping.event_kind(report.kind, result)
@@ -114,7 +115,8 @@ def ingest_report(
         else:
             applied += 1
     if usable == 0:
-        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NO_USABLE_RESULT, {}, **held)
+        return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NO_USABLE_RESULT, {},
+                           max_raw=max_raw, quarantine_id=quarantine_id)
     _note_report(db, report, source, ref, now, outcome="applied" if applied else "duplicate", events=applied)
     q.release(db, report.fingerprint, now)  # the same report held earlier (from any source) now applies
     if quarantine_id is not None:

@@ -31,6 +31,9 @@ class FakeImap:
     capabilities: what the greeting and CAPABILITY advertise.
     flags: per UID, e.g. {3: {"\\\\Deleted"}} for a message someone else flagged.
     on_answer: called as on_answer(fake, command_name, rest) after each answer is written (scripted races).
+    omit_fetch: per UID, how many more UID FETCH answers for message bytes leave that message out although it is there
+        (-1: every one), as a server does for a message expunged meanwhile or an answer maild cannot read.
+    FETCH items served: UID, RFC822.SIZE, BODY.PEEK[] and BODY.PEEK[]<0.N> (partial: `BODY[]<0> {n}`).
     """
 
     messages: dict[int, bytes]
@@ -46,6 +49,7 @@ class FakeImap:
     expunged: list[int] = field(default_factory=list)  # UIDs removed by an EXPUNGE or UID EXPUNGE, in order
     idles: int = 0  # IDLE continuations sent
     on_answer: Callable[[FakeImap, str, str], None] | None = None
+    omit_fetch: dict[int, int] = field(default_factory=dict)
     port: int = 0
     _server: asyncio.AbstractServer | None = None
     _conns: list[_Conn] = field(default_factory=list)
@@ -172,16 +176,34 @@ class FakeImap:
             w(b"+ idling\r\n")
             self._tell(conn)  # like Dovecot: what arrived since the client was last told
         elif name == "UID SEARCH":
-            low = int(re.search(r"UID (\d+):\*", rest).group(1))
-            found = [u for u in self._present() if u >= low] or self._present()[-1:]
+            open_range = re.search(r"UID (\d+):\*", rest)
+            if open_range:
+                low = int(open_range.group(1))
+                found = [u for u in self._present() if u >= low] or self._present()[-1:]
+            else:  # UID SEARCH UID set: the ones still there
+                wanted = _uid_set(rest.split(" ")[3])
+                found = [u for u in self._present() if u in wanted]
             w(("* SEARCH" + "".join(f" {u}" for u in found) + f"\r\n{tag} OK done\r\n").encode())
         elif name == "UID FETCH":
             uids = _uid_set(rest.split(" ")[2])
+            items = rest.split(" ", 3)[3].upper()
+            partial = re.search(r"BODY\.PEEK\[\]<0\.(\d+)>", items)
             for seq, uid in enumerate(self._present(), 1):
                 if uid not in uids:
                     continue
+                if "BODY" in items and self.omit_fetch.get(uid, 0):
+                    self.omit_fetch[uid] -= 1
+                    continue
                 raw = self.messages[uid]
-                w(f"* {seq} FETCH (UID {uid} BODY[] {{{len(raw)}}}\r\n".encode())
+                if "BODY" not in items:
+                    size = f" RFC822.SIZE {len(raw)}" if "RFC822.SIZE" in items else ""
+                    w(f"* {seq} FETCH (UID {uid}{size})\r\n".encode())
+                    continue
+                if partial:
+                    raw = raw[: int(partial.group(1))]
+                    w(f"* {seq} FETCH (UID {uid} BODY[]<0> {{{len(raw)}}}\r\n".encode())
+                else:
+                    w(f"* {seq} FETCH (UID {uid} BODY[] {{{len(raw)}}}\r\n".encode())
                 if self.drop_fetch > 0:
                     self.drop_fetch -= 1
                     w(raw[: len(raw) // 2])

@@ -212,3 +212,25 @@ async def test_wrong_password_keeps_retrying_without_crashing(db, dovecot, dovec
         assert not task.done()
         assert "login refused" in (source.last_error or "")
     assert source.sessions == 0
+
+
+async def test_message_over_the_parser_limit_is_fetched_in_part_and_held_too_large(
+    db, dovecot, dovecot_user, make_source, ingestor
+):
+    """A real server's RFC822.SIZE and partial BODY[]<0> answers: the big one is never fetched whole."""
+    import dataclasses
+
+    sent = send(db, "alice@example.net")
+    ingestor.hints = dataclasses.replace(ingestor.hints, max_bytes=8000)
+    big = mail.spam() + (b"y" * 76 + b"\r\n") * 200
+    await append(dovecot, dovecot_user, big)
+    await append(dovecot, dovecot_user, mail.mdn(sent.token("alice@example.net"), "alice@example.net"))
+    source = make_source(quarantine_max_bytes="1k")
+    async with running(source):
+        await async_wait_for(lambda: dovecot.uids(dovecot_user, "INBOX") == [], what="both moved")
+    assert await uids(dovecot, dovecot_user, "quarantine") == [1]
+    assert await uids(dovecot, dovecot_user, "processed") == [1]
+    reason, size, raw, truncated = db.execute("SELECT reason, size, raw, truncated FROM quarantine").fetchone()
+    assert (reason, size, truncated) == ("too_large", len(big), 1)
+    assert raw == big[:1024]
+    assert event_kinds(db) == ["displayed"] and source.stats.too_large == 1

@@ -148,12 +148,131 @@ def test_token_of_unknown_key_is_quarantined(db):
     assert run(db, report(ReportKind.MDN, result(disposition="displayed"), token=tok)).quarantine is QuarantineReason.TOKEN_UNKNOWN_KEY
 
 
-def test_bad_candidate_is_ignored_when_another_candidate_verifies(db):
+def carrying(*candidates: str) -> dict[str, object]:
+    """Token fields as the parser sets them: the primary token is the first candidate."""
+    return {"token": candidates[0], "token_candidates": tuple(candidates)}
+
+
+MALFORMED = "a" + "b" * 31  # shaped like a token (base32 alphabet) but not one maild could have made
+
+
+def test_malformed_primary_is_skipped_when_a_later_candidate_verifies(db):
     sent = send(db, "alice@example.net")
-    rep = report(ReportKind.DSN, result(action="delivered"), token=None,
-                 token_candidates=("b" * 32, sent.token("alice@example.net")))
+    rep = report(ReportKind.DSN, result(action="delivered"), **carrying(MALFORMED, sent.token("alice@example.net")))
     out = run(db, rep)
     assert (out.applied, out.quarantine) == (1, None)
+    assert [e["recipient"] for e in events(db)] == [sent.rid("alice@example.net")]
+    assert db.execute("SELECT count FROM token_rejections WHERE reason = 'token_malformed'").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("forge", "reason"),
+    [
+        (lambda sent: mint(KeySet({"a": b"\x01" * 32}, "a"), sent.rid("bob@example.net")),
+         QuarantineReason.TOKEN_BAD_SIGNATURE),
+        (lambda sent: "z" + sent.token("bob@example.net")[1:], QuarantineReason.TOKEN_UNKNOWN_KEY),
+        (lambda sent: mint(KEYS, sent.rid("bob@example.net")), QuarantineReason.TOKEN_UNKNOWN_RECIPIENT),
+    ],
+)
+def test_a_failing_secondary_candidate_quarantines_even_when_the_primary_verifies(db, forge, reason):
+    sent = send(db, "alice@example.net", "bob@example.net")
+    rep = report(ReportKind.DSN, result("alice@example.net", action="delivered"),
+                 **carrying(sent.token("alice@example.net"), forge(sent)))
+    out = run(db, rep)
+    assert (out.applied, out.quarantine) == (0, reason)
+    assert events(db) == []
+    assert db.execute("SELECT count FROM token_rejections WHERE reason = ?", (str(reason),)).fetchone() == (1,)
+
+
+def test_a_forged_token_beside_a_valid_one_in_a_real_dsn_quarantines_it(db):
+    """End to end through the parser: the envelope id carries a valid token, the To: address a forged one."""
+    from maild.reports import parse
+    from maild.reports.correlation import hints_for
+    from tests.ingest import mail
+
+    sent = send(db, "alice@example.net")
+    forged = mint(KeySet({"a": b"\x01" * 32}, "a"), sent.rid("alice@example.net"))
+    raw = mail.dsn(sent.token("alice@example.net"), "alice@example.net").replace(
+        mail.verp(sent.token("alice@example.net")).encode(), mail.verp(forged).encode(), 1)
+    rep = parse(raw, hints_for("receipts@helpdesk.example.com", "+"))
+    assert rep.token == sent.token("alice@example.net") and forged in rep.token_candidates
+    out = transaction(db, lambda d: ingest_report(d, raw, rep, KEYS, "pipe", T0.replace(hour=13)))
+    assert out.quarantine is QuarantineReason.TOKEN_BAD_SIGNATURE
+    assert events(db) == []
+
+
+# ------------------------------------------------------------------ one token, several results
+
+
+def test_alias_dsn_applies_only_the_result_for_the_token_recipient(db):
+    """A DSN for an expanded alias: the alias itself expanded, one member failed; the token names the alias."""
+    sent = send(db, "team@example.net")
+    rep = report(
+        ReportKind.DSN,
+        result("team@example.net", original_recipient="team@example.net", action="expanded", status="2.0.0"),
+        result("member@other.example", action="failed", status="5.1.1"),
+        token=sent.token("team@example.net"),
+    )
+    out = run(db, rep)
+    assert (out.applied, out.quarantine) == (1, None)
+    assert [e["kind"] for e in events(db)] == ["expanded"]
+
+
+def test_result_matched_by_original_recipient_case_insensitively(db):
+    sent = send(db, "alice@example.net")
+    rep = report(
+        ReportKind.DSN,
+        result("someone-else@example.org", action="failed", status="5.1.1"),
+        result("alice@mailhost.example.net", original_recipient="<Alice@Example.NET>", action="delivered"),
+        token=sent.token("alice@example.net"),
+    )
+    run(db, rep)
+    assert [e["kind"] for e in events(db)] == ["delivered"]
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        ((dict(action="delivered", status="2.0.0"), dict(action="failed", status="5.1.1")), ("bounced", "5.1.1")),
+        ((dict(action="relayed", status="2.0.0"), dict(action="delayed", status="4.4.1")), ("delayed", "4.4.1")),
+        ((dict(action="delayed", status="4.4.1"), dict(action="failed", status="5.2.2"),
+          dict(action="expanded", status="2.0.0")), ("bounced", "5.2.2")),
+        ((dict(action="weird"), dict(action="delivered", status="2.0.0")), ("delivered", "2.0.0")),
+    ],
+)
+def test_no_result_names_the_token_recipient_the_most_severe_one_applies(db, results, expected):
+    sent = send(db, "alice@example.net")
+    listed = [result(f"member{i}@lists.example", **fields) for i, fields in enumerate(results)]
+    out = run(db, report(ReportKind.DSN, *listed, token=sent.token("alice@example.net")))
+    assert out.applied == 1
+    assert [(e["kind"], e["status"]) for e in events(db)] == [expected]
+
+
+def test_heuristic_bounce_listing_several_addresses_records_one_bounce(db):
+    sent = send(db, "alice@example.net")
+    rep = report(ReportKind.BOUNCE, result("x@example.org", status="5.1.1"), result("y@example.org", status="5.2.2"),
+                 token=sent.token("alice@example.net"))
+    out = run(db, rep)
+    assert (out.applied, out.duplicates) == (1, 0)  # the second address is not even considered
+    assert [(e["kind"], e["status"]) for e in events(db)] == [("bounced", "5.1.1")]
+
+
+def test_several_results_naming_the_token_recipient_still_apply_one(db):
+    sent = send(db, "alice@example.net")
+    rep = report(ReportKind.DSN,
+                 result("alice@example.net", action="delivered", status="2.0.0"),
+                 result("other@example.org", original_recipient="alice@example.net", action="failed", status="5.1.1"),
+                 token=sent.token("alice@example.net"))
+    assert run(db, rep).applied == 1
+    assert [e["kind"] for e in events(db)] == ["bounced"]
+
+
+def test_mdn_with_several_results_applies_its_first_disposition(db):
+    sent = send(db, "alice@example.net")
+    rep = report(ReportKind.MDN, result("a@example.org", disposition="displayed"),
+                 result("b@example.org", disposition="deleted"), token=sent.token("alice@example.net"))
+    assert run(db, rep).applied == 1
+    assert [e["kind"] for e in events(db)] == ["displayed"]
 
 
 def test_no_token_matches_by_message_id_and_final_recipient(db):
