@@ -124,7 +124,7 @@ class Daemon:
             store=self.store,
             intake=lambda: self.intake.handler.stats if self.intake else None,
             delivery=lambda: self.delivery.stats() if self.delivery else None,
-            ingest=lambda: self.ingestor.stats if self.ingestor else None,
+            ingest=self._ingest_stats,
             sources=self._source_states,
         )
         return build_app(
@@ -135,6 +135,15 @@ class Daemon:
                 web.get("/healthz", metrics.healthz_handler(self._health_probe)),
             ],
         )
+
+    def _ingest_stats(self) -> dict[str, Any] | None:
+        if self.ingestor is None:
+            return None
+        merged = metrics.fields_of(self.ingestor.stats)
+        merged["imap_fetch_missing"] = sum(
+            getattr(getattr(src, "stats", None), "fetch_missing", 0) for src in self.sources
+        )
+        return merged
 
     def _source_states(self) -> dict[str, bool]:
         return {src.name: bool(src.connected) for src in self.sources}

@@ -222,6 +222,10 @@ class StatsCollector(Collector):
         yield quarantined
         if (n := _number(s.get("failures"))) is not None:
             yield CounterMetricFamily("maild_ingest_failures", "Receipts left at their source to retry (nothing recorded).", value=n)
+        if (n := _number(s.get("imap_fetch_missing"))) is not None:
+            yield CounterMetricFamily(
+                "maild_imap_fetch_missing", "UIDs an IMAP FETCH left out even when asked again (held back, logged).", value=n
+            )
 
     def _sources(self, s: dict[str, Any]) -> Iterator[Metric]:
         if not s:

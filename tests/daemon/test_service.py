@@ -129,6 +129,8 @@ def test_metrics_and_healthz_are_served_and_counters_move(maild, sink):
     accepted = [n for n, _ in after if n.startswith("maild_messages_accepted")]
     assert accepted, sorted({n for n, _ in after})[:50]
     assert total(after, accepted[0]) - total(before, accepted[0]) == 3
+    assert after[("maild_imap_fetch_missing_total", ())] == 0
+    assert ("maild_queue_recipients", (("state", "accepted"),)) in after
     assert maild.terminate() == 0
 
 
