@@ -71,7 +71,11 @@ def recipient_kinds(headers: bytes | list[rewrite.Field], envelope: list[str]) -
     return tuple(out)
 
 
-def classify(raw: bytes, sender: str, envelope: list[str], policy: TrackingSettings) -> Classified:
+def classify(
+    raw: bytes, sender: str, envelope: list[str], policy: TrackingSettings, *, fallback_message_id: str | None = None
+) -> Classified:
+    """`fallback_message_id` is given to tracked mail that has none (as Postfix's cleanup adds one):
+    read receipts and bounces name the original by its Message-ID."""
     headers, body = rewrite.split_message(raw)
     parsed = list(rewrite.fields(headers))  # once: every lookup below reads this list
     ticket = find_ticket(parsed, policy)
@@ -82,10 +86,14 @@ def classify(raw: bytes, sender: str, envelope: list[str], policy: TrackingSetti
         kept = rewrite.strip(headers, internal)
     else:
         kept = headers  # relayed untouched
+    message_id = (rewrite.get(parsed, "Message-ID") or "").strip() or None
+    if tracked and message_id is None and fallback_message_id:
+        message_id = fallback_message_id
+        kept = rewrite.prepend(kept, [("Message-ID", message_id)])
     return Classified(
         ticket=ticket,
         department=department,
-        message_id=(rewrite.get(parsed, "Message-ID") or "").strip() or None,
+        message_id=message_id,
         subject=rewrite.get(parsed, "Subject"),
         recipients=recipient_kinds(parsed, envelope),
         headers=kept,

@@ -150,9 +150,17 @@ class IntakeHandler:
             log.warning("message_rejected", peer=peer, reason="bare CR or LF")
             return "554 5.6.0 Message contains a bare CR or LF; refused (send CRLF line ends)"
         received_at = self.clock()
-        c = classify(raw, envelope.mail_from or "", list(envelope.rcpt_tos), self.settings.tracking)
+        queue_id = new_queue_id()
+        domain = self.settings.tracking.return_path.rpartition("@")[2]
+        c = classify(
+            raw,
+            envelope.mail_from or "",
+            list(envelope.rcpt_tos),
+            self.settings.tracking,
+            fallback_message_id=f"<{queue_id}.{int(received_at.timestamp())}@{domain}>",
+        )
         sub = Submission(
-            queue_id=new_queue_id(),
+            queue_id=queue_id,
             sender=envelope.mail_from or "",
             recipients=c.recipients,
             headers=c.headers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -27,7 +28,12 @@ def connect(path: Path, *, busy_timeout: float = 5.0, readonly: bool = False) ->
             )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
+            new = not path.exists()
             conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            if new:
+                # Mail lives here: private whatever the umask (SQLite gives -wal and -shm the same mode).
+                conn.execute("PRAGMA user_version")  # makes SQLite create the file
+                os.chmod(path, 0o600)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")

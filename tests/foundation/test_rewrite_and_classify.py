@@ -98,3 +98,25 @@ def test_bare_cr_or_lf_check_agrees_with_the_definition(parts):
 
     raw = b"".join(parts)
     assert has_bare_cr_or_lf(raw) == bool(re.search(rb"(?<!\r)\n|\r(?!\n)", raw))
+
+
+def test_tracked_mail_without_message_id_gets_one():
+    raw = b"Subject: [#3] s\r\nTo: r@example.net\r\n\r\nb\r\n"
+    c = classify(raw, "s@h.example", ["r@example.net"], POLICY, fallback_message_id="<Q1.5@h.example>")
+    assert c.message_id == "<Q1.5@h.example>"
+    assert c.headers == b"Message-ID: <Q1.5@h.example>\r\nSubject: [#3] s\r\nTo: r@example.net\r\n"
+
+
+def test_a_message_id_is_never_replaced_and_untracked_mail_never_gets_one():
+    own = b"Message-ID: <mine@h.example>\r\nSubject: [#3] s\r\n\r\nb\r\n"
+    assert classify(own, "s", ["r@example.net"], POLICY, fallback_message_id="<x@y>").message_id == "<mine@h.example>"
+    untracked = b"Subject: hello\r\n\r\nb\r\n"
+    c = classify(untracked, "s", ["r@example.net"], POLICY, fallback_message_id="<x@y>")
+    assert c.message_id is None and c.headers == b"Subject: hello\r\n"
+
+
+def test_a_new_database_is_private(tmp_path):
+    from maild.store.db import open_db
+
+    open_db(tmp_path / "var" / "m.db").conn.close()
+    assert (tmp_path / "var" / "m.db").stat().st_mode & 0o777 == 0o600
