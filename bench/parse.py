@@ -1,4 +1,5 @@
-"""Benchmark: messages per second of maild's report parser over the bounce corpus, next to flufl.bounce's scan_message alone.
+"""Benchmark: messages per second of maild's report parser over the bounce corpus, next to flufl.bounce's scan_message alone
+and, when Debian's libsisimai-perl is installed, Sisimai 4.25 (one perl process per round, start-up included).
 
 Usage: python bench/parse.py [--rounds N] [--corpus PATH]   (PATH: the `corpus` folder; default ../shared/corpus or $MAILD_CORPUS)
 """
@@ -9,7 +10,9 @@ import argparse
 import email
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from email.policy import compat32
@@ -22,10 +25,29 @@ from maild.reports import parse
 REPO = Path(__file__).resolve().parents[1]
 
 
-def load(corpus: Path) -> list[bytes]:
+def corpus_files(corpus: Path) -> list[Path]:
     bounces = corpus / "bounces"
-    files = sorted(bounces.glob("sisimai/*/*.eml")) + sorted(bounces.glob("flufl/*.txt")) + sorted((corpus / "postfix-dsn").glob("*.eml"))
-    return [f.read_bytes() for f in files]
+    return sorted(bounces.glob("sisimai/*/*.eml")) + sorted(bounces.glob("flufl/*.txt")) + sorted((corpus / "postfix-dsn").glob("*.eml"))
+
+
+def load(corpus: Path) -> list[bytes]:
+    return [f.read_bytes() for f in corpus_files(corpus)]
+
+
+SISIMAI = "use Sisimai; for my $f (@ARGV) { Sisimai->make($f, delivered => 1) }"
+
+
+def sisimai_available() -> bool:
+    return shutil.which("perl") is not None and subprocess.run(
+        ["perl", "-MSisimai", "-e", "1"], capture_output=True
+    ).returncode == 0
+
+
+def sisimai_rate(files: list[Path]) -> float:
+    """Sisimai over the same files in one perl process, start-up included (as the issue quotes it)."""
+    started = time.perf_counter()
+    subprocess.run(["perl", "-e", SISIMAI, *map(str, files)], check=True, capture_output=True)
+    return len(files) / (time.perf_counter() - started)
 
 
 def rate(messages: list[bytes], fn) -> float:
@@ -53,15 +75,25 @@ def main() -> int:
         print(f"no messages under {args.corpus}", file=sys.stderr)
         return 1
     rate(messages, parse)  # warm up imports and regex caches
-    ours, theirs = [], []
+    files = corpus_files(args.corpus)
+    with_sisimai = sisimai_available()
+    ours, theirs, sis = [], [], []
     for _ in range(args.rounds):
         ours.append(rate(messages, parse))
         theirs.append(rate(messages, flufl_alone))
+        if with_sisimai:
+            sis.append(sisimai_rate(files))
     m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
     print(f"python {platform.python_version()}, {len(messages)} messages, {args.rounds} rounds, one core")
     print(f"maild.reports.parse        median {m_ours:8.0f} msg/s  (min {min(ours):.0f}, max {max(ours):.0f})")
     print(f"flufl.bounce scan_message  median {m_theirs:8.0f} msg/s  (min {min(theirs):.0f}, max {max(theirs):.0f})")
     print(f"ratio maild / flufl        {m_ours / m_theirs:.2f}")
+    if sis:
+        m_sis = statistics.median(sis)
+        print(f"Sisimai 4.25 (perl, start-up included) median {m_sis:8.0f} msg/s  (min {min(sis):.0f}, max {max(sis):.0f})")
+        print(f"ratio maild / Sisimai      {m_ours / m_sis:.2f}")
+    else:
+        print("Sisimai: not installed (Debian: apt-get install libsisimai-perl), not measured")
     return 0
 
 
