@@ -9,6 +9,7 @@ from maild.reports.context import Context, Finding
 from maild.reports.dsn import status_of
 from maild.reports.candidates import failed_addresses
 from maild.reports.model import RecipientResult, ReportKind
+from maild.reports.prefilter import first_possible, required_literals, search_ci
 from maild.reports.reasons import DEFAULT_STATUS, classify
 
 BOUNCE_SENDER = re.compile(
@@ -41,6 +42,8 @@ _RETURNED_MARKER = re.compile(
     r"-+ ?(?:unsent|returned) message|original message header|\[original message|your message reads)",
     re.I | re.M,
 )
+_MARKER_LITERALS = required_literals(_RETURNED_MARKER)
+_DELAY_LITERALS = required_literals(_DELAY_BODY)
 _DAEMON_SENDER = re.compile(r"mailer[-_]?daemon@|<mailer[-_]?daemon>|^\s*mailer[-_]?daemon\s*$", re.I)
 _REPLY_CODE = re.compile(r"(?<![\d.])([245])[0-5]\d(?=[ -]|$)")
 
@@ -51,7 +54,7 @@ def detect(ctx: Context) -> Finding | None:
         return None
     ctx.budget.check()
     text, returned_text = _failure_text(ctx)
-    delayed = bool(_DELAY_SUBJECT.search(ctx.subject)) or bool(_DELAY_BODY.search(text[:5000]))
+    delayed = bool(_DELAY_SUBJECT.search(ctx.subject)) or bool(search_ci(_DELAY_BODY, _DELAY_LITERALS, text[:5000]))
     candidates = failed_addresses(ctx, text, failed_header, returned_text)
     if not candidates:
         return None
@@ -89,10 +92,23 @@ def _has_failure_words(ctx: Context) -> bool:
 def _failure_text(ctx: Context) -> tuple[str, str]:
     """The text about the failure, and the returned copy of our message the bounce pasted after it."""
     text = ctx.body_text[:60000]
-    marker = _RETURNED_MARKER.search(text)
+    marker = _returned_marker(text)
     if marker and marker.start() > 40:
         return text[: marker.start()], text[marker.start():]
     return text, ""
+
+
+def _returned_marker(text: str) -> re.Match[str] | None:
+    """_RETURNED_MARKER.search(text), started at the first line that can hold a marker (the search is costly per line)."""
+    if not text.isascii():  # re.I literals lowered are exact on ASCII text only
+        return _RETURNED_MARKER.search(text)
+    first = first_possible(_MARKER_LITERALS, text.lower())
+    if first < 0:
+        return None
+    # A match begins at that line, or earlier only across blank lines (its leading ^\s* spans them).
+    line_start = text.rfind("\n", 0, first) + 1
+    before = text[:line_start].rstrip()
+    return _RETURNED_MARKER.search(text, text.find("\n", len(before)) + 1 if before else 0)
 
 
 def _segment(address: str, text: str) -> str:

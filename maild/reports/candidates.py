@@ -13,6 +13,7 @@ from flufl.bounce import all_failures
 from maild.reports import mime
 from maild.reports.context import Context
 from maild.reports.fields import all_addresses, normalize_address
+from maild.reports.prefilter import cannot_match_ci, required_literals
 
 # An address as bounce texts print it: bare, in angle brackets, quoted, or with a quoted local part.
 _A = r"(?<![\w.+=/-])(?P<a>\"[^\"\s@]+\"@[A-Za-z0-9][A-Za-z0-9.-]*|[^\s<>()\[\]\",;:@']+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])"
@@ -49,6 +50,8 @@ _ORIGINAL_ADDRESS = re.compile(rf"^\s*original(?:ly)? (?:address|recipient)\s*:\
 _HEADER_START = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*:")
 _ENVELOPE_SENDER = re.compile(rf"\b(?:mail from|envelope-from|envelope sender|return-path)\s*:?\s*<?{_A}", re.I)
 _MESSAGE_ID = re.compile(r"message-id\s*:\s*<?([^>\s]+)", re.I)
+_ENVELOPE_LITERALS = required_literals(_ENVELOPE_SENDER)
+_MESSAGE_ID_LITERALS = required_literals(_MESSAGE_ID)
 _IGNORED_LOCAL = re.compile(r"^(?:mailer-daemon|root|abuse|noreply|no-reply|daemon|nobody|double-bounce|bounces?|mail)$", re.I)
 _NOISE_LINE = re.compile(
     r"^\s*(?:received|from|reply-to|return-path|sender|message-id|references|in-reply-to|dkim-signature|x-[\w-]+|date|by|for|with|"
@@ -139,10 +142,14 @@ def _recipient_side(ctx: Context) -> set[str]:
 
 
 def _envelope_senders(text: str) -> set[str]:
+    if cannot_match_ci(_ENVELOPE_LITERALS, text):
+        return set()
     return {normalize_address(m.group("a")) or "" for m in _ENVELOPE_SENDER.finditer(text)} - {""}
 
 
 def _message_ids(text: str) -> set[str]:
+    if cannot_match_ci(_MESSAGE_ID_LITERALS, text):
+        return set()
     return {m.group(1).strip("<>").lower() for m in _MESSAGE_ID.finditer(text)}
 
 

@@ -1,0 +1,127 @@
+"""Cheap substring pre-checks for costly regexes: the literals one of which every match must contain, read from the pattern itself."""
+
+from __future__ import annotations
+
+import re
+from re import _constants as C  # noqa: N812 - the regex parser's opcode names
+from re import _parser
+
+Literals = frozenset[str]
+
+
+def required_literals(pattern: re.Pattern[str]) -> Literals | None:
+    """Strings one of which occurs in every match (lower-case for re.I patterns); None when no such set is known.
+
+    Derived from the parsed pattern, so it follows every edit of the pattern without a hand-kept keyword list.
+    """
+    found = _of_sequence(_parser.parse(pattern.pattern, pattern.flags))
+    if found is not None and pattern.flags & re.IGNORECASE:
+        # Under re.I a few non-ASCII letters match ASCII ones (K, ſ, ı); only plain ASCII literals are safe to lower.
+        found = frozenset(s.lower() for s in found) if all(s.isascii() for s in found) else None
+    # A literal that contains another one adds nothing to the check.
+    return None if found is None else frozenset(s for s in found if not any(o != s and o in s for o in found))
+
+
+def might_match(literals: Literals | None, text: str) -> bool:
+    """False only when the text holds none of the literals, so the pattern cannot match it (text lower-case for re.I)."""
+    return literals is None or any(s in text for s in literals)
+
+
+def first_possible(literals: Literals | None, lowered: str) -> int:
+    """The earliest index a match can involve (-1: none can exist); `lowered` is the ASCII text lower-cased."""
+    if literals is None:
+        return 0
+    found = [i for i in map(lowered.find, literals) if i >= 0]
+    return min(found) if found else -1
+
+
+_MAX_EXACT = 64  # beyond this many spellings a run is cut, not expanded
+
+
+def _of_sequence(items) -> Literals | None:
+    choices: list[Literals] = []
+    run: set[str] = {""}  # the exact spellings of the literal stretch being read, e.g. "copy of " + (the|your)
+    for op, av in items:
+        exact = _exact(op, av)
+        if exact is not None and len(run) * len(exact) <= _MAX_EXACT:
+            run = {a + b for a in run for b in exact}
+            continue
+        if run != {""}:
+            choices.append(frozenset(run))
+        run = {""}
+        found = _of_item(op, av)
+        if found is not None:
+            choices.append(found)
+    if run != {""}:
+        choices.append(frozenset(run))
+    choices = [c for c in choices if "" not in c]
+    if not choices:
+        return None
+    # The most selective requirement: longest shortest literal, then fewest alternatives.
+    return max(choices, key=lambda c: (min(map(len, c)), -len(c)))
+
+
+def _exact(op, av) -> set[str] | None:
+    """Every string the item can match, when it is a literal, an optional literal or a choice of literals."""
+    if op is C.LITERAL:
+        return {chr(av)}
+    if op is C.SUBPATTERN and not av[1] and not av[2]:
+        return _exact_sequence(av[3])
+    if op is C.BRANCH:
+        out: set[str] = set()
+        for branch in av[1]:
+            found = _exact_sequence(branch)
+            if found is None:
+                return None
+            out |= found
+        return out if len(out) <= _MAX_EXACT else None
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
+        found = _exact_sequence(av[2])
+        return None if found is None else found | {""}
+    if op is C.IN and len(av) <= 4 and all(o is C.LITERAL for o, _ in av):
+        return {chr(c) for _, c in av}
+    return None
+
+
+def _exact_sequence(items) -> set[str] | None:
+    out = {""}
+    for op, av in items:
+        exact = _exact(op, av)
+        if exact is None or len(out) * len(exact) > _MAX_EXACT:
+            return None
+        out = {a + b for a in out for b in exact}
+    return out
+
+
+def _of_item(op, av) -> Literals | None:
+    if op is C.SUBPATTERN:
+        _group, add_flags, del_flags, inner = av
+        return None if add_flags or del_flags else _of_sequence(inner)
+    if op is C.ATOMIC_GROUP:
+        return _of_sequence(av)
+    if op is C.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:
+            found = _of_sequence(branch)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        low, _high, inner = av
+        return _of_sequence(inner) if low >= 1 else None
+    # Character classes, anchors, lookarounds, back-references: no literal is certain.
+    return None
+
+
+def cannot_match_ci(literals: Literals | None, text: str) -> bool:
+    """True when a re.I pattern with these literals cannot match: an ASCII text that holds none of them."""
+    if literals is None or not text.isascii():
+        return False
+    lowered = text.lower()
+    return not any(s in lowered for s in literals)
+
+
+def search_ci(pattern: re.Pattern[str], literals: Literals | None, text: str) -> re.Match[str] | None:
+    """pattern.search(text) for a re.I pattern, skipped when the text cannot match."""
+    return None if cannot_match_ci(literals, text) else pattern.search(text)

@@ -1,0 +1,55 @@
+"""The regex pre-checks never change a result: wherever a pattern matches, its literals are found, and searches agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from maild.reports import bounce, candidates, mime, reasons
+from maild.reports.context import Context
+from maild.reports.correlation import ParseHints
+from maild.reports.prefilter import cannot_match_ci, might_match, required_literals
+
+_CHECKED = [p for _, p in reasons._COMPILED] + [
+    bounce._RETURNED_MARKER, bounce._DELAY_BODY, candidates._ENVELOPE_SENDER, candidates._MESSAGE_ID,
+]
+
+
+def _texts(root: Path) -> list[str]:
+    files = sorted((root / "bounces").rglob("*.eml")) + sorted((root / "bounces").rglob("*.txt")) + sorted((root / "postfix-dsn").glob("*.eml"))
+    out = []
+    for path in files:
+        msg, _ = mime.parse(path.read_bytes())
+        out.append(Context(msg, ParseHints(), mime.Budget(5.0), []).body_text[:60000])
+    return out
+
+
+def test_literals_read_from_patterns() -> None:
+    assert required_literals(re.compile(r"virus|worm detected")) == {"virus", "worm detected"}
+    assert required_literals(re.compile(r"copy of (?:the|your) message")) == {"copy of the message", "copy of your message"}
+    assert required_literals(re.compile(r"\bspam\b|x?", re.I)) is None  # an empty match needs no literal
+    assert required_literals(re.compile(r"\w+@\w+")) == {"@"}
+
+
+@pytest.mark.parametrize("text", ["", "Delivery to the following recipient failed", "ſpam K ı", "Will RETRY later"])
+def test_prefilter_never_rejects_a_match(text: str) -> None:
+    for pattern in _CHECKED:
+        literals = required_literals(pattern)
+        if pattern.search(text):
+            assert not cannot_match_ci(literals, text) if pattern.flags & re.I else might_match(literals, text)
+
+
+def test_prefilter_agrees_on_the_corpus(corpus: Path) -> None:
+    for text in _texts(corpus):
+        lowered = " ".join(text[:4000].lower().split())
+        for _, pattern in reasons._COMPILED:
+            if pattern.search(lowered):
+                assert might_match(required_literals(pattern), lowered), pattern.pattern[:40]
+        for pattern in _CHECKED[len(reasons._COMPILED):]:
+            if pattern.search(text):
+                assert not cannot_match_ci(required_literals(pattern), text), pattern.pattern[:40]
+        expected = bounce._RETURNED_MARKER.search(text)
+        found = bounce._returned_marker(text)
+        assert (found and found.span()) == (expected and expected.span())
