@@ -151,6 +151,10 @@ def postfix(workdir: Path, sink_port: int) -> Iterator[int]:
     from relay_postfix import private_postfix  # root only; kept apart
 
     with private_postfix(workdir, sink_port) as port:
+        try:
+            wait_greeting(port, None)
+        except RuntimeError:
+            raise RuntimeError(f"private postfix did not start; see {workdir}/postfix.log") from None
         yield port
 
 

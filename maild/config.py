@@ -96,6 +96,16 @@ def resolve_path(text: str, base: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def maildir_url_path(text: str, base: Path) -> Path | None:
+    """The folder of a `maildir:PATH` URL (delivery.upstream, receipts[].url); None for other schemes."""
+    if not text.startswith("maildir:"):
+        return None
+    rest = text[len("maildir:") :]
+    if not rest:
+        raise ValueError("expected maildir:PATH with a path")
+    return resolve_path(rest, base)
+
+
 def _path(value: Any, base: Path) -> Path:
     text = _str(value, base)
     if not text:

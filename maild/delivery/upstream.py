@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from maild.config import resolve_path
+from maild.config import maildir_url_path
 
 
 class Scheme(StrEnum):
@@ -40,11 +40,8 @@ _URL = re.compile(r"(?P<scheme>smtp|smtp\+starttls|smtps|lmtp)://(?:\[(?P<v6>[0-
 
 def parse_upstream_url(text: str, base: Path) -> Upstream:
     """Parse delivery.upstream; raises ValueError("expected ...") naming the accepted forms."""
-    if text.startswith("maildir:"):
-        rest = text[len("maildir:") :]
-        if not rest:
-            raise ValueError("expected maildir:PATH with a path")
-        return Upstream(Scheme.MAILDIR, path=resolve_path(rest, base))
+    if (folder := maildir_url_path(text, base)) is not None:
+        return Upstream(Scheme.MAILDIR, path=folder)
     m = _URL.fullmatch(text)
     if not m:
         raise ValueError(

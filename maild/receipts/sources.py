@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from maild.config import ReceiptSource, Settings, resolve_path
+from maild.config import ReceiptSource, Settings, maildir_url_path
 
 
 class Scheme(StrEnum):
@@ -50,11 +50,8 @@ _NET = re.compile(
 
 def parse_receipt_url(text: str, base: Path) -> ReceiptUrl:
     """Parse receipts[].url; raises ValueError("expected ...") naming the accepted forms."""
-    if text.startswith("maildir:"):
-        rest = text[len("maildir:") :]
-        if not rest:
-            raise ValueError("expected maildir:PATH with a path")
-        return ReceiptUrl(Scheme.MAILDIR, path=resolve_path(rest, base))
+    if (folder := maildir_url_path(text, base)) is not None:
+        return ReceiptUrl(Scheme.MAILDIR, path=folder)
     m = _NET.fullmatch(text)
     if not m:
         raise ValueError("expected maildir:PATH, imap://USER@HOST:PORT/FOLDER, imaps://USER@HOST:PORT/FOLDER or lmtp://HOST:PORT")

@@ -101,24 +101,23 @@ class ScriptedHandler:
         return self.script.data or "250 2.0.0 OK queued"
 
 
-class DsnSMTP(SMTP):
-    """aiosmtpd refuses parameters it does not implement; this one takes the DSN ones (RFC 3461) and keeps them."""
+class _AcceptsDsn:
+    """aiosmtpd refuses parameters it does not implement; these servers take the DSN ones (RFC 3461) and keep them."""
 
     def _getparams(self, params: Any) -> Any:
-        result = super()._getparams(params)
+        result = super()._getparams(params)  # type: ignore[misc]
         if result is not None:
             for key in _DSN_PARAMS:
                 result.pop(key, None)
         return result
 
 
-class DsnLMTP(LMTP):
-    def _getparams(self, params: Any) -> Any:
-        result = super()._getparams(params)
-        if result is not None:
-            for key in _DSN_PARAMS:
-                result.pop(key, None)
-        return result
+class DsnSMTP(_AcceptsDsn, SMTP):
+    pass
+
+
+class DsnLMTP(_AcceptsDsn, LMTP):
+    pass
 
 
 class PortZeroController(Controller):
