@@ -7,13 +7,12 @@ peer) and never log bodies, token secrets or AUTH data.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
-import structlog
-
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+# The stdlib logging levels by value: importing logging itself would cost a short command more than its work.
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
+_LEVELS = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR}
 
 
 class _StderrLogger:
@@ -33,9 +32,31 @@ def _stderr_logger(*_args: Any) -> _StderrLogger:
     return _StderrLogger()
 
 
+class _Settings:
+    """What configure() asked for; structlog is set up from it when the first record passes the level."""
+
+    level = INFO
+    fmt = "auto"
+    applied = False
+
+
 def configure(level: str = "info", fmt: str = "auto") -> None:
-    """Set up structlog once per process; safe to call again (SIGHUP changes the level)."""
+    """Set the level and format (safe to call again: SIGHUP changes the level); structlog loads on first use.
+
+    A command that logs nothing at or above its level (``maild parse`` at warning) never imports structlog:
+    its import is most of a short command's start-up.
+    """
+    _Settings.level = _LEVELS[level]
+    _Settings.fmt = fmt
+    if _Settings.applied:
+        _apply()
+
+
+def _apply() -> Any:
+    import structlog
+
     stream = sys.stderr
+    fmt = _Settings.fmt
     if fmt == "auto":
         fmt = "console" if stream.isatty() else "json"
     renderer: Any
@@ -51,15 +72,46 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        wrapper_class=structlog.make_filtering_bound_logger(_Settings.level),
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+    _Settings.applied = True
+    return structlog
 
 
-def get(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(component=name)
+class Logger:
+    """A structlog bound logger in waiting: records below the configured level cost a comparison, no import."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+
+    def bind(self, **context: Any) -> Logger:
+        return Logger({**self._context, **context})
+
+    def _emit(self, level: int, method: str, event: str, kw: dict[str, Any]) -> None:
+        if level < _Settings.level:
+            return
+        structlog = _apply() if not _Settings.applied else sys.modules["structlog"]
+        getattr(structlog.get_logger(**self._context), method)(event, **kw)
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._emit(DEBUG, "debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._emit(INFO, "info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._emit(WARNING, "warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._emit(ERROR, "error", event, kw)
+
+    def exception(self, event: str, **kw: Any) -> None:
+        self._emit(ERROR, "exception", event, kw)
 
 
-# Until a command configures logging, log JSON/console to stderr rather than structlog's stdout default.
-configure()
+def get(name: str) -> Logger:
+    return Logger({"component": name})

@@ -3,23 +3,40 @@
 Each command lives in its own module with `register(subparsers)`; the module
 adds its parser with an example in the help and `set_defaults(func=...)`,
 where func takes the parsed arguments and returns the exit status.
+
+Only the module of the command being run is imported (``maild parse`` never
+loads the daemon's SMTP, HTTP or logging libraries): a command is one process
+per receipt when Postfix pipes to ``maild ingest``, so start-up is its cost.
+`maild --help` and an unknown command import every module to list them all.
 """
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from collections.abc import Sequence
+from importlib import import_module
+from types import ModuleType
 
 from maild import __version__, logs
-from maild.cli import checkconfig, departments, events, forget, ingest, keys, parse, purge, quarantine, queue, run, status
 from maild.errors import ConfigError, MaildError
 
-COMMANDS = [run, checkconfig, keys, queue, parse, ingest, quarantine, status, events, departments, purge, forget]
+# Command name -> module under maild.cli, in the order `maild --help` lists them.
+COMMAND_MODULES = {
+    "run": "run", "check-config": "checkconfig", "keys": "keys", "hash-password": "keys", "queue": "queue", "parse": "parse",
+    "ingest": "ingest", "quarantine": "quarantine", "status": "status", "events": "events",
+    "departments": "departments", "purge": "purge", "forget": "forget",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
+    """The modules whose parsers the command line needs: the named command's alone, or all of them."""
+    first = argv[0] if argv else None
+    names = [COMMAND_MODULES[first]] if first in COMMAND_MODULES else list(dict.fromkeys(COMMAND_MODULES.values()))
+    return [import_module(f"maild.cli.{name}") for name in names]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maild",
         description="Track delivery and read receipts of helpdesk mail, per reply and per recipient.",
@@ -27,13 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"maild {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
+    for module in command_modules(argv):
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logs.configure("warning", getattr(args, "log_format", None) or "auto")
     try:
@@ -44,9 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MaildError as exc:
         print(f"maild: error: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.Error as exc:  # a read on a broken or locked database: say so, no traceback
-        print(f"maild: database error: {exc}", file=sys.stderr)
-        return 75 if "locked" in str(exc) or "busy" in str(exc) else 1
     except BrokenPipeError:
         # `maild ... | head`: the reader left; stop quietly like other Unix tools.
         sys.stderr.close()
@@ -56,3 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A read on a broken or locked database: say so, no traceback. sqlite3 is looked up, not imported:
+        # a command that never opened a database (parse) cannot raise its errors and need not load it.
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+            raise
+        print(f"maild: database error: {exc}", file=sys.stderr)
+        return 75 if "locked" in str(exc) or "busy" in str(exc) else 1

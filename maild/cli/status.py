@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from typing import TYPE_CHECKING
+
 import sqlite_utils
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from maild import config, departments, queries
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.status import Failure, ThreadInfo, thread_json
 from maild.store import open_for_command, transaction
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
 def console() -> Console:
     """Colour only on a terminal; a fixed width otherwise so output is stable in pipes and tests."""
+    from rich.console import Console  # tables only: --json never loads rich
+
     tty = sys.stdout.isatty()
     return Console(file=sys.stdout, width=None if tty else 120, no_color=not tty, highlight=False, emoji=False)
 
@@ -80,6 +84,9 @@ def _failure(f: Failure | None) -> str:
 
 
 def render(info: ThreadInfo, out: Console) -> None:
+    from rich import box
+    from rich.table import Table
+
     receipts = "on" if info.receipts_enabled else "off (read information hidden)"
     out.print(f"Ticket {info.ticket}  department: {info.department or '-'}  read receipts: {receipts}")
     for reply in info.replies:

@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterable
 from email.message import Message
 from email.policy import compat32
 
-from flufl.bounce import all_failures
-
 from maild.reports import mime
 from maild.reports.context import Context
 from maild.reports.fields import all_addresses, normalize_address
@@ -206,6 +204,8 @@ def _weak(text: str) -> list[str]:
 def _flufl(ctx: Context, usable: Callable[[str], bool]) -> list[str]:
     """flufl.bounce's per-family detectors, run only when the text gave no structural answer (they are the costly part)."""
     try:
+        from flufl.bounce import all_failures  # only for the few bounces the scan finds nothing in: a costly import
+
         temporary, permanent = all_failures(ctx.msg)
     except Exception:
         ctx.note("flufl.bounce failed")
