@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from maild import config, logs, reports, spool  # noqa: E402
-from maild.model import RecipientKind  # noqa: E402
+from maild.core.events import RecipientKind  # noqa: E402
 from maild.receipts.imap import ImapSource  # noqa: E402
 from maild.receipts.ingest import Ingestor, hints_from  # noqa: E402
 from maild.receipts.maildir import MaildirSource  # noqa: E402

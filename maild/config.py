@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -18,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maild.core.events import EventKind
+from maild.core.paths import resolve_path
+from maild.core.urls import SourceUrl, UpstreamUrl, parse_source_url, parse_upstream_url
 from maild.errors import ConfigError
 
 DEFAULT_CONFIG = Path("maild.toml")
@@ -80,30 +82,6 @@ def _examples(units: Mapping[str, int]) -> list[str]:
 
 _size = _quantity(_SIZE_UNITS, "a size")
 _duration = _quantity(_DURATION_UNITS, "a duration")
-
-
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _expand_env(text: str) -> str:
-    """${NAME} becomes that environment variable (e.g. systemd's ${CREDENTIALS_DIRECTORY}); unset or empty ones stay as written."""
-    return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1)) or m.group(0), text)
-
-
-def resolve_path(text: str, base: Path) -> Path:
-    """${NAME} expands from the environment; a relative path resolves against `base` (the config file's folder)."""
-    p = Path(_expand_env(text)).expanduser()
-    return p if p.is_absolute() else base / p
-
-
-def maildir_url_path(text: str, base: Path) -> Path | None:
-    """The folder of a `maildir:PATH` URL (delivery.upstream, receipts[].url); None for other schemes."""
-    if not text.startswith("maildir:"):
-        return None
-    rest = text[len("maildir:") :]
-    if not rest:
-        raise ValueError("expected maildir:PATH with a path")
-    return resolve_path(rest, base)
 
 
 def _path(value: Any, base: Path) -> Path:
@@ -180,12 +158,8 @@ def _address(value: Any, base: Path) -> str:
     return text
 
 
-def _upstream(value: Any, base: Path) -> str:
-    from maild.delivery.upstream import parse_upstream_url  # local: avoids an import cycle
-
-    text = _str(value, base)
-    parse_upstream_url(text, base)  # raises ValueError("expected ...")
-    return text
+def _upstream(value: Any, base: Path) -> UpstreamUrl:
+    return parse_upstream_url(_str(value, base), base)
 
 
 def _string_map(value: Any, base: Path) -> Mapping[str, str]:
@@ -238,7 +212,7 @@ class IntakeSettings:
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    upstream: str = setting(
+    upstream: UpstreamUrl = setting(
         "maildir:var/outbox",
         "Where copies go: smtp://HOST:PORT, smtp+starttls://, smtps://, lmtp://, maildir:PATH.",
         _upstream,
@@ -292,20 +266,16 @@ class TrackingSettings:
     receipts_default: bool = setting(True, "Read receipts for departments with no explicit setting.", _bool)
 
 
-def _receipt_url(value: Any, base: Path) -> str:
-    from maild.receipts.sources import parse_receipt_url  # local: avoids an import cycle
-
-    text = _str(value, base)
-    parse_receipt_url(text, base)  # raises ValueError("expected ...")
-    return text
+def _source_url(value: Any, base: Path) -> SourceUrl:
+    return parse_source_url(_str(value, base), base)
 
 
 @dataclass(frozen=True)
 class ReceiptSource:
-    url: str = setting(
+    url: SourceUrl = setting(
         "maildir:var/receipts",
         "Where receipts arrive: maildir:PATH, imap://USER@HOST:PORT/FOLDER, imaps://..., lmtp://HOST:PORT (listener).",
-        _receipt_url,
+        _source_url,
     )
     password_file: Path | None = setting("", "File holding the IMAP password.", _optional_path, secret=True)
     starttls: bool = setting(False, "Require STARTTLS on imap:// (never falls back to plain text).", _bool)
@@ -364,7 +334,6 @@ def _http_url(value: Any, base: Path) -> str:
 def _duration_map(value: Any, base: Path) -> Mapping[str, float]:
     if not isinstance(value, dict):
         raise ValueError('expected a table of event kind = duration, such as { displayed = "180d" }')
-    from maild.model import EventKind  # local: config stays free of domain imports at load time
 
     out = {}
     for k, v in value.items():
@@ -549,13 +518,15 @@ def effective(settings: Settings) -> dict[str, Any]:
         return out
 
     result: dict[str, Any] = {name: plain(getattr(settings, name)) for name in SECTIONS}
-    result["receipts"] = [plain(r) for r in settings.receipts]
-    result["receipts"] = [{**r, "url": redact_url(r["url"])} for r in result["receipts"]]
-    result["delivery"]["upstream"] = redact_url(result["delivery"]["upstream"])
+    result["receipts"] = [plain(r) for r in settings.receipts]  # URLs print without their passwords
     return result
 
 
 def _plain_value(v: Any) -> Any:
+    if isinstance(v, SourceUrl) and v.password is not None:
+        return v.display().replace(f"://{v.user}@", f"://{v.user}:***@", 1)
+    if isinstance(v, (UpstreamUrl, SourceUrl)):
+        return str(v)
     if isinstance(v, Path):
         return str(v)
     if isinstance(v, re.Pattern):
@@ -571,8 +542,3 @@ def _plain_value(v: Any) -> Any:
     if isinstance(v, Mapping):
         return {k: _plain_value(x) for k, x in v.items()}
     return v
-
-
-def redact_url(url: str) -> str:
-    """Hide a password written into a URL (user:password@host)."""
-    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)

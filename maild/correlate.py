@@ -19,7 +19,7 @@ from maild import tokens
 from maild.clock import parse_iso
 
 
-class Via(StrEnum):
+class MatchedBy(StrEnum):
     TOKEN = "token"
     MESSAGE_ID = "message_id"
 
@@ -34,7 +34,7 @@ class Match:
     # The earliest credible time of a report about this copy: when the upstream last accepted it (a DSN cannot
     # predate that; report dates have whole seconds, maild's own events milliseconds), else when maild queued it.
     queued_at: datetime
-    via: Via
+    matched_by: MatchedBy
 
 
 class TokenProblem(StrEnum):
@@ -72,7 +72,7 @@ def by_token(db: sqlite_utils.Database, keys: tokens.KeySet, token: str) -> Matc
     row = db.execute(_SELECT + " WHERE r.id = ?", (checked.recipient_id,)).fetchone()
     if row is None or (row[4] or "").lower() != token:
         return TokenRejected(token, TokenProblem.UNKNOWN_RECIPIENT)
-    return Match(int(row[0]), int(row[1]), row[2], parse_iso(row[3]), Via.TOKEN)
+    return Match(int(row[0]), int(row[1]), row[2], parse_iso(row[3]), MatchedBy.TOKEN)
 
 
 def by_message_id(db: sqlite_utils.Database, message_id: str, addresses: Iterable[str | None]) -> Match | None:
@@ -87,4 +87,4 @@ def by_message_id(db: sqlite_utils.Database, message_id: str, addresses: Iterabl
     ).fetchone()
     if row is None:
         return None
-    return Match(int(row[0]), int(row[1]), row[2], parse_iso(row[3]), Via.MESSAGE_ID)
+    return Match(int(row[0]), int(row[1]), row[2], parse_iso(row[3]), MatchedBy.MESSAGE_ID)

@@ -5,7 +5,7 @@ intake listeners, then READY=1. Stop order is the reverse, so nothing accepted
 is left without a writer: intake stops accepting (421 to new commands), running
 sessions finish, delivery lets copies in flight finish up to the timeout, then
 the store's writer drains and closes.
-"""
+f"""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from aiohttp import web
 
 from maild import clock, config, departments, logs, metrics, retention, tokens
 from maild.config import Settings
+from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.delivery.scheduler import Delivery
 from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
@@ -36,7 +37,7 @@ STATUS_INTERVAL = 5.0
 
 def _count_queued(db: Any) -> int:
     return int(
-        db.execute("SELECT count(*) FROM recipients WHERE delivery_state IN ('queued', 'deferred')").fetchone()[0]
+        db.execute(f"SELECT count(*) FROM recipients WHERE delivery_state IN {sql_list(UNFINISHED_DELIVERY)}").fetchone()[0]
     )
 
 

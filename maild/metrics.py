@@ -33,7 +33,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from maild import __version__, clock, logs
-from maild.model import DeliveryState
+from maild.core.states import DeliveryState
 
 log = logs.get("metrics")
 

@@ -14,17 +14,16 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from maild import departments
-from maild.model import EventKind, RecipientKind
+from maild.core.events import READ_KINDS, EventKind, RecipientKind
+from maild.core.states import ReplyState
 from maild.status import (
-    READ_KINDS,
     Event,
     RecipientInput,
     ReplyInput,
-    ReplyState,
     ReplyStatus,
     ThreadInfo,
-    reply_status,
     recipient_state,
+    reply_status,
     thread_info,
 )
 

@@ -12,9 +12,11 @@ from datetime import datetime
 import sqlite_utils
 
 from maild.clock import iso, parse_iso
+from maild.core.events import EventKind, EventSource
+from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.delivery.jobs import finish_messages
 from maild.errors import MaildError
-from maild.model import EventKind, EventSource, StatusRecord
+from maild.model import StatusRecord
 from maild.store.events import NewEvent, record_event
 
 
@@ -55,7 +57,7 @@ class QueueEntry:
         return max(0, int((now - parse_iso(self.received_at)).total_seconds()))
 
 
-_PENDING_SQL = "('queued', 'deferred')"
+_PENDING_SQL = sql_list(UNFINISHED_DELIVERY)
 
 
 def _entries(db: sqlite_utils.Database, where: str, params: tuple[object, ...]) -> list[QueueEntry]:

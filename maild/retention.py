@@ -20,7 +20,7 @@ import sqlite_utils
 from maild import logs
 from maild.clock import iso
 from maild.config import RetentionSettings, Settings
-from maild.model import EventKind
+from maild.core.events import EventKind
 
 log = logs.get("retention")
 

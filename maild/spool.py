@@ -15,7 +15,8 @@ import sqlite_utils
 
 from maild import departments, tokens
 from maild.clock import iso
-from maild.model import DeliveryState, EventKind, EventSource, RecipientKind
+from maild.core.events import EventKind, EventSource, RecipientKind
+from maild.core.states import DeliveryState
 from maild.store.events import CHUNK, NewEvent, record_events
 
 

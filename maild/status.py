@@ -37,47 +37,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
-from maild.model import EventKind, RecipientKind
-
-
-class RecipientState(StrEnum):
-    QUEUED = "queued"
-    DEFERRED = "deferred"
-    DELIVERED = "delivered"
-    DELAYED = "delayed"
-    READ = "read"
-    DECLINED = "declined"
-    DELETED_UNREAD = "deleted_unread"
-    BOUNCED = "bounced"
-    FAILED = "failed"
-
-
-class ReplyState(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    READ_BY_CC = "read_by_cc"
-    READ_BY_TO = "read_by_to"
-    READ = "read"
-    FAILED = "failed"
-
-
-# Events that carry read information: hidden when the department has receipts off.
-READ_KINDS = frozenset(
-    {
-        EventKind.DISPLAYED,
-        EventKind.DELETED,
-        EventKind.DENIED,
-        EventKind.DISPATCHED,
-        EventKind.PROCESSED,
-        EventKind.MDN_FAILED,
-        EventKind.OPENED,
-    }
+from maild.core.events import (
+    DELIVERY_KINDS,
+    FAILURE_KINDS,
+    FINAL_DSN_KINDS,
+    EventKind,
+    RecipientKind,
 )
-FAILURE_KINDS = frozenset({EventKind.FAILED, EventKind.BOUNCED})
-FINAL_DSN_KINDS = frozenset({EventKind.DELIVERED, EventKind.RELAYED})
-DELIVERY_KINDS = frozenset({EventKind.ACCEPTED, EventKind.DELIVERED, EventKind.RELAYED, EventKind.EXPANDED})
+from maild.core.states import (
+    DELIVERED_STATES,
+    FAILED_STATES,
+    RecipientState,
+    ReplyState,
+)
+
 _PROGRESS = {
     EventKind.QUEUED: RecipientState.QUEUED,
     EventKind.DEFERRED: RecipientState.DEFERRED,
@@ -86,9 +60,6 @@ _PROGRESS = {
     EventKind.DELAYED: RecipientState.DELAYED,
 }
 _READ_OUTCOME = {EventKind.DENIED: RecipientState.DECLINED, EventKind.DELETED: RecipientState.DELETED_UNREAD}
-FAILED_STATES = frozenset({RecipientState.FAILED, RecipientState.BOUNCED})
-READ_STATES = frozenset({RecipientState.READ, RecipientState.DECLINED, RecipientState.DELETED_UNREAD})
-DELIVERED_STATES = frozenset({RecipientState.DELIVERED, *READ_STATES})
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from enum import StrEnum
 from hashlib import sha256
 from pathlib import Path
 
+from maild.core.secretfile import create_secret_file
 from maild.errors import KeyFileError
 
 _B32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -132,17 +132,7 @@ def parse_key_file(text: str, source: Path) -> KeySet:
 def load_keys(path: Path, *, create: bool = False) -> KeySet:
     """Read the key file; with create=True a missing file is made (0600) with one fresh key."""
     if create and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write("# maild token keys: KEYID:HEXSECRET, the first line signs\n")
-                fh.write(f"a:{secrets.token_hex(32)}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+        create_secret_file(path, f"# maild token keys: KEYID:HEXSECRET, the first line signs\na:{secrets.token_hex(32)}\n")
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:

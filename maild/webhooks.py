@@ -30,6 +30,7 @@ import sqlite_utils
 from maild import clock as clock_module
 from maild import departments, logs, queries
 from maild.config import Settings
+from maild.core.backoff import backoff
 from maild.errors import MaildError
 from maild.http.auth import load_secret
 
@@ -48,11 +49,6 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
     if not timestamp.isdigit():
         return False
     return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
-
-
-def backoff(attempts: int, first: float, most: float) -> float:
-    """Delay before retry number `attempts` (1-based): first, 2*first, 4*first... up to `most`."""
-    return min(first * 2 ** max(attempts - 1, 0), most)
 
 
 @dataclass(frozen=True, slots=True)

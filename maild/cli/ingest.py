@@ -9,7 +9,13 @@ import sys
 
 from maild import clock, tokens
 from maild.cli.common import add_config_option, load_settings, print_json
-from maild.errors import ConfigError, KeyFileError, MaildError, StoreBusy, TransientError
+from maild.errors import (
+    ConfigError,
+    KeyFileError,
+    MaildError,
+    StoreBusy,
+    TransientError,
+)
 from maild.receipts.ingest import hints_from, ingest_now
 from maild.store import open_for_command
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from maild import clock, config, logs, retention
 from maild.cli.common import add_config_option, load_settings, print_json
+from maild.core.events import EventKind
 from maild.errors import MaildError
-from maild.model import EventKind
 from maild.store import open_for_command, transaction
 
 log = logs.get("retention")

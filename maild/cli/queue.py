@@ -12,6 +12,7 @@ import sqlite_utils
 
 from maild import clock, queue
 from maild.cli import common
+from maild.core.states import UNFINISHED_DELIVERY
 from maild.store import open_for_command, transaction
 
 
@@ -102,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
         for r in e.recipients:
             detail = f"  ({r.last_reply.splitlines()[0][:70]})" if r.last_reply and r.state != "accepted" else ""
             print(f"{'':>33}{r.address}  {r.state}{detail}")
-    pending = sum(1 for e in entries for r in e.recipients if r.state in ("queued", "deferred"))
+    pending = sum(1 for e in entries for r in e.recipients if r.state in UNFINISHED_DELIVERY)
     print(f"-- {len(entries)} messages, {pending} recipients to deliver ('!' = held)")
     return 0
 

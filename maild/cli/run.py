@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maild.daemon import serve  # the daemon pulls in every part; other commands stay light
+    from maild.daemon import (
+        serve,  # the daemon pulls in every part; other commands stay light
+    )
 
     settings = load_settings(args)
     try:

@@ -8,10 +8,13 @@ import sqlite_utils
 
 from maild import departments
 from maild.clock import iso, parse_iso
+from maild.core.events import EventSource
+from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.delivery.copies import DueRecipient, SpoolMessage
 from maild.delivery.outcome import Outcome
-from maild.model import EventSource
 from maild.store.events import CHUNK, NewEvent, record_events
+
+_UNFINISHED = sql_list(UNFINISHED_DELIVERY)
 
 
 
@@ -30,9 +33,9 @@ def pick_due(
     still waiting for a retry.
     """
     rows = db.execute(
-        """SELECT r.id, r.message, r.address, r.token, r.attempts
+        f"""SELECT r.id, r.message, r.address, r.token, r.attempts
              FROM recipients r JOIN messages m ON m.id = r.message
-            WHERE r.delivery_state IN ('queued', 'deferred') AND r.next_attempt_at <= ?
+            WHERE r.delivery_state IN {_UNFINISHED} AND r.next_attempt_at <= ?
               AND m.held = 0 AND m.body IS NOT NULL
             ORDER BY r.next_attempt_at, r.id
             LIMIT ?""",
@@ -89,15 +92,15 @@ def record_outcomes(db: sqlite_utils.Database, outcomes: list[Outcome], now: dat
                 f"""UPDATE recipients SET delivery_state = v.column2, attempts = v.column3, next_attempt_at = v.column4,
                                           last_reply = v.column5, updated_at = v.column6
                       FROM (VALUES {", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))}) AS v
-                     WHERE recipients.id = v.column1 AND recipients.delivery_state IN ('queued', 'deferred')""",
+                     WHERE recipients.id = v.column1 AND recipients.delivery_state IN {_UNFINISHED}""",
                 params,
             )
     else:  # the same recipient twice: one by one, in order, so the second sees the first
         for o in outcomes:
             db.conn.execute(
-                """UPDATE recipients SET delivery_state = ?, attempts = ?, next_attempt_at = ?, last_reply = ?,
+                f"""UPDATE recipients SET delivery_state = ?, attempts = ?, next_attempt_at = ?, last_reply = ?,
                                          updated_at = ?
-                    WHERE id = ? AND delivery_state IN ('queued', 'deferred')""",
+                    WHERE id = ? AND delivery_state IN {_UNFINISHED}""",
                 (
                     str(o.state),
                     o.attempts,
@@ -130,7 +133,7 @@ def finish_messages(db: sqlite_utils.Database, message_ids: set[int], now: datet
                  WHERE id IN ({",".join("?" * len(chunk))}) AND body IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM recipients
                                     WHERE recipients.message = messages.id
-                                      AND recipients.delivery_state IN ('queued', 'deferred'))""",
+                                      AND recipients.delivery_state IN {_UNFINISHED})""",
             [iso(now), *chunk],
         )
         finished += cursor.rowcount

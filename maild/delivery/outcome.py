@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from maild.core.backoff import backoff
+from maild.core.events import EventKind
+from maild.core.reason_rules import classify
+from maild.core.states import DeliveryState
 from maild.delivery.copies import DueRecipient
 from maild.delivery.protocol import ReplyClass
 from maild.delivery.transport import Answer
-from maild.model import DeliveryState, EventKind, StatusRecord
-from maild.reports.reasons import classify
+from maild.model import StatusRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +35,6 @@ class Outcome:
     record: StatusRecord
     natural_key: str
     at: datetime  # when the answer came
-
-
-def backoff(attempts: int, policy: RetryPolicy) -> float:
-    """Seconds to wait after the n-th failed attempt: first_retry, doubling, capped at max_retry (like Postfix)."""
-    if attempts < 1:
-        return 0.0
-    return min(policy.first_retry * 2 ** min(attempts - 1, 60), max(policy.max_retry, policy.first_retry))
 
 
 def classify_failure(status: str | None, text: str) -> tuple[str, bool]:
@@ -71,6 +67,6 @@ def decide(answer: Answer, rcpt: DueRecipient, received_at: datetime, now: datet
         )
     return Outcome(
         rcpt.id, rcpt.message, DeliveryState.DEFERRED, EventKind.DEFERRED, attempts,
-        now + timedelta(seconds=backoff(attempts, policy)),
+        now + timedelta(seconds=backoff(attempts, policy.first_retry, policy.max_retry)),
         StatusRecord(action="delayed", reason=reason, hard=False, **base), key, now,
     )

@@ -17,11 +17,11 @@ from datetime import datetime
 
 from maild import clock, logs
 from maild.config import Settings
+from maild.core.states import DeliveryState
 from maild.delivery import copies, jobs, transport
 from maild.delivery.copies import Copy
 from maild.delivery.outcome import Outcome, RetryPolicy, decide
 from maild.delivery.transport import Answer, Transport
-from maild.model import DeliveryState
 from maild.store import Store
 from maild.tokens import KeySet
 

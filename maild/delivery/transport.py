@@ -11,11 +11,11 @@ from typing import Protocol
 
 from maild import logs
 from maild.config import DeliverySettings
+from maild.core.urls import Scheme
 from maild.delivery import copies, maildir
 from maild.delivery.client import Connection, SessionError, SessionOptions
 from maild.delivery.copies import Copy, DsnRequest
 from maild.delivery.protocol import Reply, ReplyClass, classify_code
-from maild.delivery.upstream import Scheme, Upstream, parse_upstream_url
 from maild.errors import ConfigError
 
 log = logs.get("delivery")
@@ -162,7 +162,7 @@ def _no_reply(copy: Copy, problem: str, host: str, reply: Reply | None = None) -
 
 def build(settings: DeliverySettings, base_dir: Path, helo_name: str) -> Transport:
     """The transport for delivery.upstream."""
-    upstream: Upstream = parse_upstream_url(settings.upstream, base_dir)
+    upstream = settings.upstream
     if upstream.scheme is Scheme.MAILDIR:
         assert upstream.path is not None
         return MaildirTransport(upstream.path)

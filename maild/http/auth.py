@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from maild import logs
+from maild.core.secretfile import create_secret_file
 from maild.errors import ConfigError
 
 log = logs.get("http")
@@ -25,16 +25,8 @@ def load_token(path: Path) -> str:
 
 def load_secret(path: Path, key_path: str) -> str:
     """A secret from a file; a missing file is created 0600 with a random value (never overwritten)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32) + "\n")
-            log.info("secret_file_created", path=str(path))
+    if not path.exists() and create_secret_file(path, secrets.token_urlsafe(32) + "\n"):
+        log.info("secret_file_created", path=str(path))
     try:
         token = path.read_text(encoding="utf-8").strip()
     except OSError as exc:

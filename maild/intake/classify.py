@@ -11,7 +11,7 @@ from email.utils import getaddresses
 
 from maild import rewrite
 from maild.config import TrackingSettings
-from maild.model import RecipientKind
+from maild.core.events import RecipientKind
 from maild.spool import SpoolRecipient
 
 _TICKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")

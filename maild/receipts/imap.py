@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import re
 import ssl
 from collections.abc import Awaitable, Callable
@@ -59,12 +58,13 @@ from maild import clock as clockmod
 from maild import logs
 from maild.clock import iso
 from maild.config import ReceiptSource
+from maild.core.backoff import backoff, half_jitter
+from maild.core.urls import Scheme, SourceUrl
 from maild.errors import TransientError
 from maild.receipts import imap_proto as p
 from maild.receipts.ingest import IngestOutcome
 from maild.receipts.quarantine import raw_limit
 from maild.reports.correlation import ParseHints
-from maild.receipts.sources import ReceiptUrl, Scheme, parse_receipt_url
 
 log = logs.get("receipts.imap")
 T = TypeVar("T")
@@ -110,12 +110,6 @@ def save_state(db: sqlite_utils.Database, source: str, state: FolderState, now: 
     )
 
 
-def backoff_delay(failures: int, *, first: float = FIRST_BACKOFF, cap: float = MAX_BACKOFF) -> float:
-    """Exponential backoff with jitter: between half and all of first * 2^(failures-1), capped."""
-    base = min(cap, first * 2 ** max(0, failures - 1))
-    return base * random.uniform(0.5, 1.0)
-
-
 _EXISTS_LINE = re.compile(rb"^\* \d+ EXISTS\b", re.I)
 
 
@@ -147,7 +141,7 @@ class _Client(aioimaplib.IMAP4):
 class _Session:
     """One logged-in connection; every call goes through `call` (timeout + dropped-connection guard)."""
 
-    def __init__(self, url: ReceiptUrl, settings: ReceiptSource, timeout: float) -> None:
+    def __init__(self, url: SourceUrl, settings: ReceiptSource, timeout: float) -> None:
         self.url = url
         self.settings = settings
         self.timeout = timeout
@@ -253,7 +247,7 @@ class ImapSource:
         *, base_dir: Path | None = None,
     ) -> None:
         self.settings = settings
-        self.url = parse_receipt_url(settings.url, base_dir or Path.cwd())
+        self.url = settings.url
         self.name = self.url.display()
         self.ingestor = ingestor
         self.store = store
@@ -287,7 +281,7 @@ class ImapSource:
             except Exception as exc:  # noqa: BLE001 - any failure: drop the session, back off, reconnect
                 failures += 1
                 self.failures, self.last_error = failures, f"{type(exc).__name__}: {exc}"[:300]
-                delay = backoff_delay(failures)
+                delay = backoff(failures, FIRST_BACKOFF, MAX_BACKOFF, jitter=half_jitter)
                 self.log.warning("imap_session_failed", error=str(exc)[:300], error_type=type(exc).__name__,
                                  failures=failures, retry_in=round(delay, 2))
             finally:

@@ -21,11 +21,11 @@ from typing import Any
 
 import sqlite_utils
 
-from maild import clock, logs
+from maild import clock, logs, reports
 from maild.config import Settings, TrackingSettings
+from maild.core.events import EventKind
 from maild.correlate import Match, TokenProblem, TokenRejected, by_message_id, by_token
 from maild.errors import StoreError, TransientError
-from maild.model import EventKind
 from maild.receipts import mapping
 from maild.receipts import quarantine as q
 from maild.receipts.quarantine import QuarantineReason
@@ -107,7 +107,7 @@ def ingest_report(
             at=mapping.event_time(report, result, queued_at=match.queued_at, received_at=now),
             source=source,
             record=mapping.status_record(report, result),
-            detail=mapping.event_detail(report, result, via=match.via, ingest_source=source, ref=ref, received_at=now),
+            detail=mapping.event_detail(report, result, matched_by=match.matched_by, ingest_source=source, ref=ref, received_at=now),
             natural_key=f"{report.fingerprint}:{match.recipient_id}:{kind}",
         )
         if record_event(db, event, recorded_at=now) is None:
@@ -323,9 +323,7 @@ def hints_from(tracking: TrackingSettings) -> ParseHints:
 
 
 def default_parser() -> Parser:
-    from maild import reports  # the parser package; imported late so the receipts side loads without it
-
-    return reports.parse  # type: ignore[attr-defined,no-any-return]
+    return reports.parse
 
 
 @dataclass
@@ -373,10 +371,11 @@ class Ingestor:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug on one report must not wedge the source: hold it
             log.exception("report_ingest_failed", source=source, ref=ref)
+            # Bound now: the name `exc` is unbound once the except block ends, and the lambda runs later.
+            detail = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             outcome = await self.store.write(
                 lambda db: _quarantine(
-                    db, raw, report, source, ref, now, QuarantineReason.INTERNAL_ERROR,
-                    {"error": f"{type(exc).__name__}: {exc}"[:300]}, max_raw=limit,
+                    db, raw, report, source, ref, now, QuarantineReason.INTERNAL_ERROR, detail, max_raw=limit,
                 )
             )
         self._count(outcome)

@@ -20,7 +20,6 @@ from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
 from maild.receipts.quarantine import MAX_RAW_BYTES, raw_limit
-from maild.receipts.sources import parse_receipt_url
 
 log = logs.get("receipts.lmtp")
 
@@ -60,7 +59,7 @@ class LmtpSource:
         self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
         *, base_dir: Path | None = None,
     ) -> None:
-        url = parse_receipt_url(settings.url, base_dir or Path.cwd())
+        url = settings.url
         self.settings = settings
         self.host, self.port = url.host, url.port
         self.name = url.display()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,9 +18,9 @@ from typing import Any
 from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
+from maild.core.backoff import backoff, half_jitter
 from maild.receipts.ingest import IngestOutcome
 from maild.receipts.quarantine import raw_limit
-from maild.receipts.sources import parse_receipt_url
 
 log = logs.get("receipts.maildir")
 
@@ -66,7 +65,7 @@ class MaildirSource:
         self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
         *, base_dir: Path | None = None,
     ) -> None:
-        url = parse_receipt_url(settings.url, base_dir or Path.cwd())
+        url = settings.url
         assert url.path is not None
         self.settings = settings
         self.ingestor = ingestor
@@ -106,7 +105,7 @@ class MaildirSource:
                 delay = self.settings.poll_interval
             except Exception as exc:  # noqa: BLE001 - a full disk or a locked store: back off and try again
                 failures += 1
-                delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
+                delay = backoff(failures + 1, 0.5, MAX_BACKOFF, jitter=half_jitter)
                 log.warning("maildir_scan_failed", source=self.name, error=f"{type(exc).__name__}: {exc}", retry_in=round(delay, 2))
             self._wake.clear()
             try:

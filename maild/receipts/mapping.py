@@ -8,7 +8,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from maild.clock import iso
-from maild.model import EventKind, StatusRecord
+from maild.core.events import EventKind
+from maild.model import StatusRecord
 from maild.reports.model import RecipientResult, Report, ReportKind
 
 CLOCK_SKEW = timedelta(minutes=5)  # a report dated this far past its arrival still counts as on time
@@ -124,12 +125,12 @@ def report_headers(report: Report) -> dict[str, Any]:
 
 
 def event_detail(
-    report: Report, result: RecipientResult, *, via: str, ingest_source: str, ref: str, received_at: datetime
+    report: Report, result: RecipientResult, *, matched_by: str, ingest_source: str, ref: str, received_at: datetime
 ) -> dict[str, Any]:
     return {
         "report": report_headers(report),
         "recipient": result.to_json(),
-        "via": via,
+        "matched_by": matched_by,
         "ingest_source": ingest_source,
         "ref": ref,
         "received_at": iso(received_at),

@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 from maild.reports import arf, autoreply, bounce, dsn, mdn, mime, ses, textreceipt
 from maild.reports.context import Context, Finding
-from maild.reports.correlation import ParseHints, best_unique, message_id, message_ids, token_from_envid, tokens_from_addresses
+from maild.reports.correlation import (
+    ParseHints,
+    best_unique,
+    message_id,
+    message_ids,
+    token_from_envid,
+    tokens_from_addresses,
+)
 from maild.reports.model import RecipientResult, Report, ReportKind
 
 __all__ = ["ParseHints", "RecipientResult", "Report", "ReportKind", "parse", "DETECTORS"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
+from maild.core.prefilter import first_possible, required_literals, search_ci
+from maild.core.reason_rules import DEFAULT_STATUS, classify
 from maild.reports import mime
+from maild.reports.candidates import failed_addresses
 from maild.reports.context import Context, Finding
 from maild.reports.dsn import status_of
-from maild.reports.candidates import failed_addresses
 from maild.reports.model import RecipientResult, ReportKind
-from maild.reports.prefilter import first_possible, required_literals, search_ci
-from maild.reports.reasons import DEFAULT_STATUS, classify
 
 BOUNCE_SENDER = re.compile(
     r"mailer[-_ ]?daemon|post[-_]?master|mdaemon|mail delivery (?:subsystem|system|service)|mail administrator|delivery ?status|"

@@ -10,8 +10,8 @@ from email.policy import compat32
 
 from maild.reports import mime
 from maild.reports.context import Context
+from maild.core.prefilter import cannot_match_ci, required_literals
 from maild.reports.fields import all_addresses, normalize_address
-from maild.reports.prefilter import cannot_match_ci, required_literals
 
 # An address as bounce texts print it: bare, in angle brackets, quoted, or with a quoted local part.
 _A = r"(?<![\w.+=/-])(?P<a>\"[^\"\s@]+\"@[A-Za-z0-9][A-Za-z0-9.-]*|[^\s<>()\[\]\",;:@']+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])"

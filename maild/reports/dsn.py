@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from email.message import Message
 
+from maild.core.reason_rules import DEFAULT_STATUS, classify, smtp_command
 from maild.reports import mime
 from maild.reports.context import Context, Finding
 from maild.reports.fields import Field, address_of, parse_fields, typed_value
 from maild.reports.model import RecipientResult, ReportKind
-from maild.reports.reasons import DEFAULT_STATUS, classify, smtp_command
 
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _PER_MESSAGE = {"original-envelope-id", "reporting-mta", "dsn-gateway", "received-from-mta", "arrival-date", "x-postfix-queue-id", "x-postfix-sender"}

@@ -6,11 +6,11 @@ import json
 import re
 from typing import Any
 
+from maild.core.reason_rules import classify
 from maild.reports.context import Context, Finding
 from maild.reports.dsn import action_of, status_of
 from maild.reports.fields import address_of
 from maild.reports.model import RecipientResult, ReportKind
-from maild.reports.reasons import classify
 
 _NOTIFICATION = re.compile(r"\\?\"notificationType\\?\"\s*:\s*\\?\"(Bounce|Complaint)")
 

@@ -15,7 +15,8 @@ from typing import Any
 import sqlite_utils
 
 from maild.clock import iso
-from maild.model import EventKind, StatusRecord
+from maild.core.events import EventKind
+from maild.model import StatusRecord
 
 
 @dataclass(frozen=True, slots=True)

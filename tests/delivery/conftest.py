@@ -18,7 +18,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from maild import config, spool
-from maild.model import RecipientKind
+from maild.core.events import RecipientKind
 from maild.store import Store
 from maild.tokens import KeySet
 

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from maild.delivery import copies, protocol
 from maild.delivery.copies import DueRecipient, DsnRequest, SpoolMessage
-from maild.delivery.outcome import RetryPolicy, backoff, decide
+from maild.core.backoff import backoff as core_backoff
+from maild.delivery.outcome import RetryPolicy, decide
 from maild.delivery.protocol import Reply, ReplyClass
 from maild.delivery.transport import Answer
-from maild.model import DeliveryState, EventKind
+from maild.core.events import EventKind
+from maild.core.states import DeliveryState
 
 POLICY = RetryPolicy(300, 3600, 5 * 86400)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -109,6 +111,11 @@ def test_data_encoding_round_trips_for_crlf_messages(message):
     unstuffed = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
     expected = message if not message or message.endswith(b"\r\n") else message + b"\r\n"
     assert unstuffed == expected
+
+
+def backoff(attempts: int, policy: RetryPolicy) -> float:
+    """Delivery's retry delays: the core backoff under the retry policy's first and most."""
+    return core_backoff(attempts, policy.first_retry, policy.max_retry)
 
 
 @given(st.integers(min_value=1, max_value=10_000))

@@ -9,7 +9,7 @@ import pytest
 
 from maild import clock, rewrite, spool
 from maild.cli import main
-from maild.model import RecipientKind
+from maild.core.events import RecipientKind
 from maild.store import open_for_command, transaction
 from tests.delivery.conftest import KEYS, MESSAGE
 

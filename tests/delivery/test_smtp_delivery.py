@@ -289,7 +289,7 @@ async def test_without_pipelining_delivery_still_works(tmp_path, upstream, store
 
 async def test_switching_receipts_off_also_covers_copies_waiting_for_a_retry(tmp_path, upstream, store, clock):
     from maild import departments, rewrite, spool
-    from maild.model import RecipientKind
+    from maild.core.events import RecipientKind
     from tests.delivery.conftest import START
 
     headers, body = rewrite.split_message(MESSAGE)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from maild.core.urls import Scheme, SourceUrl, UpstreamUrl
 from maild import config
 from maild.cli import main
 from maild.errors import ConfigError
@@ -24,8 +25,8 @@ def test_default_file_in_repo_is_valid_and_matches_design_names():
     assert s.intake.listen == (("127.0.0.1", 10025),)
     assert s.store.path == REPO / "var" / "maild.db"
     assert s.tracking.key_file == REPO / "var" / "token.key"
-    assert s.delivery.upstream == "maildir:var/outbox"
-    assert s.receipts[0].url == "maildir:var/receipts"
+    assert s.delivery.upstream == UpstreamUrl(Scheme.MAILDIR, path=REPO / "var" / "outbox")
+    assert s.receipts[0].url == SourceUrl(Scheme.MAILDIR, path=REPO / "var" / "receipts")
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path):

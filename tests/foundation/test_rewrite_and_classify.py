@@ -8,7 +8,7 @@ import pytest
 
 from maild import config, rewrite
 from maild.intake.classify import classify
-from maild.model import RecipientKind
+from maild.core.events import RecipientKind
 
 POLICY = config.parse({}, Path("/tmp/maild.toml")).tracking
 

@@ -92,7 +92,7 @@ async def test_batchable_jobs_share_statements_and_a_bad_one_still_fails_alone(s
     from datetime import UTC, datetime
 
     from maild import tokens
-    from maild.model import RecipientKind
+    from maild.core.events import RecipientKind
     from maild.spool import SpoolRecipient, Submission, enqueue_many
     from maild.store.writer import Batchable
 

@@ -11,7 +11,7 @@ import pytest
 import sqlite_utils
 
 from maild import spool
-from maild.model import RecipientKind
+from maild.core.events import RecipientKind
 from maild.reports.model import RecipientResult, Report, ReportKind
 from maild.store import open_for_command, transaction
 from maild.tokens import KeySet

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from maild import config
-from maild.receipts.imap import ImapSource, backoff_delay
+from maild.core.backoff import backoff, half_jitter
+from maild.receipts.imap import FIRST_BACKOFF, MAX_BACKOFF, ImapSource
 from tests.ingest import mail
 from tests.ingest.conftest import async_wait_for, event_kinds, send
 from tests.ingest.fake_imap import FakeImap
@@ -69,4 +70,4 @@ async def test_server_without_idle_is_polled(db, tmp_path, ingestor, store):
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():
     for failures, (lo, hi) in {1: (0.25, 0.5), 2: (0.5, 1.0), 5: (4.0, 8.0), 30: (150.0, 300.0)}.items():
-        assert all(lo <= backoff_delay(failures) <= hi for _ in range(50))
+        assert all(lo <= backoff(failures, FIRST_BACKOFF, MAX_BACKOFF, jitter=half_jitter) <= hi for _ in range(50))

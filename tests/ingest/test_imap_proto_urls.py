@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from maild.receipts import imap_proto as p
-from maild.receipts.sources import ReceiptUrl, Scheme, parse_receipt_url
+from maild.core.urls import Scheme, SourceUrl, parse_source_url
 
 
 @pytest.mark.parametrize(
@@ -62,23 +62,23 @@ def test_quote_mailbox():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("maildir:var/receipts", ReceiptUrl(Scheme.MAILDIR, path=Path("/etc/maild/var/receipts"))),
-        ("maildir:/srv/r", ReceiptUrl(Scheme.MAILDIR, path=Path("/srv/r"))),
-        ("imap://receipts@127.0.0.1:10143/INBOX", ReceiptUrl(Scheme.IMAP, "127.0.0.1", 10143, "receipts", None, "INBOX")),
-        ("imaps://r%40x@mail.example.com/Receipts/In", ReceiptUrl(Scheme.IMAPS, "mail.example.com", 993, "r@x", None, "Receipts/In")),
-        ("imap://u:pw@[::1]:143", ReceiptUrl(Scheme.IMAP, "::1", 143, "u", "pw", "INBOX")),
-        ("lmtp://127.0.0.1:2424", ReceiptUrl(Scheme.LMTP, "127.0.0.1", 2424)),
+        ("maildir:var/receipts", SourceUrl(Scheme.MAILDIR, path=Path("/etc/maild/var/receipts"))),
+        ("maildir:/srv/r", SourceUrl(Scheme.MAILDIR, path=Path("/srv/r"))),
+        ("imap://receipts@127.0.0.1:10143/INBOX", SourceUrl(Scheme.IMAP, "127.0.0.1", 10143, "receipts", None, "INBOX")),
+        ("imaps://r%40x@mail.example.com/Receipts/In", SourceUrl(Scheme.IMAPS, "mail.example.com", 993, "r@x", None, "Receipts/In")),
+        ("imap://u:pw@[::1]:143", SourceUrl(Scheme.IMAP, "::1", 143, "u", "pw", "INBOX")),
+        ("lmtp://127.0.0.1:2424", SourceUrl(Scheme.LMTP, "127.0.0.1", 2424)),
     ],
 )
-def test_parse_receipt_url(text, expected):
-    assert parse_receipt_url(text, Path("/etc/maild")) == expected
+def test_parse_source_url(text, expected):
+    assert parse_source_url(text, Path("/etc/maild")) == expected
 
 
 @pytest.mark.parametrize("text", ["pop3://x@h", "imap://h:143", "maildir:", "imap://u@h:99999", "lmtp://"])
-def test_parse_receipt_url_rejects(text):
+def test_parse_source_url_rejects(text):
     with pytest.raises(ValueError, match="expected"):
-        parse_receipt_url(text, Path("/"))
+        parse_source_url(text, Path("/"))
 
 
 def test_display_never_shows_the_password():
-    assert "pw" not in parse_receipt_url("imap://u:pw@h:143/INBOX", Path("/")).display()
+    assert "pw" not in parse_source_url("imap://u:pw@h:143/INBOX", Path("/")).display()

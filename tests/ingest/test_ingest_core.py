@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from maild.model import EventKind
+from maild.core.events import EventKind
 from maild.receipts import quarantine as q
 from maild.receipts.ingest import IngestOutcome, ingest_report
 from maild.receipts.quarantine import QuarantineReason
@@ -77,7 +77,7 @@ def test_event_source_is_the_ingest_source_and_detail_keeps_report_kind(db):
     assert detail["report"]["kind"] == "mdn"
     assert detail["report"]["reporting_ua"] == "Thunderbird"
     assert detail["recipient"]["disposition"] == "displayed"
-    assert detail["via"] == "token"
+    assert detail["matched_by"] == "token"
 
 
 def test_same_report_twice_records_one_event(db):
@@ -282,7 +282,7 @@ def test_no_token_matches_by_message_id_and_final_recipient(db):
     assert out.applied == 1
     (e,) = events(db)
     assert e["recipient"] == sent.rid("bob@example.net")
-    assert json.loads(e["detail"])["via"] == "message_id"
+    assert json.loads(e["detail"])["matched_by"] == "message_id"
 
 
 def test_no_token_matches_by_original_recipient(db):
@@ -360,7 +360,7 @@ def test_a_report_dated_before_the_copy_was_accepted_takes_the_received_time(db)
     """Report dates have whole seconds: a DSN sent in the second the upstream accepted the copy must not sort before it."""
     from datetime import timedelta
 
-    from maild.model import EventSource
+    from maild.core.events import EventSource
     from maild.store.events import NewEvent, record_event
 
     sent = send(db, "alice@example.net")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from maild.core.urls import parse_source_url
 from maild.config import ReceiptSource
 from maild.receipts.lmtp import LmtpSource
 from maild.receipts.maildir import MaildirSource, ensure_maildir
@@ -97,7 +98,7 @@ async def test_maildir_many_reports_one_scan(db, maildir_source, tmp_path):
 
 @pytest.fixture
 async def lmtp(ingestor, store, tmp_path):
-    source = LmtpSource(ReceiptSource(url="lmtp://127.0.0.1:0"), ingestor, store, base_dir=tmp_path)
+    source = LmtpSource(ReceiptSource(url=parse_source_url("lmtp://127.0.0.1:0", tmp_path)), ingestor, store, base_dir=tmp_path)
     await source.start()
     task = asyncio.create_task(source.run())
     yield source

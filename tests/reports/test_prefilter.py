@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from maild.reports import bounce, candidates, mime, reasons
+from maild.core import reason_rules
+from maild.reports import bounce, candidates, mime
 from maild.reports.context import Context
 from maild.reports.correlation import ParseHints
-from maild.reports.prefilter import cannot_match_ci, might_match, required_literals
+from maild.core.prefilter import cannot_match_ci, might_match, required_literals
 
-_CHECKED = [p for _, p in reasons._COMPILED] + [
+_CHECKED = [p for _, p in reason_rules._COMPILED] + [
     bounce._RETURNED_MARKER, bounce._DELAY_BODY, candidates._ENVELOPE_SENDER, candidates._MESSAGE_ID,
 ]
 
@@ -44,10 +45,10 @@ def test_prefilter_never_rejects_a_match(text: str) -> None:
 def test_prefilter_agrees_on_the_corpus(corpus: Path) -> None:
     for text in _texts(corpus):
         lowered = " ".join(text[:4000].lower().split())
-        for _, pattern in reasons._COMPILED:
+        for _, pattern in reason_rules._COMPILED:
             if pattern.search(lowered):
                 assert might_match(required_literals(pattern), lowered), pattern.pattern[:40]
-        for pattern in _CHECKED[len(reasons._COMPILED):]:
+        for pattern in _CHECKED[len(reason_rules._COMPILED):]:
             if pattern.search(text):
                 assert not cannot_match_ci(required_literals(pattern), text), pattern.pattern[:40]
         expected = bounce._RETURNED_MARKER.search(text)

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from maild.reports.reasons import HARD_REASONS, REASONS, classify, smtp_command
+from maild.core.reason_rules import classify, smtp_command
+from maild.core.reasons import FAILURE_REASONS, HARD_REASONS, Reason
+
+# What classify() can answer: every failure reason but the one only an administrator's act gives.
+REASONS = FAILURE_REASONS - {Reason.DELETED_BY_ADMIN}
 
 # (status, text, expected reason, expected hard)
 CASES: list[tuple[str | None, str | None, str, bool]] = [

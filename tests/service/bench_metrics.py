@@ -15,7 +15,7 @@ from pathlib import Path
 
 from maild import logs, metrics, spool
 from maild.intake.server import IntakeStats
-from maild.model import RecipientKind
+from maild.core.events import RecipientKind
 from maild.store import Store
 from maild.tokens import KeySet
 

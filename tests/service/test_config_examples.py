@@ -38,7 +38,7 @@ def test_production_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.store.path == Path("/var/lib/maild/maild.db")
     assert s.tracking.key_file == Path(CREDS) / "token.key"
     assert s.delivery.password_file == Path(CREDS) / "upstream.password"
-    assert [r.url for r in s.receipts] == ["lmtp://127.0.0.1:10024"]
+    assert [str(r.url) for r in s.receipts] == ["lmtp://127.0.0.1:10024"]
 
 
 def test_production_example_names_every_setting() -> None:

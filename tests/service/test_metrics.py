@@ -18,7 +18,8 @@ from maild import metrics, spool
 from maild.delivery.scheduler import DeliveryStats
 from maild.errors import StoreBusy
 from maild.intake.server import IntakeStats
-from maild.model import DeliveryState, RecipientKind
+from maild.core.events import RecipientKind
+from maild.core.states import DeliveryState
 from maild.receipts.ingest import IngestStats
 from maild.store import Store
 from maild.tokens import KeySet

@@ -10,7 +10,8 @@ from pathlib import Path
 import sqlite_utils
 
 from maild import departments
-from maild.model import EventKind, EventSource, RecipientKind, StatusRecord
+from maild.core.events import EventKind, EventSource, RecipientKind
+from maild.model import StatusRecord
 from maild.spool import SpoolRecipient, Submission, enqueue, new_queue_id
 from maild.store import transaction
 from maild.store.db import open_db

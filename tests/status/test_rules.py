@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from maild.model import EventKind, RecipientKind
+from maild.core.events import EventKind, RecipientKind
+from maild.core.states import ReplyState
 from maild.status import (
     Event,
     RecipientInput,
     ReplyInput,
-    ReplyState,
     recipient_state,
     reply_state,
     thread_info,

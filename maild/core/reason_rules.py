@@ -1,4 +1,4 @@
-"""Classify a delivery failure (status code and diagnostic text) into a Sisimai-like reason, hard or soft.
+"""How a failure's status code, SMTP command and text decide its reason (a row of ``core.reasons``), hard or soft.
 
 How a reason is decided (the order mirrors how Sisimai decides, written from its documented behaviour):
 
@@ -27,7 +27,7 @@ Reasons that are not failures (``delivered``, ``feedback`` for ARF, ``vacation``
 their own readers and never come from here. ``mailererror`` (a local delivery program failed, e.g. a
 ``X-Unix;`` diagnostic) is a failure reason Sisimai has beyond the issue's list; it is kept, soft.
 
-Hard means "the address itself is bad, stop sending to it": ``HARD_REASONS`` below, and only for a
+Hard means "the address itself is bad, stop sending to it": ``core.reasons.HARD_REASONS``, and only for a
 permanent (5.x.x or no) code. Everything about us, our host or our message (blocked, badreputation,
 policyviolation, spamdetected, ratelimited, ...) or about a temporary state (mailboxfull, suspend) is soft.
 """
@@ -36,23 +36,11 @@ from __future__ import annotations
 
 import re
 
-from maild.reports.prefilter import required_literals
-
-# The address itself is bad: the mailbox or domain does not exist, moved away, or refuses all mail (null MX).
-# suspend (a disabled account) and mailboxfull are states that can end, so they stay soft.
-HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
-
-# Every reason classify() can return (the Sisimai-like failure vocabulary).
-REASONS = frozenset({
-    "userunknown", "mailboxfull", "hostunknown", "filtered", "rejected", "blocked", "spamdetected",
-    "policyviolation", "securityerror", "virusdetected", "mesgtoobig", "exceedlimit", "expired", "systemerror",
-    "systemfull", "networkerror", "toomanyconn", "hasmoved", "suspend", "norelaying", "notaccept", "syntaxerror",
-    "contenterror", "authfailure", "badreputation", "requireptr", "notcompliantrfc", "speeding", "ratelimited",
-    "onhold", "mailererror", "undefined",
-})
+from maild.core.prefilter import required_literals
+from maild.core.reasons import REASON_TABLE, Reason, is_hard
 
 # Codes precise enough to decide the reason (RFC 3463, 3886, 7372, 7505); see _YIELDS for the exceptions.
-_CODE_REASON: dict[str, str] = {
+_CODE_REASON_NAMES: dict[str, str] = {
     "1.1": "userunknown",
     "1.2": "hostunknown",
     "1.3": "userunknown",
@@ -83,7 +71,7 @@ _CODE_REASON: dict[str, str] = {
 }
 
 # A code reason gives way when the text names one of these instead (the text is more precise than the code).
-_YIELDS: dict[str, frozenset[str]] = {
+_YIELD_NAMES: dict[str, frozenset[str]] = {
     "userunknown": frozenset({"norelaying", "blocked", "mailboxfull", "hasmoved", "speeding", "ratelimited", "badreputation", "spamdetected", "mailererror"}),
     "hostunknown": frozenset({"networkerror", "notaccept"}),
     "notaccept": frozenset({"userunknown"}),
@@ -93,7 +81,7 @@ _YIELDS: dict[str, frozenset[str]] = {
 }
 
 # Codes whose meaning depends on the text; used only when no text rule matched.
-_GENERIC: dict[str, str] = {
+_GENERIC_NAMES: dict[str, str] = {
     "1.0": "userunknown",
     "1.4": "filtered",
     "1.5": "userunknown",
@@ -124,6 +112,10 @@ _GENERIC: dict[str, str] = {
     "7.17": "hasmoved",
     "7.18": "hasmoved",
 }
+
+_CODE_REASON = {code: Reason(name) for code, name in _CODE_REASON_NAMES.items()}
+_YIELDS = {Reason(name): frozenset(Reason(n) for n in names) for name, names in _YIELD_NAMES.items()}
+_GENERIC = {code: Reason(name) for code, name in _GENERIC_NAMES.items()}
 
 # Ordered: the first match wins, so specific phrasings come before broad ones. Gaps are bounded (.{0,80}):
 # the words belong to one sentence, and unbounded ones made this table the parser's hot spot.
@@ -162,11 +154,13 @@ _TEXT_RULES: list[tuple[str, str]] = [
     ("toomanyconn", r"too many"),
     ("systemerror", r"system error|internal error|server error|configuration error|local error|mail loop|loops? (?:back|detected)|too many hops|hop count|routing loop|temporary (?:failure|error|problem)|try again later|try later|service (?:not available|unavailable|refused|refuse)|service currently unavailable|local configuration|misconfig|transaction failed|i/o error|queue file|resources temporarily|cannot (?:process|handle)|server busy|ldap server"),
     ("onhold", r"on hold|held for review|quarantin"),
-    ("rejected?", r"reject|refused|denied|not accepted|not permitted|unacceptable"),
+
 ]
+# Only a bare "rejected"/"denied", tried when no rule matched: the code, when it has a class of its own, says more.
+_BARE_REFUSAL = re.compile(r"reject|refused|denied|not accepted|not permitted|unacceptable")
 
 # Matched against lower-cased text without re.I: case-insensitive matching made each search several times slower.
-_COMPILED = [(reason, re.compile(pattern)) for reason, pattern in _TEXT_RULES]
+_COMPILED = [(Reason(reason), re.compile(pattern)) for reason, pattern in _TEXT_RULES]
 # Most samples match none of a rule's words, and a few substring checks cost less than one search; a rule with
 # many alternative spellings is cheaper to search outright.
 _PREFILTERS = [(r, p, lits if lits is not None and len(lits) <= 16 else None) for r, p in _COMPILED for lits in [required_literals(p)]]
@@ -187,36 +181,7 @@ _COMMAND_NAMES = {
 }
 
 # What a message that names a reason but no code most likely meant; used to fill a missing status.
-DEFAULT_STATUS: dict[str, str] = {
-    "userunknown": "5.1.1",
-    "hostunknown": "5.1.2",
-    "hasmoved": "5.1.6",
-    "notaccept": "5.1.10",
-    "mailboxfull": "5.2.2",
-    "mesgtoobig": "5.3.4",
-    "exceedlimit": "5.2.3",
-    "expired": "4.4.7",
-    "networkerror": "4.4.1",
-    "systemfull": "4.3.1",
-    "suspend": "5.2.1",
-    "norelaying": "5.7.1",
-    "filtered": "5.2.0",
-    "blocked": "5.7.1",
-    "spamdetected": "5.7.1",
-    "virusdetected": "5.7.1",
-    "securityerror": "5.7.0",
-    "policyviolation": "5.7.0",
-    "rejected": "5.7.1",
-    "contenterror": "5.6.0",
-    "systemerror": "5.3.0",
-    "authfailure": "5.7.26",
-    "requireptr": "5.7.25",
-    "toomanyconn": "4.7.0",
-    "ratelimited": "4.7.0",
-    "speeding": "4.7.0",
-    "badreputation": "5.7.1",
-    "syntaxerror": "5.5.2",
-}
+DEFAULT_STATUS: dict[str, str] = {r.value: row.default_status for r, row in REASON_TABLE.items() if row.default_status}
 
 
 def smtp_command(text: str | None) -> str | None:
@@ -229,7 +194,7 @@ def smtp_command(text: str | None) -> str | None:
     return _COMMAND_NAMES[next(g for g in match.groups() if g)]
 
 
-def classify(status: str | None, text: str | None, *, command: str | None = None) -> tuple[str, bool]:
+def classify(status: str | None, text: str | None, *, command: str | None = None) -> tuple[Reason, bool]:
     """(reason, hard) from an enhanced status code like "5.1.1" and/or the diagnostic text; never raises.
 
     ``command`` is the SMTP command the reply answered when the caller knows it from elsewhere (a transcript
@@ -242,46 +207,48 @@ def classify(status: str | None, text: str | None, *, command: str | None = None
         command = smtp_command(sample)
     texted = _text_reason(sample) if sample else None
     coded = _CODE_REASON.get(detail) if detail else None
-    reason: str | None = None
+    reason: Reason | None = None
     if coded is not None:
         reason = texted if texted in _YIELDS.get(coded, ()) else coded
-        if reason == "userunknown" and command == "MAIL":
-            reason = "rejected"
+        if reason is Reason.USERUNKNOWN and command == "MAIL":
+            reason = Reason.REJECTED
     elif texted is not None:
         reason = texted
-        if reason in ("userunknown", "hostunknown", "filtered") and command == "MAIL":
+        if reason in (Reason.USERUNKNOWN, Reason.HOSTUNKNOWN, Reason.FILTERED) and command == "MAIL":
             # Refused at MAIL FROM: the server did not like our sender address, whatever the words say.
-            reason = "rejected"
-        elif reason == "userunknown" and command == "DATA":
+            reason = Reason.REJECTED
+        elif reason is Reason.USERUNKNOWN and command == "DATA":
             # A mailbox that "does not exist" only once the message was sent is a per-recipient content
             # filter (Sisimai's "filtered"): a refusal at RCPT TO, or a 5.1.x code, is what proves the address bad.
-            reason = "filtered"
-        elif reason == "hostunknown" and klass == "4":
-            reason = "networkerror"
-        elif reason == "contenterror" and (detail or "").startswith("7."):
-            reason = "policyviolation"
-    if reason == "rejected?":
-        # Only a bare "rejected"/"denied": the code, when it has a class of its own, says more.
-        reason = _GENERIC.get(detail or "") or ("securityerror" if (detail or "").startswith("7.") else "rejected")
+            reason = Reason.FILTERED
+        elif reason is Reason.HOSTUNKNOWN and klass == "4":
+            reason = Reason.NETWORKERROR
+        elif reason is Reason.CONTENTERROR and (detail or "").startswith("7."):
+            reason = Reason.POLICYVIOLATION
+    elif sample and _BARE_REFUSAL.search(sample):
+        reason = _GENERIC.get(detail or "") or (
+            Reason.SECURITYERROR if (detail or "").startswith("7.") else Reason.REJECTED
+        )
     if reason is None and detail:
         reason = _GENERIC.get(detail)
         if reason is None:
-            reason = "securityerror" if detail.startswith("7.") else "contenterror" if detail.startswith("6.") else None
-    if command in ("HELO", "CONN") and reason in (None, "rejected", "onhold", "securityerror", "systemerror", "syntaxerror"):
+            reason = (
+                Reason.SECURITYERROR if detail.startswith("7.") else Reason.CONTENTERROR if detail.startswith("6.") else None
+            )
+    if command in ("HELO", "CONN") and reason in _ABOUT_OUR_HOST:
         # Refused before any address was given: about our host.
-        reason = "blocked"
+        reason = Reason.BLOCKED
     if reason is None:
-        reason = "undefined"
-    hard = reason in HARD_REASONS and klass != "4"
-    return reason, hard
+        reason = Reason.UNDEFINED
+    return reason, is_hard(reason, status.strip() if status else None) and klass != "4"
 
 
-def text_reason(text: str) -> str | None:
-    """The reason the text alone names, by the ordered rules; None when nothing matched."""
-    return _text_reason(" ".join(text[:4000].lower().split()))
+_ABOUT_OUR_HOST = frozenset({
+    None, Reason.REJECTED, Reason.ONHOLD, Reason.SECURITYERROR, Reason.SYSTEMERROR, Reason.SYNTAXERROR,
+})
 
 
-def _text_reason(sample: str) -> str | None:
+def _text_reason(sample: str) -> Reason | None:
     for reason, pattern, literals in _PREFILTERS:
         if (literals is None or any(s in sample for s in literals)) and pattern.search(sample):
             return reason
