@@ -36,7 +36,7 @@ from maild.receipts.ingest import Ingestor, hints_from  # noqa: E402
 from maild.receipts.maildir import MaildirSource  # noqa: E402
 from maild.store import Store, open_for_command, transaction  # noqa: E402
 from maild.tokens import KeySet  # noqa: E402
-from tests.ingest import mail  # noqa: E402
+from tests.receipts import mail  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
 
 KEYS = KeySet({"a": bytes(range(32))}, "a")

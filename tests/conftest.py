@@ -14,7 +14,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("MAILD_REQUIRE_SERVERS") != "1":
         return
     from tests.servers.dovecot import available as dovecot_available
-    from tests.service.postfix import postfix_available
+    from tests.servers.postfix import postfix_available
 
     problems = [p for p in (dovecot_available(), postfix_available()) if p]
     problems += [f"{tool} is not installed" for tool in ("systemd-analyze", "openssl") if shutil.which(tool) is None]

@@ -12,7 +12,7 @@ Modelled on /work/shared/reference/mailchain.sh, all on 127.0.0.1 with free port
   of the Dovecot user returned as ``receipts``, so DSNs and MDNs to maild's VERP addresses
   land in its IMAP INBOX.
 
-Reuses PrivatePostfix (tests/service/postfix.py) for start/stop/logs; only the main.cf,
+Reuses PrivatePostfix (tests/servers/postfix.py) for start/stop/logs; only the main.cf,
 master.cf and maps differ. Use the pytest fixture ``postfix_upstream`` (module scope,
 needs the session's ``dovecot`` fixture from tests/servers/fixtures.py), or:
 
@@ -32,7 +32,7 @@ import pytest
 
 from tests.servers.dovecot import MAIL_GID, MAIL_UID, Dovecot, Mailbox
 from tests.servers.dovecot import available as dovecot_available
-from tests.service.postfix import MASTER_BASE, PrivatePostfix, free_port, new_dir, postfix_available
+from tests.servers.postfix import MASTER_BASE, PrivatePostfix, free_port, new_dir, postfix_available
 
 DOMAIN = "example.net"
 RECEIPTS_DOMAIN = "helpdesk.example.com"

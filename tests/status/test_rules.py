@@ -15,8 +15,8 @@ from maild.status import (
     thread_info,
     thread_json,
 )
-from tests.status.builders import at
-from tests.status.cases import BOUNCE, CASES, Case
+from tests.support.builders import at
+from tests.support.status_cases import BOUNCE, CASES, Case
 from maild.clock import iso
 
 

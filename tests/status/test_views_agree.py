@@ -6,8 +6,8 @@ import pytest
 
 from maild import queries
 from maild.model import StatusRecord
-from tests.status.builders import Builder
-from tests.status.cases import CASES
+from tests.support.builders import Builder
+from tests.support.status_cases import CASES
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,42 @@
+"""Pure header surgery (maild.rewrite), table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from maild import rewrite
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"A: 1\r\nB: 2\r\n\r\nbody\r\n",
+        b"A: 1\nB: 2\n\nbody\n",
+        b"A: 1\r\n\r\n",
+        b"A: 1\r\n",
+        b"",
+        b"\r\nbody only\r\n",
+        b"A: 1\r\n folded\r\n\r\n\r\nbody with blank first\r\n",
+    ],
+)
+def test_split_then_concatenate_gives_the_input_back(raw):
+    headers, rest = rewrite.split_message(raw)
+    assert headers + rest == raw
+
+
+def test_strip_removes_folded_fields_whole_and_keeps_the_rest():
+    headers = b"X-Ticket-ID: 1\r\n  continued\r\nSubject: s\r\nx-ticket-id: 2\r\n"
+    assert rewrite.strip(headers, ["X-Ticket-ID"]) == b"Subject: s\r\n"
+
+
+def test_prepend_uses_the_blocks_line_end():
+    assert rewrite.prepend(b"A: 1\n", [("B", "2")]) == b"B: 2\nA: 1\n"
+    assert rewrite.prepend(b"A: 1\r\n", [("B", "2")]) == b"B: 2\r\nA: 1\r\n"
+
+
+def test_encoded_words_are_decoded():
+    assert rewrite.get(b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n", "subject") == "Grüße"
+
+
+def test_broken_encoded_word_does_not_raise():
+    assert rewrite.get(b"Subject: =?bogus?x?zz?=\r\n", "subject") == "=?bogus?x?zz?="
