@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     try:
-        age = config._duration(args.older_than, Path("."))
+        age = config.parse_duration(args.older_than, Path("."))
     except ValueError as exc:
         raise MaildError(f"--older-than: {exc}") from None
     before = clock.iso(clock.now() - timedelta(seconds=age))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from maild import departments, logs, queries
-from maild.config import Settings, _hostport
+from maild.config import Settings, parse_hostport
 from maild.http import openapi
 from maild.http.auth import bearer_middleware, error, json_errors, load_token
 from maild.status import reply_json, thread_json
@@ -119,7 +119,7 @@ async def start_http(
     settings: Settings, store, *, app: web.Application | None = None, listen: str | None = None  # noqa: ANN001
 ) -> HttpServer:
     """Serve the API on http.listen (or `listen`, e.g. "127.0.0.1:0" in tests); returns once it listens."""
-    host, port = _hostport(listen if listen is not None else settings.http.listen, settings.base_dir)
+    host, port = parse_hostport(listen if listen is not None else settings.http.listen, settings.base_dir)
     default = settings.tracking.receipts_default
     await store.write(lambda db: departments.sync_default(db, default))  # the SQL views see the configured default
     if app is None:

@@ -1,0 +1,118 @@
+"""Loading: read maild.toml once, convert every table through its declared settings, check the rules spanning several."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from maild.config.declare import hostport
+from maild.config.sections import (
+    DEFAULT_RECEIPTS,
+    LIST_SECTIONS,
+    SECTIONS,
+    ReceiptSource,
+    Settings,
+)
+from maild.errors import ConfigError
+
+DEFAULT_CONFIG = Path("maild.toml")
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], table: Any, key_path: str, base: Path, source: Path) -> T:
+    if not isinstance(table, dict):
+        raise ConfigError(source, key_path, "expected a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # every section is a dataclass
+    for key in table:
+        if key not in known:
+            raise ConfigError(source, f"{key_path}.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
+    values = {}
+    for name, f in known.items():
+        raw = table.get(name, f.metadata["default"])
+        try:
+            values[name] = f.metadata["convert"](raw, base)
+        except ValueError as exc:
+            raise ConfigError(source, f"{key_path}.{name}", str(exc)) from None
+    return cls(**values)
+
+
+def parse(document: Mapping[str, Any], source: Path) -> Settings:
+    """Validate a parsed TOML document; `source` names the file in errors and anchors relative paths."""
+    base = source.resolve().parent
+    for key in document:
+        if key not in SECTIONS and key not in LIST_SECTIONS:
+            known = ", ".join(sorted([*SECTIONS, *LIST_SECTIONS]))
+            raise ConfigError(source, key, f"unknown section (known: {known})")
+    sections: dict[str, Any] = {name: _build(cls, document.get(name, {}), name, base, source) for name, cls in SECTIONS.items()}
+    raw_receipts = document.get("receipts", DEFAULT_RECEIPTS)
+    if not isinstance(raw_receipts, list):
+        raise ConfigError(source, "receipts", "expected an array of tables ([[receipts]])")
+    receipts = tuple(
+        _build(ReceiptSource, t, f"receipts[{i}]", base, source) for i, t in enumerate(raw_receipts)
+    )
+    settings = Settings(source=source.resolve(), receipts=receipts, **sections)
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(s: Settings) -> None:
+    """Rules that span several settings."""
+    if len(s.tracking.delimiter) != 1 or s.tracking.delimiter.isalnum():
+        raise ConfigError(s.source, "tracking.delimiter", "expected one non-alphanumeric character such as '+'")
+    if "@" in s.tracking.return_path.split("@")[0] or s.tracking.delimiter in s.tracking.return_path.split("@")[0]:
+        raise ConfigError(s.source, "tracking.return_path", "expected a local part without the delimiter")
+    if (s.intake.tls_listen or s.intake.users_file) and not s.intake.tls_cert_file:
+        raise ConfigError(
+            s.source, "intake.tls_cert_file", "expected a certificate: AUTH and implicit TLS need TLS"
+        )
+    if s.intake.tls_cert_file and not s.intake.tls_key_file:
+        raise ConfigError(s.source, "intake.tls_key_file", "expected the key of intake.tls_cert_file")
+    public = [
+        f"{h}:{p}" for h, p in (*s.intake.listen, *s.intake.tls_listen) if not is_loopback(h)
+    ]
+    if public and not s.intake.allowed_networks and not s.intake.users_file:
+        raise ConfigError(
+            s.source,
+            "intake.allowed_networks",
+            f"listening on {', '.join(public)} with neither allowed_networks nor users_file would make an open relay",
+        )
+    if s.http.listen:
+        try:
+            hostport(s.http.listen, s.base_dir)
+        except ValueError as exc:
+            raise ConfigError(s.source, "http.listen", str(exc)) from None
+
+
+def is_loopback(host: str) -> bool:
+    """A host name or address that never leaves this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load(path: Path | str = DEFAULT_CONFIG) -> Settings:
+    """Read and validate a configuration file. A missing default file means all defaults."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if path == DEFAULT_CONFIG:
+            return parse({}, path)
+        raise ConfigError(path, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "expected UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"invalid TOML: {exc}") from None
+    return parse(document, path)

@@ -1,0 +1,228 @@
+"""The sections of maild.toml: one frozen dataclass per table, every setting declared once with its default and help."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from maild.config.declare import (
+    Network,
+    address,
+    boolean,
+    choice,
+    duration,
+    duration_map,
+    hostport,
+    http_url,
+    integer,
+    list_of,
+    network,
+    optional_path,
+    path,
+    regex,
+    setting,
+    size,
+    source_url,
+    string,
+    string_map,
+    upstream_url,
+)
+from maild.core.urls import SourceUrl, UpstreamUrl
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    path: Path = setting("var/maild.db", "SQLite database file (WAL mode; created with its folder).", path)
+    busy_timeout: float = setting("5s", "How long a reader or writer waits for a lock before giving up.", duration)
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    listen: tuple[tuple[str, int], ...] = setting(
+        ["127.0.0.1:10025"], "SMTP listeners for the helpdesk's outgoing mail (HOST:PORT list).", list_of(hostport)
+    )
+    tls_listen: tuple[tuple[str, int], ...] = setting(
+        [], "SMTP listeners with implicit TLS (SMTPS); needs tls_cert_file.", list_of(hostport)
+    )
+    allowed_networks: tuple[Network, ...] = setting(
+        ["127.0.0.0/8", "::1/128"], "Clients from these networks may relay without authentication.", list_of(network)
+    )
+    users_file: Path | None = setting(
+        "", "File of 'user:scrypt-hash' lines for SMTP AUTH (see `maild hash-password`); empty: no AUTH.", optional_path
+    )
+    tls_cert_file: Path | None = setting("", "PEM certificate for STARTTLS and implicit TLS.", optional_path)
+    tls_key_file: Path | None = setting("", "PEM private key for tls_cert_file.", optional_path, secret=True)
+    hostname: str = setting("", "Name in the SMTP greeting; empty: the machine's name.", string)
+    max_message_size: float = setting("35MB", "Largest message accepted (SIZE); larger ones get 552.", size)
+    max_recipients: int = setting(1000, "Most recipients per message; more get 452.", integer(1))
+    data_timeout: float = setting("5m", "Idle time after which an SMTP session is closed.", duration)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    upstream: UpstreamUrl = setting(
+        "maildir:var/outbox",
+        "Where copies go: smtp://HOST:PORT, smtp+starttls://, smtps://, lmtp://, maildir:PATH.",
+        upstream_url,
+    )
+    username: str = setting("", "User name for AUTH to the upstream; empty: no AUTH.", string)
+    password_file: Path | None = setting("", "File holding the upstream AUTH password.", optional_path, secret=True)
+    tls_ca_file: Path | None = setting(
+        "", "CA bundle to verify the upstream's certificate; empty: the system CAs.", optional_path
+    )
+    helo_name: str = setting("", "Name given in EHLO to the upstream; empty: the machine's name.", string)
+    concurrency: int = setting(20, "Most copies in flight to the upstream at once.", integer(1, 1000))
+    connect_timeout: float = setting("30s", "Timeout to connect to the upstream.", duration)
+    command_timeout: float = setting("5m", "Timeout for each SMTP command to the upstream.", duration)
+    first_retry: float = setting("5m", "Delay before the first retry of a deferred copy.", duration)
+    max_retry: float = setting("1h", "Retry delays double up to this.", duration)
+    lifetime: float = setting("5d", "A copy not delivered after this long fails with reason 'expired'.", duration)
+    request_dsn: bool = setting(True, "Ask the upstream for DSNs when it offers the DSN extension.", boolean)
+    dsn_notify: str = setting("SUCCESS,FAILURE,DELAY", "NOTIFY= value of each RCPT when DSNs are requested.", string)
+    dsn_ret: str = setting("HDRS", "RET= value of MAIL FROM when DSNs are requested.", choice("HDRS", "FULL"))
+    poll_interval: float = setting("1s", "How often the scheduler looks for copies that came due.", duration)
+    connection_idle_timeout: float = setting(
+        "10s", "An idle upstream connection kept for reuse is closed after this.", duration
+    )
+    connection_max_messages: int = setting(1000, "Copies sent over one upstream connection before it is renewed.", integer(1))
+    batch_size: int = setting(500, "Most due recipients picked from the spool per read.", integer(1, 100000))
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    return_path: str = setting(
+        "receipts@helpdesk.example.com", "Receipts address; the token goes after the delimiter.", address
+    )
+    delimiter: str = setting("+", "Separator between the local part and the token (one character).", string)
+    key_file: Path = setting(
+        "var/token.key", "Token signing keys, one 'KEYID:HEXSECRET' per line, the first signs; created 0600 when missing.", path
+    )
+    ticket_header: str = setting("X-Ticket-ID", "Header carrying the ticket id.", string)
+    department_header: str = setting("X-Department", "Header carrying the department name.", string)
+    subject_pattern: re.Pattern[str] = setting(
+        r"\[#(\d+)\]", "Regular expression finding the ticket id in the subject when no header has it.", regex
+    )
+    sender_departments: Mapping[str, str] = setting(
+        {}, "Table of sender address = department, used when no header names one.", string_map
+    )
+    strip_headers: tuple[str, ...] = setting(
+        [], "Further internal headers removed before relaying (the ticket and department headers always are).", list_of(string)
+    )
+    track_without_ticket: bool = setting(
+        False, "Track mail that names no ticket too (otherwise it is relayed as is, one copy).", boolean
+    )
+    receipts_default: bool = setting(True, "Read receipts for departments with no explicit setting.", boolean)
+
+
+@dataclass(frozen=True)
+class ReceiptSource:
+    url: SourceUrl = setting(
+        "maildir:var/receipts",
+        "Where receipts arrive: maildir:PATH, imap://USER@HOST:PORT/FOLDER, imaps://..., lmtp://HOST:PORT (listener).",
+        source_url,
+    )
+    password_file: Path | None = setting("", "File holding the IMAP password.", optional_path, secret=True)
+    starttls: bool = setting(False, "Require STARTTLS on imap:// (never falls back to plain text).", boolean)
+    tls_ca_file: Path | None = setting("", "CA bundle for the IMAP server's certificate.", optional_path)
+    processed_folder: str = setting("processed", "Folder receipts move to once their events are committed.", string)
+    quarantine_folder: str = setting("quarantine", "Folder for what cannot be parsed, correlated or verified.", string)
+    poll_interval: float = setting("60s", "Polling interval when the server has no IDLE (and Maildir scans).", duration)
+    idle_renew: float = setting("25m", "IDLE is re-issued after this (RFC 2177 asks for under 29 minutes).", duration)
+    batch_size: int = setting(200, "Most messages fetched per IMAP FETCH.", integer(1, 1000))
+    command_timeout: float = setting("60s", "Hard timeout around every IMAP command.", duration)
+    idle_keepalive: float = setting(
+        "5m",
+        "While idling, leave IDLE and check the IMAP connection this often, so a silently dead one is replaced "
+        "within this plus command_timeout; 0: only at idle_renew.",
+        duration,
+    )
+    quarantine_max_bytes: float = setting(
+        "10MB",
+        "Most raw bytes kept per quarantined receipt; a bigger one is kept cut (truncated = true) and still listed.",
+        size,
+    )
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    listen: str = setting("127.0.0.1:8025", "HTTP API and /metrics listener (HOST:PORT); empty: off.", string)
+    token_file: Path = setting(
+        "var/api.token", "Bearer token for /v1/ (created 0600 with a random token when missing).", path, secret=False
+    )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = setting("info", "Lowest level logged.", choice("debug", "info", "warning", "error"))
+    format: str = setting(
+        "auto", "json (one object per line), console (readable) or auto (console on a terminal).", choice("auto", "json", "console")
+    )
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    stop_timeout: float = setting(
+        "30s",
+        "On SIGTERM: how long SMTP sessions in a transaction and copies in flight may take to finish before maild exits.",
+        duration,
+    )
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    urls: tuple[str, ...] = setting([], "URLs every new event and reply state change is POSTed to as JSON.", list_of(http_url))
+    secret_file: Path = setting(
+        "var/webhook.secret", "HMAC-SHA256 key signing each POST (created 0600 with a random key when missing).", path
+    )
+    timeout: float = setting("10s", "Timeout of one POST; a receiver slower than this is retried.", duration)
+    first_retry: float = setting("5s", "Delay before the first retry after a failed POST.", duration)
+    max_retry: float = setting("10m", "Retry delays double up to this; events wait in order, none is dropped.", duration)
+    poll_interval: float = setting("1s", "How often the dispatcher looks for new events.", duration)
+    batch_size: int = setting(100, "Most events read per look.", integer(1, 10000))
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    events: float = setting("0", "Delete events older than this (by their time); 0 keeps them for ever.", duration)
+    kinds: Mapping[str, float] = setting(
+        {}, 'Per event kind overrides of `events`, e.g. { displayed = "180d", queued = "30d" }; 0 keeps for ever.',
+        duration_map,
+    )
+    interval: float = setting("1h", "How often the daemon enforces the retention.", duration)
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    store: StoreSettings
+    intake: IntakeSettings
+    delivery: DeliverySettings
+    tracking: TrackingSettings
+    receipts: tuple[ReceiptSource, ...]
+    http: HttpSettings
+    log: LogSettings
+    webhooks: WebhookSettings
+    retention: RetentionSettings
+    service: ServiceSettings
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent
+
+
+SECTIONS: dict[str, type] = {
+    "store": StoreSettings,
+    "intake": IntakeSettings,
+    "delivery": DeliverySettings,
+    "tracking": TrackingSettings,
+    "http": HttpSettings,
+    "log": LogSettings,
+    "webhooks": WebhookSettings,
+    "retention": RetentionSettings,
+    "service": ServiceSettings,
+}
+LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource}
+DEFAULT_RECEIPTS: list[dict[str, Any]] = [{"url": "maildir:var/receipts"}]
