@@ -48,8 +48,8 @@ def prepare(workdir: Path, n: int) -> tuple[config.Settings, list[bytes]]:
     (workdir / "token.key").write_text(KEY_LINE)
     (workdir / "token.key").chmod(0o600)
     cfg = workdir / "maild.toml"
-    cfg.write_text(f'[store]\npath = "maild.db"\n[tracking]\nkey_file = "token.key"\n'
-                   f'[[receipts]]\nurl = "maildir:receipts"\npoll_interval = "0.01s"\nbatch_size = 200\n')
+    cfg.write_text('[store]\npath = "maild.db"\n[tracking]\nkey_file = "token.key"\n'
+                   '[[receipts]]\nurl = "maildir:receipts"\npoll_interval = "0.01s"\nbatch_size = 200\n')
     settings = config.load(cfg)
     db = open_for_command(settings.store.path)
     from datetime import UTC, datetime
@@ -164,7 +164,7 @@ async def latency_run(server: Dovecot, samples: int) -> list[float]:
                     await asyncio.sleep(0.05)  # let the source go back to IDLE (pacing, not synchronisation)
                     started = time.perf_counter()
                     await asyncio.to_thread(c.append, "INBOX", None, None, raw)
-                    await wait_until(lambda: count_events(settings.store.path) > i, 30)
+                    await wait_until(lambda i=i: count_events(settings.store.path) > i, 30)
                     out.append(time.perf_counter() - started)
             await source.stop()
             await task

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -178,7 +178,9 @@ class StatsCollector(Collector):
         if not s:
             return
         yield CounterMetricFamily("maild_messages_accepted", "Messages spooled by intake (250 sent).", value=_number(s.get("accepted")) or 0)
-        yield CounterMetricFamily("maild_recipients_accepted", "Recipients of the messages spooled by intake.", value=_number(s.get("recipients")) or 0)
+        yield CounterMetricFamily(
+            "maild_recipients_accepted", "Recipients of the messages spooled by intake.", value=_number(s.get("recipients")) or 0
+        )
         rejected = CounterMetricFamily("maild_messages_rejected", "SMTP transactions intake refused, by reason.", labels=["reason"])
         for reason, n in _counts(s.get("rejected")):
             rejected.add_metric([reason], n)
@@ -188,7 +190,10 @@ class StatsCollector(Collector):
         if not s:
             return
         yield CounterMetricFamily("maild_store_commits", "Transactions committed by the store writer.", value=_number(s.get("commits")) or 0)
-        yield CounterMetricFamily("maild_store_write_jobs", "Write jobs run by the store writer (several per commit under load).", value=_number(s.get("jobs")) or 0)
+        yield CounterMetricFamily(
+            "maild_store_write_jobs", "Write jobs run by the store writer (several per commit under load).",
+            value=_number(s.get("jobs")) or 0,
+        )
 
     def _delivery(self, s: dict[str, Any]) -> Iterator[Metric]:
         if not s:
@@ -278,7 +283,9 @@ class StoreCollector(Collector):
             "maild_queue_oldest_age_seconds", "Age of the oldest message with a copy not yet accepted or failed (0: none).",
             value=snap.oldest_queued_age,
         )
-        reports = CounterMetricFamily("maild_reports", "Distinct receipts (DSN, MDN, bounce...) seen, by kind and outcome.", labels=["kind", "outcome"])
+        reports = CounterMetricFamily(
+            "maild_reports", "Distinct receipts (DSN, MDN, bounce...) seen, by kind and outcome.", labels=["kind", "outcome"]
+        )
         for kind, outcome, n in snap.reports:
             reports.add_metric([kind, outcome], n)
         yield reports

@@ -112,10 +112,7 @@ def _message_id(db: sqlite_utils.Database, queue_id: str) -> int:
 
 def retry(db: sqlite_utils.Database, queue_id: str | None, now: datetime) -> int:
     """Make the recipients not final of one message (None: of every message) due now; returns how many."""
-    if queue_id is None:
-        where, params = "", ()
-    else:
-        where, params = " AND message = ?", (_message_id(db, queue_id),)
+    where, params = ("", ()) if queue_id is None else (" AND message = ?", (_message_id(db, queue_id),))
     cursor = db.execute(
         f"UPDATE recipients SET next_attempt_at = ?, updated_at = ? WHERE delivery_state IN {_PENDING_SQL}{where}",
         (iso(now), iso(now), *params),
@@ -137,7 +134,7 @@ def delete(db: sqlite_utils.Database, queue_id: str, now: datetime) -> int:
         f"SELECT id, attempts FROM recipients WHERE message = ? AND delivery_state IN {_PENDING_SQL}", (message,)
     ).fetchall()
     record = StatusRecord(action="failed", reason="deleted by admin", hard=False, diagnostic="deleted by admin")
-    for rid, attempts in pending:
+    for rid, _attempts in pending:
         db.execute(
             "UPDATE recipients SET delivery_state = 'failed', last_reply = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
             ("deleted by admin", iso(now), rid),

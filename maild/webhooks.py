@@ -203,7 +203,7 @@ class WebhookDispatcher:
         while not self._stop.is_set():
             try:
                 deliveries, idle = await self.store.read(
-                    lambda db: pending_deliveries(db, cursor, receipts_default=default, limit=self.conf.batch_size)
+                    lambda db, cursor=cursor: pending_deliveries(db, cursor, receipts_default=default, limit=self.conf.batch_size)
                 )
             except Exception as exc:  # a failing read is retried on the next poll
                 log.error("webhook_read_failed", url=url, error=str(exc))
@@ -212,7 +212,7 @@ class WebhookDispatcher:
             if not deliveries:
                 if idle != cursor:  # only hidden events: move past them and look again at once
                     cursor = idle
-                    await self._save(url, lambda db: save_cursor(db, url, idle, self.clock()))
+                    await self._save(url, lambda db, idle=idle: save_cursor(db, url, idle, self.clock()))
                     continue
                 await self._pause(self.conf.poll_interval)
                 continue
@@ -248,7 +248,8 @@ class WebhookDispatcher:
             delay = backoff(attempts, self.conf.first_retry, self.conf.max_retry)
             now = self.clock()
             log.warning("webhook_failed", url=url, delivery=d.key, attempts=attempts, retry_in=delay, error=error)
-            await self._save(url, lambda db, n=attempts: save_failure(db, url, n, now + timedelta(seconds=delay), error, now))
+            retry_at = now + timedelta(seconds=delay)
+            await self._save(url, lambda db, n=attempts, at=retry_at, e=error, t=now: save_failure(db, url, n, at, e, t))
             await self._sleep_until(self.clock() + timedelta(seconds=delay))
         return -1
 

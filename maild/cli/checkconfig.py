@@ -9,7 +9,7 @@ from maild import config
 from maild.cli.common import add_config_option
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "check-config",
         help="validate the configuration and print the effective settings",

@@ -13,7 +13,7 @@ from maild.store import transaction
 log = logs.get("departments")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "departments",
         help="list departments or switch their read receipts on and off",

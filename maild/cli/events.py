@@ -15,7 +15,7 @@ from maild.queries import EventView
 PAGE = 1000
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "events",
         help="list recorded events (delivery, DSN, MDN...) in order",

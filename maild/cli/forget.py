@@ -11,7 +11,7 @@ from maild.store import open_for_command, transaction
 log = logs.get("retention")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "forget",
         help="erase an address and its events (GDPR), keeping anonymous counts",

@@ -24,7 +24,7 @@ EX_NOINPUT = 66  # the named file cannot be read
 EX_TEMPFAIL = 75  # nothing recorded: the MTA keeps the message and retries
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ingest",
         help="ingest one receipt (DSN, MDN, bounce...) from a file or stdin",

@@ -11,7 +11,7 @@ from maild.cli.common import add_config_option, load_settings
 from maild.intake.auth import hash_password
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "keys",
         help="show or rotate the token signing keys",

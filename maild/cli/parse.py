@@ -20,7 +20,7 @@ EPILOG = """examples:
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "parse",
         help="parse DSNs, MDNs, bounces and auto-replies and show what they report",

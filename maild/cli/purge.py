@@ -15,7 +15,7 @@ from maild.store import open_for_command, transaction
 log = logs.get("retention")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "purge",
         help="delete events older than an age (anonymous counts are kept)",

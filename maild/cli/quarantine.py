@@ -12,7 +12,7 @@ from maild.receipts.ingest import hints_from, ingest_now
 from maild.store import open_for_command
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "quarantine",
         help="list, show or retry quarantined receipts",

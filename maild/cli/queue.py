@@ -16,7 +16,7 @@ from maild.core.states import UNFINISHED_DELIVERY
 from maild.store import open_for_command, transaction
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "queue",
         help="inspect and act on the delivery queue",

@@ -10,7 +10,7 @@ from maild.cli.common import add_config_option, load_settings
 from maild.errors import KeyFileError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run",
         help="run the daemon: SMTP intake, delivery, receipts ingest, HTTP API",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-
 from typing import TYPE_CHECKING
 
 import sqlite_utils
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "status",
         help="show whether each reply of a ticket was delivered and read, per recipient",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
-from re import _constants as C  # noqa: N812 - the regex parser's opcode names
-from re import _parser
+from typing import Any
+
+# The regex parser's own modules (Python 3.11+): the parsed form is what the literals are read from. They are
+# private, so they are typed Any here; a Python that changes them fails the prefilter tests, never silently.
+_parser: Any = __import__("re._parser", fromlist=["_parser"])
+C: Any = __import__("re._constants", fromlist=["_constants"])  # noqa: N816 - the opcode names
 
 Literals = frozenset[str]
 
@@ -38,7 +42,7 @@ def first_possible(literals: Literals | None, lowered: str) -> int:
 _MAX_EXACT = 64  # beyond this many spellings a run is cut, not expanded
 
 
-def _of_sequence(items) -> Literals | None:
+def _of_sequence(items: Any) -> Literals | None:
     choices: list[Literals] = []
     run: set[str] = {""}  # the exact spellings of the literal stretch being read, e.g. "copy of " + (the|your)
     for op, av in items:
@@ -61,7 +65,7 @@ def _of_sequence(items) -> Literals | None:
     return max(choices, key=lambda c: (min(map(len, c)), -len(c)))
 
 
-def _exact(op, av) -> set[str] | None:
+def _exact(op: Any, av: Any) -> set[str] | None:
     """Every string the item can match, when it is a literal, an optional literal or a choice of literals."""
     if op is C.LITERAL:
         return {chr(av)}
@@ -83,7 +87,7 @@ def _exact(op, av) -> set[str] | None:
     return None
 
 
-def _exact_sequence(items) -> set[str] | None:
+def _exact_sequence(items: Any) -> set[str] | None:
     out = {""}
     for op, av in items:
         exact = _exact(op, av)
@@ -93,7 +97,7 @@ def _exact_sequence(items) -> set[str] | None:
     return out
 
 
-def _of_item(op, av) -> Literals | None:
+def _of_item(op: Any, av: Any) -> Literals | None:
     if op is C.SUBPATTERN:
         _group, add_flags, del_flags, inner = av
         return None if add_flags or del_flags else _of_sequence(inner)

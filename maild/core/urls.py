@@ -119,6 +119,9 @@ def parse_source_url(text: str, base: Path) -> SourceUrl:
     user = unquote(m.group("user") or "")
     if scheme is not Scheme.LMTP and not user:
         raise ValueError("expected a user name: imap://USER@HOST:PORT/FOLDER")
-    folder = unquote(m.group("folder") or "") or "INBOX"
     pw = m.group("pw")
-    return SourceUrl(scheme, m.group("v6") or m.group("host"), port, user, unquote(pw) if pw is not None else None, folder)
+    return SourceUrl(
+        scheme, m.group("v6") or m.group("host"), port, user,
+        password=unquote(pw) if pw is not None else None,
+        folder=unquote(m.group("folder") or "") or "INBOX",
+    )

@@ -6,6 +6,7 @@ import re
 
 from maild.core.prefilter import first_possible, required_literals, search_ci
 from maild.core.reason_rules import DEFAULT_STATUS, classify
+from maild.core.reasons import Reason
 from maild.reports import mime
 from maild.reports.candidates import failed_addresses
 from maild.reports.context import Context, Finding
@@ -136,7 +137,7 @@ def _recipient(address: str, text: str, delayed: bool) -> RecipientResult:
         reason, hard = classify(status, text)
     if reason == "undefined" and diagnostic:
         # An address and a diagnostic, but nothing that decides a reason.
-        reason = "onhold"
+        reason = Reason.ONHOLD
     if status is None and reason in DEFAULT_STATUS:
         klass = "4" if delayed or (reply and reply.group(1) == "4") else "5"
         status = klass + DEFAULT_STATUS[reason][1:]

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable
 from email.message import Message
 from email.policy import compat32
 
+from maild.core.prefilter import cannot_match_ci, required_literals
 from maild.reports import mime
 from maild.reports.context import Context
-from maild.core.prefilter import cannot_match_ci, required_literals
 from maild.reports.fields import all_addresses, normalize_address
 
 # An address as bounce texts print it: bare, in angle brackets, quoted, or with a quoted local part.

@@ -78,10 +78,10 @@ class Context:
         for part, _ in self.parts:
             ctype = mime.content_type(part)
             if ctype in ("message/rfc822", "message/global", "message/rfc822-headers"):
-                payload = part._payload
+                payload = part._payload  # type: ignore[attr-defined]
                 if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                     inner = payload[0]
-                    if inner._headers:
+                    if inner._headers:  # type: ignore[attr-defined]
                         return inner
                     # A base64-encoded attached message, or one compat32 could not split.
                     text = mime.part_text(part)
@@ -100,7 +100,7 @@ class Context:
             if part.is_multipart():
                 continue
             ctype = mime.content_type(part)
-            if ctype.startswith("multipart/") and isinstance(part._payload, str):
+            if ctype.startswith("multipart/") and isinstance(part._payload, str):  # type: ignore[attr-defined]
                 # A multipart whose boundary went missing: its body is all the text there is.
                 plain.append(mime.part_text(part))
             elif ctype == "text/plain" or ctype == "text" or (ctype.startswith("text/") and ctype not in ("text/html", "text/rfc822-headers", "text/calendar")):

@@ -93,16 +93,17 @@ def action_of(value: str | None, status: str | None) -> str | None:
 
 def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientResult:
     """One recipient group; ``human`` is the report's human-readable text, read for what the fields leave out."""
-    diagnostic_type, diagnostic = typed_value(fields.get("diagnostic-code"))
-    if not diagnostic:
-        diagnostic_type, diagnostic = typed_value(fields.get("x-postfix-diagnostic"))
-    diagnostic = diagnostic or None
+    diagnostic_type, coded = typed_value(fields.get("diagnostic-code"))
+    if not coded:
+        diagnostic_type, coded = typed_value(fields.get("x-postfix-diagnostic"))
+    diagnostic = coded or None
     status_field = fields.get("status")
     status = status_of(status_field)
     action = action_of(fields.get("action"), status)
     if status is None or status.endswith(".0.0"):
         # "5.0.0" says only "failed"; the SMTP reply usually carries the precise code.
-        status = status_of(diagnostic) if status_of(diagnostic) and (status is None or status_of(diagnostic)[0] == status[0]) else status
+        replied = status_of(diagnostic)
+        status = replied if replied and (status is None or replied[0] == status[0]) else status
     reason: str | None = None
     hard: bool | None = None
     if action in ("failed", "delayed") or (action is None and status and status[0] in "45"):

@@ -41,7 +41,7 @@ def _report_text(ctx: Context) -> str | None:
     # A disposition part labelled text/plain inside a report that says what it is.
     for part, _ in ctx.parts:
         if mime.content_type(part) == "multipart/report" and (mime.param(part, "report-type") or "").startswith("disposition-notification"):
-            children = part._payload if isinstance(part._payload, list) else []
+            children = part._payload if isinstance(part._payload, list) else []  # type: ignore[attr-defined]
             for child in children[1:2]:
                 text = mime.part_text(child)
                 if _HAS_DISPOSITION.search(text):
@@ -73,7 +73,7 @@ def detect(ctx: Context) -> Finding | None:
         ctx.note("final-recipient missing or empty")
     original_id = message_id(fields.get("original-message-id"))
     if original_id is None:
-        for candidate in (ctx.returned and mime.header(ctx.returned, "message-id"), ctx.header("in-reply-to")):
+        for candidate in (mime.header(ctx.returned, "message-id") if ctx.returned else None, ctx.header("in-reply-to")):
             original_id = message_id(candidate)
             if original_id:
                 break

@@ -120,14 +120,14 @@ def decode_header(value: str | None) -> str | None:
 def headers(msg: Message) -> dict[str, list[str]]:
     """Raw header values by lower-case name, in order; avoids compat32's Header objects."""
     out: dict[str, list[str]] = {}
-    for name, value in msg._headers:  # raw_items() copies; this runs for every part
+    for name, value in msg._headers:  # type: ignore[attr-defined]  # raw_items() copies; this runs for every part
         out.setdefault(name.strip().lower(), []).append(value if isinstance(value, str) else str(value))
     return out
 
 
 def header(msg: Message, name: str) -> str | None:
     name = name.lower()
-    for key, value in msg._headers:
+    for key, value in msg._headers:  # type: ignore[attr-defined]
         if key.strip().lower() == name:
             return decode_header(value if isinstance(value, str) else str(value))
     return None
@@ -135,7 +135,7 @@ def header(msg: Message, name: str) -> str | None:
 
 def content_type(part: Message) -> str:
     """The part's content type, computed once per part: every detector asks, and compat32 re-parses the header each time."""
-    cached = part.__dict__.get("_maild_ctype")
+    cached: str | None = part.__dict__.get("_maild_ctype")
     if cached is not None:
         return cached
     try:
@@ -178,7 +178,7 @@ def walk(msg: Message, max_depth: int, *, into_messages: bool = False, max_parts
         yield part, depth
         if depth >= max_depth:
             continue
-        payload = part._payload
+        payload = part._payload  # type: ignore[attr-defined]
         if not isinstance(payload, list):
             continue
         ctype = content_type(part)
@@ -191,8 +191,8 @@ def walk(msg: Message, max_depth: int, *, into_messages: bool = False, max_parts
 
 
 def _block_text(block: Message) -> str:
-    lines = [f"{k}: {v}" for k, v in block._headers]
-    payload = block._payload
+    lines = [f"{k}: {v}" for k, v in block._headers]  # type: ignore[attr-defined]
+    payload = block._payload  # type: ignore[attr-defined]
     if isinstance(payload, str) and payload.strip():
         lines.append(payload)
     return "\n".join(lines)
@@ -200,7 +200,7 @@ def _block_text(block: Message) -> str:
 
 def part_text(part: Message) -> str:
     """The decoded text of a leaf part, or of a message/* part compat32 split into header blocks."""
-    payload = part._payload
+    payload = part._payload  # type: ignore[attr-defined]
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if isinstance(payload, list):
         # compat32 parses message/delivery-status (and other message/*) into header blocks; rebuild the text.
@@ -212,11 +212,10 @@ def part_text(part: Message) -> str:
             data = binascii.a2b_qp(data)
     elif isinstance(payload, str):
         try:
-            data = part.get_payload(decode=True)
+            decoded = part.get_payload(decode=True)
         except Exception:
-            data = payload.encode("utf-8", "surrogateescape")
-        if not isinstance(data, bytes):
-            data = payload.encode("utf-8", "surrogateescape")
+            decoded = None
+        data = decoded if isinstance(decoded, bytes) else payload.encode("utf-8", "surrogateescape")
     else:
         return ""
     return decode_bytes(data, param(part, "charset"))

@@ -25,7 +25,8 @@ def detect(ctx: Context) -> Finding | None:
     if isinstance(inner, str) and "notificationType" in inner:
         data = _json_object(inner)
     kind = data.get("notificationType")
-    mail = data.get("mail") if isinstance(data.get("mail"), dict) else {}
+    mail = data.get("mail")
+    mail = mail if isinstance(mail, dict) else {}
     msgid = mail.get("messageId")
     original = f"<{msgid}>" if isinstance(msgid, str) and msgid else None
     if kind == "Complaint" and isinstance(data.get("complaint"), dict):

@@ -49,7 +49,7 @@ def detect(ctx: Context) -> Finding | None:
     if not match and not notes:
         return None
     body = ctx.body_text[:20000]
-    unread_subject = bool(match) and match.group("prefix").lower() in _UNREAD_PREFIXES
+    unread_subject = match is not None and match.group("prefix").lower() in _UNREAD_PREFIXES
     read_body = _READ_BODY.search(body) is not None
     unread_body = _UNREAD_BODY.search(body) is not None
     if not (read_body or unread_body):

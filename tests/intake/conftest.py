@@ -57,7 +57,7 @@ def tls_cert(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-async def start_intake() -> AsyncIterator[Callable[[config.Settings], "asyncio.Future[RunningIntake]"]]:
+async def start_intake() -> AsyncIterator[Callable[[config.Settings], asyncio.Future[RunningIntake]]]:
     started: list[RunningIntake] = []
 
     async def start(settings: config.Settings) -> RunningIntake:

@@ -22,7 +22,7 @@ def dsn(
     original_message_id: str = "<m1@helpdesk.example.com>", diagnostic: str | None = None,
     date: datetime | None = None, envid: bool = True, mta: str = "mx.example.net", unique: str | None = None,
 ) -> bytes:
-    diag = diagnostic or ("smtp; 550 5.1.1 <%s>: Recipient address rejected: User unknown" % recipient
+    diag = diagnostic or (f"smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown"
                           if action == "failed" else "smtp; 250 2.0.0 Ok")
     boundary = "B-" + secrets.token_hex(6)
     when = format_datetime(date) if date else "Sun, 01 Mar 2026 12:30:00 +0000"

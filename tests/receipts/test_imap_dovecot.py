@@ -14,7 +14,7 @@ from maild import config
 from maild.receipts.imap import ImapSource
 from maild.tokens import KeySet, mint
 from tests.receipts import mail
-from tests.receipts.conftest import KEYS, async_wait_for, event_kinds, send
+from tests.receipts.conftest import async_wait_for, event_kinds, send
 from tests.servers.dovecot import MAIL_GID, MAIL_UID
 
 pytestmark = pytest.mark.integration
