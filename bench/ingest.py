@@ -97,7 +97,7 @@ async def imap_round(server: Dovecot, n: int) -> float:
         store = Store(settings.store.path).open()
         try:
             ingestor = Ingestor(settings, store, KEYS)
-            source = ImapSource(src_settings, ingestor, store, base_dir=work)
+            source = ImapSource(src_settings, ingestor, store)
             started = time.perf_counter()
             task = asyncio.create_task(source.run())
             await wait_until(lambda: count_events(settings.store.path) >= n, 300, 0.02)
@@ -124,7 +124,7 @@ async def maildir_round(n: int) -> float:
         store = Store(settings.store.path).open()
         try:
             ingestor = Ingestor(settings, store, KEYS)
-            source = MaildirSource(settings.receipts[0], ingestor, store, base_dir=work)
+            source = MaildirSource(settings.receipts[0], ingestor, store)
             started = time.perf_counter()
             task = asyncio.create_task(source.run())
             await wait_until(lambda: not any((root / "new").iterdir()) and count_events(settings.store.path) >= n, 300, 0.02)
@@ -156,7 +156,7 @@ async def latency_run(server: Dovecot, samples: int) -> list[float]:
         store = Store(settings.store.path).open()
         out: list[float] = []
         try:
-            source = ImapSource(src_settings, Ingestor(settings, store, KEYS), store, base_dir=work)
+            source = ImapSource(src_settings, Ingestor(settings, store, KEYS), store)
             task = asyncio.create_task(source.run())
             await wait_until(lambda: source.connected, 30)
             with server.client(box) as c:

@@ -19,6 +19,7 @@ from aiohttp import web
 from maild import clock, config, departments, logs, metrics, retention, tokens
 from maild.config import Settings
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
+from maild.core.stats import SourceStats
 from maild.delivery.scheduler import Delivery
 from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
@@ -125,8 +126,9 @@ class Daemon:
             store=self.store,
             intake=lambda: self.intake.handler.stats if self.intake else None,
             delivery=lambda: self.delivery.stats() if self.delivery else None,
-            ingest=self._ingest_stats,
-            sources=self._source_states,
+            ingest=lambda: self.ingestor.stats if self.ingestor else None,
+            sources=self._source_stats,
+            webhooks=lambda: self.webhooks.stats if self.webhooks else None,
         )
         return build_app(
             s,
@@ -137,14 +139,8 @@ class Daemon:
             ],
         )
 
-    def _ingest_stats(self) -> dict[str, Any] | None:
-        if self.ingestor is None:
-            return None
-        merged = metrics.fields_of(self.ingestor.stats)
-        merged["imap_fetch_missing"] = sum(
-            getattr(getattr(src, "stats", None), "fetch_missing", 0) for src in self.sources
-        )
-        return merged
+    def _source_stats(self) -> dict[str, SourceStats]:
+        return {src.name: src.stats for src in self.sources}
 
     def _source_states(self) -> dict[str, bool]:
         return {src.name: bool(src.connected) for src in self.sources}

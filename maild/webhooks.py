@@ -31,6 +31,7 @@ from maild import clock as clock_module
 from maild import departments, logs, queries
 from maild.config import Settings
 from maild.core.backoff import backoff
+from maild.core.stats import WebhookStats
 from maild.errors import MaildError
 from maild.http.auth import load_secret
 
@@ -146,8 +147,7 @@ class WebhookDispatcher:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
-        self.delivered = 0  # counters for /metrics
-        self.failures = 0
+        self.stats = WebhookStats()
 
     def wake(self) -> None:
         self._wake.set()
@@ -225,7 +225,7 @@ class WebhookDispatcher:
                 attempts = 0
                 cursor = (d.event_id, d.part)
                 await self._save(url, lambda db, c=cursor: save_cursor(db, url, c, self.clock()))
-                self.delivered += 1
+                self.stats.delivered += 1
 
     async def _sleep_until(self, moment: datetime) -> None:
         delay = (moment - self.clock()).total_seconds()
@@ -244,7 +244,7 @@ class WebhookDispatcher:
                     log.info("webhook_recovered", url=url, delivery=d.key, attempts=attempts)
                 return attempts
             attempts += 1
-            self.failures += 1
+            self.stats.failures += 1
             delay = backoff(attempts, self.conf.first_retry, self.conf.max_retry)
             now = self.clock()
             log.warning("webhook_failed", url=url, delivery=d.key, attempts=attempts, retry_in=delay, error=error)

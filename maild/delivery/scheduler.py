@@ -18,6 +18,7 @@ from datetime import datetime
 from maild import clock, logs
 from maild.config import Settings
 from maild.core.states import DeliveryState
+from maild.core.stats import DeliveryStats
 from maild.delivery import copies, jobs, transport
 from maild.delivery.copies import Copy
 from maild.delivery.outcome import Outcome, RetryPolicy, decide
@@ -29,15 +30,6 @@ log = logs.get("delivery")
 
 PICK_COALESCE = 0.005  # seconds a wake waits for more wakes before reading the spool
 WRITE_FAILURE_COOLDOWN = 60.0  # seconds before a recipient whose outcome could not be stored is picked again
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryStats:
-    in_flight: int
-    delivered: int  # recipients accepted by the upstream
-    deferred: int
-    failed: int
-    attempts: int  # copies attempted
 
 
 class Delivery:
@@ -70,7 +62,7 @@ class Delivery:
         self._backlog = False
         self._outcome_batch: list[tuple[list[Outcome], asyncio.Future[None]]] = []
         self._writes: set[asyncio.Task[None]] = set()
-        self._counts = {"delivered": 0, "deferred": 0, "failed": 0, "attempts": 0}
+        self._counts = {"accepted": 0, "deferred": 0, "failed": 0, "attempts": 0}
 
     # ------------------------------------------------------------ the daemon's interface
 
@@ -79,7 +71,7 @@ class Delivery:
 
     def stats(self) -> DeliveryStats:
         c = self._counts
-        return DeliveryStats(len(self._in_flight), c["delivered"], c["deferred"], c["failed"], c["attempts"])
+        return DeliveryStats(len(self._in_flight), c["accepted"], c["deferred"], c["failed"], c["attempts"])
 
     async def run(self) -> None:
         """Deliver until stop(): on every wake() and every delivery.poll_interval."""
@@ -246,7 +238,7 @@ class Delivery:
     def _count(self, copy: Copy, outcomes: list[Outcome]) -> None:
         for o in outcomes:
             if o.state is DeliveryState.ACCEPTED:
-                self._counts["delivered"] += 1
+                self._counts["accepted"] += 1
             elif o.state is DeliveryState.DEFERRED:
                 self._counts["deferred"] += 1
             else:

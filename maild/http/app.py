@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from maild import departments, logs, queries
 from maild.config import Settings, parse_hostport
+from maild.errors import MaildError
 from maild.http import openapi
 from maild.http.auth import bearer_middleware, error, json_errors, load_token
+from maild.metrics.health import HealthProbe, healthz_handler
 from maild.status import reply_json, thread_json
 
 log = logs.get("http")
@@ -25,9 +28,21 @@ def _default(request: web.Request) -> bool:
     return request.app[SETTINGS].tracking.receipts_default
 
 
+def store_probe(store: Any) -> Callable[[], Awaitable[HealthProbe]]:
+    """/healthz of the API served alone (without the daemon's parts): ready when the store answers a read."""
+
+    async def probe() -> HealthProbe:
+        try:
+            await store.read(lambda db: db.execute("SELECT 1").fetchone())
+        except MaildError:
+            return HealthProbe(store_open=False, listeners={"http": True})
+        return HealthProbe(store_open=True, listeners={"http": True})
+
+    return probe
+
+
 async def healthz(request: web.Request) -> web.Response:
-    await request.app[STORE].read(lambda db: db.execute("SELECT 1").fetchone())
-    return web.json_response({"status": "ok"})
+    return await healthz_handler(store_probe(request.app[STORE]))(request)
 
 
 async def ticket(request: web.Request) -> web.Response:
@@ -91,8 +106,9 @@ ROUTES = [
 def build_app(settings: Settings, store, *, routes: Iterable[web.RouteDef] = ()) -> web.Application:  # noqa: ANN001
     """The API application; the daemon adds its own routes (/metrics) through `routes` or app.router.
 
-    A route in `routes` replaces the built-in one of the same method and path (e.g. the daemon's
-    own /healthz from maild.metrics). `store` is anything with `async read(job)` (maild.store.Store).
+    A route in `routes` replaces the built-in one of the same method and path (the daemon's /healthz
+    probes all its parts; the built-in one only the store, through the same maild.metrics.health decision).
+    `store` is anything with `async read(job)` (maild.store.Store).
     """
     extra = list(routes)
     taken = {(r.method, r.path) for r in extra}

@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from maild import clock, logs, tokens
 from maild.config import Settings
+from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
 from maild.intake.auth import Users, load_users
 from maild.intake.classify import classify
@@ -36,18 +37,6 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # `<dot-atom@host.name>`: the common path, whose parse by aiosmtpd's RFC 5322 parser is this very text.
 _SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>")
-
-
-@dataclass
-class IntakeStats:
-    """Counters read by /metrics."""
-
-    accepted: int = 0
-    recipients: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-
-    def reject(self, reason: str) -> None:
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
 
 def has_bare_cr_or_lf(raw: bytes) -> bool:

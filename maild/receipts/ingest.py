@@ -24,6 +24,7 @@ import sqlite_utils
 from maild import clock, logs, reports
 from maild.config import Settings, TrackingSettings
 from maild.core.events import EventKind
+from maild.core.stats import IngestStats
 from maild.correlate import Match, TokenProblem, TokenRejected, by_message_id, by_token
 from maild.errors import StoreError, TransientError
 from maild.receipts import mapping
@@ -324,17 +325,6 @@ def hints_from(tracking: TrackingSettings) -> ParseHints:
 
 def default_parser() -> Parser:
     return reports.parse
-
-
-@dataclass
-class IngestStats:
-    """Counters for /metrics and the benchmark."""
-
-    reports: int = 0
-    applied_events: int = 0
-    duplicate_events: int = 0
-    quarantined: dict[str, int] = field(default_factory=dict)
-    failures: int = 0  # transient: the source keeps the message and tries again
 
 
 class Ingestor:

@@ -11,7 +11,6 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
@@ -20,6 +19,7 @@ from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
 from maild.receipts.quarantine import MAX_RAW_BYTES, raw_limit
+from maild.receipts.runner import Runner
 
 log = logs.get("receipts.lmtp")
 
@@ -52,20 +52,24 @@ class ReceiptHandler:
         return replies(OK_HELD if outcome.quarantined else OK, len(envelope.rcpt_tos))
 
 
-class LmtpSource:
-    """Listens on the URL's HOST:PORT (port 0: any free port, see `port`) until stopped."""
+class LmtpSource(Runner):
+    """Listens on the URL's HOST:PORT (port 0: any free port, see `port`) until stopped.
+
+    Its one round is the listener's life; a port that cannot be bound is not retried (`retries = False`):
+    the daemon stops with the error rather than run without the receipts it was told to take.
+    """
+
+    retries = False
 
     def __init__(
         self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
-        *, base_dir: Path | None = None,
     ) -> None:
         url = settings.url
+        super().__init__(url.display())
         self.settings = settings
         self.host, self.port = url.host, url.port
-        self.name = url.display()
         self.handler = ReceiptHandler(ingestor, self.name, raw_limit(settings.quarantine_max_bytes))
         self._server: asyncio.AbstractServer | None = None
-        self._stopped = asyncio.Event()
 
     @property
     def connected(self) -> bool:
@@ -79,15 +83,20 @@ class LmtpSource:
             port=self.port,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self.stats.connected = True
+        self.stats.sessions += 1
         log.info("lmtp_source_listening", host=self.host, port=self.port)
 
-    async def run(self) -> None:
+    async def round(self) -> None:
         if self._server is None:
             await self.start()
-        await self._stopped.wait()
+        await self._stop.wait()
 
-    async def stop(self) -> None:
+    def log_failure(self, error: Exception, retry_in: float) -> None:  # never called: retries is False
+        log.error("lmtp_source_failed", source=self.name, error=f"{type(error).__name__}: {error}")
+
+    async def stopped(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        self._stopped.set()
+        self.stats.connected = False

@@ -18,9 +18,9 @@ from typing import Any
 from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
-from maild.core.backoff import backoff, half_jitter
 from maild.receipts.ingest import IngestOutcome
 from maild.receipts.quarantine import raw_limit
+from maild.receipts.runner import Runner
 
 log = logs.get("receipts.maildir")
 
@@ -58,60 +58,41 @@ def move_to(path: Path, folder: Path) -> Path:
     return target
 
 
-class MaildirSource:
+class MaildirSource(Runner):
     """Polls one Maildir; `run()` until `stop()`."""
+
+    first_backoff = 0.5
+    max_backoff = MAX_BACKOFF
+    backoff_offset = 1  # a failed scan waits at least a second before the next
 
     def __init__(
         self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
-        *, base_dir: Path | None = None,
     ) -> None:
         url = settings.url
         assert url.path is not None
+        super().__init__(url.display())
         self.settings = settings
         self.ingestor = ingestor
         self.store = store
         self.clock = clock
         self.root = url.path
-        self.name = url.display()
         self.processed = folder_path(self.root, settings.processed_folder)
         self.quarantine = folder_path(self.root, settings.quarantine_folder)
-        self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._ready = False
 
-    @property
-    def connected(self) -> bool:
-        return self._ready
+    async def round(self) -> float:
+        """Scan batches until none is left; the next round comes after poll_interval, or at once on wake()."""
+        if not self.stats.connected:
+            await asyncio.to_thread(self._prepare)
+            self.stats.connected = True
+            self.stats.sessions += 1
+            log.info("maildir_source_ready", source=self.name)
+        while await self.scan_once() and not self.stopping:
+            pass
+        return self.settings.poll_interval
 
-    def wake(self) -> None:
-        """Scan now instead of at the next interval (tests, and a future inotify hook)."""
-        self._wake.set()
-
-    async def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                if not self._ready:
-                    await asyncio.to_thread(self._prepare)
-                    self._ready = True
-                    log.info("maildir_source_ready", source=self.name)
-                while await self.scan_once() and not self._stop.is_set():
-                    pass
-                failures = 0
-                delay = self.settings.poll_interval
-            except Exception as exc:  # noqa: BLE001 - a full disk or a locked store: back off and try again
-                failures += 1
-                delay = backoff(failures + 1, 0.5, MAX_BACKOFF, jitter=half_jitter)
-                log.warning("maildir_scan_failed", source=self.name, error=f"{type(exc).__name__}: {exc}", retry_in=round(delay, 2))
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
+    def log_failure(self, error: Exception, retry_in: float) -> None:
+        # a full disk or a locked store: back off and try again
+        log.warning("maildir_scan_failed", source=self.name, error=f"{type(error).__name__}: {error}", retry_in=round(retry_in, 2))
 
     def _prepare(self) -> None:
         for folder in (self.root, self.processed, self.quarantine):
@@ -141,7 +122,10 @@ class MaildirSource:
             raw = await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:  # taken by someone else meanwhile
             return None
-        return await self.ingestor.ingest(raw, "maildir", path.name, max_raw=raw_limit(self.settings.quarantine_max_bytes))
+        outcome: IngestOutcome = await self.ingestor.ingest(
+            raw, "maildir", path.name, max_raw=raw_limit(self.settings.quarantine_max_bytes)
+        )
+        return outcome
 
     def _move_all(self, moves: list[tuple[Path, Path]]) -> int:
         done = 0

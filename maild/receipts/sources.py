@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from maild.config import Settings
+from maild.core.stats import SourceStats
 from maild.core.urls import Scheme
 
 
 class Source(Protocol):
-    """What the daemon runs: `run()` until `stop()`; `connected` for /healthz and /metrics."""
+    """What the daemon runs: `run()` until `stop()`; `connected` for /healthz, `stats` for /metrics.
+
+    Every source is a maild.receipts.runner.Runner; this is the part the daemon sees.
+    """
 
     name: str
+    stats: SourceStats
 
     @property
     def connected(self) -> bool: ...
@@ -31,9 +36,9 @@ def build_sources(settings: Settings, ingestor: Any, store: Any) -> list[Source]
     for table in settings.receipts:
         url = table.url
         if url.scheme is Scheme.MAILDIR:
-            sources.append(MaildirSource(table, ingestor, store, clock=ingestor.clock, base_dir=settings.base_dir))
+            sources.append(MaildirSource(table, ingestor, store, clock=ingestor.clock))
         elif url.scheme is Scheme.LMTP:
-            sources.append(LmtpSource(table, ingestor, store, clock=ingestor.clock, base_dir=settings.base_dir))
+            sources.append(LmtpSource(table, ingestor, store, clock=ingestor.clock))
         else:
-            sources.append(ImapSource(table, ingestor, store, clock=ingestor.clock, base_dir=settings.base_dir))
+            sources.append(ImapSource(table, ingestor, store, clock=ingestor.clock))
     return sources

@@ -66,8 +66,6 @@ class WriterStats:
 
     commits: int = 0
     jobs: int = 0
-    last_commit_seconds: float = 0.0
-    commit_seconds_total: float = 0.0
     observers: list[Callable[[float], None]] = field(default_factory=list)
 
 
@@ -174,8 +172,6 @@ class Writer:
         elapsed = time.perf_counter() - started
         self.stats.commits += 1
         self.stats.jobs += len(batch)
-        self.stats.last_commit_seconds = elapsed
-        self.stats.commit_seconds_total += elapsed
         for observe in self.stats.observers:
             observe(elapsed)
         # One wake-up per event loop for the whole batch, not one per job.

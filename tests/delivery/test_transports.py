@@ -122,7 +122,7 @@ async def test_run_delivers_on_wake_and_stop_ends_it(tmp_path, upstream, store):
     runner = asyncio.create_task(d.run())
     await enqueue(store, ["alice@example.net"], at=__import__("maild.clock").clock.now())
     d.wake()
-    await wait_for(lambda: d.stats().delivered == 1)
+    await wait_for(lambda: d.stats().accepted == 1)
     await d.stop(5)
     await asyncio.wait_for(runner, 5)
     assert d.stats().in_flight == 0 and d.stats().attempts == 1

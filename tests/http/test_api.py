@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from maild import config, departments
 from maild.http import build_app, start_http
@@ -129,7 +130,7 @@ async def test_healthz_and_openapi_need_no_token(api) -> None:
     client, _, _ = api
     async with aiohttp.ClientSession(base_url=client._base_url) as anon:
         async with anon.get("/healthz") as r:
-            assert (r.status, await r.json()) == (200, {"status": "ok"})
+            assert (r.status, await r.json()) == (200, {"status": "ok", "ready": True, "problems": []})
         async with anon.get("/openapi.json") as r:
             assert await r.json() == DOCUMENT
 
@@ -207,3 +208,17 @@ async def test_daemon_can_add_routes(tmp_path) -> None:
     finally:
         await server.stop()
         await asyncio.to_thread(store.close)
+
+
+async def test_healthz_of_the_api_alone_is_503_when_the_store_cannot_be_read(tmp_path) -> None:
+    from maild.errors import StoreBusy
+
+    class Locked:
+        async def read(self, job):  # noqa: ANN001, ANN202
+            raise StoreBusy("database is locked")
+
+    settings = config.parse({"http": {"token_file": str(tmp_path / "api.token")}}, tmp_path / "maild.toml")
+    async with TestClient(TestServer(build_app(settings, Locked()), host="127.0.0.1", port=0)) as client:
+        async with client.get("/healthz") as r:
+            assert r.status == 503
+            assert (await r.json())["problems"] == ["store not open"]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from maild import logs, metrics, spool
-from maild.intake.server import IntakeStats
+from maild.core.stats import IntakeStats
 from maild.core.events import RecipientKind
 from maild.store import Store
 from maild.tokens import KeySet

@@ -44,7 +44,7 @@ def make_source(dovecot, dovecot_user, ingestor, store, tmp_path):
     def make(folder: str = "INBOX", *, tls: bool = False, **extra: object) -> ImapSource:
         url = dovecot.url(dovecot_user, folder, tls=tls)
         settings = source_settings(url, tmp_path, dovecot.password_file(dovecot_user, tmp_path), **extra)
-        return ImapSource(settings, ingestor, store, base_dir=tmp_path)
+        return ImapSource(settings, ingestor, store)
 
     return make
 
@@ -105,11 +105,11 @@ async def test_idle_is_renewed_and_the_session_kept(db, dovecot, dovecot_user, m
                              what="three IDLE renewals")
         await append(dovecot, dovecot_user, mail.mdn(sent.token("alice@example.net"), "alice@example.net"))
         await async_wait_for(lambda: event_kinds(db) == ["displayed"], what="event after renewals")
-    assert source.sessions == 1 and source.failures == 0
+    assert source.stats.sessions == 1 and source.stats.failures == 0
 
 
 def _renewals(source: ImapSource) -> int:
-    return source.idles
+    return source.stats.idles
 
 
 async def test_killed_between_commit_and_move_then_restarted_records_no_duplicate(db, dovecot, dovecot_user, make_source):
@@ -141,7 +141,7 @@ async def test_reconnects_after_dovecot_restart_during_idle_and_picks_up_mail(db
     sent = send(db, "alice@example.net")
     source = make_source()
     async with running(source):
-        sessions = source.sessions
+        sessions = source.stats.sessions
         await asyncio.to_thread(dovecot.stop)
         await async_wait_for(lambda: not source.connected, what="disconnect noticed")
         # mail arrives while Dovecot is down: delivered into the Maildir as the MTA would
@@ -150,7 +150,7 @@ async def test_reconnects_after_dovecot_restart_during_idle_and_picks_up_mail(db
         new.write_bytes(raw)
         os.chown(new, MAIL_UID, MAIL_GID)
         await asyncio.to_thread(dovecot.start)
-        await async_wait_for(lambda: source.sessions > sessions, timeout=20, what="reconnected")
+        await async_wait_for(lambda: source.stats.sessions > sessions, timeout=20, what="reconnected")
         await async_wait_for(lambda: event_kinds(db) == ["displayed"], what="event after reconnect")
 
 
@@ -197,21 +197,21 @@ async def test_starttls_required_and_used(db, dovecot, dovecot_user, make_source
 async def test_imaps_with_an_untrusted_certificate_never_logs_in(db, dovecot, dovecot_user, make_source):
     source = make_source(tls=True)  # system CAs: the self-signed certificate does not verify
     async with running(source, ready=False):
-        await async_wait_for(lambda: source.failures >= 1, what="a failed session")
-    assert "CERTIFICATE_VERIFY_FAILED" in (source.last_error or "")
-    assert source.sessions == 0
+        await async_wait_for(lambda: source.stats.failures >= 1, what="a failed session")
+    assert "CERTIFICATE_VERIFY_FAILED" in (source.stats.last_error or "")
+    assert source.stats.sessions == 0
     assert f"user=<{dovecot_user.name}>" not in dovecot.log_path.read_text(errors="replace")
 
 
 async def test_wrong_password_keeps_retrying_without_crashing(db, dovecot, dovecot_user, ingestor, store, tmp_path):
     bad = tmp_path / "bad.password"
     bad.write_text("wrong\n")
-    source = ImapSource(source_settings(dovecot.url(dovecot_user), tmp_path, bad), ingestor, store, base_dir=tmp_path)
+    source = ImapSource(source_settings(dovecot.url(dovecot_user), tmp_path, bad), ingestor, store)
     async with running(source, ready=False) as task:
-        await async_wait_for(lambda: source.failures >= 1, what="a failed login")
+        await async_wait_for(lambda: source.stats.failures >= 1, what="a failed login")
         assert not task.done()
-        assert "login refused" in (source.last_error or "")
-    assert source.sessions == 0
+        assert "login refused" in (source.stats.last_error or "")
+    assert source.stats.sessions == 0
 
 
 async def test_message_over_the_parser_limit_is_fetched_in_part_and_held_too_large(

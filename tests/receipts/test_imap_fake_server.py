@@ -79,7 +79,7 @@ async def test_without_move_or_uidplus_copies_and_flags_but_never_expunges(db, t
     async with running(fake, source, close=False):
         await async_wait_for(lambda: fake.copied == {1: "processed", 2: "quarantine"}, what="copied")
         await async_wait_for(lambda: all(DELETED in fake.flags.get(u, ()) for u in (1, 2)), what="flagged")
-        await async_wait_for(lambda: source.failures == 0 and fake.commands.count("UID SEARCH") >= 3,
+        await async_wait_for(lambda: source.stats.failures == 0 and fake.commands.count("UID SEARCH") >= 3,
                              what="a later poll")
     assert "EXPUNGE" not in fake.commands and "UID EXPUNGE" not in fake.commands
     assert fake.expunged == [] and fake.moved == {}
@@ -110,9 +110,9 @@ async def test_idle_is_reissued_at_idle_renew_on_the_same_connection(db, tmp_pat
     source = make(fake, tmp_path, ingestor, store, idle_renew="0.1s", idle_keepalive="60s")
     async with running(fake, source):
         await async_wait_for(lambda: fake.idles >= 4, what="four IDLEs")
-    assert fake.connections == 1 and source.sessions == 1 and source.failures == 0
+    assert fake.connections == 1 and source.stats.sessions == 1 and source.stats.failures == 0
     assert fake.commands.count("DONE") >= 3
-    assert source.idle_exits.get("renew", 0) >= 3 and "keepalive" not in source.idle_exits
+    assert source.stats.idle_exits.get("renew", 0) >= 3 and "keepalive" not in source.stats.idle_exits
 
 
 async def test_exists_pushed_during_idle_is_fetched_at_once(db, tmp_path, ingestor, store):
@@ -126,7 +126,7 @@ async def test_exists_pushed_during_idle_is_fetched_at_once(db, tmp_path, ingest
         await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=5, what="moved after the push")
         elapsed = time.monotonic() - started
         await async_wait_for(lambda: fake.idling, what="idling again")
-        exits = dict(source.idle_exits)  # before stop() adds its own exit
+        exits = dict(source.stats.idle_exits)  # before stop() adds its own exit
     assert elapsed < 2.0
     assert exits == {"push": 1} and fake.idles == 2
     assert event_kinds(db) == ["displayed"]
@@ -150,7 +150,7 @@ async def test_mail_announced_in_the_gap_before_idle_is_fetched_without_waiting(
         await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=5, what="moved")
         elapsed = time.monotonic() - arrived[0]
         await async_wait_for(lambda: fake.idling, what="idling again")
-        exits = dict(source.idle_exits)  # before stop() adds its own exit
+        exits = dict(source.stats.idle_exits)  # before stop() adds its own exit
     assert elapsed < 2.0
     assert exits == {"pending": 1}
     assert fake.idles == 2 and fake.connections == 1  # left the first IDLE at once, no reconnect
@@ -167,9 +167,9 @@ async def test_half_open_connection_during_idle_is_replaced_within_keepalive_plu
         await async_wait_for(lambda: fake.idling, what="idling")
         fake.freeze()  # the socket stays open, nothing is ever answered again (not even DONE or LOGOUT)
         started = time.monotonic()
-        await async_wait_for(lambda: source.sessions >= 2, timeout=10, what="a new session")
+        await async_wait_for(lambda: source.stats.sessions >= 2, timeout=10, what="a new session")
         elapsed = time.monotonic() - started
-        assert "timed out" in (source.last_error or "")
+        assert "timed out" in (source.stats.last_error or "")
         fake.arrive(mail.mdn(sent.token("alice@example.net"), "alice@example.net"))
         await async_wait_for(lambda: fake.moved == {1: "processed"}, what="picked up on the new connection")
     # keepalive + the DONE timeout + at most 0.5 s first backoff, plus scheduling slack; no LOGOUT wait on a dead peer
@@ -186,7 +186,7 @@ async def test_mail_the_server_never_announces_is_found_by_the_next_keepalive_se
         await async_wait_for(lambda: fake.idling, what="idling")
         fake.arrive(mail.mdn(sent.token("alice@example.net"), "alice@example.net"), notify="never")
         await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=3, what="found by a keepalive search")
-        exits = dict(source.idle_exits)
+        exits = dict(source.stats.idle_exits)
     assert "push" not in exits and "pending" not in exits and exits.get("keepalive", 0) >= 1
     assert fake.connections == 1
 
@@ -195,8 +195,8 @@ async def test_keepalive_while_healthy_keeps_the_session(db, tmp_path, ingestor,
     fake = await FakeImap({}, capabilities=IDLE_CAPS).start()
     source = make(fake, tmp_path, ingestor, store, idle_renew="60s", idle_keepalive="0.05s")
     async with running(fake, source):
-        await async_wait_for(lambda: source.idle_exits.get("keepalive", 0) >= 3, what="three keepalives")
-    assert fake.connections == 1 and source.failures == 0 and "renew" not in source.idle_exits
+        await async_wait_for(lambda: source.stats.idle_exits.get("keepalive", 0) >= 3, what="three keepalives")
+    assert fake.connections == 1 and source.stats.failures == 0 and "renew" not in source.stats.idle_exits
 
 
 # ------------------------------------------------------------------ UIDVALIDITY

@@ -18,7 +18,7 @@ def make(fake: FakeImap, tmp_path, ingestor, store, **extra) -> ImapSource:
     table = {"url": f"imap://receipts@127.0.0.1:{fake.port}/INBOX", "password_file": str(pw),
              "poll_interval": "0.05s", "command_timeout": "3s", **extra}
     settings = config.parse({"receipts": [table]}, tmp_path / "maild.toml").receipts[0]
-    return ImapSource(settings, ingestor, store, base_dir=tmp_path)
+    return ImapSource(settings, ingestor, store)
 
 
 async def test_connection_closed_in_the_middle_of_a_fetch_reconnects_and_records_once(db, tmp_path, ingestor, store):
@@ -33,7 +33,7 @@ async def test_connection_closed_in_the_middle_of_a_fetch_reconnects_and_records
         await asyncio.wait_for(task, 10)
         await fake.close()
     assert fake.connections >= 2
-    assert "uid fetch: connection lost" in (source.last_error or "")
+    assert "uid fetch: connection lost" in (source.stats.last_error or "")
     assert event_kinds(db) == ["bounced"]
 
 
@@ -42,13 +42,13 @@ async def test_starttls_required_but_not_offered_never_sends_the_password(db, tm
     source = make(fake, tmp_path, ingestor, store, starttls=True)
     task = asyncio.create_task(source.run())
     try:
-        await async_wait_for(lambda: source.failures >= 1, what="a failed session")
+        await async_wait_for(lambda: source.stats.failures >= 1, what="a failed session")
     finally:
         await source.stop()
         await asyncio.wait_for(task, 10)
         await fake.close()
     assert "LOGIN" not in fake.commands
-    assert "STARTTLS" in (source.last_error or "")
+    assert "STARTTLS" in (source.stats.last_error or "")
 
 
 async def test_server_without_idle_is_polled(db, tmp_path, ingestor, store):

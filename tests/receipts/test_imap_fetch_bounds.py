@@ -68,7 +68,7 @@ async def test_message_fetch_never_returns_holds_last_uid_until_it_is_read(db, t
         await async_wait_for(lambda: last_uid(db, source) == 3, what="last_uid past 3")
     assert fake.moved == {1: "processed", 2: "processed", 3: "processed"}
     assert sorted(event_kinds(db)) == ["bounced", "displayed", "displayed"]
-    assert source.failures == 0 and fake.connections == 1  # no reconnect, no backoff
+    assert source.stats.failures == 0 and fake.connections == 1  # no reconnect, no backoff
     # UIDs 1 and 3, moved while last_uid waited below 2, are never fetched again
     assert sum(1 for uids, _ in body_fetches(fake) if uids & {1, 3}) == 1
     # missed at a poll: asked for once more, then left for the next poll (no tight loop)

@@ -36,7 +36,7 @@ def files(folder: Path) -> list[str]:
 
 @pytest.fixture
 async def maildir_source(settings, ingestor, store, tmp_path):
-    source = MaildirSource(settings.receipts[0], ingestor, store, base_dir=tmp_path)
+    source = MaildirSource(settings.receipts[0], ingestor, store)
     task = asyncio.create_task(source.run())
     await async_wait_for(lambda: source.connected, what="maildir ready")
     yield source
@@ -75,7 +75,7 @@ async def test_maildir_file_left_after_a_crash_before_the_move_is_not_recorded_t
     ensure_maildir(root)
     path = deliver(root, mail.mdn(sent.token("alice@example.net"), "alice@example.net"))
     await ingestor.ingest(path.read_bytes(), "maildir", path.name)  # committed, then "killed" before the move
-    source = MaildirSource(settings.receipts[0], ingestor, store, base_dir=tmp_path)
+    source = MaildirSource(settings.receipts[0], ingestor, store)
     task = asyncio.create_task(source.run())
     await async_wait_for(lambda: files(root / ".processed"), what="moved after restart")
     await source.stop()
@@ -98,7 +98,7 @@ async def test_maildir_many_reports_one_scan(db, maildir_source, tmp_path):
 
 @pytest.fixture
 async def lmtp(ingestor, store, tmp_path):
-    source = LmtpSource(ReceiptSource(url=parse_source_url("lmtp://127.0.0.1:0", tmp_path)), ingestor, store, base_dir=tmp_path)
+    source = LmtpSource(ReceiptSource(url=parse_source_url("lmtp://127.0.0.1:0", tmp_path)), ingestor, store)
     await source.start()
     task = asyncio.create_task(source.run())
     yield source

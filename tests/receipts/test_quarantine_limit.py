@@ -33,7 +33,7 @@ async def test_maildir_report_over_the_limit_is_stored_cut_and_listed(tmp_path, 
         '[[receipts]]\nurl = "maildir:receipts"\npoll_interval = "0.05s"\nquarantine_max_bytes = "2k"\n'))
     settings = config.load(cfg)
     assert settings.receipts[0].quarantine_max_bytes == 2048
-    source = MaildirSource(settings.receipts[0], Ingestor(settings, store, KEYS), store, base_dir=tmp_path)
+    source = MaildirSource(settings.receipts[0], Ingestor(settings, store, KEYS), store)
     task = asyncio.create_task(source.run())
     try:
         await async_wait_for(lambda: source.connected, what="maildir ready")
@@ -67,7 +67,7 @@ async def test_maildir_report_over_the_limit_is_stored_cut_and_listed(tmp_path, 
 async def test_lmtp_source_passes_its_limit(tmp_path, db, ingestor, store):
     settings = config.parse({"receipts": [{"url": "lmtp://127.0.0.1:0", "quarantine_max_bytes": 100}]},
                             tmp_path / "maild.toml").receipts[0]
-    source = LmtpSource(settings, ingestor, store, base_dir=tmp_path)
+    source = LmtpSource(settings, ingestor, store)
     await source.start()
     task = asyncio.create_task(source.run())
     try:

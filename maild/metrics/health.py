@@ -1,0 +1,84 @@
+"""Readiness: the one /healthz, a pure decision over what the daemon (or the API alone) knows of its parts."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+
+from maild.metrics.snapshot import source_label
+
+
+class HealthStatus(StrEnum):
+    OK = "ok"  # everything up
+    DEGRADED = "degraded"  # accepting mail, but a receipts source is down: receipts wait at their source
+    UNAVAILABLE = "unavailable"  # cannot accept mail safely: store closed or a listener not bound
+
+
+@dataclass(frozen=True, slots=True)
+class HealthProbe:
+    """What the daemon knows about its parts at one instant."""
+
+    store_open: bool
+    listeners: Mapping[str, bool] = field(default_factory=dict)  # "smtp 127.0.0.1:10025" -> bound
+    sources: Mapping[str, bool] = field(default_factory=dict)  # receipts source -> connected
+    stopping: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    status: HealthStatus
+    problems: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return self.status is not HealthStatus.UNAVAILABLE
+
+    @property
+    def http_status(self) -> int:
+        return 200 if self.ready else 503
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": str(self.status), "ready": self.ready, "problems": list(self.problems)}
+
+
+def health(probe: HealthProbe) -> Health:
+    """Ready when maild can accept mail (store open, every listener bound, not stopping); a source down only degrades."""
+    fatal: list[str] = []
+    if probe.stopping:
+        fatal.append("stopping")
+    if not probe.store_open:
+        fatal.append("store not open")
+    if not probe.listeners:
+        fatal.append("no listener bound")
+    fatal += [f"listener not bound: {name}" for name, up in sorted(probe.listeners.items()) if not up]
+    down = [f"source not connected: {source_label(n)}" for n, up in sorted(probe.sources.items()) if not up]
+    if fatal:
+        return Health(HealthStatus.UNAVAILABLE, tuple(fatal + down))
+    if down:
+        return Health(HealthStatus.DEGRADED, tuple(down))
+    return Health(HealthStatus.OK, ())
+
+
+Probe = Callable[[], HealthProbe] | Callable[[], Awaitable[HealthProbe]]
+
+
+def healthz_handler(probe: Probe) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """aiohttp handler for GET /healthz: 200 when ready (ok or degraded), 503 otherwise, with the reasons as JSON.
+
+    `probe` may be a coroutine function (the API alone asks the store whether it answers).
+    """
+
+    async def handle(_request: web.Request) -> web.Response:
+        try:
+            answer = probe()
+            result = health(await answer if inspect.isawaitable(answer) else answer)
+        except Exception as exc:  # noqa: BLE001 - a broken probe is an answer too
+            result = Health(HealthStatus.UNAVAILABLE, (f"probe failed: {type(exc).__name__}",))
+        return web.json_response(result.as_json(), status=result.http_status)
+
+    return handle
