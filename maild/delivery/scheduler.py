@@ -12,7 +12,6 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from maild import clock, logs

@@ -217,7 +217,9 @@ class StoreCollector(Collector):
             "maild_queue_oldest_age_seconds", "Age of the oldest message with a copy not yet accepted or failed (0: none).",
             value=snap.oldest_queued_age,
         )
-        reports = CounterMetricFamily("maild_reports", "Distinct receipts (DSN, MDN, bounce...) seen, by kind and outcome.", labels=["kind", "outcome"])
+        reports = CounterMetricFamily(
+            "maild_reports", "Distinct receipts (DSN, MDN, bounce...) seen, by kind and outcome.", labels=["kind", "outcome"]
+        )
         for kind, outcome, n in snap.reports:
             reports.add_metric([kind, outcome], n)
         yield reports
