@@ -106,19 +106,21 @@ class Context:
             elif ctype == "text/plain" or ctype == "text" or (ctype.startswith("text/") and ctype not in ("text/html", "text/rfc822-headers", "text/calendar")):
                 plain.append(mime.part_text(part))
             elif ctype == "text/html":
-                html.append(_flatten_html(mime.part_text(part)))
+                html.append(flatten_html(mime.part_text(part)))
             if sum(map(len, plain)) > 200_000:
                 break
-        return plain or html
+        # An empty text/plain beside the HTML (Outlook's multipart/alternative receipts): the HTML is the text.
+        return plain if any(p.strip() for p in plain) else html or plain
 
     @cached_property
     def body_text(self) -> str:
         return "\n".join(self.text_parts)
 
 
-def _flatten_html(html: str) -> str:
+def flatten_html(html: str) -> str:
+    """The text of an HTML body: scripts and styles dropped, block ends as line breaks, entities decoded."""
     import html as htmlmod
 
     text = _HTML_BREAK.sub("\n", html)
     text = _HTML_TAG.sub("", text)
-    return htmlmod.unescape(text)
+    return htmlmod.unescape(text).replace("\xa0", " ")

@@ -1,64 +1,80 @@
-"""Read receipts sent as plain text (Outlook/Exchange "Read:"/"Not read:", Lotus Notes "Return Receipt"), in many languages."""
+"""Read receipts sent as text, HTML or TNEF instead of RFC 8098 (Outlook/Exchange "Read:"/"Not read:", Lotus Notes "Return Receipt").
+
+The languages are rows of ``receipt_locales``. A receipt needs three signs, so a human reply whose subject
+starts "Read:" never passes for one: a receipt subject prefix (or Exchange's report message class), the
+receipt's sentence in the body, and something tying it to a message of ours (In-Reply-To/References or the
+quoted subject). The body is the plain text, else the flattened HTML, else the text inside a TNEF part.
+"""
 
 from __future__ import annotations
 
 import re
 
+from maild.reports import tnef
 from maild.reports.context import Context, Finding
 from maild.reports.correlation import message_ids
 from maild.reports.fields import all_addresses
 from maild.reports.model import RecipientResult, ReportKind
+from maild.reports.receipt_locales import LOCALES
 
-# Subject prefixes Outlook and Exchange localise; "unread" ones first so "Not read:" never reads as "read:".
-_UNREAD_PREFIXES = [
-    "not read", "ungelesen", "nicht gelesen", "non lu", "no leído", "no leido", "non letto", "não lida", "nao lida",
-    "não lido", "niet gelezen", "не прочитано", "непрочитано", "未读", "未讀", "未開封", "未読", "削除 (未開封)",
-]
-_READ_PREFIXES = [
-    "read", "gelesen", "lu", "leído", "leido", "letto", "lida", "lido", "gelezen", "прочитано", "прочитан",
-    "已读", "已讀", "開封済み", "开封", "已阅读", "læst", "läst", "lest", "luettu", "przeczytane", "přečteno",
-]
+
+def _alternatives(phrases: list[str]) -> str:
+    return "|".join(phrases)
+
+
+_UNREAD_PREFIXES = sorted({p for row in LOCALES for p in row.unread_subjects}, key=len, reverse=True)
+_READ_PREFIXES = sorted({p for row in LOCALES for p in row.read_subjects} - set(_UNREAD_PREFIXES), key=len, reverse=True)
+# "Unread" prefixes first so "Not read:" never reads as "read:".
 _SUBJECT = re.compile(
     r"^\s*(?P<prefix>" + "|".join(re.escape(p) for p in _UNREAD_PREFIXES + _READ_PREFIXES) + r")\s*[:：]\s*(?P<rest>.*)$",
     re.I | re.S,
 )
 _NOTES_SUBJECT = re.compile(r"^\s*(?:return receipt|empfangsbestätigung|accusé de réception|confirmación de lectura|ricevuta di ritorno)\b", re.I)
 
-# The sentence a receipt body is built around; a human reply that happens to say "Read:" has none of these.
-_READ_BODY = re.compile(
-    r"was read on|has been read|was read at|wurde am .{0,80}gelesen|wurde .{0,40}gelesen|a été lu|a ete lu|été lu le|"
-    r"se leyó|fue leído|fue leido|ha sido leído|è stato letto|e stato letto|foi lida|foi lido|is gelezen|werd gelezen|"
-    r"было прочитано|прочитано|已读|已被阅读|已於.{0,40}讀取|已读取|被阅读|開封されました|開封済み|閲覧されました|"
-    r"your document:.{0,400}was received by|ihr dokument:.{0,400}wurde von",
-    re.I | re.S,
+# The sentence a receipt body is built around; matched on the body with its whitespace collapsed.
+_READ_BODY = re.compile(_alternatives([p for row in LOCALES for p in row.read_body]), re.I | re.S)
+_UNREAD_BODY = re.compile(_alternatives([p for row in LOCALES for p in row.unread_body]), re.I | re.S)
+_QUOTED_HEADERS = re.compile(
+    r"^\s*(?:" + "|".join(sorted({re.escape(label) for row in LOCALES for label in row.subject_labels})) + r")\s*[:：]",
+    re.I | re.M,
 )
-_UNREAD_BODY = re.compile(
-    r"deleted without being read|was deleted .{0,40}without being read|not read|ungelesen gelöscht|ohne .{0,30}gelesen .{0,20}gelöscht|"
-    r"supprimé sans (?:avoir été )?lu|sans avoir été lu|eliminó sin (?:haber sido )?leído|eliminado sin leer|sin leerse|"
-    r"eliminato senza essere letto|excluída sem ter sido lida|excluída sem ser lida|verwijderd zonder|zonder te (?:zijn )?gelezen|"
-    r"удалено без прочтения|未读|未阅读|未讀|開封されずに削除|未開封",
-    re.I | re.S,
-)
-_QUOTED_HEADERS = re.compile(r"^\s*(?:subject|betreff|objet|asunto|oggetto|assunto|onderwerp|件名|主题|主題|тема)\s*[:：]", re.I | re.M)
 
 
 def detect(ctx: Context) -> Finding | None:
     subject = ctx.subject
+    wrapped: tnef.TnefMessage | None = None
     match = _SUBJECT.match(subject)
     notes = _NOTES_SUBJECT.match(subject) is not None
-    if not match and not notes:
-        return None
     body = ctx.body_text[:20000]
-    unread_subject = match is not None and match.group("prefix").lower() in _UNREAD_PREFIXES
-    read_body = _READ_BODY.search(body) is not None
-    unread_body = _UNREAD_BODY.search(body) is not None
-    if not (read_body or unread_body):
+    if not body.strip() or (match is None and not notes):
+        # Exchange may put the whole receipt, subject included, inside winmail.dat.
+        wrapped = tnef.wrapped(ctx)
+        if wrapped is not None:
+            body = (body + "\n" + wrapped.body)[:20000]
+            if match is None and not notes and wrapped.subject:
+                match = _SUBJECT.match(wrapped.subject)
+    klass = wrapped.message_class if wrapped else None
+    by_class = klass in (tnef.READ_CLASS, tnef.UNREAD_CLASS)
+    if not match and not notes and not by_class:
+        return None
+    flat = " ".join(body.split())
+    read_body = _READ_BODY.search(flat) is not None
+    unread_body = _UNREAD_BODY.search(flat) is not None
+    if not (read_body or unread_body or by_class):
         return None
     refs = message_ids(ctx.header("in-reply-to")) + list(reversed(message_ids(ctx.header("references"))))
+    if not refs and wrapped is not None:
+        refs = message_ids(wrapped.in_reply_to) + list(reversed(message_ids(wrapped.references)))
     if not refs and not _QUOTED_HEADERS.search(body) and not notes:
         # Neither a reference nor the quoted subject and date: nothing ties this to a message of ours.
         return None
-    disposition = "deleted" if unread_subject or (unread_body and not read_body) or (unread_body and unread_subject) else "displayed"
+    unread_subject = match is not None and match.group("prefix").lower() in _UNREAD_PREFIXES
+    if by_class:
+        disposition = "deleted" if klass == tnef.UNREAD_CLASS else "displayed"
+    elif unread_subject or (unread_body and not read_body):
+        disposition = "deleted"
+    else:
+        disposition = "displayed"
     senders = all_addresses(ctx.header("from") or "") or all_addresses(ctx.header("sender") or "")
     recipient = RecipientResult(
         address=senders[0] if senders else None,
@@ -72,7 +88,7 @@ def detect(ctx: Context) -> Finding | None:
         disposition=disposition,
         disposition_modifiers=("text-receipt",),
     )
-    ctx.note("text read receipt")
+    ctx.note("tnef read receipt" if wrapped is not None and (by_class or not ctx.body_text.strip()) else "text read receipt")
     return Finding(
         kind=ReportKind.MDN,
         recipients=[recipient] if recipient.address else [],

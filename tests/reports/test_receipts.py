@@ -35,6 +35,24 @@ RECEIPTS = {
     "outlook-read-zh-gb2312.eml": ("wang@example.cn", "displayed"),
     "outlook-read-ru-koi8.eml": ("ivan@example.ru", "displayed"),
     "notes-return-receipt.eml": ("ulla@notes.example.com", "displayed"),
+    "outlook-read-pl.eml": ("piotr@example.pl", "displayed"),
+    "outlook-read-sv.eml": ("sven@example.se", "displayed"),
+    "outlook-notread-sv.eml": ("sven@example.se", "deleted"),
+    "outlook-read-da.eml": ("dorte@example.dk", "displayed"),
+    "outlook-read-no.eml": ("ola@example.no", "displayed"),
+    "outlook-notread-no.eml": ("ola@example.no", "deleted"),
+    "outlook-read-fi.eml": ("aino@example.fi", "displayed"),
+    "outlook-notread-fi.eml": ("aino@example.fi", "deleted"),
+    "outlook-read-cs.eml": ("jana@example.cz", "displayed"),
+    "outlook-notread-cs.eml": ("jana@example.cz", "deleted"),
+    "outlook-read-tr.eml": ("ayse@example.com.tr", "displayed"),
+    "outlook-notread-tr.eml": ("ayse@example.com.tr", "deleted"),
+    "outlook-read-ko.eml": ("minji@example.kr", "displayed"),
+    "outlook-read-hu.eml": ("zsofi@example.hu", "displayed"),
+    "outlook-notread-hu.eml": ("zsofi@example.hu", "deleted"),
+    "outlook-read-el.eml": ("eleni@example.gr", "displayed"),
+    "outlook-html-read-de.eml": ("nina@example.de", "displayed"),
+    "outlook-html-alternative-notread-fr.eml": ("oscar@example.fr", "deleted"),
 }
 NOT_REPORTS = ["negative-human-read-subject.eml", "negative-newsletter.eml", "negative-forwarded-dsn.eml", "negative-digest.eml"]
 TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
@@ -66,7 +84,7 @@ def test_receipt_token_from_returned_disposition_notification_to(receipts_dir: P
     "name",
     sorted(
         n for n in RECEIPTS
-        if not n.startswith(("outlook-read", "outlook-notread-", "notes")) and n != "outlook-exchange-deleted.eml"
+        if not n.startswith(("outlook-read", "outlook-notread-", "outlook-html-", "notes")) and n != "outlook-exchange-deleted.eml"
     ),
 )
 def test_receipt_carries_its_reporting_user_agent(receipts_dir: Path, name: str) -> None:
