@@ -1,7 +1,17 @@
-"""Benchmark: messages per second of maild's report parser over the bounce corpus, next to flufl.bounce's scan_message alone
-and, when Debian's libsisimai-perl is installed, Sisimai 4.25 (one perl process per round, start-up included).
+"""Benchmark: maild's report parser side by side with Sisimai 4.25 and flufl.bounce, in-process, whole-process and start-up.
 
-Usage: python bench/parse.py [--rounds N] [--corpus PATH]   (PATH: the `corpus` folder; default ../shared/corpus or $MAILD_CORPUS)
+Three measures, rounds interleaved so a busy machine slows every side alike:
+
+1. in-process: messages per second of `maild.reports.parse` over the whole corpus, next to flufl.bounce's
+   scan_message alone and Sisimai 4.25 (one perl process per round, start-up included);
+2. whole process, start-up included: `maild parse --json FILES` (one process) against one `perl` process
+   calling `Sisimai->make` per file, over Sisimai's set-of-emails messages of the corpus;
+3. start-up: the median wall time of `maild parse`, `ingest`, `status`, `events` and `queue list` on one
+   input each (a fresh temporary configuration and database), next to `python -c pass`.
+
+Sisimai is measured when Debian's libsisimai-perl is installed.
+Usage: python bench/parse.py [--rounds N] [--startup-runs N] [--corpus PATH]
+       (PATH: the `corpus` folder; default ../shared/corpus or $MAILD_CORPUS)
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from email.policy import compat32
 from pathlib import Path
@@ -50,6 +61,56 @@ def sisimai_rate(files: list[Path]) -> float:
     return len(files) / (time.perf_counter() - started)
 
 
+def sisimai_files(corpus: Path) -> list[Path]:
+    return sorted((corpus / "bounces").glob("sisimai/*/*.eml"))
+
+
+def maild_process_seconds(files: list[Path], config: Path) -> float:
+    """`maild parse --json FILES` as one new process: interpreter, imports and parsing."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "maild", "parse", "--json", "--config", str(config), *map(str, files)],
+                   check=False, capture_output=True)
+    return time.perf_counter() - started
+
+
+def sisimai_process_seconds(files: list[Path]) -> float:
+    started = time.perf_counter()
+    subprocess.run(["perl", "-e", SISIMAI, *map(str, files)], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def startup_commands(config: Path, sample: Path) -> dict[str, tuple[list[str], bytes | None]]:
+    maild = [sys.executable, "-m", "maild"]
+    conf = ["--config", str(config)]
+    return {
+        "python -c pass": ([sys.executable, "-c", "pass"], None),
+        "maild parse FILE --json": ([*maild, "parse", "--json", *conf, str(sample)], None),
+        "maild ingest - (one DSN)": ([*maild, "ingest", "--json", *conf, "-"], sample.read_bytes()),
+        "maild status T --json": ([*maild, "status", "1234", "--json", *conf], None),
+        "maild events --json": ([*maild, "events", "--json", *conf], None),
+        "maild queue list": ([*maild, "queue", "list", *conf], None),
+    }
+
+
+def startup_medians(config: Path, sample: Path, runs: int) -> dict[str, list[float]]:
+    commands = startup_commands(config, sample)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, (argv, stdin) in commands.items():
+            started = time.perf_counter()
+            subprocess.run(argv, input=stdin, capture_output=True, check=False)
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def scratch_config(folder: Path) -> Path:
+    """The repository's default configuration in a private folder, with a database and a token key made there."""
+    config = folder / "maild.toml"
+    shutil.copy(REPO / "maild.toml", config)
+    subprocess.run([sys.executable, "-m", "maild", "keys", "rotate", "--config", str(config)], capture_output=True, check=True)
+    return config
+
+
 def rate(messages: list[bytes], fn) -> float:
     started = time.perf_counter()
     for raw in messages:
@@ -68,6 +129,7 @@ def flufl_alone(raw: bytes) -> object:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--startup-runs", type=int, default=21)
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("MAILD_CORPUS") or REPO.parent / "shared" / "corpus"))
     args = ap.parse_args()
     messages = load(args.corpus)
@@ -94,7 +156,32 @@ def main() -> int:
         print(f"ratio maild / Sisimai      {m_ours / m_sis:.2f}")
     else:
         print("Sisimai: not installed (Debian: apt-get install libsisimai-perl), not measured")
+    with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
+        config = scratch_config(Path(tmp))
+        whole(sisimai_files(args.corpus), config, args.rounds, with_sisimai)
+        sample = args.corpus / "postfix-dsn" / "failure-dsn.eml"
+        print(f"start-up, median of {args.startup_runs} runs each (interleaved):")
+        for name, times in startup_medians(config, sample, args.startup_runs).items():
+            print(f"  {name:28s} median {statistics.median(times) * 1000:6.1f} ms  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f})")
     return 0
+
+
+def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool) -> None:
+    """Whole process over the Sisimai messages, start-up included, both sides in the same rounds."""
+    if not files:
+        return
+    ours, sis = [], []
+    for _ in range(rounds):
+        ours.append(maild_process_seconds(files, config))
+        if with_sisimai:
+            sis.append(sisimai_process_seconds(files))
+    m_ours = statistics.median(ours)
+    print(f"whole process over {len(files)} Sisimai messages, start-up included:")
+    print(f"  maild parse --json FILES   median {m_ours:.3f} s  (min {min(ours):.3f}, max {max(ours):.3f})")
+    if sis:
+        m_sis = statistics.median(sis)
+        print(f"  perl Sisimai->make each    median {m_sis:.3f} s  (min {min(sis):.3f}, max {max(sis):.3f})")
+        print(f"  ratio Sisimai time / maild time  {m_sis / m_ours:.2f}x")
 
 
 if __name__ == "__main__":
