@@ -7,7 +7,7 @@ import re
 from maild.core.prefilter import first_possible, required_literals, search_ci
 from maild.core.reason_rules import DEFAULT_STATUS, classify
 from maild.core.reasons import Reason
-from maild.reports import mime
+from maild.reports import mime, retrying
 from maild.reports.candidates import failed_addresses
 from maild.reports.context import Context, Finding
 from maild.reports.dsn import status_of
@@ -30,8 +30,6 @@ BOUNCE_SUBJECT = re.compile(
     r"not (?:yet )?(?:been )?delivered|delivery warning|user unknown|unknown user|no such user|エラー|失败|失敗|錯誤|错误",
     re.I,
 )
-_DELAY_SUBJECT = re.compile(r"delay|warning|will retry|still (?:being )?tr|not yet been delivered|temporar|verzögert|retard", re.I)
-_DELAY_BODY = re.compile(r"will (?:be )?(?:re)?tr(?:y|ied)|still (?:be(?:ing)? )?tr(?:y|ied)|no action is required|delivery (?:has been|is) delayed|not yet been delivered|will continue (?:to )?try|further attempts|warning message only|this is only a warning", re.I)
 # Where the returned copy of our message starts; text after it is not about the failure.
 _RETURNED_MARKER = re.compile(
     r"^\s*(?:[-=_* ]{2,}.*(?:original message|original mail|copy of (?:the|your) message|returned message|message follows|"
@@ -44,7 +42,6 @@ _RETURNED_MARKER = re.compile(
     re.I | re.M,
 )
 _MARKER_LITERALS = required_literals(_RETURNED_MARKER)
-_DELAY_LITERALS = required_literals(_DELAY_BODY)
 _DAEMON_SENDER = re.compile(r"mailer[-_]?daemon@|<mailer[-_]?daemon>|^\s*mailer[-_]?daemon\s*$", re.I)
 _REPLY_CODE = re.compile(r"(?<![\d.])([245])[0-5]\d(?=[ -]|$)")
 
@@ -55,11 +52,11 @@ def detect(ctx: Context) -> Finding | None:
         return None
     ctx.budget.check()
     text, returned_text = _failure_text(ctx)
-    delayed = bool(_DELAY_SUBJECT.search(ctx.subject)) or bool(search_ci(_DELAY_BODY, _DELAY_LITERALS, text[:5000]))
+    retry = retrying.said(ctx.subject, text)
     candidates = failed_addresses(ctx, text, failed_header, returned_text)
     if not candidates:
         return None
-    recipients = [_recipient(address, text, delayed) for address in candidates]
+    recipients = [_recipient(address, text, retry) for address in candidates]
     return Finding(kind=ReportKind.BOUNCE, recipients=recipients)
 
 
@@ -126,7 +123,7 @@ def _segment(address: str, text: str) -> str:
     return "\n".join(lines)
 
 
-def _recipient(address: str, text: str, delayed: bool) -> RecipientResult:
+def _recipient(address: str, text: str, retry: retrying.Retry | None) -> RecipientResult:
     segment = _segment(address, text)
     status = status_of(segment, text)
     reply = _REPLY_CODE.search(segment) or _REPLY_CODE.search(text)
@@ -139,9 +136,9 @@ def _recipient(address: str, text: str, delayed: bool) -> RecipientResult:
         # An address and a diagnostic, but nothing that decides a reason.
         reason = Reason.ONHOLD
     if status is None and reason in DEFAULT_STATUS:
-        klass = "4" if delayed or (reply and reply.group(1) == "4") else "5"
+        klass = "4" if retry is retrying.Retry.KEEPS_TRYING or (retry is None and reply and reply.group(1) == "4") else "5"
         status = klass + DEFAULT_STATUS[reason][1:]
-    action = "delayed" if delayed or (status or "5").startswith("4") else "failed"
+    action = retrying.action(retry, status)
     if action == "delayed":
         hard = False
     return RecipientResult(

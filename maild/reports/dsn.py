@@ -81,6 +81,40 @@ def status_of(*texts: str | None) -> str | None:
     return None
 
 
+# A code right after the remote server's three-digit reply ("550-'5.7.1", "552 5.2.2"): the remote's own words.
+_REPLY_STATUS = re.compile(r"(?<!\d)([245])\d\d[ -]['\"(#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
+# Codes a reporting MTA writes when it only knows the outcome: "5.0.0 failed", "4.4.7 expired", "5.1.0 address error".
+_SUMMARY_DETAILS = frozenset({"0.0", "1.0", "2.0", "3.0", "4.0", "5.0", "6.0", "7.0", "4.7"})
+
+
+def remote_status(status: str | None, *texts: str | None) -> str | None:
+    """The Status field, unless it is a summary and the remote server's quoted reply carries a precise code.
+
+    An MTA reports "5.0.0" or "4.4.7" for the outcome and quotes the reply that caused it ("550 5.7.1 Access
+    denied", "441 4.4.1 connection error"); the quoted reply is the one that says why, as long as it is of
+    the same class (a 4.x.x reply behind a 5.x.x outcome is the last temporary error before giving up).
+    A Status field that is already precise stays, unless the remote's reply right after its reply code
+    names another precise code of the same class (Sendmail and others map replies onto 5.1.1 crudely).
+    """
+    for text in texts:
+        if not text:
+            continue
+        anchored = [f"{m.group(2)}.{int(m.group(3))}.{int(m.group(4))}" for m in _REPLY_STATUS.finditer(text[:4000])]
+        if status is None:
+            found = anchored[0] if anchored else status_of(text)
+            if found:
+                return found
+            continue
+        summary = status.split(".", 1)[1] in _SUMMARY_DETAILS
+        candidates = anchored if anchored else [c for c in [status_of(text)] if c and summary]
+        for quoted in candidates:
+            if quoted == status or quoted[0] != status[0]:
+                continue
+            if quoted.split(".", 1)[1] not in _SUMMARY_DETAILS or status.endswith(".0.0"):
+                return quoted
+    return status
+
+
 def action_of(value: str | None, status: str | None) -> str | None:
     if value:
         word = re.split(r"[\s;(,]", value.strip().lower(), maxsplit=1)[0]
@@ -100,17 +134,15 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
     status_field = fields.get("status")
     status = status_of(status_field)
     action = action_of(fields.get("action"), status)
-    if status is None or status.endswith(".0.0"):
-        # "5.0.0" says only "failed"; the SMTP reply usually carries the precise code.
-        replied = status_of(diagnostic)
-        status = replied if replied and (status is None or replied[0] == status[0]) else status
+    if status is None or status.endswith(".0.0") or diagnostic:
+        # The reply the remote server gave: in Diagnostic-Code, or only in the human-readable part (OpenSMTPD).
+        status = remote_status(status, diagnostic, None if diagnostic else _segment(_recipient_address(fields), human))
     reason: str | None = None
     hard: bool | None = None
     if action in ("failed", "delayed") or (action is None and status and status[0] in "45"):
         # The human-readable part often says what the fields do not: the SMTP command the reply answered
         # (Postfix "(in reply to RCPT TO command)"), or the whole reason when Diagnostic-Code is missing.
-        address = address_of(fields.get("final-recipient"), allow_dotless=True) or address_of(fields.get("original-recipient")) or ""
-        about = _segment(address, human) if human else ""
+        about = _segment(_recipient_address(fields), human) if human else ""
         text = diagnostic or about or None
         if (diagnostic_type or "").lower() == "x-unix" and diagnostic:
             text = "x-unix; " + diagnostic
@@ -143,6 +175,10 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
         last_attempt_date=fields.get("last-attempt-date") or None,
         will_retry_until=fields.get("will-retry-until") or None,
     )
+
+
+def _recipient_address(fields: dict[str, str]) -> str:
+    return address_of(fields.get("final-recipient"), allow_dotless=True) or address_of(fields.get("original-recipient")) or ""
 
 
 def _segment(address: str, text: str) -> str:

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from maild.core import reason_rules
-from maild.reports import bounce, candidates, mime
+from maild.reports import bounce, candidates, mime, retrying
 from maild.reports.context import Context
 from maild.reports.correlation import ParseHints
 from maild.core.prefilter import cannot_match_ci, might_match, required_literals
 
 _CHECKED = [p for _, p in reason_rules._COMPILED] + [
-    bounce._RETURNED_MARKER, bounce._DELAY_BODY, candidates._ENVELOPE_SENDER, candidates._MESSAGE_ID,
+    bounce._RETURNED_MARKER, retrying._KEEPS_TRYING, retrying._GAVE_UP, candidates._ENVELOPE_SENDER, candidates._MESSAGE_ID,
 ]
 
 

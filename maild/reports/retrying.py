@@ -1,0 +1,70 @@
+"""Whether a notice says the MTA gave up or keeps trying: the action (failed or delayed) read from its words, not a code's digit.
+
+An MTA that ran out of retries often quotes the last temporary reply it got ("450 4.2.2 mailbox full"),
+so a 4.x.x code in a failure notice does not make it a delay: qmail's "This is a permanent error; I've
+given up", Exim's "retry timeout exceeded", Gmail's "failed permanently" say failed. A delay warning may
+quote a 5.x.x reply from one of several hosts while the message stays queued: OpenSMTPD's "only a
+temporary failure report", Gmail's "Message will be retried", Sendmail's "Warning: could not send message
+for past 4 hours" say delayed. When a notice says both (a digest of several recipients), neither wins and
+the code decides.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from maild.core.prefilter import required_literals, search_ci
+
+
+class Retry(StrEnum):
+    GAVE_UP = "gave_up"  # the message will not be tried again: failed
+    KEEPS_TRYING = "keeps_trying"  # still queued: delayed
+
+
+_KEEPS_TRYING_SUBJECT = re.compile(
+    r"\bdelay|warning|will retry|still (?:being )?tr|not yet been delivered|temporar|verzögert|retard|\(delay\)", re.I,
+)
+_KEEPS_TRYING = re.compile(
+    r"will (?:be )?(?:re)?tr(?:y|ied)|still (?:be(?:ing)? )?tr(?:y|ied)|no action is required|delivery (?:has been|is) delayed|"
+    r"not yet been delivered|will continue (?:to )?try|further attempts|warning message only|this is only a warning|"
+    r"only a temporary failure|temporary failure report|(?:do not|don't) need to re-?send|kept in the queue|"
+    r"has been delayed|retry (?:will|again) (?:be made|in)|will be attempted again|is still being tried",
+    re.I,
+)
+_GAVE_UP = re.compile(
+    r"permanent (?:error|failure)|failed permanently|permanently (?:failed|rejected|undeliverable)|(?:i've|i have|has) given up|"
+    r"giving up\b|not going to try again|gave up|retry time(?:out)? (?:exceeded|not reached for any host after a long failure)|"
+    r"have been failing for a long time|could not be delivered (?:for|within|after) \d|too long in the queue|"
+    r"been in the queue too long|message (?:has )?expired|expired in queue|delivery time expired|"
+    r"no further (?:delivery )?attempts|will not be (?:re)?tried|won't be (?:re)?tried|will not (?:try|retry)",
+    re.I,
+)
+_GAVE_UP_SUBJECT = re.compile(r"\bfailed\b|failure|undeliver|returned mail|unzustellbar|non remis|permanent", re.I)
+_KEEPS_LITERALS = required_literals(_KEEPS_TRYING)
+_GAVE_LITERALS = required_literals(_GAVE_UP)
+
+
+def said(subject: str, text: str) -> Retry | None:
+    """What the notice says about retrying, from its subject and the text about the failure (None: it does not say)."""
+    sample = text[:5000]
+    keeps = search_ci(_KEEPS_TRYING, _KEEPS_LITERALS, sample) is not None or (
+        _KEEPS_TRYING_SUBJECT.search(subject) is not None and _GAVE_UP_SUBJECT.search(subject) is None
+    )
+    gave = search_ci(_GAVE_UP, _GAVE_LITERALS, sample) is not None
+    if keeps and not gave:
+        return Retry.KEEPS_TRYING
+    if gave and not keeps:
+        return Retry.GAVE_UP
+    return None
+
+
+def action(retry: Retry | None, status: str | None, default: str = "failed") -> str:
+    """failed or delayed: the notice's words first, then the code's class, then the default."""
+    if retry is Retry.GAVE_UP:
+        return "failed"
+    if retry is Retry.KEEPS_TRYING:
+        return "delayed"
+    if status:
+        return "delayed" if status.startswith("4") else "failed"
+    return default

@@ -1,0 +1,52 @@
+"""The action read from what a notice says (gave up / keeps trying) and the status code taken from the remote's own reply."""
+
+from __future__ import annotations
+
+import pytest
+
+from maild.reports.dsn import remote_status
+from maild.reports.retrying import Retry, action, said
+
+# (subject, text, what it says); phrasings from the MTAs' own bounce templates (qmail-send, Exim, OpenSMTPD, Gmail, Sendmail).
+SAYINGS = [
+    ("failure notice", "This is a permanent error; I've given up. Sorry it didn't work out.\n<a@b.example>:\n450 4.2.2 full", Retry.GAVE_UP),
+    ("Mail delivery failed: returning message to sender", "a@b.example\n    retry timeout exceeded", Retry.GAVE_UP),
+    ("Delivery Status Notification (Failure)", "Delivery to the following recipient failed permanently:", Retry.GAVE_UP),
+    ("Delivery status notification: temporary failure", "Please note that this is only a temporary failure report.", Retry.KEEPS_TRYING),
+    ("Delivery Status Notification (Delay)", "Message will be retried for 2 more day(s)", Retry.KEEPS_TRYING),
+    ("Warning: could not send message for past 4 hours", "The original message was received at ...", Retry.KEEPS_TRYING),
+    ("Undelivered Mail Returned to Sender", "I'm sorry to have to inform you that your message could not be delivered", None),
+    # A digest that says both: neither wins, the code decides.
+    ("Delivery report", "a@b: permanent error\nc@d: this is only a warning, will be retried", None),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "expected"), SAYINGS)
+def test_notice_says_whether_it_gave_up(subject: str, text: str, expected: Retry | None) -> None:
+    assert said(subject, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("retry", "status", "expected"),
+    [(Retry.GAVE_UP, "4.2.2", "failed"), (Retry.KEEPS_TRYING, "5.1.1", "delayed"), (None, "4.4.1", "delayed"), (None, None, "failed")],
+)
+def test_words_decide_before_the_code(retry: Retry | None, status: str | None, expected: str) -> None:
+    assert action(retry, status) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "expected"),
+    [
+        ("5.0.0", "550 5.7.26 <a@b>: Multiple authentication checks failed", "5.7.26"),  # OpenSMTPD's summary
+        ("5.0.0", "5.1.0 - Unknown address error 550-'5.7.1 <x@y>... Access denied'", "5.7.1"),  # Amazon SES
+        ("4.4.7", "554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>", "4.4.2"),
+        ("5.1.1", "550 5.7.1 IP address blacklisted by recipient", "5.7.1"),  # Sendmail mapping a reply onto 5.1.1
+        ("5.0.0", "550 #5.1.0 Address rejected.", "5.1.0"),
+        ("5.1.1", "550 5.0.0 <a@b> User unknown", "5.1.1"),  # the quoted code is vaguer: the field stays
+        ("5.0.0", "421 4.4.2 connection timed out", "5.0.0"),  # another class: the outcome stays
+        ("5.2.2", "mailbox full", "5.2.2"),
+        (None, "smtp; 550 5.1.1 user unknown", "5.1.1"),
+    ],
+)
+def test_status_comes_from_the_remote_reply_when_the_field_is_a_summary(status: str | None, diagnostic: str, expected: str) -> None:
+    assert remote_status(status, diagnostic) == expected
