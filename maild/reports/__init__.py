@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from maild.reports import arf, autoreply, bounce, dsn, mdn, mime, ses, textreceipt
+from maild.reports import arf, autoreply, bounce, dsn, lhost, mdn, mime, ses, textreceipt
 from maild.reports.context import Context, Finding
 from maild.reports.correlation import (
     ParseHints,
@@ -20,11 +20,13 @@ from maild.reports.model import RecipientResult, Report, ReportKind
 
 __all__ = ["ParseHints", "RecipientResult", "Report", "ReportKind", "parse", "DETECTORS"]
 
-# Most specific first: a report part beats headers, headers beat text heuristics.
+# Most specific first: a report part beats headers, headers beat text heuristics. The dialects (one module per
+# MTA format, maild.reports.lhost) read the notices they know before the generic RFC 3464 and heuristic readers.
 # Bounces go before auto-replies because MTAs mark their bounces "Auto-Submitted: auto-replied".
 DETECTORS: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
     ("arf", arf.detect),
     ("mdn", mdn.detect),
+    ("dialect", lhost.detect),
     ("dsn", dsn.detect),
     ("ses", ses.detect),
     ("text-receipt", textreceipt.detect),

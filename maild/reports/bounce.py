@@ -70,6 +70,10 @@ def looks_like_bounce(ctx: Context, failed_header: bool) -> bool:
         return True
     return_path = (ctx.header("return-path") or "").strip()
     null_sender = return_path in ("<>", "") and "return-path" in ctx.top
+    if _DISCUSSION_SUBJECT.match(ctx.subject) and not null_sender and not BOUNCE_SENDER.search(ctx.sender) and not _own_failure_words(ctx):
+        # "Fwd: Undelivered Mail Returned to Sender" from a person, the notice only quoted or forwarded below
+        # their words: someone discussing a bounce, not one.
+        return False
     # MAILER-DAEMON sends nothing but delivery reports; other bounce-ish senders need a second sign.
     if _DAEMON_SENDER.search(ctx.sender):
         return True
@@ -80,7 +84,24 @@ def looks_like_bounce(ctx: Context, failed_header: bool) -> bool:
     return signs >= 2 or (signs == 1 and _has_failure_words(ctx))
 
 
+# Reply and forward prefixes in the languages mail clients write them (Re, Fwd, AW, WG, TR, RV, SV, VS, Antw, ...).
+_DISCUSSION_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|vs|antw|doorst|odp|pd|ynt|ilt|yml|enc|res)\s*(?:\[\d+\])?\s*[:：]\s*)+\S", re.I)
 _FAILURE_WORDS = re.compile(r"could not be delivered|not yet been delivered|did not receive a copy|not be delivered|delivery error|fatal (?:delivery )?error|could not deliver|unable to deliver|message (?:was )?not delivered|has not been delivered|delivery problems?|hasn't been delivered|undeliverable|delivery (?:has )?failed|permanent(?:ly)? (?:error|fail)|user unknown|unknown user|no such user|not delivered|returned to sender|failed recipient|following address(?:es)? (?:failed|had)|delivery to the following", re.I)
+
+
+_FORWARD_MARKER = re.compile(
+    r"^\s*(?:begin forwarded message|-+ ?(?:forwarded message|original message|weitergeleitete nachricht|message d'origine|"
+    r"mensaje original|messaggio originale|ursprüngliche nachricht) ?-*|on .{0,200} wrote:|am .{0,200} schrieb .{0,80}:)",
+    re.I | re.M,
+)
+
+
+def _own_failure_words(ctx: Context) -> bool:
+    """Failure words in the sender's own text: before any forwarded or quoted copy, outside "> " lines."""
+    text = ctx.body_text[:10000]
+    marker = _FORWARD_MARKER.search(text)
+    own = "\n".join(line for line in (text[: marker.start()] if marker else text).splitlines() if not line.lstrip().startswith(">"))
+    return bool(_FAILURE_WORDS.search(own))
 
 
 def _has_failure_words(ctx: Context) -> bool:
@@ -124,7 +145,11 @@ def _segment(address: str, text: str) -> str:
 
 
 def _recipient(address: str, text: str, retry: retrying.Retry | None) -> RecipientResult:
-    segment = _segment(address, text)
+    return recipient(address, _segment(address, text), text, retry)
+
+
+def recipient(address: str, segment: str, text: str, retry: retrying.Retry | None) -> RecipientResult:
+    """One failed or delayed recipient from the lines about it (``segment``) within the notice's failure text."""
     status = status_of(segment, text)
     reply = _REPLY_CODE.search(segment) or _REPLY_CODE.search(text)
     diagnostic = " ".join(line.strip() for line in segment.splitlines() if line.strip())[:1000] or None

@@ -1,0 +1,33 @@
+"""Dialects: one module per MTA or provider notice format, each a cheap header-only `matches()` and a `parse()`, in one list.
+
+Like Sisimai's Lhost modules: `matches(ctx)` looks at the top-level headers only (From, Subject, a
+signature header), so a message pays a few string tests per dialect; `parse(ctx)` reads the notice the way
+that MTA writes it (where its per-recipient lines are, what marks the returned copy, what says "given up")
+and returns None when the body is not in that format after all. The first dialect whose parse finds
+recipients wins. The generic readers (RFC 3464 fields in ``dsn``, the text heuristics of ``bounce``) come
+after all dialects and stay the last resort for formats nobody wrote a module for.
+
+Adding an MTA is one module here (``NAME``, ``matches``, ``parse``) registered in ``DIALECTS``, plus its
+fixtures in tests/data/lhost with the expected results from the scenario that produced them.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from maild.reports.context import Context, Finding
+from maild.reports.lhost import exim, opensmtpd, qmail
+
+# Order matters only where two dialects could claim the same headers; the more specific comes first.
+DIALECTS: tuple[ModuleType, ...] = (opensmtpd, qmail, exim)
+
+
+def detect(ctx: Context) -> Finding | None:
+    for dialect in DIALECTS:
+        if dialect.matches(ctx):
+            ctx.budget.check()
+            finding = dialect.parse(ctx)
+            if finding is not None and finding.recipients:
+                ctx.note(f"dialect {dialect.NAME}")
+                return finding
+    return None

@@ -1,0 +1,51 @@
+"""Shared by the dialects: the failure text before the returned copy, cut into one block of lines per listed address."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+
+from maild.reports import dsn, mime, retrying
+from maild.reports.bounce import recipient
+from maild.reports.context import Context, Finding
+from maild.reports.fields import normalize_address
+from maild.reports.model import RecipientResult
+
+
+def before(text: str, marker: re.Pattern[str]) -> str:
+    """The text up to the marker of the returned message (all of it when there is none)."""
+    match = marker.search(text)
+    return text[: match.start()] if match else text
+
+
+def recipients(blocks: Iterable[tuple[str, str]], retry: retrying.Retry | None) -> list[RecipientResult]:
+    """(address as printed, its lines) pairs to results; an unusable address is skipped, a repeated one kept once."""
+    out: list[RecipientResult] = []
+    seen: set[str] = set()
+    for printed, lines in blocks:
+        address = normalize_address(printed)
+        if address is None or address.lower() in seen:
+            continue
+        seen.add(address.lower())
+        out.append(recipient(address, lines, lines, retry))
+    return out
+
+
+def from_status_part(ctx: Context, retry: retrying.Retry | None) -> Finding | None:
+    """When the notice also carries an RFC 3464 part, its fields are read as usual and the notice's words set the action.
+
+    The fields hold the Original-Recipient, the envelope id and the reporting MTA that the text leaves out;
+    the text is what says whether the MTA gave up (its Status may be a summary such as 5.0.0 or 4.0.0).
+    """
+    if not any(mime.content_type(part) in dsn.STATUS_TYPES for part, _ in ctx.parts):
+        return None
+    finding = dsn.detect(ctx)
+    if finding is None or retry is None:
+        return finding
+    wanted = "delayed" if retry is retrying.Retry.KEEPS_TRYING else "failed"
+    finding.recipients = [
+        replace(r, action=wanted, hard=r.hard if wanted == "failed" else False) if r.action in ("failed", "delayed") else r
+        for r in finding.recipients
+    ]
+    return finding

@@ -1,0 +1,51 @@
+"""Exim's bounces and delay warnings (deliver.c and its default warning message): indented addresses, their reasons below.
+
+A bounce says "could not be delivered to one or more of its recipients. This is a permanent error. The
+following address(es) failed:" and a warning "has not yet been delivered to one or more of its recipients
+after more than N on the queue"; then each address indented two spaces with its reason lines indented
+further ("SMTP error from remote mail server after RCPT TO:<a>: 550 5.1.1 ...", "retry timeout exceeded",
+"all hosts have been failing for a long time"), and "------ This is a copy of the message".
+"""
+
+from __future__ import annotations
+
+import re
+
+from maild.reports import retrying
+from maild.reports.context import Context, Finding
+from maild.reports.lhost import blocks
+from maild.reports.model import ReportKind
+
+NAME = "exim"
+_SUBJECT = re.compile(r"^\s*(?:mail delivery failed|warning: message \S+ delayed)", re.I)
+_FAILED = re.compile(r"could not be delivered to one or more of its\s+recipients|the following address(?:\(es\))? failed", re.I)
+_DELAYED = re.compile(r"has not yet been delivered to one or more of its\s+recipients", re.I)
+_LIST = re.compile(r"following address(?:\(es\))? failed:|address(?:es)? to which the message has not yet been delivered (?:is|are):", re.I)
+_MARKER = re.compile(r"^-{3,} ?(?:this is a copy of the message|the body of the message is|this is a copy of the message's headers)", re.I | re.M)
+_ADDRESS = re.compile(r"^ {1,3}(?:<)?([^\s<>]+@[^\s<>]+?)(?:>)?(?::)?[ \t]*(?:\(.*\))?[ \t]*$", re.M)
+
+
+def matches(ctx: Context) -> bool:
+    return bool(ctx.header("x-failed-recipients")) or (bool(_SUBJECT.match(ctx.subject)) and "mailer-daemon" in ctx.sender.lower())
+
+
+def parse(ctx: Context) -> Finding | None:
+    text = ctx.body_text[:60000]
+    head = text[:4000]
+    if _DELAYED.search(head):
+        retry: retrying.Retry | None = retrying.Retry.KEEPS_TRYING
+    elif _FAILED.search(head):
+        # "This is a permanent error" is the template's; the reason lines decide when they quote a retry.
+        retry = retrying.Retry.GAVE_UP
+    else:
+        return None
+    with_fields = blocks.from_status_part(ctx, retry)
+    if with_fields is not None:
+        return with_fields
+    listing = _LIST.search(text)
+    if listing is None:
+        return None
+    body = blocks.before(text[listing.end():], _MARKER)
+    starts = list(_ADDRESS.finditer(body))
+    pairs = [(m.group(1), body[m.start(): starts[i + 1].start() if i + 1 < len(starts) else len(body)]) for i, m in enumerate(starts)]
+    return Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retry))

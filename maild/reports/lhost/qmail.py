@@ -1,0 +1,38 @@
+"""qmail's qmail-send bounces (and the providers that kept its format): "<address>:" then the remote's words, per address.
+
+qmail-send writes "Hi. This is the qmail-send program at HOST." then one paragraph per address that starts
+"<address>:", and "--- Below this line is a copy of the message." Everything it lists it has given up on:
+qmail sends no delay warnings, so a quoted 4.x.x reply ("Giving up on HOST", "I'm not going to try again;
+this message has been in the queue too long") is still a failure.
+"""
+
+from __future__ import annotations
+
+import re
+
+from maild.reports import retrying
+from maild.reports.context import Context, Finding
+from maild.reports.lhost import blocks
+from maild.reports.model import ReportKind
+
+NAME = "qmail"
+_SUBJECT = re.compile(r"^\s*failure notice\s*$", re.I)
+_GREETING = re.compile(r"this is the qmail-send program|i'm afraid i wasn't able to deliver your message|"
+                       r"sorry, we were unable to deliver your message", re.I)
+_MARKER = re.compile(r"^--- (?:below this line is a copy of the message|enclosed are the original headers)", re.I | re.M)
+_ADDRESS = re.compile(r"^<([^<>\s]+@[^<>\s]+)>:[ \t]*$", re.M)
+
+
+def matches(ctx: Context) -> bool:
+    return bool(_SUBJECT.match(ctx.subject)) and "mailer-daemon" in ctx.sender.lower()
+
+
+def parse(ctx: Context) -> Finding | None:
+    text = ctx.body_text[:60000]
+    if not _GREETING.search(text[:3000]):
+        return None
+    body = blocks.before(text, _MARKER)
+    starts = list(_ADDRESS.finditer(body))
+    pairs = [(m.group(1), body[m.end(): starts[i + 1].start() if i + 1 < len(starts) else len(body)]) for i, m in enumerate(starts)]
+    # Transient failures are retried silently until the queue lifetime ends; a bounce is always final.
+    return Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retrying.Retry.GAVE_UP))

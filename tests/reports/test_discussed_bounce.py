@@ -1,0 +1,27 @@
+"""A person writing about a bounce (forwarding it, quoting it, asking about it) is not a bounce; the MTA's own notice is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maild.reports import ReportKind, parse
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "reports"
+
+
+@pytest.mark.parametrize("name", ["negative-forwarded-bounce-quoted.eml", "negative-reply-about-bounce.eml"])
+def test_message_discussing_a_bounce_reports_no_bounced_recipient(name: str) -> None:
+    report = parse((DATA / name).read_bytes())
+    assert [r.address for r in report.recipients if r.action in ("failed", "delayed")] == []
+    assert report.kind is not ReportKind.BOUNCE
+
+
+def test_the_same_notice_sent_by_the_mta_is_a_bounce() -> None:
+    quoted = (DATA / "negative-forwarded-bounce-quoted.eml").read_bytes().split(b"Begin forwarded message:\n", 1)[1]
+    notice = b"\n".join(line[2:] if line.startswith(b"> ") else line.lstrip(b">") for line in quoted.split(b"\n"))
+    # The notice itself, sent by the MTA: its own headers, then its text unquoted.
+    raw = b"Return-Path: <>\nTo: support@helpdesk.example.com\n" + notice.lstrip(b"\n")
+    report = parse(raw)
+    assert [(r.address, r.action, r.status) for r in report.recipients] == [("old.colleague@customer.example.org", "failed", "5.1.1")]

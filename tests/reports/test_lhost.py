@@ -1,0 +1,96 @@
+"""Dialect modules: each MTA's own notice format read into the right recipients, actions, codes and reasons.
+
+The fixtures in tests/data/lhost follow each MTA's bounce templates (qmail-send's, Exim's deliver.c and
+default warning message, OpenSMTPD's smtpd/bounce.c); the expected results come from the scenario each
+fixture describes (which address was refused with which reply, whether the MTA gave up), not from a parser.
+"""
+
+from __future__ import annotations
+
+import email
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
+
+from maild.reports import ReportKind, lhost, mime, parse
+from maild.reports.context import Context
+from maild.reports.correlation import ParseHints
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "lhost"
+TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
+
+# file: (dialect, [(address, action, status or None when the notice gives none, reason)])
+EXPECTED = {
+    "qmail-two-failures.eml": ("qmail", [
+        ("nobody@qmail.example.org", "failed", "5.1.1", "userunknown"),
+        # qmail gives up on a temporary failure after its queue lifetime: failed, with the last reply's code.
+        ("full@remote.example.net", "failed", "4.2.2", "mailboxfull"),
+    ]),
+    "exim-retry-timeout.eml": ("exim", [("slow@remote.example.net", "failed", "4.4.1", "expired")]),
+    "exim-delay-warning.eml": ("exim", [
+        # Still queued although one host answered 5.x.x: the warning says delivery attempts continue.
+        ("slow@remote.example.net", "delayed", "5.7.1", "blocked"),
+        ("other@remote.example.net", "delayed", None, "expired"),
+    ]),
+    "opensmtpd-temporary.eml": ("opensmtpd", [("full@remote.example.net", "delayed", "5.2.2", "mailboxfull")]),
+    "opensmtpd-error.eml": ("opensmtpd", [
+        ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),
+        ("quota@remote.example.net", "failed", "4.2.2", "mailboxfull"),
+    ]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_dialect_reads_its_notice(name: str) -> None:
+    dialect, expected = EXPECTED[name]
+    report = parse((DATA / name).read_bytes())
+    assert report.kind is ReportKind.BOUNCE
+    assert f"dialect {dialect}" in report.problems
+    got = [(r.address, r.action, r.status if status is not None else None, str(r.reason))
+           for r, (_, _, status, _) in zip(report.recipients, expected, strict=True)]
+    assert got == expected
+    assert report.token == TOKEN
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_only_failures_of_the_address_itself_are_hard(name: str) -> None:
+    for r in parse((DATA / name).read_bytes()).recipients:
+        assert r.hard is (r.reason == "userunknown" and r.action == "failed")
+
+
+def _context(raw: bytes) -> Context:
+    msg, _ = mime.parse(raw)
+    return Context(msg, ParseHints(), mime.Budget(5), [])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_matches_reads_headers_only(name: str) -> None:
+    raw = (DATA / name).read_bytes()
+    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0] + b"\n\n"
+    for dialect in lhost.DIALECTS:
+        assert dialect.matches(_context(raw)) == dialect.matches(_context(head + b"unrelated body\n"))
+
+
+def test_a_dialect_that_matches_headers_but_not_the_body_leaves_it_to_the_generic_readers() -> None:
+    raw = (DATA / "qmail-two-failures.eml").read_bytes().replace(b"Hi. This is the qmail-send program", b"Hello from a script")
+    raw = raw.replace(b"I'm afraid I wasn't able to deliver your message to the following addresses.", b"Some text.")
+    report = parse(raw)
+    assert not any(p.startswith("dialect") for p in report.problems)
+
+
+def test_every_dialect_is_registered_once_with_name_matches_and_parse() -> None:
+    names = [d.NAME for d in lhost.DIALECTS]
+    assert len(names) == len(set(names))
+    for dialect in lhost.DIALECTS:
+        assert callable(dialect.matches) and callable(dialect.parse)
+        assert (dialect.__doc__ or "").strip()
+
+
+def test_a_human_message_quoting_a_notice_is_not_claimed() -> None:
+    # A colleague forwards the qmail notice: the subject and sender are a person's, so no dialect matches.
+    raw = (DATA / "qmail-two-failures.eml").read_bytes()
+    raw = raw.replace(b"From: MAILER-DAEMON@mx.qmail.example.org", b"From: Ann <ann@helpdesk.example.com>")
+    raw = raw.replace(b"Subject: failure notice", b"Subject: Fwd: failure notice - what does this mean?")
+    msg = email.message_from_bytes(raw, policy=compat32)
+    assert not any(d.matches(_context(msg.as_bytes())) for d in lhost.DIALECTS)
