@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from maild.reports import parse  # noqa: E402  (after the path set-up: runnable from anywhere)
+from maild.reports.dsn import action_of  # noqa: E402
 
 SISIMAI = r"""
 use strict; use warnings; use Sisimai; use JSON::PP;
@@ -78,7 +79,9 @@ def sisimai_answers(files: list[Path]) -> dict[str, tuple[dict[str, Answer], dic
             agents: dict[str, str] = {}
             for r in entry["recipients"]:
                 address = str(r["address"]).lower()
-                answers[address] = Answer(r["action"] or None, r["status"] or None, r["reason"] or None)
+                # Sisimai passes the Action field through as written ("failure"); compare the normalised word.
+                action = action_of(r["action"], None) if r["action"] else None
+                answers[address] = Answer(action, r["status"] or None, r["reason"] or None)
                 agents[address] = r["agent"]
             out[entry["file"]] = (answers, agents)
     return out

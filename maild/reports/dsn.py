@@ -108,7 +108,9 @@ def remote_status(status: str | None, *texts: str | None) -> str | None:
         summary = status.split(".", 1)[1] in _SUMMARY_DETAILS
         candidates = anchored if anchored else [c for c in [status_of(text)] if c and summary]
         for quoted in candidates:
-            if quoted == status or quoted[0] != status[0]:
+            # Across classes only for a bare X.0.0: "5.0.0" after "452 4.2.2 mailbox full: retry timeout exceeded"
+            # says only that it failed, the quoted reply says why.
+            if quoted == status or (quoted[0] != status[0] and not status.endswith(".0.0")):
                 continue
             if quoted.split(".", 1)[1] not in _SUMMARY_DETAILS or status.endswith(".0.0"):
                 return quoted

@@ -43,7 +43,8 @@ def test_words_decide_before_the_code(retry: Retry | None, status: str | None, e
         ("5.1.1", "550 5.7.1 IP address blacklisted by recipient", "5.7.1"),  # Sendmail mapping a reply onto 5.1.1
         ("5.0.0", "550 #5.1.0 Address rejected.", "5.1.0"),
         ("5.1.1", "550 5.0.0 <a@b> User unknown", "5.1.1"),  # the quoted code is vaguer: the field stays
-        ("5.0.0", "421 4.4.2 connection timed out", "5.0.0"),  # another class: the outcome stays
+        ("5.0.0", "452 4.2.2 <a@b>: Mailbox full: retry timeout exceeded", "4.2.2"),  # a bare 5.0.0 says only "failed"
+        ("5.1.1", "421 4.4.2 connection timed out", "5.1.1"),  # a precise code of another class stays
         ("5.2.2", "mailbox full", "5.2.2"),
         (None, "smtp; 550 5.1.1 user unknown", "5.1.1"),
     ],

@@ -20,7 +20,7 @@ from maild.reports.correlation import ParseHints
 DATA = Path(__file__).resolve().parents[1] / "data" / "lhost"
 TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
 
-# file: (dialect, [(address, action, status or None when the notice gives none, reason)])
+# file: (dialect, [(address, action, status, reason)]); None: the notice (or the scenario) does not decide it.
 EXPECTED = {
     "qmail-two-failures.eml": ("qmail", [
         ("nobody@qmail.example.org", "failed", "5.1.1", "userunknown"),
@@ -33,6 +33,11 @@ EXPECTED = {
         ("slow@remote.example.net", "delayed", "5.7.1", "blocked"),
         ("other@remote.example.net", "delayed", None, "expired"),
     ]),
+    # Real Exim 4.96 output, kept by tests/e2e/test_exim_notices.py from its scenario (same expectations there).
+    "exim-real-unknown.eml": ("exim", [("unknown@remote.test", "failed", "5.1.1", "userunknown")]),
+    "exim-real-full.eml": ("exim", [("full@remote.test", "failed", "4.2.2", "mailboxfull")]),
+    # The scenario's reply ("temporary lookup failure") decides no reason; only that it is a soft delay.
+    "exim-real-slow.eml": ("exim", [("slow@delay.test", "delayed", "4.3.0", None)]),
     "opensmtpd-temporary.eml": ("opensmtpd", [("full@remote.example.net", "delayed", "5.2.2", "mailboxfull")]),
     "opensmtpd-error.eml": ("opensmtpd", [
         ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),
@@ -45,10 +50,11 @@ EXPECTED = {
 def test_dialect_reads_its_notice(name: str) -> None:
     dialect, expected = EXPECTED[name]
     report = parse((DATA / name).read_bytes())
-    assert report.kind is ReportKind.BOUNCE
+    # Exim 4.96 adds an RFC 3464 part to its notices: read as a DSN, with the dialect setting the action.
+    assert report.kind is (ReportKind.DSN if name.startswith("exim-real-") else ReportKind.BOUNCE)
     assert f"dialect {dialect}" in report.problems
-    got = [(r.address, r.action, r.status if status is not None else None, str(r.reason))
-           for r, (_, _, status, _) in zip(report.recipients, expected, strict=True)]
+    got = [(r.address, r.action, r.status if status is not None else None, str(r.reason) if reason is not None else None)
+           for r, (_, _, status, reason) in zip(report.recipients, expected, strict=True)]
     assert got == expected
     assert report.token == TOKEN
 

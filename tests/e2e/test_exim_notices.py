@@ -1,0 +1,111 @@
+"""Real Exim notices: a private Exim (Debian's package, unpacked) delivers to a scripted remote server on loopback.
+
+The scenario decides the expected results: the remote refuses one address for good (550 5.1.1), keeps
+answering "mailbox full" (452 4.2.2) to another until Exim's retry window ends, and keeps deferring a
+third (451 4.3.0) whose retry window is long, so Exim only warns. What Exim sends back is parsed; each
+notice must say exactly that. The notices are also kept in tests/data/lhost/exim-real-*.eml (regenerate:
+MAILD_KEEP_EXIM_NOTICES=1) so the parser's own tests read real Exim output where Exim is absent.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from maild.reports import ReportKind, parse
+from tests.servers.exim import Exim, exim_available
+
+TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
+SENDER = f"receipts+{TOKEN}@helpdesk.example.com"
+MESSAGE_ID = "<reply-42@helpdesk.example.com>"
+MESSAGE = (
+    f"From: Support <support@helpdesk.example.com>\nTo: unknown@remote.test, full@remote.test, slow@delay.test\n"
+    f"Subject: [#1234] Your invoice\nMessage-ID: {MESSAGE_ID}\nDate: Mon, 02 Dec 2024 09:00:00 +0000\n\nHello.\n"
+).encode()
+KEEP = Path(__file__).resolve().parents[1] / "data" / "lhost"
+
+REPLIES = {
+    "unknown@remote.test": "550 5.1.1 <unknown@remote.test>: Recipient address rejected: User unknown in local recipient table",
+    "full@remote.test": "452 4.2.2 <full@remote.test>: Mailbox full",
+    "slow@delay.test": "451 4.3.0 <slow@delay.test>: Temporary lookup failure, try again later",
+}
+# Two Exims: one retries for 2 s and then gives up; the other retries for a day and warns after 2 s.
+GIVES_UP = ("* * F,2s,1s", "24h")
+KEEPS_TRYING = ("* * F,1d,1s", "2s")
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def notices() -> Iterator[dict[str, bytes]]:
+    why = exim_available()
+    if why:
+        if os.environ.get("MAILD_REQUIRE_SERVERS"):
+            pytest.fail(why)
+        pytest.skip(why)
+    # Exim's own user must reach its spool: a folder of ours that others may traverse (pytest's are 0700).
+    folder = Path(tempfile.mkdtemp(prefix="maild-exim-"))
+    folder.chmod(0o755)
+    try:
+        yield _run_scenario(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_scenario(folder: Path) -> dict[str, bytes]:
+    received: list[bytes] = []
+    for name, (retry, warning), recipients in (
+        ("gives-up", GIVES_UP, ["unknown@remote.test", "full@remote.test"]),
+        ("keeps-trying", KEEPS_TRYING, ["slow@delay.test"]),
+    ):
+        with Exim(folder / name, REPLIES.get, own_domain="helpdesk.example.com", retry=retry, delay_warning=warning) as exim:
+            exim.send(SENDER, recipients, MESSAGE)
+            at_once = len(exim.wait_for(1, timeout=5 if name == "gives-up" else 0.5))
+            time.sleep(2.5)  # the scenario's clock: past the 2 s retry window, or past delay_warning
+            exim.queue_run()
+            got = exim.wait_for(at_once + 1)
+            assert len(got) == at_once + 1, exim.log()
+            received += got
+    # Which notice is about whom, from Exim's own headers (never from the parser under test).
+    by_address: dict[str, bytes] = {}
+    for raw in received:
+        msg = email.message_from_bytes(raw)
+        if str(msg.get("subject", "")).startswith("Warning:"):
+            by_address["slow@delay.test"] = raw
+        else:
+            by_address[str(msg["x-failed-recipients"]).strip()] = raw
+    assert sorted(by_address) == sorted(REPLIES)
+    if os.environ.get("MAILD_KEEP_EXIM_NOTICES"):
+        for address, raw in by_address.items():
+            (KEEP / f"exim-real-{address.split('@')[0]}.eml").write_bytes(raw)
+    return by_address
+
+
+def test_refused_address_bounces_at_once_as_a_hard_failure(notices: dict[str, bytes]) -> None:
+    report = parse(notices["unknown@remote.test"])
+    assert report.kind in (ReportKind.DSN, ReportKind.BOUNCE)
+    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
+        ("unknown@remote.test", "failed", "5.1.1", "userunknown", True)
+    ]
+    assert (report.token, report.original_message_id) == (TOKEN, MESSAGE_ID)
+
+
+def test_retry_timeout_is_a_failure_with_the_remotes_code(notices: dict[str, bytes]) -> None:
+    report = parse(notices["full@remote.test"])
+    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
+        ("full@remote.test", "failed", "4.2.2", "mailboxfull", False)
+    ]
+    assert report.token == TOKEN
+
+
+def test_delay_warning_is_a_delay_never_hard(notices: dict[str, bytes]) -> None:
+    report = parse(notices["slow@delay.test"])
+    assert [(r.address, r.action, r.status, r.hard) for r in report.recipients] == [("slow@delay.test", "delayed", "4.3.0", False)]
+    assert report.token == TOKEN
