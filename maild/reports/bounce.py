@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from maild.core.prefilter import first_possible, required_literals, search_ci
+from maild.core.prefilter import first_possible, required_literals
 from maild.core.reason_rules import DEFAULT_STATUS, classify
 from maild.core.reasons import Reason
 from maild.reports import mime, retrying

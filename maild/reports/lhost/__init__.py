@@ -13,13 +13,24 @@ fixtures in tests/data/lhost with the expected results from the scenario that pr
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Protocol
 
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import exim, opensmtpd, qmail
 
+
+class Dialect(Protocol):
+    """What a dialect module provides (a module satisfies it by its top-level names)."""
+
+    NAME: str
+
+    def matches(self, ctx: Context) -> bool: ...
+
+    def parse(self, ctx: Context) -> Finding | None: ...
+
+
 # Order matters only where two dialects could claim the same headers; the more specific comes first.
-DIALECTS: tuple[ModuleType, ...] = (opensmtpd, qmail, exim)
+DIALECTS: tuple[Dialect, ...] = (opensmtpd, qmail, exim)
 
 
 def detect(ctx: Context) -> Finding | None:
