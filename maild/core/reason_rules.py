@@ -72,7 +72,11 @@ _CODE_REASON_NAMES: dict[str, str] = {
 
 # A code reason gives way when the text names one of these instead (the text is more precise than the code).
 _YIELD_NAMES: dict[str, frozenset[str]] = {
-    "userunknown": frozenset({"norelaying", "blocked", "mailboxfull", "hasmoved", "speeding", "ratelimited", "badreputation", "spamdetected", "mailererror"}),
+    # A 5.1.1 whose text names a block on us or our message (policy, reputation, authentication) is not a bad address.
+    "userunknown": frozenset({
+        "norelaying", "blocked", "mailboxfull", "hasmoved", "speeding", "ratelimited", "badreputation", "spamdetected",
+        "mailererror", "authfailure", "virusdetected", "requireptr",
+    }),
     "hostunknown": frozenset({"networkerror", "notaccept"}),
     "notaccept": frozenset({"userunknown"}),
     "expired": frozenset({"networkerror", "blocked", "hostunknown", "toomanyconn"}),

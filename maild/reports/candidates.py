@@ -6,7 +6,7 @@ import email
 import re
 from collections.abc import Callable, Iterable
 from email.message import Message
-from email.policy import compat32
+from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
 from maild.core.prefilter import cannot_match_ci, required_literals
 from maild.reports import mime

@@ -6,7 +6,7 @@ import email
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from email.policy import compat32
+from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 from functools import cached_property
 
 from maild.reports import mime

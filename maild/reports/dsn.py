@@ -165,7 +165,7 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
     # alias the sender never used, so the Original-Recipient names the mailbox better then.
     final = address_of(fields.get("final-recipient"), allow_dotless=original is None) or address_of(fields.get("x-actual-recipient"))
     return RecipientResult(
-        address=final or original,
+        address=original if original and final and _internal_target(final, original) else final or original,
         original_recipient=original,
         action=action,
         status=status,
@@ -177,6 +177,16 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
         last_attempt_date=fields.get("last-attempt-date") or None,
         will_retry_until=fields.get("will-retry-until") or None,
     )
+
+
+def _internal_target(final: str, original: str) -> bool:
+    """Final-Recipient is where the receiving site forwarded the original to inside itself (a host under its domain).
+
+    "max.haas@unibas.ch" delivered as "HAASM@yogi.urz.unibas.ch": the sender wrote the first; the second is
+    the site's own mailbox host, so the original names the bounced recipient.
+    """
+    final_domain, original_domain = final.rpartition("@")[2].lower(), original.rpartition("@")[2].lower()
+    return final.lower() != original.lower() and final_domain.endswith("." + original_domain)
 
 
 def _recipient_address(fields: dict[str, str]) -> str:

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from email.message import Message
-from email.policy import compat32
+from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
 # Charsets that are mislabelled in the wild map to the superset that decodes what senders really meant.
 _CHARSET_ALIASES = {
