@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from importlib import import_module
 
-from maild.reports import arf, autoreply, bounce, dsn, lhost, mdn, mime, ses, textreceipt
+from maild.reports import arf, dsn, lhost, mdn, mime
 from maild.reports.context import Context, Finding
 from maild.reports.correlation import (
     ParseHints,
@@ -23,15 +24,32 @@ __all__ = ["ParseHints", "RecipientResult", "Report", "ReportKind", "parse", "DE
 # Most specific first: a report part beats headers, headers beat text heuristics. The dialects (one module per
 # MTA format, maild.reports.lhost) read the notices they know before the generic RFC 3464 and heuristic readers.
 # Bounces go before auto-replies because MTAs mark their bounces "Auto-Submitted: auto-replied".
+
+
+class _Later:
+    """A detector whose module is imported on its first call: a command parsing DSNs never compiles the bounce heuristics."""
+
+    __slots__ = ("_module", "_detect")
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+        self._detect: Callable[[Context], Finding | None] | None = None
+
+    def __call__(self, ctx: Context) -> Finding | None:
+        if self._detect is None:
+            self._detect = import_module(self._module).detect
+        return self._detect(ctx)
+
+
 DETECTORS: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
     ("arf", arf.detect),
     ("mdn", mdn.detect),
     ("dialect", lhost.detect),
     ("dsn", dsn.detect),
-    ("ses", ses.detect),
-    ("text-receipt", textreceipt.detect),
-    ("bounce", bounce.detect),
-    ("autoreply", autoreply.detect),
+    ("ses", _Later("maild.reports.ses")),
+    ("text-receipt", _Later("maild.reports.textreceipt")),
+    ("bounce", _Later("maild.reports.bounce")),
+    ("autoreply", _Later("maild.reports.autoreply")),
 )
 
 _REPORT_HEADERS_FOR_TOKENS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-postfix-sender")

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from maild.reports import dsn, mime, retrying
-from maild.reports.bounce import recipient
 from maild.reports.context import Context, Finding
 from maild.reports.fields import normalize_address
 from maild.reports.model import RecipientResult
@@ -21,6 +20,8 @@ def before(text: str, marker: re.Pattern[str]) -> str:
 
 def recipients(blocks: Iterable[tuple[str, str]], retry: retrying.Retry | None) -> list[RecipientResult]:
     """(address as printed, its lines) pairs to results; an unusable address is skipped, a repeated one kept once."""
+    from maild.reports.bounce import recipient  # the heuristics' compiled tables load only when a dialect parses
+
     out: list[RecipientResult] = []
     seen: set[str] = set()
     for printed, lines in blocks:
