@@ -1,7 +1,8 @@
 """Dialect modules: each MTA's own notice format read into the right recipients, actions, codes and reasons.
 
 The fixtures in tests/data/lhost follow each MTA's bounce templates (qmail-send's, Exim's deliver.c and
-default warning message, OpenSMTPD's smtpd/bounce.c); the expected results come from the scenario each
+default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warning, Gmail's notice text), or
+are real Exim output (exim-real-*, kept by tests/e2e/test_exim_notices.py); the expected results come from the scenario each
 fixture describes (which address was refused with which reply, whether the MTA gave up), not from a parser.
 """
 
@@ -38,6 +39,10 @@ EXPECTED = {
     "exim-real-full.eml": ("exim", [("full@remote.test", "failed", "4.2.2", "mailboxfull")]),
     # The scenario's reply ("temporary lookup failure") decides no reason; only that it is a soft delay.
     "exim-real-slow.eml": ("exim", [("slow@delay.test", "delayed", "4.3.0", None)]),
+    # Sendmail's warning template: still queued; the greylisting reply decides no particular reason.
+    "sendmail-warning.eml": ("sendmail", [("slow@remote.example.net", "delayed", "4.7.1", None)]),
+    # Gmail's older text notice: the message will be retried although the remote answered 552 5.2.2.
+    "gmail-delay-text.eml": ("gmail", [("full@remote.example.net", "delayed", "5.2.2", "mailboxfull")]),
     "opensmtpd-temporary.eml": ("opensmtpd", [("full@remote.example.net", "delayed", "5.2.2", "mailboxfull")]),
     "opensmtpd-error.eml": ("opensmtpd", [
         ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),

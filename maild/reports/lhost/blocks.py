@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from maild.reports import dsn, mime, retrying
+from maild.reports import dsn, retrying
 from maild.reports.context import Context, Finding
 from maild.reports.fields import normalize_address
 from maild.reports.model import RecipientResult
@@ -39,9 +39,17 @@ def from_status_part(ctx: Context, retry: retrying.Retry | None) -> Finding | No
     The fields hold the Original-Recipient, the envelope id and the reporting MTA that the text leaves out;
     the text is what says whether the MTA gave up (its Status may be a summary such as 5.0.0 or 4.0.0).
     """
-    if not any(mime.content_type(part) in dsn.STATUS_TYPES for part, _ in ctx.parts):
-        return None
-    finding = dsn.detect(ctx)
+    return with_action(dsn.detect(ctx), retry)
+
+
+def from_generic_text(ctx: Context, retry: retrying.Retry | None) -> Finding | None:
+    """The heuristic reader's recipients, with the action the dialect read from the notice's words."""
+    from maild.reports import bounce  # loaded only when a dialect falls back to it
+
+    return with_action(bounce.detect(ctx), retry)
+
+
+def with_action(finding: Finding | None, retry: retrying.Retry | None) -> Finding | None:
     if finding is None or retry is None:
         return finding
     wanted = "delayed" if retry is retrying.Retry.KEEPS_TRYING else "failed"

@@ -1,0 +1,39 @@
+"""Gmail's delivery status notifications: "failed permanently" or "has been delayed ... will be retried", then the technical details.
+
+Gmail writes "Delivery to the following recipient failed permanently:" (or "has been delayed:", with
+"Message will be retried for 2 more day(s)"), each recipient indented on its own line, then "Technical
+details of permanent failure:" / "... of temporary failure:" quoting the remote's reply. Newer notices
+add an RFC 3464 part; it is read as usual and these words set the action.
+"""
+
+from __future__ import annotations
+
+import re
+
+from maild.reports import retrying
+from maild.reports.context import Context, Finding
+from maild.reports.lhost import blocks
+
+NAME = "gmail"
+_SENDER = re.compile(r"mailer-daemon@(?:googlemail\.com|google\.com|gmail\.com)", re.I)
+_SUBJECT = re.compile(r"^\s*delivery status notification\s*\((?:failure|delay)\)", re.I)
+_DELAYED = re.compile(r"has been delayed|will be retried|temporary failure", re.I)
+_FAILED = re.compile(r"failed permanently|permanent failure|your message wasn't delivered|couldn't be delivered", re.I)
+_MARKER = re.compile(r"^\s*-{3,}\s*original message\s*-{3,}", re.I | re.M)
+
+
+def matches(ctx: Context) -> bool:
+    return bool(_SENDER.search(ctx.sender)) and bool(_SUBJECT.match(ctx.subject))
+
+
+def parse(ctx: Context) -> Finding | None:
+    text = blocks.before(ctx.body_text[:60000], _MARKER)
+    delayed, failed = _DELAYED.search(text[:3000]), _FAILED.search(text[:3000])
+    if delayed and not failed or "(delay)" in ctx.subject.lower():
+        retry = retrying.Retry.KEEPS_TRYING
+    elif failed:
+        retry = retrying.Retry.GAVE_UP
+    else:
+        return None
+    # Its text changed over the years more than the generic reader's patterns did.
+    return blocks.from_status_part(ctx, retry) or blocks.from_generic_text(ctx, retry)
