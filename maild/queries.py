@@ -7,9 +7,11 @@ information is hidden here, once, for departments with receipts off.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -19,21 +21,38 @@ from maild.core.states import ReplyState
 from maild.status import (
     Event,
     RecipientInput,
+    RecipientStatus,
     ReplyInput,
     ReplyStatus,
+    ThirdPartyAnswer,
     ThreadInfo,
     recipient_state,
     reply_status,
     thread_info,
 )
 
-_EVENT_COLUMNS = "e.id, e.recipient, e.kind, e.at, e.source, e.status, e.reason, e.hard, e.diagnostic, e.remote_mta"
+_EVENT_COLUMNS = (
+    "e.id, e.recipient, e.kind, e.at, e.source, e.status, e.reason, e.hard, e.diagnostic, e.remote_mta, e.action,"
+    " CASE WHEN e.kind IN ('displayed', 'deleted', 'denied', 'dispatched', 'processed', 'mdn_failed', 'replied', 'opened')"
+    " THEN e.detail END"
+)  # detail only for read events: the evidence list reads it (Reporting-UA, reply author, pixel label)
 
 
-def _event(row: tuple) -> Event:
-    eid, _rcpt, kind, at, source, status, reason, hard, diagnostic, remote_mta = row
+def _detail(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    eid, _rcpt, kind, at, source, status, reason, hard, diagnostic, remote_mta, action, detail = row
     return Event(
-        eid, EventKind(kind), at, source, status, reason, None if hard is None else bool(hard), diagnostic, remote_mta
+        eid, EventKind(kind), at, source, status, reason, None if hard is None else bool(hard), diagnostic, remote_mta,
+        action, _detail(detail),
     )
 
 
@@ -70,7 +89,23 @@ def _replies(db: sqlite_utils.Database, messages: list[tuple]) -> list[ReplyInpu
     by_message: dict[int, list[RecipientInput]] = defaultdict(list)
     for rid, message, address, kind in recipients:
         by_message[message].append(RecipientInput(address, RecipientKind(kind), tuple(by_recipient[rid])))
-    return [ReplyInput(mid, subject, queued_at, tuple(by_message[m])) for m, mid, subject, queued_at in messages]
+    answers: dict[int, list[ThirdPartyAnswer]] = defaultdict(list)
+    for message, author, at in db.execute(
+        f"SELECT message, author, at FROM inbound_replies WHERE message IN ({marks}) AND verdict = 'third_party'"
+        " ORDER BY at, id",
+        ids,
+    ):
+        answers[message].append(ThirdPartyAnswer(author, at))
+    return [
+        ReplyInput(mid, subject, queued_at, tuple(by_message[m]), tuple(answers[m]))
+        for m, mid, subject, queued_at in messages
+    ]
+
+
+def count_machine_opens(db: sqlite_utils.Database) -> bool:
+    """[pixel] count_machine_opens as stored for the SQL views (status_settings.pixel_count_machine)."""
+    row = db.execute("SELECT value FROM status_settings WHERE name = 'pixel_count_machine'").fetchone()
+    return row is not None and row[0] == "1"
 
 
 def load_thread(db: sqlite_utils.Database, ticket: str, *, receipts_default: bool) -> ThreadInfo | None:
@@ -82,7 +117,7 @@ def load_thread(db: sqlite_utils.Database, ticket: str, *, receipts_default: boo
         return None
     department = ticket_department(db, ticket)
     visible = Visibility(db, receipts_default)(department)
-    return thread_info(ticket, department, visible, _replies(db, messages))
+    return thread_info(ticket, department, visible, _replies(db, messages), count_machine_opens=count_machine_opens(db))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +145,13 @@ def load_message(db: sqlite_utils.Database, message_id: str, *, receipts_default
         department = ticket_department(db, ticket)
     visible = Visibility(db, receipts_default)(department)
     (reply,) = _replies(db, [(mid, header, subject, queued_at)])
+    machine = count_machine_opens(db)
     recipients = [
-        recipient_state(r.events, address=r.address, kind=r.kind, receipts_enabled=visible) for r in reply.recipients
+        recipient_state(r.events, address=r.address, kind=r.kind, receipts_enabled=visible, count_machine_opens=machine)
+        for r in reply.recipients
     ]
-    status = reply_status(message_id=header, subject=subject, queued_at=queued_at, recipients=recipients)
+    status = reply_status(message_id=header, subject=subject, queued_at=queued_at, recipients=recipients,
+                          third_party=reply.third_party if visible else ())
     return MessageInfo(ticket, department, visible, status)
 
 
@@ -221,6 +259,14 @@ def reply_state_around(
     db: sqlite_utils.Database, message: int, event_id: int, visible: Callable[[str | None], bool]
 ) -> tuple[ReplyState, ReplyState]:
     """A reply's state just before and just after one of its events (for webhooks' state changes)."""
+    before, after, _ = reply_around(db, message, event_id, visible)
+    return before, after
+
+
+def reply_around(
+    db: sqlite_utils.Database, message: int, event_id: int, visible: Callable[[str | None], bool]
+) -> tuple[ReplyState, ReplyState, dict[str, RecipientStatus]]:
+    """`reply_state_around`, plus each recipient's status (read_via, evidence) just after the event, by address."""
     row = db.execute("SELECT ticket, department FROM messages WHERE id = ?", (message,)).fetchone()
     ticket, department = row
     shown = visible(ticket_department(db, ticket) if ticket is not None else department)
@@ -230,17 +276,22 @@ def reply_state_around(
         f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message = ? AND e.id <= ?", (message, event_id)
     ):
         by_recipient[ev[1]].append(_event(ev))
+    machine = count_machine_opens(db)
 
-    def state(upto: int) -> ReplyState:
-        statuses = [
+    def statuses(upto: int) -> list[RecipientStatus]:
+        return [
             recipient_state(
                 [e for e in by_recipient[rid] if e.id <= upto],
                 address=address,
                 kind=RecipientKind(kind),
                 receipts_enabled=shown,
+                count_machine_opens=machine,
             )
             for rid, address, kind in recipients
         ]
-        return reply_status(message_id=None, subject=None, queued_at="", recipients=statuses).state
 
-    return state(event_id - 1), state(event_id)
+    def state(of: list[RecipientStatus]) -> ReplyState:
+        return reply_status(message_id=None, subject=None, queued_at="", recipients=of).state
+
+    after = statuses(event_id)
+    return state(statuses(event_id - 1)), state(after), {r.address: r for r in after}

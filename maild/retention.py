@@ -103,6 +103,7 @@ class ForgetResult:
     events: int
     messages_scrubbed: int
     quarantine_erased: int = 0
+    answers_erased: int = 0  # inbound_replies rows written by the address or counting for it
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -110,6 +111,7 @@ class ForgetResult:
             "events": self.events,
             "messages_scrubbed": self.messages_scrubbed,
             "quarantine_erased": self.quarantine_erased,
+            "answers_erased": self.answers_erased,
         }
 
 
@@ -120,8 +122,13 @@ def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
     pattern = address_pattern(address)
     quarantined = _forget_quarantined(db, pattern)
     recipients = db.execute("SELECT id, message FROM recipients WHERE address = ? COLLATE NOCASE", (address,)).fetchall()
+    answers = db.execute(
+        "DELETE FROM inbound_replies WHERE author = ? COLLATE NOCASE OR recipient IN"
+        " (SELECT id FROM recipients WHERE address = ? COLLATE NOCASE)",
+        (address, address),
+    ).rowcount
     if not recipients:
-        return ForgetResult(0, 0, 0, quarantined)
+        return ForgetResult(0, 0, 0, quarantined, answers)
     ids = [r[0] for r in recipients]
     marks = ",".join("?" * len(ids))
     rows = db.execute(f"SELECT id, kind, at FROM events WHERE recipient IN ({marks})", ids).fetchall()
@@ -142,7 +149,7 @@ def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
         if new_headers != headers or new_body != body:
             db.execute("UPDATE messages SET headers = ?, body = ? WHERE id = ?", (new_headers, new_body, mid))
             scrubbed += 1
-    return ForgetResult(len(ids), len(rows), scrubbed, quarantined)
+    return ForgetResult(len(ids), len(rows), scrubbed, quarantined, answers)
 
 
 def address_pattern(address: str) -> re.Pattern[bytes]:

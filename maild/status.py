@@ -12,13 +12,16 @@ Recipient state, events taken in (at, id) order:
   queued/deferred/accepted/expanded/delayed decides: accepted and expanded are
   `delivered`, delayed is `delayed` ("a later delivery after a delay clears
   the delay").
-* Read information (only when the department has receipts on): any MDN
-  `displayed` gives `read` (read_at is the first one); otherwise the latest
-  of `denied`/`deleted` gives `declined`/`deleted_unread`. A read state beats
+* Read information (only when the department has receipts on): any counted
+  read signal (an MDN `displayed`, a reply, a human pixel open; see
+  maild/readsignals.py) gives `read` (read_at is the first one, read_via its
+  kind); otherwise the latest of `denied`/`deleted` gives
+  `declined`/`deleted_unread` (which only an MDN `displayed` or a reply
+  overturns, never a pixel open). A read state beats
   every delivery state, failures included: an MDN proves the copy arrived, so a
   bounce reported after a read (edge case) leaves the recipient `read`, with
-  the bounce shown in `failure`. With receipts off MDN events are ignored
-  altogether, so that recipient shows `bounced`.
+  the bounce shown in `failure`. With receipts off read events (MDN, reply,
+  pixel) are ignored altogether, so that recipient shows `bounced`.
 
 Reply state:
 * One recipient: `failed` when it failed or bounced, `read` when it read,
@@ -35,8 +38,9 @@ Reply state:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from maild.core.events import (
     DELIVERY_KINDS,
@@ -51,6 +55,8 @@ from maild.core.states import (
     RecipientState,
     ReplyState,
 )
+from maild import readsignals
+from maild.readsignals import Evidence, ReadVia
 
 _PROGRESS = {
     EventKind.QUEUED: RecipientState.QUEUED,
@@ -75,6 +81,8 @@ class Event:
     hard: bool | None = None
     diagnostic: str | None = None
     remote_mta: str | None = None
+    action: str | None = None
+    detail: Mapping[str, Any] | None = None  # loaded for read events only (evidence: Reporting-UA, reply author)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,16 @@ class RecipientStatus:
     delivered_at: str | None
     read_at: str | None
     failure: Failure | None
+    read_via: ReadVia | None = None  # mdn, reply or pixel: the signal read_at comes from
+    evidence: tuple[Evidence, ...] = ()  # every read signal behind the state, counted or not
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdPartyAnswer:
+    """Someone who was not a recipient answered the reply (a colleague it was forwarded to): no one's read state."""
+
+    author: str | None
+    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,7 @@ class ReplyStatus:
     state: ReplyState
     bounce_label: bool
     recipients: tuple[RecipientStatus, ...]
+    third_party: tuple[ThirdPartyAnswer, ...] = ()  # hidden, like every read signal, with receipts off
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +140,18 @@ def _order(e: Event) -> tuple[str, int]:
 
 
 def recipient_state(
-    events: Iterable[Event], *, address: str, kind: RecipientKind, receipts_enabled: bool
+    events: Iterable[Event], *, address: str, kind: RecipientKind, receipts_enabled: bool,
+    count_machine_opens: bool = False,
 ) -> RecipientStatus:
-    """The state of one recipient from its events; read information only when receipts are enabled."""
+    """The state of one recipient from its events; read information only when receipts are enabled.
+
+    Read signals (MDN, reply, pixel) and their evidence: `maild.readsignals`.
+    """
     ordered = sorted(events, key=_order)
     last_failure: Event | None = None
     final_dsn = False
     progress = RecipientState.QUEUED
     delivered_at: str | None = None
-    read_at: str | None = None
-    read_outcome: RecipientState | None = None
     for e in ordered:
         if e.kind in DELIVERY_KINDS and delivered_at is None:
             delivered_at = e.at
@@ -140,10 +161,9 @@ def recipient_state(
             final_dsn = True
         elif e.kind in _PROGRESS:
             progress = _PROGRESS[e.kind]
-        elif receipts_enabled and e.kind == EventKind.DISPLAYED:
-            read_at = read_at or e.at
-        elif receipts_enabled and e.kind in _READ_OUTCOME:
-            read_outcome = _READ_OUTCOME[e.kind]
+    read = readsignals.verdict(ordered if receipts_enabled else (), count_machine_opens=count_machine_opens)
+    read_at = read.read_at
+    read_outcome = _READ_OUTCOME[read.outcome] if read.outcome is not None else None
     state: RecipientState
     if read_at is not None:
         state = RecipientState.READ
@@ -159,7 +179,7 @@ def recipient_state(
     if last_failure is not None:
         f = last_failure
         failure = Failure(f.status, f.reason, f.hard, f.diagnostic, f.remote_mta, f.source, f.at)
-    return RecipientStatus(address, kind, state, delivered_at, read_at, failure)
+    return RecipientStatus(address, kind, state, delivered_at, read_at, failure, read.read_via, read.evidence)
 
 
 def reply_state(recipients: Sequence[RecipientStatus]) -> ReplyState:
@@ -187,10 +207,13 @@ def reply_state(recipients: Sequence[RecipientStatus]) -> ReplyState:
 
 
 def reply_status(
-    *, message_id: str | None, subject: str | None, queued_at: str, recipients: Sequence[RecipientStatus]
+    *, message_id: str | None, subject: str | None, queued_at: str, recipients: Sequence[RecipientStatus],
+    third_party: Sequence[ThirdPartyAnswer] = (),
 ) -> ReplyStatus:
     state = reply_state(recipients)
-    return ReplyStatus(message_id, subject, queued_at, state, state == ReplyState.FAILED, tuple(recipients))
+    return ReplyStatus(
+        message_id, subject, queued_at, state, state == ReplyState.FAILED, tuple(recipients), tuple(third_party)
+    )
 
 
 # ------------------------------------------------------------------ JSON shapes (DESIGN.md)
@@ -217,6 +240,7 @@ def reply_json(r: ReplyStatus) -> dict[str, object]:
         "queued_at": r.queued_at,
         "state": str(r.state),
         "bounce_label": r.bounce_label,
+        "answered_by_third_party": [{"author": a.author, "at": a.at} for a in r.third_party],
         "recipients": [
             {
                 "address": p.address,
@@ -225,6 +249,8 @@ def reply_json(r: ReplyStatus) -> dict[str, object]:
                 "delivered_at": p.delivered_at,
                 "read_at": p.read_at,
                 "failure": failure_json(p.failure),
+                "read_via": None if p.read_via is None else str(p.read_via),
+                "evidence": readsignals.evidence_json(p.evidence),
             }
             for p in r.recipients
         ],
@@ -256,21 +282,25 @@ class ReplyInput:
     subject: str | None
     queued_at: str
     recipients: tuple[RecipientInput, ...]
+    third_party: tuple[ThirdPartyAnswer, ...] = ()
 
 
 def thread_info(
-    ticket: str, department: str | None, receipts_enabled: bool, replies: Iterable[ReplyInput]
+    ticket: str, department: str | None, receipts_enabled: bool, replies: Iterable[ReplyInput],
+    *, count_machine_opens: bool = False,
 ) -> ThreadInfo:
     """Thread read info: every reply of a ticket with each recipient's state; `receipts_enabled` hides read info."""
     out = []
     for reply in replies:
         recipients = [
-            recipient_state(r.events, address=r.address, kind=r.kind, receipts_enabled=receipts_enabled)
+            recipient_state(r.events, address=r.address, kind=r.kind, receipts_enabled=receipts_enabled,
+                            count_machine_opens=count_machine_opens)
             for r in reply.recipients
         ]
         out.append(
             reply_status(
-                message_id=reply.message_id, subject=reply.subject, queued_at=reply.queued_at, recipients=recipients
+                message_id=reply.message_id, subject=reply.subject, queued_at=reply.queued_at, recipients=recipients,
+                third_party=reply.third_party if receipts_enabled else (),
             )
         )
     return ThreadInfo(ticket, department, receipts_enabled, tuple(out))

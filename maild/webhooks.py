@@ -34,6 +34,7 @@ from maild.core.backoff import backoff
 from maild.core.stats import WebhookStats
 from maild.errors import MaildError
 from maild.http.auth import load_secret
+from maild.readsignals import evidence_json
 
 log = logs.get("webhooks")
 
@@ -77,8 +78,14 @@ def pending_deliveries(
     visible = queries.Visibility(db, receipts_default)
     out: list[Delivery] = []
     for ev in page.events:
-        items = [Delivery(ev.id, 0, _body({"type": "event", "event": ev.to_json()}))]
-        before, after_state = queries.reply_state_around(db, ev.message, ev.id, visible)
+        before, after_state, now_status = queries.reply_around(db, ev.message, ev.id, visible)
+        mine = now_status.get(ev.recipient)
+        recipient = None if mine is None else {
+            "address": mine.address, "state": str(mine.state), "read_at": mine.read_at,
+            "read_via": None if mine.read_via is None else str(mine.read_via),
+            "evidence": evidence_json(mine.evidence),
+        }  # the event's recipient as the status JSON shows it right after the event
+        items = [Delivery(ev.id, 0, _body({"type": "event", "event": ev.to_json(), "recipient": recipient}))]
         if before != after_state:
             items.append(
                 Delivery(

@@ -99,3 +99,8 @@ def render(info: ThreadInfo, out: Console) -> None:
         for r in reply.recipients:
             table.add_row(r.address, r.kind, r.state, _time(r.delivered_at), _time(r.read_at), _failure(r.failure))
         out.print(table)
+        for r in reply.recipients:  # why each recipient is (or is not) read: MDN, reply, pixel
+            for ev in r.evidence:
+                out.print(f"  {r.address}: {ev.text}", markup=False)
+        for a in reply.third_party:
+            out.print(f"  answered by a third party: {a.author or '-'} {_time(a.at)} (read for no one)", markup=False)

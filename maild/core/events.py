@@ -61,7 +61,7 @@ class Via(StrEnum):
 # Events that carry read information: hidden when the department has receipts off.
 READ_KINDS = frozenset({
     EventKind.DISPLAYED, EventKind.DELETED, EventKind.DENIED, EventKind.DISPATCHED, EventKind.PROCESSED,
-    EventKind.MDN_FAILED, EventKind.OPENED,
+    EventKind.MDN_FAILED, EventKind.REPLIED, EventKind.OPENED,
 })
 FAILURE_KINDS = frozenset({EventKind.FAILED, EventKind.BOUNCED})
 FINAL_DSN_KINDS = frozenset({EventKind.DELIVERED, EventKind.RELAYED})

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from maild.store import schema_ingest, schema_status
+from maild.store import schema_inbound, schema_ingest, schema_status
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -103,4 +103,5 @@ MIGRATIONS: list[Migration] = [
     _v1_spool_and_events,
     schema_ingest.migrate,  # 2
     schema_status.migrate,  # 3
+    schema_inbound.migrate,  # 4
 ]

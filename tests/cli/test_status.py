@@ -152,7 +152,8 @@ def test_purge_rejects_a_bad_age(site, capsys) -> None:
 
 def test_forget_erases_address_and_events(site, capsys) -> None:
     code, out = cli(site, capsys, "forget", "A@Example.net", "--json")
-    assert (code, json.loads(out)) == (0, {"recipients": 2, "events": 5, "messages_scrubbed": 0, "quarantine_erased": 0})
+    assert (code, json.loads(out)) == (0, {"recipients": 2, "events": 5, "messages_scrubbed": 0, "quarantine_erased": 0,
+                                        "answers_erased": 0})
     _, out = cli(site, capsys, "status", "1234", "--json")
     assert "a@example.net" not in out
     b = Builder(site / "maild.db")

@@ -26,7 +26,8 @@ def events_of(spec) -> tuple[Event, ...]:
         r = extra[0] if extra else None
         out.append(
             Event(i, EventKind(kind), iso(at(minute)), "dsn",
-                  r and r.status, r and r.reason, r and r.hard, r and r.diagnostic, r and r.remote_mta)
+                  r and r.status, r and r.reason, r and r.hard, r and r.diagnostic, r and r.remote_mta,
+                  r and r.action)
         )
     return tuple(out)
 
@@ -85,7 +86,11 @@ def test_thread_json_has_the_design_shape() -> None:
     assert out == {
         "ticket": "1234", "department": "Billing", "receipts_enabled": True,
         "replies": [{"message_id": "<r@x>", "subject": "Re: hi", "queued_at": iso(at(0)), "state": "read",
-                     "bounce_label": False,
+                     "bounce_label": False, "answered_by_third_party": [],
                      "recipients": [{"address": "a@example.net", "kind": "to", "state": "read",
-                                     "delivered_at": iso(at(1)), "read_at": iso(at(5)), "failure": None}]}],
+                                     "delivered_at": iso(at(1)), "read_at": iso(at(5)), "failure": None,
+                                     "read_via": "mdn",
+                                     "evidence": [{"signal": "mdn", "event": "displayed", "at": iso(at(5)),
+                                                   "counted": True, "text": "MDN displayed \u2014 09:05",
+                                                   "agent": None, "author": None}]}]}],
     }

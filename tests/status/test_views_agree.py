@@ -39,8 +39,8 @@ def test_recipient_status_view_agrees(loaded: Builder, n: int, case) -> None:
     py = info.replies[0].recipients
     assert [r["state"] for r in rows] == [p.state for p in py] == list(case.states)
     for row, p in zip(rows, py, strict=True):
-        assert (row["address"], row["kind"], row["delivered_at"], row["read_at"]) == (
-            p.address, p.kind, p.delivered_at, p.read_at)
+        assert (row["address"], row["kind"], row["delivered_at"], row["read_at"], row["read_via"]) == (
+            p.address, p.kind, p.delivered_at, p.read_at, p.read_via)
         f = p.failure
         assert (row["failure_status"], row["failure_reason"], row["failure_diagnostic"], row["failure_source"],
                 row["failure_at"]) == ((f.status, f.reason, f.diagnostic, f.source, f.at) if f else (None,) * 5)

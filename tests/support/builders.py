@@ -31,6 +31,8 @@ SOURCES = {
     EventKind.DENIED: EventSource.MDN,
     EventKind.DISPATCHED: EventSource.MDN,
     EventKind.PROCESSED: EventSource.MDN,
+    EventKind.REPLIED: EventSource.REPLY,
+    EventKind.OPENED: EventSource.PIXEL,
 }
 
 

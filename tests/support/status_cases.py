@@ -13,6 +13,8 @@ from maild.model import StatusRecord
 BOUNCE = StatusRecord(status="5.1.1", reason="userunknown", hard=True, diagnostic="550 5.1.1 user unknown",
                       remote_mta="mx.example.net", reply_code=550)
 FAIL = StatusRecord(status="5.7.1", reason="policy", hard=False, diagnostic="554 5.7.1 rejected", reply_code=554)
+HUMAN = StatusRecord(action="human")  # a pixel open classified as a person's (maild.readsignals)
+MACHINE = StatusRecord(action="machine")
 Ev = tuple  # (kind, minute) or (kind, minute, StatusRecord)
 
 
@@ -61,6 +63,19 @@ CASES: list[Case] = [
     one((Q, ACC, ("displayed", 30), ("bounced", 40, BOUNCE)), "read", "read", name="edge_bounce_after_read_stays_read"),
     one((Q, ACC, ("displayed", 30), ("bounced", 40, BOUNCE)), "bounced", "failed", receipts=False,
         name="edge_bounce_after_read_receipts_off_is_bounced"),
+    # ---- read signals beyond MDNs (maild/readsignals.py): replies and pixel opens
+    one((Q, ACC, ("replied", 40)), "read", "read", name="reply_is_read"),
+    one((Q, ACC, ("replied", 40)), "delivered", "delivered", receipts=False, name="reply_hidden_when_receipts_off"),
+    one((Q, ACC, ("denied", 30), ("replied", 40)), "read", "read", name="reply_overturns_declined"),
+    one((Q, ACC, ("replied", 20), ("denied", 30)), "read", "read", name="declined_after_reply_stays_read"),
+    one((Q, ACC, ("deleted", 30), ("replied", 40)), "read", "read", name="reply_overturns_deleted_unread"),
+    one((Q, ACC, ("bounced", 10, BOUNCE), ("replied", 40)), "read", "read", name="reply_after_bounce_is_read"),
+    one((Q, ACC, ("opened", 10, HUMAN)), "read", "read", name="human_pixel_open_is_read"),
+    one((Q, ACC, ("opened", 10, MACHINE)), "delivered", "delivered", name="machine_pixel_open_is_not_read"),
+    one((Q, ACC, ("opened", 10, HUMAN)), "delivered", "delivered", receipts=False, name="pixel_hidden_when_receipts_off"),
+    one((Q, ACC, ("denied", 30), ("opened", 40, HUMAN)), "declined", "delivered", name="pixel_never_overturns_declined"),
+    one((Q, ACC, ("opened", 5, HUMAN), ("denied", 30)), "declined", "delivered", name="declined_beats_earlier_pixel"),
+    one((Q, ACC, ("opened", 5, HUMAN), ("displayed", 30)), "read", "read", name="pixel_before_mdn_is_read"),
     # time order, not recording order: a deferral dated before the acceptance but recorded after it
     one((Q, ("accepted", 20), ("deferred", 10)), "delivered", "delivered", name="events_ordered_by_time"),
     # ---- several recipients
@@ -115,6 +130,12 @@ CASES: list[Case] = [
          ("read", "read"), "read"),
     Case("edge_single_bcc_follows_single_rule",
          (("c@example.net", "bcc", (Q, ACC, ("displayed", 9))),), ("read",), "read"),
+    Case("multi_reply_by_cc_is_read_by_cc",
+         (("a@example.net", "to", (Q, ACC)), ("b@example.net", "cc", (Q, ACC, ("replied", 9)))),
+         ("delivered", "read"), "read_by_cc"),
+    Case("multi_reply_by_to_and_mdn_by_cc_is_read",
+         (("a@example.net", "to", (Q, ACC, ("replied", 9))), ("b@example.net", "cc", (Q, ACC, ("displayed", 8)))),
+         ("read", "read"), "read"),
     Case("multi_delayed_is_not_delivered",
          (("a@example.net", "to", (Q, ACC, ("delayed", 5))), ("b@example.net", "cc", (Q,))),
          ("delayed", "queued"), "pending"),

@@ -254,3 +254,23 @@ async def test_a_locked_store_delays_webhooks_but_does_not_stop_them(tmp_path) -
         await asyncio.to_thread(b.close)
         await asyncio.to_thread(store.close)
         await receiver.runner.cleanup()
+
+
+def test_an_event_payload_carries_its_recipients_read_via_and_evidence(tmp_path: Path) -> None:
+    from maild.webhooks import pending_deliveries
+
+    b = Builder(tmp_path / "maild.db")
+    r = b.reply("5", [("a@example.net", "to")])
+    b.event(r, "a@example.net", "accepted", 1)
+    b.event(r, "a@example.net", "replied", 20)
+    deliveries, _ = pending_deliveries(b.db, (0, 1), receipts_default=True, limit=100)
+    bodies = [json.loads(d.body) for d in deliveries]
+    replied = next(x for x in bodies if x["type"] == "event" and x["event"]["kind"] == "replied")
+    assert replied["event"]["source"] == "reply"
+    assert replied["recipient"]["state"] == "read" and replied["recipient"]["read_via"] == "reply"
+    assert [e["text"] for e in replied["recipient"]["evidence"]] == ["replied 09:20"]
+    assert [x["state"] for x in bodies if x["type"] == "reply_state"][-1] == "read"
+    b.receipts("Billing", False)
+    deliveries, _ = pending_deliveries(b.db, (0, 1), receipts_default=True, limit=100)
+    assert all(json.loads(d.body).get("event", {}).get("kind") != "replied" for d in deliveries)
+    b.close()

@@ -1,0 +1,176 @@
+"""Read signals: which events say a recipient read a reply (MDN, reply, pixel), which of them count, and the evidence list.
+
+Pure functions over status events; `maild.status.recipient_state` uses them
+for `read_at`, `read_via` and `evidence`, and the SQL view `recipient_status`
+(maild/store/schema_inbound.py) implements the same rules:
+
+* A counted signal makes a recipient read: an MDN `displayed`, a `replied`
+  event (the recipient answered, seen by an [[inbound]] source), and a pixel
+  `opened` classified `human` (a `machine` open counts only when the operator
+  sets `[pixel] count_machine_opens`).
+* A declined receipt (MDN `denied`) or a deleted-unread MDN stays so unless an
+  MDN `displayed` or a reply proves reading: a pixel open never overturns it
+  (an image fetch is weaker evidence than the recipient's own answer).
+* `read_at` is the earliest counted signal, `read_via` its kind (`mdn`,
+  `reply`, `pixel`); ties go to the event recorded first.
+* With the department's receipts off, none of this is shown (the caller
+  passes no read events at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from maild.core.events import EventKind
+
+
+class ReadVia(StrEnum):
+    MDN = "mdn"
+    REPLY = "reply"
+    PIXEL = "pixel"
+
+
+MDN_KINDS = frozenset({
+    EventKind.DISPLAYED, EventKind.DELETED, EventKind.DENIED, EventKind.DISPATCHED, EventKind.PROCESSED,
+    EventKind.MDN_FAILED,
+})
+STRONG_READ_KINDS = frozenset({EventKind.DISPLAYED, EventKind.REPLIED})  # overturn a declined receipt
+OUTCOME_KINDS = frozenset({EventKind.DENIED, EventKind.DELETED})
+SIGNAL_KINDS = MDN_KINDS | {EventKind.REPLIED, EventKind.OPENED}
+
+HUMAN = "human"  # an `opened` event's action when the fetch looked like a person's mail client
+MACHINE = "machine"
+
+
+class SignalEvent(Protocol):
+    """What these rules read of an event (maild.status.Event has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> EventKind: ...
+    @property
+    def at(self) -> str: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def detail(self) -> Mapping[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One read signal behind a recipient's verdict, in words and in fields."""
+
+    signal: ReadVia
+    event: str  # the event kind: displayed, denied, replied, opened...
+    at: str
+    counted: bool  # this signal made (or helps make) the recipient read
+    text: str  # "MDN displayed — Thunderbird 128 — 10:43", "replied 11:02", "opened 10:40 through Apple's proxy (not counted)"
+    agent: str | None = None  # the MDN's Reporting-UA, or the pixel's classification label
+    author: str | None = None  # who answered (a reply)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadVerdict:
+    read_at: str | None
+    read_via: ReadVia | None
+    outcome: EventKind | None  # the latest denied/deleted MDN when no strong signal overturns it
+    evidence: tuple[Evidence, ...]
+
+
+def via_of(kind: EventKind) -> ReadVia | None:
+    if kind in MDN_KINDS:
+        return ReadVia.MDN
+    if kind is EventKind.REPLIED:
+        return ReadVia.REPLY
+    if kind is EventKind.OPENED:
+        return ReadVia.PIXEL
+    return None
+
+
+def _order(e: SignalEvent) -> tuple[str, int]:
+    return (e.at, e.id)
+
+
+def verdict(events: Iterable[SignalEvent], *, count_machine_opens: bool = False) -> ReadVerdict:
+    """The read verdict of one recipient from its (visible) events; other kinds are ignored."""
+    signals = sorted((e for e in events if e.kind in SIGNAL_KINDS), key=_order)
+    outcomes = [e for e in signals if e.kind in OUTCOME_KINDS]
+    outcome = outcomes[-1].kind if outcomes else None
+
+    def counts(e: SignalEvent) -> bool:
+        if e.kind in STRONG_READ_KINDS:
+            return True
+        if e.kind is EventKind.OPENED and outcome is None:
+            return e.action == HUMAN or count_machine_opens
+        return False
+
+    counted = [e for e in signals if counts(e)]
+    first = counted[0] if counted else None
+    return ReadVerdict(
+        read_at=first.at if first else None,
+        read_via=via_of(first.kind) if first else None,
+        outcome=None if first is not None else outcome,
+        evidence=tuple(_evidence(e, counts(e)) for e in signals),
+    )
+
+
+def _time(at: str) -> str:
+    return at[11:16] if len(at) >= 16 else at
+
+
+def _ua(detail: Mapping[str, Any] | None) -> str | None:
+    """The program of an MDN's Reporting-UA ("host; Thunderbird 128" -> "Thunderbird 128"), for people to read."""
+    report = (detail or {}).get("report")
+    text = report.get("reporting_ua") if isinstance(report, Mapping) else (detail or {}).get("reporting_ua")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    return (parts[-1] if parts else text.strip())[:80]
+
+
+_MDN_WORDS = {
+    EventKind.DISPLAYED: "MDN displayed",
+    EventKind.DENIED: "MDN denied (receipt declined)",
+    EventKind.DELETED: "MDN deleted unread",
+    EventKind.DISPATCHED: "MDN dispatched",
+    EventKind.PROCESSED: "MDN processed",
+    EventKind.MDN_FAILED: "MDN failed",
+}
+
+
+def _evidence(e: SignalEvent, counted: bool) -> Evidence:
+    detail = e.detail or {}
+    when = _time(e.at)
+    if e.kind is EventKind.REPLIED:
+        author = detail.get("author") if isinstance(detail.get("author"), str) else None
+        by = detail.get("matched_by")
+        text = f"replied {when}" + (f" (matched by {by})" if isinstance(by, str) and by != "from" else "")
+        return Evidence(ReadVia.REPLY, str(e.kind), e.at, counted, text, author=author)
+    if e.kind is EventKind.OPENED:
+        label = detail.get("label") if isinstance(detail.get("label"), str) else None
+        kind = e.action or MACHINE
+        text = f"opened {when}"
+        if kind == MACHINE:
+            text += f" through {label}" if label else " by a machine"
+        elif label:
+            text += f" ({label})"
+        if not counted:
+            text += " (not counted)"
+        return Evidence(ReadVia.PIXEL, str(e.kind), e.at, counted, text, agent=label)
+    ua = _ua(detail)
+    text = " — ".join(x for x in (_MDN_WORDS.get(e.kind, f"MDN {e.kind}"), ua, when) if x)
+    if e.kind in (EventKind.DISPATCHED, EventKind.PROCESSED, EventKind.MDN_FAILED):
+        text += " (not counted)"
+    return Evidence(ReadVia.MDN, str(e.kind), e.at, counted, text, agent=ua)
+
+
+def evidence_json(items: Sequence[Evidence]) -> list[dict[str, object]]:
+    return [
+        {"signal": str(x.signal), "event": x.event, "at": x.at, "counted": x.counted, "text": x.text,
+         "agent": x.agent, "author": x.author}
+        for x in items
+    ]
