@@ -1,5 +1,8 @@
 """Maildir receipts source: scan a local Maildir, ingest each message, then move it to the processed or quarantine folder.
 
+New files are noticed within about a second (`maild.fswatch`: inotify where
+the platform has it, else a look at the folders every second), which wakes
+the runner; the full scan every `poll_interval` stays as the safety net.
 Folders are Maildir++ subfolders (`PATH/.processed`, `PATH/.quarantine`),
 created with the Maildir when missing. A file leaves `new/` (or `cur/`) only
 after its outcome is committed, so a crash in between means the next scan
@@ -18,6 +21,7 @@ from typing import Any
 from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
+from maild.fswatch import FolderWatch
 from maild.receipts.ingest import IngestOutcome
 from maild.receipts.quarantine import raw_limit
 from maild.receipts.runner import Runner
@@ -25,6 +29,7 @@ from maild.receipts.runner import Runner
 log = logs.get("receipts.maildir")
 
 MAX_BACKOFF = 60.0
+WATCH_POLL = 1.0  # without inotify, the folders' mtimes are looked at this often
 
 
 def ensure_maildir(path: Path) -> None:
@@ -78,6 +83,7 @@ class MaildirSource(Runner):
         self.root = url.path
         self.processed = folder_path(self.root, settings.processed_folder)
         self.quarantine = folder_path(self.root, settings.quarantine_folder)
+        self.watch = FolderWatch([self.root / "new", self.root / "cur"], self.wake, poll=WATCH_POLL)
 
     async def round(self) -> float:
         """Scan batches until none is left; the next round comes after poll_interval, or at once on wake()."""
@@ -85,10 +91,14 @@ class MaildirSource(Runner):
             await asyncio.to_thread(self._prepare)
             self.stats.connected = True
             self.stats.sessions += 1
-            log.info("maildir_source_ready", source=self.name)
+            watch = self.watch.mode if self.watch.mode != "off" else self.watch.start()
+            log.info("maildir_source_ready", source=self.name, watch=watch)
         while await self.scan_once() and not self.stopping:
             pass
         return self.settings.poll_interval
+
+    async def stopped(self) -> None:
+        self.watch.close()
 
     def log_failure(self, error: Exception, retry_in: float) -> None:
         # a full disk or a locked store: back off and try again
