@@ -24,6 +24,7 @@ from maild.delivery.scheduler import Delivery
 from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
 from maild.http.auth import load_token
+from maild.inbound.sources import build_inbound
 from maild.intake.server import IntakeServer, build_intake
 from maild.receipts.ingest import Ingestor, hints_from
 from maild.receipts.sources import Source, build_sources
@@ -92,7 +93,7 @@ class Daemon:
 
     def _start_sources(self, s: Settings) -> None:
         assert self.ingestor is not None
-        self.sources = build_sources(s, self.ingestor, self.store)
+        self.sources = [*build_sources(s, self.ingestor, self.store), *build_inbound(s, self.store)]
         self.source_tasks = [self._spawn(src.run(), f"source {src.name}", keep=False) for src in self.sources]
 
     def _spawn(self, coro: Any, name: str, *, keep: bool = True) -> asyncio.Task[Any]:
@@ -254,7 +255,7 @@ class Daemon:
         if self.store is not None:  # the SQL views read the stored default
             default = settings.tracking.receipts_default
             await self.store.write(lambda db: departments.sync_default(db, default))
-        if settings.receipts != old.receipts:
+        if settings.receipts != old.receipts or settings.inbound != old.inbound:
             log.info("receipt_sources_restarting")
             await self._stop_sources()
             self._start_sources(settings)

@@ -14,9 +14,11 @@ from maild.config.sections import (
     DEFAULT_RECEIPTS,
     LIST_SECTIONS,
     SECTIONS,
+    InboundSource,
     ReceiptSource,
     Settings,
 )
+from maild.core.urls import Scheme
 from maild.errors import ConfigError
 
 DEFAULT_CONFIG = Path("maild.toml")
@@ -55,7 +57,11 @@ def parse(document: Mapping[str, Any], source: Path) -> Settings:
     receipts = tuple(
         _build(ReceiptSource, t, f"receipts[{i}]", base, source) for i, t in enumerate(raw_receipts)
     )
-    settings = Settings(source=source.resolve(), receipts=receipts, **sections)
+    raw_inbound = document.get("inbound", [])
+    if not isinstance(raw_inbound, list):
+        raise ConfigError(source, "inbound", "expected an array of tables ([[inbound]])")
+    inbound = tuple(_build(InboundSource, t, f"inbound[{i}]", base, source) for i, t in enumerate(raw_inbound))
+    settings = Settings(source=source.resolve(), receipts=receipts, inbound=inbound, **sections)
     _check_consistency(settings)
     return settings
 
@@ -81,6 +87,13 @@ def _check_consistency(s: Settings) -> None:
             "intake.allowed_networks",
             f"listening on {', '.join(public)} with neither allowed_networks nor users_file would make an open relay",
         )
+    for i, src in enumerate(s.inbound):
+        if src.url.scheme is Scheme.LMTP:  # the LMTP hop lands next; until then say so instead of failing at start
+            raise ConfigError(s.source, f"inbound[{i}].url", "an lmtp:// inbound hop is not available in this version yet")
+        if src.url.scheme is Scheme.LMTP and src.next_hop is None:
+            raise ConfigError(s.source, f"inbound[{i}].next_hop", "expected the next hop (lmtp://HOST:PORT) of this LMTP hop")
+        if src.next_hop is not None and src.url.scheme is not Scheme.LMTP:
+            raise ConfigError(s.source, f"inbound[{i}].next_hop", "only an lmtp:// inbound source has a next hop")
     if s.http.listen:
         try:
             hostport(s.http.listen, s.base_dir)

@@ -30,7 +30,7 @@ from maild.config.declare import (
     string_map,
     upstream_url,
 )
-from maild.core.urls import SourceUrl, UpstreamUrl
+from maild.core.urls import Scheme, SourceUrl, UpstreamUrl, parse_upstream_url
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,43 @@ class ReceiptSource:
     )
 
 
+def next_hop_url(value: Any, base: Path) -> UpstreamUrl | None:
+    """[[inbound]] next_hop: empty, lmtp://HOST:PORT or smtp://HOST:PORT."""
+    text = string(value, base)
+    if not text:
+        return None
+    url = parse_upstream_url(text, base)
+    if url.scheme not in (Scheme.LMTP, Scheme.SMTP):
+        raise ValueError('expected lmtp://HOST:PORT or smtp://HOST:PORT, such as "lmtp://127.0.0.1:24"')
+    return url
+
+
+@dataclass(frozen=True)
+class InboundSource:
+    """Where customers' answers arrive ([[inbound]]): read only, see maild/inbound/."""
+
+    url: SourceUrl = setting(
+        "maildir:var/inbound",
+        "Where answers arrive: maildir:PATH, imap://USER@HOST:PORT/FOLDER, imaps://... (read only), "
+        "lmtp://HOST:PORT (a hop in front of next_hop).",
+        source_url,
+    )
+    password_file: Path | None = setting("", "File holding the IMAP password.", optional_path, secret=True)
+    starttls: bool = setting(False, "Require STARTTLS on imap:// (never falls back to plain text).", boolean)
+    tls_ca_file: Path | None = setting("", "CA bundle for the IMAP server's certificate.", optional_path)
+    next_hop: UpstreamUrl | None = setting(
+        "", "lmtp:// only: where every message is passed on, unchanged, before maild answers (lmtp:// or smtp://).",
+        next_hop_url,
+    )
+    poll_interval: float = setting(
+        "1s", "Maildir: rescan interval when inotify is unavailable; IMAP: polling interval without IDLE.", duration
+    )
+    idle_renew: float = setting("25m", "IDLE is re-issued after this (RFC 2177 asks for under 29 minutes).", duration)
+    idle_keepalive: float = setting("5m", "While idling, check the IMAP connection this often; 0: only at idle_renew.", duration)
+    command_timeout: float = setting("60s", "Hard timeout around every IMAP or next-hop command.", duration)
+    batch_size: int = setting(500, "Most messages whose header fields are fetched (or files read) per batch.", integer(1, 5000))
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     listen: str = setting("127.0.0.1:8025", "HTTP API and /metrics listener (HOST:PORT); empty: off.", string)
@@ -207,6 +244,7 @@ class Settings:
     webhooks: WebhookSettings
     retention: RetentionSettings
     service: ServiceSettings
+    inbound: tuple[InboundSource, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -224,5 +262,5 @@ SECTIONS: dict[str, type] = {
     "retention": RetentionSettings,
     "service": ServiceSettings,
 }
-LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource}
+LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource, "inbound": InboundSource}
 DEFAULT_RECEIPTS: list[dict[str, Any]] = [{"url": "maildir:var/receipts"}]
