@@ -44,7 +44,7 @@ DOCUMENT: dict[str, Any] = {
             },
             "Recipient": {
                 "type": "object",
-                "required": ["address", "kind", "state", "delivered_at", "read_at", "failure"],
+                "required": ["address", "kind", "state", "delivered_at", "read_at", "failure", "read_via", "evidence"],
                 "properties": {
                     "address": {"type": "string"},
                     "kind": {"enum": ["to", "cc", "bcc"]},
@@ -55,17 +55,43 @@ DOCUMENT: dict[str, Any] = {
                     "delivered_at": _str_or_null,
                     "read_at": _str_or_null,
                     "failure": {"$ref": "#/components/schemas/Failure"},
+                    "read_via": {"enum": ["mdn", "reply", "pixel", None], "description": "the signal read_at comes from"},
+                    "evidence": {"type": "array", "items": {"$ref": "#/components/schemas/Evidence"}},
                 },
+            },
+            "Evidence": {
+                "type": "object",
+                "description": "One read signal behind a recipient's state, counted or not.",
+                "required": ["signal", "event", "at", "counted", "text", "agent", "author"],
+                "properties": {
+                    "signal": {"enum": ["mdn", "reply", "pixel"]},
+                    "event": {"type": "string", "examples": ["displayed", "denied", "replied", "opened"]},
+                    "at": {"type": "string", "format": "date-time"},
+                    "counted": {"type": "boolean"},
+                    "text": {"type": "string", "examples": ["MDN displayed — Thunderbird 128 — 10:43", "replied 11:02"]},
+                    "agent": _str_or_null,
+                    "author": _str_or_null,
+                },
+            },
+            "ThirdPartyAnswer": {
+                "type": "object",
+                "description": "Someone who was not a recipient answered the reply: no one's read state.",
+                "required": ["author", "at"],
+                "properties": {"author": _str_or_null, "at": {"type": "string", "format": "date-time"}},
             },
             "Reply": {
                 "type": "object",
-                "required": ["message_id", "subject", "queued_at", "state", "bounce_label", "recipients"],
+                "required": ["message_id", "subject", "queued_at", "state", "bounce_label", "answered_by_third_party",
+                             "recipients"],
                 "properties": {
                     "message_id": _str_or_null,
                     "subject": _str_or_null,
                     "queued_at": {"type": "string", "format": "date-time"},
                     "state": {"enum": ["pending", "delivered", "read_by_cc", "read_by_to", "read", "failed"]},
                     "bounce_label": {"type": "boolean"},
+                    "answered_by_third_party": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/ThirdPartyAnswer"}
+                    },
                     "recipients": {"type": "array", "items": {"$ref": "#/components/schemas/Recipient"}},
                 },
             },

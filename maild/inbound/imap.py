@@ -14,7 +14,6 @@ neither misses nor doubles anything; a changed UIDVALIDITY rescans from UID 1
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,7 +180,7 @@ class InboundImapSource(ImapSource):
         recorded = await self.store.write(
             lambda db: record_batch(db, answers, source=self.name, state=new_state, now=now)
         )
-        for (uid, h), r in zip(answers, recorded, strict=True):
+        for (uid, _), r in zip(answers, recorded, strict=True):
             self.counts.count(r)
             if r.decision.verdict is not Verdict.NOT_OURS:
                 self.log.info("inbound_answer", uid=uid, verdict=str(r.decision.verdict), events=r.events,

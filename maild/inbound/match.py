@@ -24,8 +24,9 @@ from enum import StrEnum
 import sqlite_utils
 
 from maild.clock import iso
+from maild.core.events import EventKind, EventSource
 from maild.inbound.headers import InboundHeaders, automatic, normalize
-from maild.model import EventKind, EventSource, StatusRecord
+from maild.model import StatusRecord
 from maild.store.events import NewEvent, record_event
 
 

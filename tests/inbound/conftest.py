@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from tests.ingest.conftest import _logs_to_current_stderr, db, db_path, store  # noqa: F401
-from tests.servers.fixtures import dovecot, dovecot_user  # noqa: F401
+import dataclasses
 
-import dataclasses  # noqa: E402
+import sqlite_utils
 
-import sqlite_utils  # noqa: E402
-
-from maild import spool  # noqa: E402
-from maild.model import RecipientKind  # noqa: E402
-from maild.store import transaction  # noqa: E402
-from tests.ingest.conftest import KEYS, T0  # noqa: E402
+from maild import spool
+from maild.core.events import RecipientKind
+from maild.store import transaction
+from tests.ingest.conftest import KEYS, T0, _logs_to_current_stderr, db, db_path, store  # noqa: F401 - fixtures
+from tests.servers.fixtures import dovecot, dovecot_user  # noqa: F401 - fixtures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +21,7 @@ class Sent:
 
 
 def send(
-    db: sqlite_utils.Database, *recipients: tuple[str, str], message_id: str = "<m1@helpdesk.example.com>",
+    database: sqlite_utils.Database, *recipients: tuple[str, str], message_id: str = "<m1@helpdesk.example.com>",
     department: str | None = "Billing", ticket: str = "1234",
 ) -> Sent:
     """Spool a reply to (address, kind) recipients the way intake does; kinds are to, cc, bcc."""
@@ -39,12 +37,12 @@ def send(
         message_id=message_id,
         subject=f"[#{ticket}] hello",
     )
-    spooled = transaction(db, lambda d: spool.enqueue(d, sub, KEYS, receipts_default=True))
-    rows = {r[0]: int(r[1]) for r in db.execute("SELECT address, id FROM recipients WHERE message = ?", (spooled.message,))}
+    spooled = transaction(database, lambda d: spool.enqueue(d, sub, KEYS, receipts_default=True))
+    rows = {r[0]: int(r[1]) for r in database.execute("SELECT address, id FROM recipients WHERE message = ?", (spooled.message,))}
     return Sent(spooled.message, message_id, rows)
 
 
-def replied(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+def replied(database: sqlite_utils.Database) -> list[tuple[str, str]]:
     """(recipient address, event source) of every replied event, in recording order."""
-    return [tuple(r) for r in db.execute(
+    return [(r[0], r[1]) for r in database.execute(
         "SELECT r.address, e.source FROM events e JOIN recipients r ON r.id = e.recipient WHERE e.kind = 'replied' ORDER BY e.id")]

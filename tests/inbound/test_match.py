@@ -145,7 +145,7 @@ def test_a_date_before_the_reply_was_sent_is_not_believed(db) -> None:
 
 
 def test_declined_stays_declined_until_a_reply_proves_reading(db) -> None:
-    from maild.model import EventKind
+    from maild.core.events import EventKind
     from maild.store.events import NewEvent, record_event
 
     sent = send(db, ("alice@example.net", "to"))
