@@ -9,7 +9,7 @@ import sqlite_utils
 from maild import spool
 from maild.core.events import RecipientKind
 from maild.store import transaction
-from tests.ingest.conftest import KEYS, T0, _logs_to_current_stderr, db, db_path, store  # noqa: F401 - fixtures
+from tests.receipts.conftest import KEYS, T0, _logs_to_current_stderr, db, db_path, store  # noqa: F401 - fixtures
 from tests.servers.fixtures import dovecot, dovecot_user  # noqa: F401 - fixtures
 
 

@@ -6,7 +6,7 @@ import secrets
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from tests.ingest.conftest import T0
+from tests.receipts.conftest import T0
 
 
 def answer(

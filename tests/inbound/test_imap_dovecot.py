@@ -13,7 +13,7 @@ from maild import config, queries
 from maild.inbound.imap import InboundImapSource
 from tests.inbound import mail
 from tests.inbound.conftest import replied, send
-from tests.ingest.conftest import async_wait_for
+from tests.receipts.conftest import async_wait_for
 
 pytestmark = pytest.mark.integration
 MID = "<m1@helpdesk.example.com>"

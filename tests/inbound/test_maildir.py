@@ -14,7 +14,7 @@ from maild import config, fswatch
 from maild.inbound.maildir import InboundMaildirSource
 from tests.inbound import mail
 from tests.inbound.conftest import replied, send
-from tests.ingest.conftest import async_wait_for
+from tests.receipts.conftest import async_wait_for
 
 MID = "<m1@helpdesk.example.com>"
 
@@ -133,9 +133,9 @@ async def test_a_receipts_maildir_notices_a_new_receipt_within_a_second(tmp_path
     """[[receipts]] Maildirs share the watch: with the default 60 s scan a newcomer's MDN shows up at once."""
     from maild.receipts.ingest import Ingestor
     from maild.receipts.maildir import MaildirSource
-    from tests.ingest import mail as reports
-    from tests.ingest.conftest import KEYS, event_kinds, write_config
-    from tests.ingest.conftest import send as send_one
+    from tests.receipts import mail as reports
+    from tests.receipts.conftest import KEYS, event_kinds, write_config
+    from tests.receipts.conftest import send as send_one
 
     cfg = write_config(tmp_path, tmp_path / "maild.db", receipts='[[receipts]]\nurl = "maildir:receipts"\n')
     settings = config.load(cfg)
