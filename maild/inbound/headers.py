@@ -106,9 +106,15 @@ def _decoded(value: str) -> str:
         return value
 
 
+_SIMPLE_ONE = re.compile(r'\s*(?:"[^"\\<>]*"|[^",;:<>@()\\]*)\s*<([^<>@\s",;:()]+@[^<>@\s",;:()]+)>\s*|\s*([^<>@\s",;:()]+@[^<>@\s",;:()]+)\s*')
+
+
 def _addresses(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
+    simple = _SIMPLE_ONE.fullmatch(value)  # "Name <a@b>" or a@b: most From lines, without the full RFC 5322 parser
+    if simple is not None:
+        return ((simple.group(1) or simple.group(2)).lower(),)
     try:
         pairs = getaddresses([value])
     except (ValueError, IndexError):
