@@ -88,8 +88,6 @@ def _check_consistency(s: Settings) -> None:
             f"listening on {', '.join(public)} with neither allowed_networks nor users_file would make an open relay",
         )
     for i, src in enumerate(s.inbound):
-        if src.url.scheme is Scheme.LMTP:  # the LMTP hop lands next; until then say so instead of failing at start
-            raise ConfigError(s.source, f"inbound[{i}].url", "an lmtp:// inbound hop is not available in this version yet")
         if src.url.scheme is Scheme.LMTP and src.next_hop is None:
             raise ConfigError(s.source, f"inbound[{i}].next_hop", "expected the next hop (lmtp://HOST:PORT) of this LMTP hop")
         if src.next_hop is not None and src.url.scheme is not Scheme.LMTP:

@@ -1,4 +1,4 @@
-"""Inbound sources: build the source (IMAP, Maildir) each [[inbound]] table's URL names."""
+"""Inbound sources: build the source (IMAP, Maildir, LMTP hop) each [[inbound]] table's URL names."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ def build_inbound(settings: Settings, store: Any) -> list[Source]:
         url = table.url
         if url.scheme is Scheme.MAILDIR:
             sources.append(InboundMaildirSource(table, store, base_dir=settings.base_dir))
+        elif url.scheme is Scheme.LMTP:
+            from maild.inbound.lmtp import LmtpHop
+
+            sources.append(LmtpHop(table, store, base_dir=settings.base_dir))
         else:
             sources.append(InboundImapSource(table, store, base_dir=settings.base_dir))
     return sources
