@@ -17,7 +17,6 @@ from maild.inbound.lmtp import LmtpHop
 from tests.daemon.conftest import MaildProcess, NotifySocket, free_port
 from tests.inbound import mail
 from tests.inbound.conftest import replied, send
-from tests.receipts.conftest import async_wait_for
 
 MID = "<m1@helpdesk.example.com>"
 
@@ -39,15 +38,14 @@ class NextHop:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
         if address.startswith("unknown@"):
-            return "550 5.1.1 <%s>: user unknown" % address
+            return f"550 5.1.1 <{address}>: user unknown"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
         self.in_data.set()
         try:
-            while not self.gate.is_set():  # cancelled with the session when maild's connection drops
-                await asyncio.sleep(0.01)
+            await asyncio.to_thread(self.gate.wait, 60)  # cancelled with the session when maild's connection drops
         except asyncio.CancelledError:
             self.cancelled.set()
             raise
