@@ -119,7 +119,7 @@ async def imap_round(dovecot: Dovecot, path: Path, workdir: Path, raws: list[byt
         {"inbound": [{"url": dovecot.url(box), "password_file": str(dovecot.password_file(box, workdir)),
                       "batch_size": 500}]}, workdir / "maild.toml").inbound[0]
     store = Store(path).open()
-    source = InboundImapSource(settings, store, base_dir=workdir)
+    source = InboundImapSource(settings, store)
     start = time.perf_counter()
     task = asyncio.create_task(source.run())
     while source.counts.seen < len(raws):

@@ -1,8 +1,9 @@
 """IMAP inbound source: follow the helpdesk's support mailbox read-only (EXAMINE, BODY.PEEK of a few header fields).
 
-The session, reconnects with backoff, IDLE and the FETCH-gap handling are the
-receipts IMAP source's (`maild.receipts.imap`); this source replaces what it
-does in the folder: EXAMINE instead of SELECT, no CREATE, and per batch one
+The session (`maild.receipts.imap_session`), the runner's reconnects with
+backoff, IDLE, the FETCH-gap handling and the pure UID state machine
+(`maild.receipts.imap_state`) are the receipts IMAP source's; this source
+replaces what it does in the folder: EXAMINE instead of SELECT, no CREATE, and per batch one
 `UID FETCH (UID BODY.PEEK[HEADER.FIELDS (...)])` of the fields in
 `maild.inbound.headers.FIELDS`, never a body, never a STORE, COPY, MOVE or
 EXPUNGE. The helpdesk owns that mailbox: its messages and flags stay as they
@@ -17,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import aioimaplib
@@ -30,7 +30,9 @@ from maild.config import InboundSource, ReceiptSource
 from maild.inbound.headers import FIELDS, InboundHeaders, read_headers
 from maild.inbound.match import Recorded, Verdict, record_answer
 from maild.receipts import imap_proto as p
-from maild.receipts.imap import FolderState, ImapError, ImapSource, _Session, _text
+from maild.receipts.imap import ImapSource
+from maild.receipts.imap_session import ImapError, ImapSession, response_text
+from maild.receipts.imap_state import FolderState, advance, on_select
 
 log = logs.get("inbound.imap")
 
@@ -105,40 +107,39 @@ class InboundImapSource(ImapSource):
 
     def __init__(
         self, settings: InboundSource, store: Any, clock: Callable[[], datetime] = clockmod.now,
-        *, base_dir: Path | None = None,
     ) -> None:
-        super().__init__(session_settings(settings), None, store, clock, base_dir=base_dir)
+        super().__init__(session_settings(settings), None, store, clock)
         self.inbound = settings
         self.name = "inbound " + self.url.display()  # apart from a [[receipts]] source on the same folder
         self.log = log.bind(source=self.name)
         self.counts = InboundStats()
 
-    async def _examine(self, s: _Session) -> int:
+    async def _examine(self, s: ImapSession) -> int:
         """EXAMINE the folder (read-only: RFC 3501 §6.3.2, no flag changes, not even \\Recent); its UIDVALIDITY."""
         assert s.imap is not None
         protocol = s.imap.protocol
         command = aioimaplib.Command("EXAMINE", protocol.new_tag(), p.quote(self.url.folder), loop=protocol.loop)
         response = await s.call(protocol.execute(command), f"examine {self.url.folder}")
         if response.result != "OK":
-            raise ImapError(f"examine {self.url.folder} refused: {_text(response.lines)}")
+            raise ImapError(f"examine {self.url.folder} refused: {response_text(response.lines)}")
         protocol.state = aioimaplib.SELECTED  # aioimaplib only knows SELECT; UID commands need this state
         validity = p.uidvalidity(response.lines)
         if validity is None:
             raise ImapError("examine: the server sent no UIDVALIDITY")
         return validity
 
-    async def _follow(self, s: _Session) -> None:
+    async def _follow(self, s: ImapSession) -> None:
         await s.open(await self._password())
         validity = await self._examine(s)
-        state = await self.store.read(lambda db: load_state(db, self.name))
-        if state is None or state.uidvalidity != validity:
-            if state is not None:
-                self.log.warning("inbound_uidvalidity_changed", old=state.uidvalidity, new=validity)
-            state = FolderState(validity, 0)  # rescan: each answer is recorded once whatever happens
-            fresh, now = state, self.clock()
-            await self.store.write(lambda db: save_state(db, self.name, fresh, now))
-        self.connected = True
-        self.sessions += 1
+        stored = await self.store.read(lambda db: load_state(db, self.name))
+        state = on_select(stored, validity)
+        if state is not stored:  # none yet, or a new UIDVALIDITY: rescan (each answer is recorded once whatever happens)
+            if stored is not None:
+                self.log.warning("inbound_uidvalidity_changed", old=stored.uidvalidity, new=validity)
+            now = self.clock()
+            await self.store.write(lambda db: save_state(db, self.name, state, now))
+        self.stats.connected = True
+        self.stats.sessions += 1
         self.log.info("inbound_session_ready", uidvalidity=validity, last_uid=state.last_uid,
                       idle="IDLE" in s.capabilities)
         while not self._stop.is_set():
@@ -150,7 +151,7 @@ class InboundImapSource(ImapSource):
             else:
                 await self._pause(s, self.settings.poll_interval)
 
-    async def _batch(self, s: _Session, state: FolderState, batch: list[int], skip: set[int] | None = None) -> FolderState:
+    async def _batch(self, s: ImapSession, state: FolderState, batch: list[int], skip: set[int] | None = None) -> FolderState:
         """The header fields of a batch, matched and recorded with the new last UID in one transaction.
 
         last_uid never passes a message FETCH did not return while the folder still holds it (fetched again at the
@@ -173,9 +174,7 @@ class InboundImapSource(ImapSource):
             self.log.warning("imap_fetch_missing", uids=p.uid_set(missing), still_present=p.uid_set(stuck) if stuck else "")
             if skip is not None:
                 skip.update(stuck)
-        waiting = stuck + [u for u in (skip or ()) if u > state.last_uid]
-        last = min(waiting) - 1 if waiting else max(batch)
-        new_state = FolderState(state.uidvalidity, max(state.last_uid, last))
+        new_state = advance(state, batch, (), waiting=stuck + [u for u in (skip or ()) if u > state.last_uid])
         now = self.clock()
         recorded = await self.store.write(
             lambda db: record_batch(db, answers, source=self.name, state=new_state, now=now)

@@ -25,7 +25,6 @@ import secrets
 import socket
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
@@ -39,6 +38,7 @@ from maild.delivery.protocol import Reply
 from maild.inbound.headers import read_headers
 from maild.inbound.imap import InboundStats
 from maild.inbound.match import Verdict, record_answer
+from maild.receipts.runner import Runner
 
 log = logs.get("inbound.lmtp")
 
@@ -81,28 +81,30 @@ class HopHandler:
         return answers([one_line(r) for r in replies])
 
 
-class LmtpHop:
-    """Listens on the URL's HOST:PORT (port 0: any free port, see `port`) until stopped; see the module docstring."""
+class LmtpHop(Runner):
+    """Listens on the URL's HOST:PORT (port 0: any free port, see `port`) until stopped; see the module docstring.
 
-    def __init__(
-        self, settings: InboundSource, store: Any, clock: Callable[[], datetime] = clockmod.now,
-        *, base_dir: Path | None = None,
-    ) -> None:
+    A runner whose one round is the listener's life; a port that cannot be bound is not retried (the daemon
+    stops with the error rather than drop the helpdesk's mail on the floor).
+    """
+
+    retries = False
+
+    def __init__(self, settings: InboundSource, store: Any, clock: Callable[[], datetime] = clockmod.now) -> None:
         url = settings.url
         assert settings.next_hop is not None
+        super().__init__("inbound " + url.display())
         self.settings = settings
         self.store = store
         self.clock = clock
         self.host, self.port = url.host, url.port
         self.next_hop = settings.next_hop
-        self.name = "inbound " + url.display()
         self.counts = InboundStats()
         self.passed = 0  # messages the next hop answered
         self.failures = 0  # messages answered 451 because the next hop failed
         self.record_failures = 0  # answers the next hop took that maild could not record
         self.handler = HopHandler(self)
         self._server: asyncio.AbstractServer | None = None
-        self._stopped = asyncio.Event()
         self._helo = socket.getfqdn() or "maild"
 
     @property
@@ -148,18 +150,23 @@ class LmtpHop:
             port=self.port,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self.stats.connected = True
+        self.stats.sessions += 1
         log.info("inbound_lmtp_listening", host=self.host, port=self.port, next_hop=str(self.next_hop))
 
-    async def run(self) -> None:
+    async def round(self) -> None:
         if self._server is None:
             await self.start()
-        await self._stopped.wait()
+        await self._stop.wait()
 
-    async def stop(self) -> None:
+    def log_failure(self, error: Exception, retry_in: float) -> None:  # never called: retries is False
+        log.error("inbound_lmtp_failed", source=self.name, error=f"{type(error).__name__}: {error}")
+
+    async def stopped(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        self._stopped.set()
+        self.stats.connected = False
 
 
 def _passable(option: str, conn: Connection) -> bool:

@@ -26,11 +26,11 @@ from maild import clock as clockmod
 from maild import logs
 from maild.clock import iso
 from maild.config import InboundSource
-from maild.core.backoff import backoff, half_jitter
 from maild.fswatch import FolderWatch
 from maild.inbound.headers import MAX_HEADER_BYTES, InboundHeaders, read_headers
 from maild.inbound.imap import InboundStats
 from maild.inbound.match import Recorded, Verdict, record_answer
+from maild.receipts.runner import Runner
 
 log = logs.get("inbound.maildir")
 
@@ -80,74 +80,55 @@ def record_files(
     return out
 
 
-class InboundMaildirSource:
-    """Watches one Maildir read-only; `run()` until `stop()`."""
+class InboundMaildirSource(Runner):
+    """Watches one Maildir read-only; `run()` until `stop()` (a runner: a failed round is retried with backoff)."""
 
-    def __init__(
-        self, settings: InboundSource, store: Any, clock: Callable[[], datetime] = clockmod.now,
-        *, base_dir: Path | None = None,
-    ) -> None:
+    first_backoff = 0.5
+    max_backoff = 60.0
+
+    def __init__(self, settings: InboundSource, store: Any, clock: Callable[[], datetime] = clockmod.now) -> None:
         url = settings.url
         assert url.path is not None
+        super().__init__("inbound " + url.display())
         self.settings = settings
         self.store = store
         self.clock = clock
         self.root = url.path
-        self.name = "inbound " + url.display()
         self.counts = InboundStats()
-        self.watch_mode = "off"
+        self.watch = FolderWatch([self.root / "new", self.root / "cur"], self.wake, poll=settings.poll_interval)
         self.scans = 0  # scans done (tests: the first one is over)
         self._seen: set[str] | None = None
-        self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._ready = False
 
     @property
-    def connected(self) -> bool:
-        return self._ready
+    def watch_mode(self) -> str:
+        return self.watch.mode
 
-    def wake(self) -> None:
-        self._wake.set()
+    async def round(self) -> float:
+        """Look at every file not seen yet; the next round after RESCAN, or at once when the watch wakes it."""
+        if not self.stats.connected:
+            await self._prepare()
+        while await self.scan_once() and not self.stopping:
+            pass
+        return RESCAN
 
-    async def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+    def log_failure(self, error: Exception, retry_in: float) -> None:
+        # a missing folder, a locked store: back off and try again
+        log.warning("inbound_maildir_failed", source=self.name, error=f"{type(error).__name__}: {error}",
+                    retry_in=round(retry_in, 2))
 
-    async def run(self) -> None:
-        failures = 0
-        watch = FolderWatch([self.root / "new", self.root / "cur"], self.wake, poll=self.settings.poll_interval)
-        try:
-            while not self._stop.is_set():
-                try:
-                    if not self._ready:
-                        await self._prepare(watch)
-                    while await self.scan_once() and not self._stop.is_set():
-                        pass
-                    failures = 0
-                    delay = RESCAN
-                except Exception as exc:  # noqa: BLE001 - a missing folder, a locked store: back off and try again
-                    failures += 1
-                    delay = backoff(failures, 0.5, 60.0, jitter=half_jitter)
-                    log.warning("inbound_maildir_failed", source=self.name, error=f"{type(exc).__name__}: {exc}",
-                                retry_in=round(delay, 2))
-                if self._stop.is_set():
-                    break
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                except TimeoutError:
-                    pass
-        finally:
-            watch.close()
+    async def stopped(self) -> None:
+        self.watch.close()
 
-    async def _prepare(self, watch: FolderWatch) -> None:
+    async def _prepare(self) -> None:
         for sub in ("new", "cur"):
             if not await asyncio.to_thread((self.root / sub).is_dir):
                 raise FileNotFoundError(f"{self.root / sub} is not a folder (maild never creates one in an inbound Maildir)")
         self._seen = await self.store.read(lambda db: seen_names(db, self.name))
-        self.watch_mode = watch.start()
-        self._ready = True
-        log.info("inbound_maildir_ready", source=self.name, watch=self.watch_mode, seen=len(self._seen))
+        if self.watch.mode == "off":
+            self.watch.start()
+        self.stats.connected = True
+        self.stats.sessions += 1
+        log.info("inbound_maildir_ready", source=self.name, watch=self.watch.mode, seen=len(self._seen))
 
     async def scan_once(self) -> int:
         """Look at one batch of files not seen yet; returns how many."""

@@ -18,11 +18,11 @@ def build_inbound(settings: Settings, store: Any) -> list[Source]:
     for table in settings.inbound:
         url = table.url
         if url.scheme is Scheme.MAILDIR:
-            sources.append(InboundMaildirSource(table, store, base_dir=settings.base_dir))
+            sources.append(InboundMaildirSource(table, store))
         elif url.scheme is Scheme.LMTP:
             from maild.inbound.lmtp import LmtpHop
 
-            sources.append(LmtpHop(table, store, base_dir=settings.base_dir))
+            sources.append(LmtpHop(table, store))
         else:
-            sources.append(InboundImapSource(table, store, base_dir=settings.base_dir))
+            sources.append(InboundImapSource(table, store))
     return sources

@@ -29,7 +29,7 @@ def make_source(dovecot, dovecot_user, store, tmp_path):
     def make(**extra: object) -> InboundImapSource:
         settings = inbound_settings(dovecot.url(dovecot_user), tmp_path, dovecot.password_file(dovecot_user, tmp_path),
                                     **extra)
-        return InboundImapSource(settings, store, base_dir=tmp_path)
+        return InboundImapSource(settings, store)
 
     return make
 
@@ -142,7 +142,7 @@ async def test_a_new_answer_is_seen_while_idling(db, dovecot, dovecot_user, make
     send(db, ("alice@example.net", "to"))
     source = make_source()
     async with running(source):
-        await async_wait_for(lambda: source.idles >= 1, what="IDLE")
+        await async_wait_for(lambda: source.stats.idles >= 1, what="IDLE")
         await append(dovecot, dovecot_user, mail.answer("alice@example.net", MID))
         await async_wait_for(lambda: replied(db) == [("alice@example.net", "reply")], what="the reply")
-    assert source.idle_exits.get("push", 0) + source.idle_exits.get("pending", 0) >= 1
+    assert source.stats.idle_exits.get("push", 0) + source.stats.idle_exits.get("pending", 0) >= 1

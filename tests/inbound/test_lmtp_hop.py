@@ -108,7 +108,7 @@ async def hop(store, tmp_path: Path, next_hop):
                       "command_timeout": "10s"}]},
         tmp_path / "maild.toml",
     ).inbound[0]
-    source = LmtpHop(settings, store, base_dir=tmp_path)
+    source = LmtpHop(settings, store)
     await source.start()
     task = asyncio.create_task(source.run())
     yield source
@@ -141,7 +141,7 @@ async def test_a_next_hop_that_is_down_gets_the_sender_a_451_and_nothing_is_reco
     settings = config.parse(
         {"inbound": [{"url": "lmtp://127.0.0.1:0", "next_hop": f"lmtp://127.0.0.1:{free_port()}"}]}, tmp_path / "m.toml"
     ).inbound[0]
-    source = LmtpHop(settings, store, base_dir=tmp_path)
+    source = LmtpHop(settings, store)
     await source.start()
     try:
         finals = await asyncio.to_thread(lmtp_send, source.port, "alice@example.net",

@@ -46,7 +46,7 @@ def maildir(tmp_path: Path) -> Path:
 def make_source(store, tmp_path, maildir):
     def make(**extra: object) -> InboundMaildirSource:
         settings = config.parse({"inbound": [{"url": f"maildir:{maildir}", **extra}]}, tmp_path / "maild.toml").inbound[0]
-        return InboundMaildirSource(settings, store, base_dir=tmp_path)
+        return InboundMaildirSource(settings, store)
 
     return make
 
@@ -101,10 +101,9 @@ async def test_a_restart_misses_nothing_and_a_client_moving_files_to_cur_doubles
 async def test_a_missing_maildir_is_a_clear_error_and_never_created(tmp_path, store) -> None:
     root = tmp_path / "absent"
     settings = config.parse({"inbound": [{"url": f"maildir:{root}"}]}, tmp_path / "maild.toml").inbound[0]
-    source = InboundMaildirSource(settings, store, base_dir=tmp_path)
-    watch = fswatch.FolderWatch([root / "new"], source.wake)
+    source = InboundMaildirSource(settings, store)
     with pytest.raises(FileNotFoundError, match="maild never creates one in an inbound Maildir"):
-        await source._prepare(watch)
+        await source._prepare()
     assert not source.connected and not root.exists()
 
 
@@ -140,7 +139,7 @@ async def test_a_receipts_maildir_notices_a_new_receipt_within_a_second(tmp_path
     cfg = write_config(tmp_path, tmp_path / "maild.db", receipts='[[receipts]]\nurl = "maildir:receipts"\n')
     settings = config.load(cfg)
     assert settings.receipts[0].poll_interval == 60
-    source = MaildirSource(settings.receipts[0], Ingestor(settings, store, KEYS), store, base_dir=tmp_path)
+    source = MaildirSource(settings.receipts[0], Ingestor(settings, store, KEYS), store)
     sent = send_one(db, "alice@example.net")
     task = asyncio.create_task(source.run())
     try:
