@@ -23,13 +23,14 @@ from maild.core.stats import SourceStats
 from maild.delivery.scheduler import Delivery
 from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
-from maild.http.auth import load_token
+from maild.http.auth import load_secret, load_token
 from maild.inbound.sources import build_inbound
 from maild.intake.server import IntakeServer, build_intake
 from maild.receipts.ingest import Ingestor, hints_from
 from maild.receipts.sources import Source, build_sources
 from maild.sdnotify import Notifier
 from maild.store import Store
+from maild.web.app import PANEL
 from maild.webhooks import WebhookDispatcher
 
 log = logs.get("daemon")
@@ -68,6 +69,7 @@ class Daemon:
         self.keys = await asyncio.to_thread(tokens.load_keys, s.tracking.key_file, create=True)
         if s.http.listen:
             await asyncio.to_thread(load_token, s.http.token_file)
+            await asyncio.to_thread(load_secret, s.web.embed_key_file, "web.embed_key_file")  # the panel's embed key
         self.store = Store(s.store.path, busy_timeout=s.store.busy_timeout)
         await asyncio.to_thread(self.store.open)
         self.delivery = Delivery(s, self.store, self.keys)
@@ -131,7 +133,7 @@ class Daemon:
             sources=self._source_stats,
             webhooks=lambda: self.webhooks.stats if self.webhooks else None,
         )
-        return build_app(
+        app = build_app(
             s,
             self.store,
             routes=[
@@ -139,6 +141,8 @@ class Daemon:
                 web.get("/healthz", metrics.healthz_handler(self._health_probe)),
             ],
         )
+        app[PANEL].on_queue_change = self.delivery.wake if self.delivery else None  # a panel retry goes out now
+        return app
 
     def _source_stats(self) -> dict[str, SourceStats]:
         return {src.name: src.stats for src in self.sources}

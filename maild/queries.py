@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,3 +295,183 @@ def reply_around(
 
     after = statuses(event_id)
     return state(statuses(event_id - 1)), state(after), {r.address: r for r in after}
+
+
+# ------------------------------------------------------------------ reply lists, timelines, departments (web panel)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRow:
+    """One tracked reply in a list: its row id (the paging cursor), ticket, department and state."""
+
+    id: int
+    ticket: str | None
+    department: str | None
+    receipts_enabled: bool
+    reply: ReplyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPage:
+    rows: tuple[ReplyRow, ...]
+    more: bool  # there are older replies: ask again with before = rows[-1].id
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_replies(
+    db: sqlite_utils.Database, *, receipts_default: bool, search: str = "", before: int | None = None, limit: int = 50
+) -> ReplyPage:
+    """Tracked replies newest first; `search` matches the ticket exactly or a subject, department or recipient part."""
+    where: list[str] = ["tracked = 1"]
+    params: list[object] = []
+    if before is not None:
+        where.append("id < ?")
+        params.append(before)
+    term = search.strip()
+    if term:
+        like = _like(term)
+        where.append(
+            "(ticket = ? OR subject LIKE ? ESCAPE '\\' OR department LIKE ? ESCAPE '\\'"
+            " OR id IN (SELECT message FROM recipients WHERE address LIKE ? ESCAPE '\\'))"
+        )
+        params.extend([term, like, like, like])
+    rows = db.execute(
+        f"SELECT id, message_id, subject, received_at, ticket, department FROM messages"
+        f" WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+        [*params, limit + 1],
+    ).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not rows:
+        return ReplyPage((), False)
+    replies = _replies(db, [(r[0], r[1], r[2], r[3]) for r in rows])
+    visible = Visibility(db, receipts_default)
+    thread_departments: dict[str, str | None] = {}
+    out = []
+    for row, reply in zip(rows, replies, strict=True):
+        mid, ticket, department = row[0], row[4], row[5]
+        if ticket is not None:  # the ticket's latest message names its department, as everywhere else
+            if ticket not in thread_departments:
+                thread_departments[ticket] = ticket_department(db, ticket)
+            department = thread_departments[ticket]
+        shown = visible(department)
+        status = thread_info(ticket or "", department, shown, [reply]).replies[0]
+        out.append(ReplyRow(mid, ticket, department, shown, status))
+    return ReplyPage(tuple(out), more)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """One event of a recipient's timeline, with who reported it."""
+
+    id: int
+    kind: str
+    at: str
+    source: str
+    via: str | None
+    status: str | None
+    reason: str | None
+    diagnostic: str | None
+    remote_mta: str | None
+    reporting_mta: str | None
+    reporting_ua: str | None
+
+
+_INGEST_SOURCES = frozenset({"imap", "maildir", "lmtp", "pipe"})
+
+
+def thread_timelines(
+    db: sqlite_utils.Database, ticket: str, *, receipts_default: bool
+) -> dict[tuple[str | None, str], tuple[TimelineEvent, ...]]:
+    """Every event of a ticket's recipients, keyed by (Message-ID, address), in (at, id) order.
+
+    Read events are left out for a department with receipts off, as everywhere else.
+    """
+    shown = Visibility(db, receipts_default)(ticket_department(db, ticket))
+    rows = db.execute(
+        """SELECT m.message_id, r.address, e.id, e.kind, e.at, e.source, e.status, e.reason, e.diagnostic,
+                  e.remote_mta, e.detail
+             FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
+            WHERE m.ticket = ? ORDER BY e.at, e.id""",
+        (ticket,),
+    ).fetchall()
+    out: dict[tuple[str | None, str], list[TimelineEvent]] = defaultdict(list)
+    for message_id, address, eid, kind, at, source, status, reason, diagnostic, remote_mta, detail in rows:
+        if kind in READ_KINDS and not shown:
+            continue
+        report: dict[str, object] = {}
+        via: str | None = None
+        if detail:
+            try:
+                parsed = json.loads(detail)
+            except ValueError:
+                parsed = {}
+            if isinstance(parsed, dict):
+                inner = parsed.get("report")
+                report = inner if isinstance(inner, dict) else {}
+                via = _text(parsed.get("via"))
+        what = source
+        if source in _INGEST_SOURCES:  # older rows keep how a report arrived in `source`: what it was is its kind
+            via = via or source
+            what = str(report.get("kind") or source)
+        out[(message_id, address)].append(
+            TimelineEvent(
+                eid, kind, at, what, via, status, reason, diagnostic, remote_mta,
+                _text(report.get("reporting_mta")), _text(report.get("reporting_ua")),
+            )
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentRow:
+    name: str
+    receipts_enabled: bool
+    explicit: bool  # False: follows tracking.receipts_default
+    replies: int  # tracked messages that name it
+    updated_at: str | None
+
+
+def department_overview(
+    db: sqlite_utils.Database, *, receipts_default: bool, configured: Iterable[str] = ()
+) -> list[DepartmentRow]:
+    """Every department with a setting, seen on mail or configured, by name, with how many replies name it."""
+    default = departments.stored_default(db, receipts_default)
+    rows: dict[str, DepartmentRow] = {}
+    for name, enabled, updated_at in db.execute("SELECT name, receipts_enabled, updated_at FROM departments"):
+        rows[departments.key(name)] = DepartmentRow(name, bool(enabled), True, 0, updated_at)
+    counts: dict[str, int] = defaultdict(int)
+    names: dict[str, str] = {}
+    for name, n in db.execute(
+        "SELECT department, count(*) FROM messages WHERE department IS NOT NULL GROUP BY department"
+    ):
+        counts[departments.key(name)] += int(n)
+        names.setdefault(departments.key(name), name.strip())
+    for name in configured:
+        names.setdefault(departments.key(name), name.strip())
+    for k, name in names.items():
+        if k and k not in rows:
+            rows[k] = DepartmentRow(name, default, False, 0, None)
+    return sorted(
+        (DepartmentRow(r.name, r.receipts_enabled, r.explicit, counts.get(k, 0), r.updated_at) for k, r in rows.items()),
+        key=lambda r: departments.key(r.name),
+    )
+
+
+def event_tickets_after(db: sqlite_utils.Database, after: int, limit: int = 10000) -> tuple[int, frozenset[str]]:
+    """The newest event id and the tickets whose events came after `after` (for live pages)."""
+    rows = db.execute(
+        "SELECT e.id, m.ticket FROM events e JOIN messages m ON m.id = e.message WHERE e.id > ? ORDER BY e.id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    if not rows:
+        return after, frozenset()
+    return int(rows[-1][0]), frozenset(t for _, t in rows if t is not None)
+

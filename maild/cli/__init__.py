@@ -25,7 +25,7 @@ from maild.errors import ConfigError, MaildError
 COMMAND_MODULES = {
     "run": "run", "check-config": "checkconfig", "keys": "keys", "hash-password": "keys", "queue": "queue", "parse": "parse",
     "ingest": "ingest", "quarantine": "quarantine", "status": "status", "events": "events",
-    "departments": "departments", "purge": "purge", "forget": "forget",
+    "departments": "departments", "purge": "purge", "forget": "forget", "users": "users", "embed-url": "users",
 }
 
 

@@ -28,6 +28,7 @@ from maild.config.sections import (
     StoreSettings,
     TrackingSettings,
     WebhookSettings,
+    WebSettings,
 )
 from maild.errors import ConfigError
 
@@ -48,6 +49,7 @@ __all__ = [
     "StoreSettings",
     "TrackingSettings",
     "WebhookSettings",
+    "WebSettings",
     "describe",
     "effective",
     "is_loopback",

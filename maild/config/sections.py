@@ -192,6 +192,22 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    users_file: Path = setting(
+        "var/web-users", "Panel users under /ui/, one 'name:role:scrypt-hash' per line (`maild users add`).", path
+    )
+    session_idle: float = setting("30m", "A panel session ends after this long without a request.", duration)
+    embed_key_file: Path = setting(
+        "var/embed.key", "HMAC key signing `maild embed-url` links (created 0600 with a random key when missing).", path
+    )
+    embed_frame_ancestors: tuple[str, ...] = setting(
+        [], "Origins allowed to frame the embedded panel (CSP frame-ancestors), e.g. \"https://helpdesk.example.com\".",
+        list_of(string),
+    )
+    live_interval: float = setting("2s", "How often the panel looks for new events for its open live pages.", duration)
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = setting("info", "Lowest level logged.", choice("debug", "info", "warning", "error"))
     format: str = setting(
@@ -240,6 +256,7 @@ class Settings:
     tracking: TrackingSettings
     receipts: tuple[ReceiptSource, ...]
     http: HttpSettings
+    web: WebSettings
     log: LogSettings
     webhooks: WebhookSettings
     retention: RetentionSettings
@@ -257,6 +274,7 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySettings,
     "tracking": TrackingSettings,
     "http": HttpSettings,
+    "web": WebSettings,
     "log": LogSettings,
     "webhooks": WebhookSettings,
     "retention": RetentionSettings,

@@ -15,6 +15,7 @@ from maild.http import openapi
 from maild.http.auth import bearer_middleware, error, json_errors, load_token
 from maild.metrics.health import HealthProbe, healthz_handler
 from maild.status import reply_json, thread_json
+from maild.web import panel as web_panel
 
 log = logs.get("http")
 
@@ -112,7 +113,11 @@ def build_app(settings: Settings, store, *, routes: Iterable[web.RouteDef] = ())
     """
     extra = list(routes)
     taken = {(r.method, r.path) for r in extra}
-    app = web.Application(middlewares=[json_errors, bearer_middleware(load_token(settings.http.token_file))])
+    panel = web_panel.build_panel(settings, store)
+    app = web.Application(
+        middlewares=[json_errors, bearer_middleware(load_token(settings.http.token_file)), web_panel.middleware(panel)]
+    )
+    web_panel.install(app, panel)  # the panel under /ui/ (maild.web): its own sessions, not the bearer token
     app[STORE] = store
     app[SETTINGS] = settings
     app.add_routes([r for r in ROUTES if (r.method, r.path) not in taken])

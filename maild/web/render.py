@@ -1,0 +1,27 @@
+"""The panel's Jinja2 environment: templates from the package, autoescaping always on, a few display filters."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from maild.web.views import display_time
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("maild.web", "templates"),
+        autoescape=True,  # every template, whatever its name: mail text is attacker-controlled
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = display_time
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)

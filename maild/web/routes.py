@@ -1,0 +1,327 @@
+"""The panel's pages: each handler reads through maild.queries, turns the result into view models, renders a template."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+import sqlite_utils
+from aiohttp import web
+
+from maild import clock, departments, logs, queries, queue
+from maild.web import views
+from maild.web.app import (
+    COOKIE,
+    LOGIN_COOKIE,
+    PANEL,
+    Panel,
+    admin_only,
+    current,
+    embed_check,
+    error_page,
+    html,
+    new_login_token,
+    set_session_cookie,
+)
+from maild.web.embed import EmbedCheck
+from maild.web.render import render
+from maild.web.users import load_users, verify
+
+log = logs.get("web")
+
+PAGE = 50
+STATIC = Path(__file__).parent / "static"
+QUEUE_ACTIONS = {
+    "retry": ("Retry now", "Every recipient not yet delivered is tried again right away."),
+    "hold": ("Hold", "No delivery attempts are made until the message is released."),
+    "release": ("Release", "Delivery attempts start again."),
+    "delete": (
+        "Delete",
+        (
+            "Every recipient not yet delivered is marked failed (\u201cremoved from the queue by an administrator\u201d) "
+            "and the message body is dropped. This cannot be undone."
+        ),
+    ),
+}
+
+
+def _panel(request: web.Request) -> Panel:
+    return request.app[PANEL]
+
+
+def _default(panel: Panel) -> bool:
+    return panel.settings.tracking.receipts_default
+
+
+def _page(request: web.Request, template: str, active: str, **context: object) -> web.Response:
+    session = current(request)
+    return html(render(template, session=session, active=active, **context))
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui/"
+
+
+# ------------------------------------------------------------------ login
+
+
+async def login_form(request: web.Request, *, message: str = "", status: int = 200) -> web.Response:
+    token = new_login_token()
+    body = render(
+        "login.html", session=None, active="", message=message, token=token,
+        next=_safe_next(request.query.get("next")),
+    )
+    response = html(body, status=status)
+    response.set_cookie(LOGIN_COOKIE, token, path="/ui/login", httponly=True, samesite="Strict", secure=request.secure)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    panel = _panel(request)
+    form = await request.post()
+    name, password = str(form.get("username", "")), str(form.get("password", ""))
+    token = str(form.get("csrf", ""))
+    if not token or token != request.cookies.get(LOGIN_COOKIE):
+        return await login_form(request, message="The login form expired: try again.", status=403)
+    peer = request.remote or "?"
+    now = panel.clock()
+    wait = panel.throttle.wait(name, peer, now)
+    if wait > 0:
+        log.warning("web_login_throttled", peer=peer, wait=round(wait, 1))
+        return await login_form(request, message=f"Too many failed logins: wait {int(wait) + 1} seconds.", status=429)
+    users = await asyncio.to_thread(load_users, panel.settings.web.users_file)
+    user = await asyncio.to_thread(verify, users, name, password)
+    if user is None:
+        panel.throttle.failed(name, peer, now)
+        log.warning("web_login_failed", peer=peer)  # never the name typed: it may be a password
+        return await login_form(request, message="Wrong user name or password.", status=401)
+    panel.throttle.succeeded(name, peer)
+    session = panel.sessions.create(user.name, user.role, now)
+    log.info("web_login", user=user.name, role=str(user.role), peer=peer)
+    response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    set_session_cookie(request, response, session.id, panel.settings.web.session_idle)
+    response.del_cookie(LOGIN_COOKIE, path="/ui/login")
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    panel = _panel(request)
+    session = current(request)
+    panel.sessions.end(session.id)
+    log.info("web_logout", user=session.user)
+    response = web.HTTPSeeOther("/ui/login")
+    response.del_cookie(COOKIE, path="/ui")
+    raise response
+
+
+# ------------------------------------------------------------------ replies and tickets
+
+
+async def replies(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    search = request.query.get("q", "")[:200]
+    raw_before = request.query.get("before", "")
+    before = int(raw_before) if raw_before.isdigit() and len(raw_before) < 19 else None
+    page = await panel.store.read(
+        lambda db: queries.list_replies(db, receipts_default=_default(panel), search=search, before=before, limit=PAGE)
+    )
+    older = None
+    if page.more and page.rows:
+        older = "/ui/?" + urlencode({k: v for k, v in (("q", search), ("before", str(page.rows[-1].id))) if v})
+    return _page(
+        request, "replies.html", "replies", replies=views.reply_list(page.rows), search=search, older=older,
+        newest="/ui/?" + urlencode({"q": search}) if before is not None else None,
+        live_ticket="", live_version=panel.live.version(None) if panel.live else 0,
+    )
+
+
+async def ticket(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    number = request.match_info["ticket"]
+    view = await _ticket_view(panel, number)
+    if view is None:
+        return error_page(request, 404, f"maild has no reply of ticket {number}.")
+    return _page(
+        request, "ticket.html", "replies", ticket=view, live_ticket=number,
+        live_version=panel.live.version(number) if panel.live else 0,
+    )
+
+
+async def _ticket_view(panel: Panel, number: str) -> views.TicketView | None:
+    default = _default(panel)
+
+    def read(db: sqlite_utils.Database) -> views.TicketView | None:  # one read: the thread and its timelines agree
+        info = queries.load_thread(db, number, receipts_default=default)
+        if info is None:
+            return None
+        return views.ticket_view(info, queries.thread_timelines(db, number, receipts_default=default))
+
+    result: views.TicketView | None = await panel.store.read(read)
+    return result
+
+
+async def embedded(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    number = request.match_info["ticket"]
+    verdict = embed_check(panel, number, request)
+    if verdict != EmbedCheck.OK:
+        log.warning("web_embed_refused", ticket=number, why=str(verdict), peer=request.remote)
+        text = "This link has expired." if verdict == EmbedCheck.EXPIRED else "This link is not valid."
+        return error_page(request, 403, text)
+    view = await _ticket_view(panel, number)
+    if view is None:
+        return error_page(request, 404, f"maild has no reply of ticket {number}.")
+    return html(render("embed.html", ticket=view))
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: `data: VERSION` whenever the page's ticket (or any, for lists) got a new event."""
+    panel = _panel(request)
+    hub = panel.live
+    if hub is None:
+        raise web.HTTPNotFound()
+    number = request.query.get("ticket") or None
+    raw = request.query.get("since", "0")
+    seen = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+    from maild.web.app import security_headers
+
+    security_headers(response)
+    await response.prepare(request)
+    hub.listeners += 1
+    try:
+        await response.write(b"retry: 3000\n\n")
+        while not hub.closed:
+            version = await hub.wait_change(number, seen, timeout=25.0)
+            if version > seen:
+                seen = version
+                await response.write(f"data: {version}\n\n".encode())
+            else:
+                await response.write(b": keep-alive\n\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        hub.listeners -= 1
+    return response
+
+
+# ------------------------------------------------------------------ departments
+
+
+@admin_only
+async def departments_page(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    configured = set(panel.settings.tracking.sender_departments.values())
+    rows = await panel.store.read(
+        lambda db: queries.department_overview(db, receipts_default=_default(panel), configured=configured)
+    )
+    return _page(request, "departments.html", "departments", departments=views.department_views(rows),
+                 default=_default(panel), flash=request.query.get("done", "")[:200])
+
+
+@admin_only
+async def department_switch(request: web.Request) -> web.StreamResponse:
+    panel = _panel(request)
+    form = await request.post()
+    name = str(form.get("department", "")).strip()
+    enabled = str(form.get("receipts", "")) == "on"
+    if not name:
+        return error_page(request, 400, "No department named.")
+    dept = await panel.store.write(lambda db: departments.set_receipts(db, name, enabled, clock.now()))
+    user = current(request).user
+    log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled,
+             by=user, via="web")
+    state = "on" if dept.receipts_enabled else "off"
+    raise web.HTTPSeeOther("/ui/departments?" + urlencode({"done": f"{dept.name}: read receipts {state}"}))
+
+
+# ------------------------------------------------------------------ queue and quarantine
+
+
+@admin_only
+async def queue_page(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    show_all = request.query.get("all") == "1"
+    entries = await panel.store.read(lambda db: queries.queue_entries(db, include_finished=show_all))
+    return _page(request, "queue.html", "queue", entries=entries[-500:], total=len(entries), show_all=show_all,
+                 flash=request.query.get("done", "")[:200], actions=QUEUE_ACTIONS)
+
+
+@admin_only
+async def queue_confirm(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    queue_id, action = request.match_info["queue_id"], request.match_info["action"]
+    if action not in QUEUE_ACTIONS:
+        return error_page(request, 404, "No such action.")
+    try:
+        entry, _ = await panel.store.read(lambda db: queue.show(db, queue_id))
+    except queue.UnknownMessage:
+        return error_page(request, 404, f"No message {queue_id} in the queue.")
+    label, meaning = QUEUE_ACTIONS[action]
+    return _page(request, "confirm.html", "queue", entry=entry, action=action, label=label, meaning=meaning)
+
+
+@admin_only
+async def queue_action(request: web.Request) -> web.StreamResponse:
+    panel = _panel(request)
+    queue_id, action = request.match_info["queue_id"], request.match_info["action"]
+    form = await request.post()
+    if action not in QUEUE_ACTIONS:
+        return error_page(request, 404, "No such action.")
+    if form.get("confirm") != "yes":  # the confirmation page's own button: nothing happens without it
+        raise web.HTTPSeeOther(f"/ui/queue/{queue_id}/{action}")
+    now = clock.now()
+    try:
+        if action == "retry":
+            n = await panel.store.write(lambda db: queue.retry(db, queue_id, now))
+            done = f"{queue_id}: {n} recipient(s) will be tried again now"
+        elif action in ("hold", "release"):
+            changed = await panel.store.write(lambda db: queue.set_held(db, queue_id, action == "hold"))
+            done = f"{queue_id}: {'held' if action == 'hold' else 'released'}" + ("" if changed else " (already)")
+        else:
+            n = await panel.store.write(lambda db: queue.delete(db, queue_id, now))
+            done = f"{queue_id}: deleted, {n} recipient(s) marked failed"
+    except queue.UnknownMessage:
+        return error_page(request, 404, f"No message {queue_id} in the queue.")
+    log.info("queue_action", action=action, queue_id=queue_id, by=current(request).user, via="web")
+    if panel.on_queue_change is not None:
+        panel.on_queue_change()
+    raise web.HTTPSeeOther("/ui/queue?" + urlencode({"done": done}))
+
+
+@admin_only
+async def quarantine_page(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    show_all = request.query.get("all") == "1"
+    items = await panel.store.read(lambda db: queries.quarantine_items(db, include_released=show_all, limit=500))
+    rows = [(i, json.dumps(i.detail, ensure_ascii=False, sort_keys=True)[:500]) for i in items]
+    return _page(request, "quarantine.html", "quarantine", items=rows, show_all=show_all)
+
+
+ROUTES = [
+    web.get("/ui/login", login_form),
+    web.post("/ui/login", login),
+    web.post("/ui/logout", logout),
+    web.get("/ui/", replies),
+    web.get("/ui/tickets/{ticket}", ticket),
+    web.get("/ui/live", live),
+    web.get("/ui/embed/{ticket}", embedded),
+    web.get("/ui/departments", departments_page),
+    web.post("/ui/departments", department_switch),
+    web.get("/ui/queue", queue_page),
+    web.get("/ui/queue/{queue_id}/{action}", queue_confirm),
+    web.post("/ui/queue/{queue_id}/{action}", queue_action),
+    web.get("/ui/quarantine", quarantine_page),
+    web.static("/ui/static", STATIC),
+]
+
+
+async def _ui_root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/ui/")
+
+
+ROUTES.append(web.get("/ui", _ui_root))
