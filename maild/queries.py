@@ -403,20 +403,16 @@ def thread_timelines(
         if kind in READ_KINDS and not shown:
             continue
         report: dict[str, object] = {}
-        via: str | None = None
         if detail:
             try:
                 parsed = json.loads(detail)
             except ValueError:
                 parsed = {}
-            if isinstance(parsed, dict):
-                inner = parsed.get("report")
-                report = inner if isinstance(inner, dict) else {}
-                via = _text(parsed.get("via"))
-        what = source
-        if source in _INGEST_SOURCES:  # older rows keep how a report arrived in `source`: what it was is its kind
-            via = via or source
-            what = str(report.get("kind") or source)
+            inner = parsed.get("report") if isinstance(parsed, dict) else None
+            report = inner if isinstance(inner, dict) else {}
+        what, via = source, None
+        if source in _INGEST_SOURCES:  # these rows keep how a report arrived in `source`: what it was is its kind
+            what, via = str(report.get("kind") or source), source
         out[(message_id, address)].append(
             TimelineEvent(
                 eid, kind, at, what, via, status, reason, diagnostic, remote_mta,

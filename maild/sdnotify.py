@@ -17,6 +17,7 @@ class Notifier:
         self._sock: socket.socket | None = None
         if self.address:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            self._sock.setblocking(False)  # called on the event loop: a reader that stopped reading must not stall it
 
     @property
     def enabled(self) -> bool:

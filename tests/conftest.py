@@ -17,6 +17,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from tests.servers.postfix import postfix_available
 
     problems = [p for p in (dovecot_available(), postfix_available()) if p]
-    problems += [f"{tool} is not installed" for tool in ("systemd-analyze", "openssl") if shutil.which(tool) is None]
+    problems += [f"{tool} is not installed" for tool in ("systemd-analyze", "openssl", "chromium") if shutil.which(tool) is None]
     if problems:
         raise pytest.UsageError("MAILD_REQUIRE_SERVERS=1 but: " + "; ".join(problems))
