@@ -11,6 +11,7 @@ import sqlite_utils
 from aiohttp import web
 
 from maild import clock, departments, logs, queries, queue
+from maild.receipts import quarantine
 from maild.web import views
 from maild.web.app import (
     COOKIE,
@@ -246,7 +247,7 @@ async def department_switch(request: web.Request) -> web.StreamResponse:
 async def queue_page(request: web.Request) -> web.Response:
     panel = _panel(request)
     show_all = request.query.get("all") == "1"
-    entries = await panel.store.read(lambda db: queries.queue_entries(db, include_finished=show_all))
+    entries = await panel.store.read(lambda db: queue.list_entries(db, include_finished=show_all))
     return _page(request, "queue.html", "queue", entries=entries[-500:], total=len(entries), show_all=show_all,
                  flash=request.query.get("done", "")[:200], actions=QUEUE_ACTIONS)
 
@@ -297,7 +298,7 @@ async def queue_action(request: web.Request) -> web.StreamResponse:
 async def quarantine_page(request: web.Request) -> web.Response:
     panel = _panel(request)
     show_all = request.query.get("all") == "1"
-    items = await panel.store.read(lambda db: queries.quarantine_items(db, include_released=show_all, limit=500))
+    items = await panel.store.read(lambda db: quarantine.items(db, include_released=show_all, limit=500))
     rows = [(i, json.dumps(i.detail, ensure_ascii=False, sort_keys=True)[:500]) for i in items]
     return _page(request, "quarantine.html", "quarantine", items=rows, show_all=show_all)
 

@@ -9,14 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from maild.core.states import RecipientState
 from maild.queries import DepartmentRow, ReplyRow, TimelineEvent
-from maild.status import (
-    Failure,
-    RecipientState,
-    RecipientStatus,
-    ReplyStatus,
-    ThreadInfo,
-)
+from maild.status import Failure, RecipientStatus, ReplyStatus, ThreadInfo
 from maild.web import words
 
 

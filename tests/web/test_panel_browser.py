@@ -15,7 +15,7 @@ import pytest
 
 from maild.web import embed
 from tests.daemon.conftest import wait_for
-from tests.ingest.mail import dsn, mdn
+from tests.receipts.mail import dsn, mdn
 from tests.web.conftest import login
 
 pytestmark = pytest.mark.integration

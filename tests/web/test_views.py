@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from maild.model import EventKind, RecipientKind
+from maild.core.events import EventKind, RecipientKind
+from maild.core.states import RecipientState
 from maild.queries import DepartmentRow, TimelineEvent
 from maild.status import (
     Event,
@@ -62,7 +63,7 @@ def test_the_bounce_label_only_when_every_recipient_failed():
 
 
 def test_every_state_has_words_and_every_reply_state_a_mark_count():
-    assert set(words.RECIPIENT_STATE_WORDS) == set(views.RecipientState)
+    assert set(words.RECIPIENT_STATE_WORDS) == set(RecipientState)
     assert set(words.REPLY_STATE_WORDS) == set(ReplyState)
     assert set(words.MULTI_TICKS) | {ReplyState.FAILED} == set(ReplyState)
 
