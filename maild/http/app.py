@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from maild import departments, logs, queries
+from maild import clock, departments, logs, queries
 from maild.config import Settings, parse_hostport
 from maild.errors import MaildError
 from maild.http import openapi
@@ -90,6 +90,55 @@ async def events(request: web.Request) -> web.Response:
     return web.json_response({"events": [e.to_json() for e in page.events], "next": page.next, "more": page.more})
 
 
+MAX_TICKETS = 200
+
+
+async def tickets(request: web.Request) -> web.Response:
+    """Many tickets' thread read info in one read, for a helpdesk's ticket list; unknown ones say so in place."""
+    wanted = list(dict.fromkeys(t.strip() for t in request.query.getall("ticket", []) if t.strip()))
+    if not wanted:
+        return error(400, "ticket: give one or more, as ?ticket=A&ticket=B")
+    if len(wanted) > MAX_TICKETS:
+        return error(400, f"ticket: at most {MAX_TICKETS} per request")
+    default = _default(request)
+    infos = await request.app[STORE].read(
+        lambda db: [queries.load_thread(db, t, receipts_default=default) for t in wanted]
+    )
+    body = [thread_json(i) if i is not None else {"ticket": t, "error": "unknown ticket"} for t, i in zip(wanted, infos, strict=True)]
+    return web.json_response({"tickets": body})
+
+
+def _department_json(d: queries.DepartmentRow) -> dict[str, object]:
+    return {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit, "replies": d.replies}
+
+
+async def department_list(request: web.Request) -> web.Response:
+    default = _default(request)
+    configured = set(request.app[SETTINGS].tracking.sender_departments.values())
+    rows = await request.app[STORE].read(
+        lambda db: queries.department_overview(db, receipts_default=default, configured=configured)
+    )
+    return web.json_response({"default": default, "departments": [_department_json(d) for d in rows]})
+
+
+async def department_switch(request: web.Request) -> web.Response:
+    """Switch one department's read receipts (the API token is an administrator's); applies at once."""
+    name = request.match_info["name"].strip()
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("receipts_enabled"), bool):
+        return error(400, 'expected a JSON body {"receipts_enabled": true|false}')
+    if not name:
+        return error(400, "a department name is required")
+    enabled = bool(body["receipts_enabled"])
+    dept = await request.app[STORE].write(lambda db: departments.set_receipts(db, name, enabled, clock.now()))
+    log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled,
+             by="api", peer=request.remote)
+    return web.json_response({"name": dept.name, "receipts_enabled": dept.receipts_enabled, "explicit": True})
+
+
 async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(openapi.DOCUMENT)
 
@@ -98,7 +147,10 @@ ROUTES = [
     web.get("/healthz", healthz),
     web.get("/openapi.json", openapi_document),
     web.get("/v1/openapi.json", openapi_document),
+    web.get("/v1/tickets", tickets),
     web.get("/v1/tickets/{ticket}", ticket),
+    web.get("/v1/departments", department_list),
+    web.put("/v1/departments/{name}", department_switch),
     web.get("/v1/messages/{message_id}", message),
     web.get("/v1/events", events),
 ]

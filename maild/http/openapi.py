@@ -18,8 +18,9 @@ DOCUMENT: dict[str, Any] = {
     "info": {
         "title": "maild read status API",
         "version": "1",
-        "description": "Read-only JSON: per ticket, reply and recipient, whether mail was delivered, read, "
-        "declined, delayed or bounced. Read information is hidden for departments with read receipts off.",
+        "description": "JSON: per ticket, reply and recipient, whether mail was delivered, read, "
+        "declined, delayed or bounced. Read information is hidden for departments with read receipts off. "
+        "The one change it makes is the department switch (PUT /v1/departments/{name}).",
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "the token in http.token_file"}},
@@ -139,6 +140,16 @@ DOCUMENT: dict[str, Any] = {
                     "reply_code": {"type": ["integer", "null"]},
                 },
             },
+            "Department": {
+                "type": "object",
+                "required": ["name", "receipts_enabled", "explicit"],
+                "properties": {
+                    "name": {"type": "string", "description": "as configured or first seen"},
+                    "receipts_enabled": {"type": "boolean"},
+                    "explicit": {"type": "boolean", "description": "false: follows the default"},
+                    "replies": {"type": "integer", "description": "tracked messages that name it"},
+                },
+            },
             "EventPage": {
                 "type": "object",
                 "required": ["events", "next", "more"],
@@ -173,6 +184,72 @@ DOCUMENT: dict[str, Any] = {
                     "200": _json({"$ref": "#/components/schemas/Ticket"}, "the ticket"),
                     "401": _unauthorized,
                     "404": _json(_error, "unknown ticket"),
+                },
+            }
+        },
+        "/v1/tickets": {
+            "get": {
+                "summary": "Thread read info of many tickets in one call (for a helpdesk's ticket list)",
+                "parameters": [
+                    {"name": "ticket", "in": "query", "required": True, "style": "form", "explode": True,
+                     "schema": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 200},
+                     "description": "repeat for each ticket: ?ticket=A&ticket=B (up to 200)"},
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["tickets"],
+                            "properties": {
+                                "tickets": {
+                                    "type": "array",
+                                    "description": "in the order asked; an unknown ticket is {ticket, error}",
+                                    "items": {"oneOf": [{"$ref": "#/components/schemas/Ticket"}, _error]},
+                                }
+                            },
+                        },
+                        "the tickets",
+                    ),
+                    "400": _json(_error, "no ticket, or more than 200"),
+                    "401": _unauthorized,
+                },
+            }
+        },
+        "/v1/departments": {
+            "get": {
+                "summary": "Every department with its read-receipt switch and how many replies name it",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["default", "departments"],
+                            "properties": {
+                                "default": {"type": "boolean", "description": "tracking.receipts_default"},
+                                "departments": {"type": "array", "items": {"$ref": "#/components/schemas/Department"}},
+                            },
+                        },
+                        "the departments",
+                    ),
+                    "401": _unauthorized,
+                },
+            }
+        },
+        "/v1/departments/{name}": {
+            "put": {
+                "summary": "Switch a department's read receipts on or off; applies at once (as `maild departments`)",
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "matched case-insensitively"}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["receipts_enabled"],
+                        "properties": {"receipts_enabled": {"type": "boolean"}},
+                    }}},
+                },
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Department"}, "the department as switched"),
+                    "400": _json(_error, "no JSON body with a boolean receipts_enabled"),
+                    "401": _unauthorized,
                 },
             }
         },

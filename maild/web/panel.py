@@ -22,7 +22,7 @@ def build_panel(settings: Settings, store: Any) -> Panel:
     """The panel of one application; reads (and on first start creates, 0600) the embed key file."""
     key = load_secret(settings.web.embed_key_file, "web.embed_key_file")
     panel = Panel(settings, store, key, Sessions(settings.web.session_idle))
-    panel.live = LiveHub(store.read, settings.web.live_interval)
+    panel.live = LiveHub(lambda job: store.read(job), settings.web.live_interval)  # store may be None in tests
     return panel
 
 

@@ -6,6 +6,7 @@ next to its check marks, so nothing is told by colour or icon alone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -138,6 +139,10 @@ def recipient_view(r: RecipientStatus, timeline: Sequence[TimelineEvent] = (), *
     no_receipt = None
     if r.state != RecipientState.READ:
         no_receipt = words.NO_RECEIPT_WORDS.get(r.state) if receipts_enabled else "read receipts are off for this department"
+    failure = None if r.failure is None else failure_view(r.failure)
+    told = [e for e in timeline if e.kind in ("failed", "bounced") and e.at == r.failure.at] if r.failure else []
+    if failure is not None and told:  # the timeline knows what the report was, not only how it arrived
+        failure = dataclasses.replace(failure, source=words.source_words(told[-1].source))
     return RecipientView(
         address=r.address,
         kind=str(r.kind),
@@ -147,7 +152,7 @@ def recipient_view(r: RecipientStatus, timeline: Sequence[TimelineEvent] = (), *
         delivered_at=r.delivered_at,
         read_at=r.read_at,
         no_receipt=no_receipt,
-        failure=None if r.failure is None else failure_view(r.failure),
+        failure=failure,
         timeline=tuple(timeline_row(e) for e in timeline),
     )
 

@@ -162,3 +162,11 @@ def test_hostile_subject_address_and_diagnostic_render_as_text():
     page = render("ticket.html", session=None, active="", ticket=views.ticket_view(info), live_ticket="7", live_version=0)
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_a_failure_names_the_kind_of_report_its_timeline_knows():
+    r = rcpt("a", TO, A, R, status="5.2.2", reason="mailboxfull", source="maildir")
+    bounce = ev("bounced", "dsn", at=r.failure.at, via="maildir", status="5.2.2")
+    view = views.recipient_view(r, [bounce], receipts_enabled=True)
+    assert view.failure.source == "delivery report (DSN)"
+    assert views.recipient_view(r, [], receipts_enabled=True).failure.source == "maildir"
