@@ -349,6 +349,7 @@ def list_replies(
         return ReplyPage((), False)
     replies = _replies(db, [(r[0], r[1], r[2], r[3]) for r in rows])
     visible = Visibility(db, receipts_default)
+    machine = count_machine_opens(db)
     thread_departments: dict[str, str | None] = {}
     out = []
     for row, reply in zip(rows, replies, strict=True):
@@ -358,7 +359,7 @@ def list_replies(
                 thread_departments[ticket] = ticket_department(db, ticket)
             department = thread_departments[ticket]
         shown = visible(department)
-        status = thread_info(ticket or "", department, shown, [reply]).replies[0]
+        status = thread_info(ticket or "", department, shown, [reply], count_machine_opens=machine).replies[0]
         out.append(ReplyRow(mid, ticket, department, shown, status))
     return ReplyPage(tuple(out), more)
 
