@@ -77,10 +77,10 @@ def current(request: web.Request) -> Session:
     return session
 
 
-def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str, idle: float) -> None:
-    response.set_cookie(
-        COOKIE, value, path="/ui", httponly=True, samesite="Strict", secure=request.secure, max_age=int(idle)
-    )
+def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
+    # A browser-session cookie: the server ends the session after web.session_idle without a request (a max-age
+    # here would end an active session that long after its login).
+    response.set_cookie(COOKIE, value, path="/ui", httponly=True, samesite="Strict", secure=request.secure)
 
 
 def panel_middleware(panel: Panel) -> Callable[..., Awaitable[web.StreamResponse]]:

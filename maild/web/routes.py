@@ -104,7 +104,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     session = panel.sessions.create(user.name, user.role, now)
     log.info("web_login", user=user.name, role=str(user.role), peer=peer)
     response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
-    set_session_cookie(request, response, session.id, panel.settings.web.session_idle)
+    set_session_cookie(request, response, session.id)
     response.del_cookie(LOGIN_COOKIE, path="/ui/login")
     raise response
 
