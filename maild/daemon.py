@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from maild import clock, config, departments, logs, metrics, retention, tokens
+from maild import clock, config, departments, liblogs, logs, metrics, retention, tokens
 from maild.config import Settings
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.core.stats import SourceStats
@@ -240,6 +240,7 @@ class Daemon:
         if self.intake is not None:
             self.intake.handler.settings = settings
             self.intake.handler.keys = keys
+            self.intake.apply_settings(settings)
         if self.delivery is not None:
             if settings.delivery != old.delivery:
                 # upstream, credentials, TLS and retry policy are fixed per Delivery: start a new one
@@ -274,6 +275,7 @@ async def serve(settings: Settings, log_format: str | None = None) -> int:
     """Run until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit status."""
     daemon = Daemon(settings, log_format=log_format)
     loop = asyncio.get_running_loop()
+    liblogs.install(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stopping.set)
     reloads: set[asyncio.Task[bool]] = set()

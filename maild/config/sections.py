@@ -58,7 +58,25 @@ class IntakeSettings:
     hostname: str = setting("", "Name in the SMTP greeting; empty: the machine's name.", string)
     max_message_size: float = setting("35MB", "Largest message accepted (SIZE); larger ones get 552.", size)
     max_recipients: int = setting(1000, "Most recipients per message; more get 452.", integer(1))
-    data_timeout: float = setting("5m", "Idle time after which an SMTP session is closed.", duration)
+    idle_timeout: float = setting("1m", "A session that sends no command for this long before MAIL FROM is closed.", duration)
+    command_timeout: float = setting(
+        "5m", "A session in a transaction (after MAIL FROM) that sends no command for this long is closed.", duration
+    )
+    data_timeout: float = setting("5m", "A session that sends no bytes for this long during DATA is closed.", duration)
+    max_sessions: int = setting(100, "Most SMTP sessions at once; more get 421 4.7.0 (lowered to fit the descriptor limit).", integer(1))
+    max_untrusted_sessions: int = setting(
+        80, "Most sessions at once from clients outside allowed_networks together (the rest is kept for them).", integer(1)
+    )
+    max_sessions_per_client: int = setting(
+        50, "Most sessions at once from one address outside allowed_networks; more get 421 4.7.0.", integer(1)
+    )
+    connection_rate_limit: int = setting(
+        60, "Most new sessions per minute from one address outside allowed_networks (0: no limit).", integer(0)
+    )
+    listen_backlog: int = setting(2048, "Kernel queue of connections not yet accepted (capped by net.core.somaxconn).", integer(1))
+    descriptor_reserve: int = setting(
+        128, "File descriptors kept free of SMTP sessions for HTTP, the store and upstream connections.", integer(16)
+    )
 
 
 @dataclass(frozen=True)

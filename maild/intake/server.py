@@ -14,9 +14,9 @@ import ipaddress
 import re
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from maild import clock, logs, tokens
 from maild.config import Settings
@@ -24,6 +24,8 @@ from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
 from maild.intake.auth import Users, load_users
 from maild.intake.classify import classify
+from maild.intake.limits import REPLY, DescriptorBudget, Gate, SessionLimits, raise_descriptor_limit, widen_backlog
+from maild.ratelog import RateLog
 from maild.spool import Submission, enqueue_many, new_queue_id
 from maild.store import Store
 from maild.store.writer import Batchable
@@ -73,7 +75,9 @@ class IntakeHandler:
     # ----------------------------------------------------------- policy
 
     def peer_allowed(self, session: Session) -> bool:
-        peer = session.peer
+        return self.address_allowed(session.peer)
+
+    def address_allowed(self, peer: Any) -> bool:
         host = peer[0] if isinstance(peer, tuple) else None
         if host is None:
             return False
@@ -206,19 +210,79 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 class _Session(SMTP):
-    """aiosmtpd's protocol, plus: a 421 greeting while shutting down, and a registry of live sessions."""
+    """aiosmtpd's protocol, plus: admission by the gate (421 4.7.0 before the greeting), a 421 greeting while
+    shutting down, a registry of live sessions, and idle timeouts per phase (before MAIL, in a transaction, in DATA)."""
 
-    def __init__(self, handler: IntakeHandler, live: set[_Session], **kwargs: Any) -> None:
+    def __init__(self, handler: IntakeHandler, live: set[_Session], gate: Gate, refusals: RateLog, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._live = live
+        self._gate = gate
+        self._refusals = refusals
+        self._admitted: tuple[str, bool] | None = None
+        self._in_data = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._live.add(self)
+        if self._admitted is None and self.transport is None:  # not the STARTTLS re-entry
+            peer = transport.get_extra_info("peername")
+            client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+            trusted = self.event_handler.address_allowed(peer)
+            refusal = self._gate.admit(client, trusted=trusted, now=self.loop.time())
+            if refusal is not None:
+                # Before aiosmtpd sets anything up: the socket is closed at once, no task, no timer.
+                self.event_handler.stats.reject(refusal.value)
+                self._refusals.emit((refusal, client), log.warning, "session_refused", peer=client, reason=refusal.value)
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(REPLY[refusal].encode() + b"\r\n")
+                transport.close()
+                return
+            self._admitted = (client, trusted)
+            self._live.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._admitted is None:
+            return  # refused in connection_made: aiosmtpd never saw this connection
         self._live.discard(self)
+        client, trusted = self._admitted
+        self._gate.release(client, trusted=trusted)
         super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        if self._admitted is None:
+            return False
+        return super().eof_received()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_data:  # the DATA timeout is idle time: any bytes received restart it
+            self._reset_timeout()
+        super().data_received(data)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        if duration is None:
+            s = self.event_handler.settings.intake
+            if self._in_data:
+                duration = s.data_timeout
+            elif self.envelope is not None and self.envelope.mail_from is not None:
+                duration = s.command_timeout
+            else:
+                duration = s.idle_timeout
+        super()._reset_timeout(duration)
+
+    async def push(self, status: AnyStr) -> None:
+        await super().push(status)
+        # aiosmtpd restarts the timer when a command arrives, before it runs; restarting after each
+        # reply picks the timeout of the phase the command led to (MAIL starts a transaction, 354 DATA).
+        if self.transport is not None:
+            self._reset_timeout()
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+            self._reset_timeout()
 
     async def _handle_client(self) -> None:
         if self.event_handler.closing:
@@ -251,6 +315,9 @@ class _Session(SMTP):
         return bool(self.envelope is not None and self.envelope.mail_from is not None)
 
 
+ACCEPT_BATCH = 64  # connections asyncio accepts per loop turn and listener
+
+
 class IntakeServer:
     """The listening sockets; `start()` binds every configured address before returning."""
 
@@ -260,6 +327,26 @@ class IntakeServer:
         self.servers: list[asyncio.base_events.Server] = []
         self.sessions: set[_Session] = set()
         self._ssl = tls_context(settings)
+        self.descriptors = DescriptorBudget(0, 0, 0)
+        self.gate = Gate(self._limits())
+        self.refusals = RateLog(interval=10.0)
+
+    def _limits(self) -> SessionLimits:
+        s = self.settings.intake
+        total = s.max_sessions
+        if self.descriptors.soft:
+            total = min(total, self.descriptors.sessions)
+        return SessionLimits(
+            max_sessions=total,
+            max_untrusted=min(s.max_untrusted_sessions, total),
+            per_client=s.max_sessions_per_client,
+            rate_per_minute=s.connection_rate_limit,
+        )
+
+    def apply_settings(self, settings: Settings) -> None:
+        """SIGHUP: the caps and timeouts change for new sessions; live sessions keep their slot."""
+        self.settings = settings
+        self.gate.limits = self._limits()
 
     def _protocol(self, *, implicit_tls: bool) -> SMTP:
         s = self.settings.intake
@@ -267,13 +354,15 @@ class IntakeServer:
         return _Session(
             self.handler,
             self.sessions,
+            self.gate,
+            self.refusals,
             data_size_limit=int(s.max_message_size),
             enable_SMTPUTF8=True,
             decode_data=False,
             hostname=s.hostname or None,
             ident="maild",
             tls_context=None if implicit_tls else self._ssl,
-            timeout=s.data_timeout,
+            timeout=s.idle_timeout,
             # implicit TLS is TLS already; STARTTLS sessions may AUTH only after the upgrade
             auth_require_tls=not implicit_tls,
             authenticator=self.handler.authenticate if users is not None else None,
@@ -283,19 +372,40 @@ class IntakeServer:
 
     async def start(self) -> list[tuple[str, int]]:
         loop = asyncio.get_running_loop()
-        bound = []
-        for host, port in self.settings.intake.listen:
-            server = await loop.create_server(lambda: self._protocol(implicit_tls=False), host, port, reuse_address=True)
-            self.servers.append(server)
-            bound.extend(sock.getsockname()[:2] for sock in server.sockets)
-        for host, port in self.settings.intake.tls_listen:
-            server = await loop.create_server(
-                lambda: self._protocol(implicit_tls=True), host, port, ssl=self._ssl, reuse_address=True
+        s = self.settings.intake
+        soft, hard = raise_descriptor_limit()
+        reserve = s.descriptor_reserve + self.settings.delivery.concurrency + ACCEPT_BATCH
+        self.descriptors = DescriptorBudget(soft, hard, reserve)
+        self.gate.limits = self._limits()
+        if self.gate.limits.max_sessions < s.max_sessions:
+            log.warning(
+                "intake_sessions_capped",
+                max_sessions=self.gate.limits.max_sessions,
+                configured=s.max_sessions,
+                nofile=soft,
+                reserve=reserve,
+                fix="raise LimitNOFILE= in the unit (or ulimit -n)",
             )
+        bound = []
+        plans = [(a, False) for a in s.listen] + [(a, True) for a in s.tls_listen]
+        for (host, port), implicit in plans:
+            # backlog here is also how many connections asyncio accepts per loop turn: keep that small
+            # (bounded descriptor spikes) and give the kernel queue its own, larger size below.
+            server = await loop.create_server(
+                (lambda implicit=implicit: self._protocol(implicit_tls=implicit)),
+                host,
+                port,
+                ssl=self._ssl if implicit else None,
+                reuse_address=True,
+                backlog=ACCEPT_BATCH,
+            )
+            for sock in server.sockets:
+                widen_backlog(sock, s.listen_backlog)
             self.servers.append(server)
             bound.extend(sock.getsockname()[:2] for sock in server.sockets)
         for addr in bound:
             log.info("intake_listening", address=f"{addr[0]}:{addr[1]}")
+        log.info("intake_limits", **{k: v for k, v in vars(self.gate.limits).items()}, nofile=soft)
         return bound
 
     async def stop(self, timeout: float = 30.0) -> None:

@@ -88,6 +88,7 @@ def test_unit_runs_maild_with_the_etc_configuration() -> None:
         ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
         ("CapabilityBoundingSet", "CAP_NET_BIND_SERVICE"),
         ("User", "maild"),
+        ("LimitNOFILE", "65536"),  # the default soft 1024 let ~1,010 idle sessions stop intake and HTTP
     ],
 )
 def test_unit_sets(key: str, expected: str) -> None:

@@ -1,0 +1,149 @@
+"""Admission of SMTP sessions: total, per-client and untrusted caps, a per-client connection rate, and the descriptor budget.
+
+Postfix's anvil is the model: a session beyond a cap is answered
+`421 4.7.0` and closed before the greeting, so an idle flood from one address
+(or from many) can hold only a bounded number of sockets and never starves
+the helpdesk's own MTA, the HTTP listener or the store of file descriptors.
+Clients from `intake.allowed_networks` are exempt from the per-client and rate
+limits (Postfix's `smtpd_client_event_limit_exceptions = $mynetworks`) and
+have their share of the total reserved from untrusted clients.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class Refusal(StrEnum):
+    """Why a session was refused; the value is the metrics and log reason."""
+
+    TOTAL = "session_limit"
+    UNTRUSTED = "untrusted_session_limit"
+    PER_CLIENT = "client_session_limit"
+    RATE = "client_rate_limit"
+
+
+REPLY = {
+    Refusal.TOTAL: "421 4.7.0 Too many connections, try again later",
+    Refusal.UNTRUSTED: "421 4.7.0 Too many connections, try again later",
+    Refusal.PER_CLIENT: "421 4.7.0 Too many connections from your address, try again later",
+    Refusal.RATE: "421 4.7.0 Too many connections from your address in a minute, try again later",
+}
+
+RATE_WINDOW = 60.0
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """The caps in force; `max_sessions` is already reduced to what the descriptor budget allows."""
+
+    max_sessions: int
+    max_untrusted: int
+    per_client: int
+    rate_per_minute: int  # 0: no rate limit
+
+
+class Gate:
+    """Counts live sessions per client; pure apart from the `now` passed in (monotonic seconds)."""
+
+    def __init__(self, limits: SessionLimits) -> None:
+        self.limits = limits
+        self.total = 0
+        self.untrusted = 0
+        self._by_client: dict[str, int] = {}
+        self._recent: dict[str, deque[float]] = {}
+
+    def admit(self, client: str, *, trusted: bool, now: float) -> Refusal | None:
+        """Count the session in and return None, or return why it is refused (then nothing is counted)."""
+        lim = self.limits
+        if self.total >= lim.max_sessions:
+            return Refusal.TOTAL
+        if not trusted:
+            if self.untrusted >= lim.max_untrusted:
+                return Refusal.UNTRUSTED
+            if self._by_client.get(client, 0) >= lim.per_client:
+                return Refusal.PER_CLIENT
+            if lim.rate_per_minute:
+                recent = self._recent.setdefault(client, deque())
+                while recent and recent[0] <= now - RATE_WINDOW:
+                    recent.popleft()
+                if len(recent) >= lim.rate_per_minute:
+                    return Refusal.RATE
+                recent.append(now)
+            self.untrusted += 1
+            self._by_client[client] = self._by_client.get(client, 0) + 1
+        self.total += 1
+        return None
+
+    def release(self, client: str, *, trusted: bool) -> None:
+        self.total -= 1
+        if trusted:
+            return
+        self.untrusted -= 1
+        left = self._by_client.get(client, 1) - 1
+        if left > 0:
+            self._by_client[client] = left
+        else:
+            self._by_client.pop(client, None)
+            recent = self._recent.get(client)
+            if recent is not None and not recent:
+                del self._recent[client]
+
+    def forget_old(self, now: float) -> None:
+        """Drop rate windows of clients with no connection in the last minute (bounded memory under a spoofed flood)."""
+        for client in [c for c, q in self._recent.items() if not q or q[-1] <= now - RATE_WINDOW]:
+            del self._recent[client]
+
+
+# ------------------------------------------------------------------ descriptors
+
+
+@dataclass(frozen=True)
+class DescriptorBudget:
+    soft: int
+    hard: int
+    reserve: int
+
+    @property
+    def sessions(self) -> int:
+        """Sessions the soft limit leaves room for after the reserve (HTTP, store, upstream, accept bursts)."""
+        return max(1, self.soft - self.reserve)
+
+
+def raise_descriptor_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (as systemd's LimitNOFILE allows) and return (soft, hard)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        target = max(soft, 65536) if soft != resource.RLIM_INFINITY else soft
+    else:
+        target = hard
+    if target != soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft, hard
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+def widen_backlog(sock: _HasFileno, backlog: int) -> None:
+    """listen() again with a longer queue; asyncio accepts at most its own `backlog` per loop turn.
+
+    Keeping asyncio's batch small bounds how many descriptors one turn can take,
+    while the kernel queue absorbs a burst (capped by net.core.somaxconn).
+    """
+    dup = socket.socket(fileno=os.dup(sock.fileno()))
+    try:
+        dup.listen(backlog)
+    finally:
+        dup.close()

@@ -1,0 +1,66 @@
+"""Routes what libraries and asyncio report (stdlib logging, the loop's exception handler) into the structured log.
+
+Without this, Python's last-resort handler writes aiosmtpd's, flufl.bounce's
+and asyncio's messages and tracebacks to stderr as plain text in the middle
+of the JSON lines; and asyncio's `socket.accept() out of system resource`
+repeats every turn of a flood. Here each becomes one JSON event
+(`library_log`, `loop_error`) and a repeat is written once per interval with
+a count (maild.ratelog).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from maild import logs
+from maild.ratelog import RateLog
+
+log = logs.get("library")
+_repeats = RateLog(interval=10.0)
+_MAX_TEXT = 500
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
+
+
+class _ToStructlog(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, Any] = {"logger": record.name, "text": _text(record.getMessage())}
+            if record.exc_info and record.exc_info[1] is not None:
+                error = record.exc_info[1]
+                fields["error"] = _text(f"{type(error).__name__}: {error}")
+            fn = log.error if record.levelno >= logging.ERROR else log.warning
+            # keyed by the message template, not its arguments: one line per kind of message per interval
+            _repeats.emit(("logging", record.name, str(record.msg)), fn, "library_log", **fields)
+        except Exception:  # a log line never raises into the library that wrote it
+            pass
+
+
+_handler = _ToStructlog(level=logging.WARNING)
+
+
+def route_stdlib_logging() -> None:
+    """Every library's WARNING and above goes through the structured logger; below that is dropped."""
+    root = logging.getLogger()
+    if _handler not in root.handlers:
+        root.addHandler(_handler)
+    root.setLevel(logging.WARNING)
+
+
+def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    message = str(context.get("message", "unhandled exception in event loop"))
+    error = context.get("exception")
+    fields: dict[str, Any] = {"text": _text(message)}
+    if error is not None:
+        fields["error"] = _text(f"{type(error).__name__}: {error}")
+    _repeats.emit(("loop", message, type(error).__name__), log.error, "loop_error", **fields)
+
+
+def install(loop: asyncio.AbstractEventLoop) -> None:
+    route_stdlib_logging()
+    loop.set_exception_handler(loop_exception_handler)
