@@ -10,12 +10,14 @@ a count (maild.ratelog).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maild import logs
 from maild.ratelog import RateLog
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logs.get("library")
 _repeats = RateLog(interval=10.0)
