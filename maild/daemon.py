@@ -78,6 +78,12 @@ class Daemon:
         self._spawn(self.webhooks.run(), "webhooks")
         self._spawn(retention.retention_loop(s, self.store, clock.now), "retention")
         self.ingestor = Ingestor(s, self.store, self.keys)
+        if s.tracking.trust_untokened_reports:
+            log.warning(
+                "untokened_reports_trusted",
+                setting="tracking.trust_untokened_reports",
+                risk="reports without a token apply on Message-ID + address alone: anyone who saw the Message-ID can forge them",
+            )
         self._start_sources(s)
         self.intake = build_intake(s, self.store, self.keys, on_spooled=self.delivery.wake)
         if s.http.listen:
@@ -156,6 +162,8 @@ class Daemon:
             listeners=dict(self.listeners),
             sources=self._source_states(),
             stopping=self.stopping.is_set(),
+            store_trouble=self.store.trouble if self.store is not None else None,
+            unrecorded_outcomes=self.delivery.stats().unrecorded if self.delivery else 0,
         )
 
     def _status_line(self, queued: int | None = None) -> str:

@@ -16,7 +16,7 @@ from maild.errors import (
     StoreBusy,
     TransientError,
 )
-from maild.receipts.ingest import hints_from, ingest_now
+from maild.receipts.ingest import hints_from, ingest_now, policy_from
 from maild.store import open_for_command
 
 EX_OK = 0
@@ -52,7 +52,10 @@ def run_ingest(args: argparse.Namespace) -> int:
         db = open_for_command(settings.store.path, busy_timeout=settings.store.busy_timeout)
         try:
             ref = args.file if args.file != "-" else f"stdin:{os.getpid()}"
-            outcome = ingest_now(db, raw, keys, hints_from(settings.tracking), args.source, ref, clock.now())
+            outcome = ingest_now(
+                db, raw, keys, hints_from(settings.tracking), args.source, ref, clock.now(),
+                policy=policy_from(settings.tracking),
+            )
         finally:
             db.conn.close()
     except (ConfigError, KeyFileError, StoreBusy, TransientError, MaildError, sqlite3.Error) as exc:

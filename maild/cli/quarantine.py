@@ -8,7 +8,8 @@ import sys
 from maild import clock, tokens
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.receipts import quarantine as q
-from maild.receipts.ingest import hints_from, ingest_now
+from maild.receipts.authn import UntokenedPolicy
+from maild.receipts.ingest import hints_from, ingest_now, policy_from
 from maild.store import open_for_command
 
 
@@ -41,6 +42,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     retry.add_argument("ids", type=int, nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every held item")
+    retry.add_argument(
+        "--accept-unauthenticated", action="store_true",
+        help="apply reports without a token on Message-ID + address even with no aligned DKIM signature "
+        "(for items held as untokened_unauthenticated that you checked by hand)",
+    )
     retry.add_argument("--json", action="store_true")
     for sp in (ls, show, retry):  # --config after the action too; SUPPRESS keeps a value given before it
         sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
@@ -106,6 +112,9 @@ def _retry(db, args: argparse.Namespace, settings) -> int:
         return 2
     keys = tokens.load_keys(settings.tracking.key_file)  # fresh: a restored key applies now
     hints = hints_from(settings.tracking)
+    policy = policy_from(settings.tracking)
+    if args.accept_unauthenticated:
+        policy = UntokenedPolicy(policy.trusted_authserv_ids, allow_unauthenticated=True)
     ids = [i.id for i in q.items(db)] if args.all else args.ids
     status = 0
     for item_id in ids:
@@ -117,7 +126,9 @@ def _retry(db, args: argparse.Namespace, settings) -> int:
         item, raw = found
         now = clock.now()
         # quarantine_id: this row is released (or held again) whatever fingerprint the bytes parse to now
-        outcome = ingest_now(db, raw, keys, hints, item.source, f"quarantine:{item.id}", now, quarantine_id=item.id)
+        outcome = ingest_now(
+            db, raw, keys, hints, item.source, f"quarantine:{item.id}", now, quarantine_id=item.id, policy=policy
+        )
         db.conn.execute("BEGIN IMMEDIATE")
         q.mark_retried(db, item.id, now)
         db.conn.execute("COMMIT")

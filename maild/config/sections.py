@@ -133,6 +133,18 @@ class TrackingSettings:
         False, "Track mail that names no ticket too (otherwise it is relayed as is, one copy).", boolean
     )
     receipts_default: bool = setting(True, "Read receipts for departments with no explicit setting.", boolean)
+    trusted_authserv_ids: tuple[str, ...] = setting(
+        [],
+        "Authentication-Results authserv-ids (the receipts mailbox's own MTA) whose dkim=pass vouches for a report "
+        "without a token; that MTA must strip such headers from incoming mail.",
+        list_of(string),
+    )
+    trust_untokened_reports: bool = setting(
+        False,
+        "Apply reports without a token on Message-ID + address alone, unauthenticated (anyone who sees a "
+        "Message-ID can then forge receipts); warned at start. Off: such reports need an aligned DKIM signature.",
+        boolean,
+    )
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class DeliveryStats:
     deferred: int
     failed: int
     attempts: int  # copies attempted
+    unrecorded: int = 0  # outcomes the upstream gave that wait for the store (delivery paused meanwhile)
 
 
 @dataclass(slots=True)

@@ -3,18 +3,20 @@
 At-least-once: a recipient stays queued/deferred in the store until its
 outcome is committed, so whatever is in flight at a crash is sent again after
 restart. An in-memory set of in-flight recipient ids keeps one copy from being
-picked twice while it is on its way.
+picked twice while it is on its way. An outcome the store could not record
+stays in flight (maild.delivery.unrecorded): written again, never sent again,
+and nothing new is picked until it is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Callable
 from datetime import datetime
 
 from maild import clock, logs
+from maild.core.backoff import backoff
 from maild.config import Settings
 from maild.core.states import DeliveryState
 from maild.core.stats import DeliveryStats
@@ -22,13 +24,16 @@ from maild.delivery import copies, jobs, transport
 from maild.delivery.copies import Copy
 from maild.delivery.outcome import Outcome, RetryPolicy, decide
 from maild.delivery.transport import Answer, Transport
+from maild.delivery.unrecorded import Unrecorded
+from maild.ratelog import RateLog
 from maild.store import Store
 from maild.tokens import KeySet
 
 log = logs.get("delivery")
 
 PICK_COALESCE = 0.005  # seconds a wake waits for more wakes before reading the spool
-WRITE_FAILURE_COOLDOWN = 60.0  # seconds before a recipient whose outcome could not be stored is picked again
+RECORD_RETRY_FIRST = 0.5  # seconds before an outcome the store refused is written again, doubling...
+RECORD_RETRY_MAX = 10.0  # ...up to this
 
 
 class Delivery:
@@ -54,7 +59,9 @@ class Delivery:
         self._max_pending = d.concurrency * 4
         self._in_flight: set[int] = set()
         self._finished_while_picking: set[int] | None = None
-        self._cooldown: dict[int, float] = {}
+        self.unrecorded = Unrecorded()
+        self._record_retry: asyncio.Task[None] | None = None
+        self._ratelog = RateLog(interval=30.0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -70,7 +77,9 @@ class Delivery:
 
     def stats(self) -> DeliveryStats:
         c = self._counts
-        return DeliveryStats(len(self._in_flight), c["accepted"], c["deferred"], c["failed"], c["attempts"])
+        return DeliveryStats(
+            len(self._in_flight), c["accepted"], c["deferred"], c["failed"], c["attempts"], len(self.unrecorded)
+        )
 
     async def run(self) -> None:
         """Deliver until stop(): on every wake() and every delivery.poll_interval."""
@@ -107,6 +116,12 @@ class Delivery:
                 await asyncio.wait(pending)
         if self._writes:  # outcomes already on their way to the store
             await asyncio.wait(set(self._writes), timeout=timeout)
+        if self._record_retry is not None:
+            self._record_retry.cancel()
+            await asyncio.gather(self._record_retry, return_exceptions=True)
+        if self.unrecorded and not await self._write_unrecorded():
+            # The spool still says queued: these go out again after the restart (at-least-once).
+            log.error("delivery_outcomes_unrecorded_at_stop", outcomes=len(self.unrecorded), error=self.unrecorded.last_error)
         await self.transport.close()
         log.info("delivery_stopped")
 
@@ -124,6 +139,8 @@ class Delivery:
     # ------------------------------------------------------------ picking
 
     async def _start_due(self, limit: int | None = None) -> list[asyncio.Task[None]]:
+        if self.unrecorded:  # the store cannot take outcomes: send nothing more until it takes these
+            return []
         room = self._max_pending - len(self._tasks) if limit is None else limit
         if room <= 0:
             self._backlog = True
@@ -131,9 +148,6 @@ class Delivery:
         batch = min(room, self.settings.delivery.batch_size)
         now = self.clock()
         skip = set(self._in_flight)
-        mono = time.monotonic()
-        self._cooldown = {rid: t for rid, t in self._cooldown.items() if t > mono}
-        skip.update(self._cooldown)
         self._finished_while_picking = set()
         try:
             default = self.settings.tracking.receipts_default
@@ -175,8 +189,11 @@ class Delivery:
 
     async def _deliver(self, copy: Copy) -> None:
         ids = [r.id for r in copy.recipients]
+        held = False
         try:
             async with self._slots:
+                if self.unrecorded:  # picked before the store failed: leave it queued, send it after recovery
+                    return
                 self._counts["attempts"] += 1
                 try:
                     answers = await self.transport.send(copy)
@@ -188,13 +205,52 @@ class Delivery:
             try:
                 await self._record(outcomes)
             except Exception as exc:
+                # Answered but not recorded: keep it in flight (never picked, never sent again) and write it later.
                 log.error("delivery_record_failed", queue_id=copy.queue_id, error=str(exc), recipients=len(ids))
-                until = time.monotonic() + WRITE_FAILURE_COOLDOWN
-                self._cooldown.update((rid, until) for rid in ids)
+                if not self.unrecorded:
+                    log.warning("delivery_paused", reason="store cannot record outcomes")
+                self.unrecorded.hold(copy, outcomes, exc)
+                held = True
+                self._start_record_retry()
                 return
             self._count(copy, outcomes)
         finally:
-            self._release(ids)
+            if not held:
+                self._release(ids)
+
+    def _start_record_retry(self) -> None:
+        if self._record_retry is None or self._record_retry.done():
+            self._record_retry = asyncio.get_running_loop().create_task(self._retry_unrecorded())
+
+    async def _retry_unrecorded(self) -> None:
+        attempt = 0
+        while self.unrecorded:
+            attempt += 1
+            await asyncio.sleep(backoff(attempt, RECORD_RETRY_FIRST, RECORD_RETRY_MAX))
+            await self._write_unrecorded()
+        self._wake.set()
+
+    async def _write_unrecorded(self) -> bool:
+        """One write of every held outcome; on success they are released and counted, and delivery resumes."""
+        everything = self.unrecorded.outcomes()
+        if not everything:
+            return True
+        try:
+            await self.store.write(lambda db: jobs.record_outcomes(db, everything, self.clock()))
+        except Exception as exc:
+            self.unrecorded.failures += 1
+            self.unrecorded.last_error = str(exc)
+            self._ratelog.emit(
+                "record_retry", log.error, "delivery_record_retry_failed",
+                outcomes=len(everything), waiting_seconds=round(self.unrecorded.oldest_seconds(), 1), error=str(exc),
+            )
+            return False
+        waited = self.unrecorded.oldest_seconds()
+        for held in self.unrecorded.take():
+            self._count(held.copy, list(held.outcomes))
+            self._release([r.id for r in held.copy.recipients])
+        log.info("delivery_resumed", recorded=len(everything), waited_seconds=round(waited, 1))
+        return True
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         """Store outcomes; those of copies finishing in the same loop turn share one write job.

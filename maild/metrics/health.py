@@ -27,6 +27,8 @@ class HealthProbe:
     listeners: Mapping[str, bool] = field(default_factory=dict)  # "smtp 127.0.0.1:10025" -> bound
     sources: Mapping[str, bool] = field(default_factory=dict)  # receipts source -> connected
     stopping: bool = False
+    store_trouble: str | None = None  # the store's last write failure of its own (full disk, lock), until a commit works
+    unrecorded_outcomes: int = 0  # delivery outcomes waiting for the store (delivery paused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,10 @@ def health(probe: HealthProbe) -> Health:
     if not probe.listeners:
         fatal.append("no listener bound")
     fatal += [f"listener not bound: {name}" for name, up in sorted(probe.listeners.items()) if not up]
+    if probe.store_trouble:  # intake answers 451 and delivery is paused: not a state to route mail to
+        fatal.append(f"store cannot write: {probe.store_trouble}")
+    if probe.unrecorded_outcomes:
+        fatal.append(f"delivery paused: {probe.unrecorded_outcomes} outcomes waiting for the store")
     down = [f"source not connected: {source_label(n)}" for n, up in sorted(probe.sources.items()) if not up]
     if fatal:
         return Health(HealthStatus.UNAVAILABLE, tuple(fatal + down))

@@ -29,6 +29,7 @@ from maild.correlate import Match, TokenProblem, TokenRejected, by_message_id, b
 from maild.errors import StoreError, TransientError
 from maild.receipts import mapping
 from maild.receipts import quarantine as q
+from maild.receipts.authn import Resolver, UntokenedPolicy, aligned, authenticated_domains, default_resolver
 from maild.receipts.quarantine import QuarantineReason
 from maild.reports.correlation import ParseHints, hints_for
 from maild.reports.model import RecipientResult, Report, ReportKind
@@ -70,8 +71,14 @@ def ingest_report(
     parse_error: str | None = None,
     max_raw: int = q.MAX_RAW_BYTES,
     quarantine_id: int | None = None,
+    authenticated: frozenset[str] = frozenset(),
+    policy: UntokenedPolicy = UntokenedPolicy(),
 ) -> IngestOutcome:
     """Correlate one report and record its events, or quarantine it; run inside a write transaction.
+
+    `authenticated`: the domains that vouch for `raw` (maild.receipts.authn, computed before the
+    transaction: DNS never runs in the writer); a report without a token applies only to recipients
+    whose domain one of them aligns with, unless `policy.allow_unauthenticated`.
 
     `report` None means the parser failed (`parse_error` says how); a quarantined report keeps at most
     `max_raw` raw bytes (the source's quarantine_max_bytes).
@@ -89,7 +96,7 @@ def ingest_report(
     if report.kind is ReportKind.UNKNOWN:
         return _quarantine(db, raw, report, source, ref, now, QuarantineReason.NOT_A_REPORT, {},
                            max_raw=max_raw, quarantine_id=quarantine_id)
-    pairs = _correlate(db, report, keys, now, source=source, ref=ref)
+    pairs = _correlate(db, report, keys, now, source=source, ref=ref, authenticated=authenticated, policy=policy)
     if isinstance(pairs, QuarantineReason):
         return _quarantine(db, raw, report, source, ref, now, pairs, {}, max_raw=max_raw, quarantine_id=quarantine_id)
     applied = duplicates = usable = 0
@@ -126,7 +133,8 @@ def ingest_report(
 
 
 def _correlate(
-    db: sqlite_utils.Database, report: Report, keys: KeySet, now: datetime, *, source: str, ref: str
+    db: sqlite_utils.Database, report: Report, keys: KeySet, now: datetime, *, source: str, ref: str,
+    authenticated: frozenset[str] = frozenset(), policy: UntokenedPolicy = UntokenedPolicy(),
 ) -> list[tuple[Match, RecipientResult]] | QuarantineReason:
     """Pairs of (recipient row, what the report says about it), or why the report cannot be trusted or matched.
 
@@ -138,7 +146,9 @@ def _correlate(
     shaped like a maild token (malformed) are skipped (and counted). The first
     candidate that verifies names the recipient. No verified token at all:
     quarantined, and never matched by Message-ID; only a report that carries
-    no token at all is matched by Message-ID plus recipient address.
+    no token at all is matched by Message-ID plus recipient address, and
+    applied only to recipients an authenticated domain aligns with
+    (`untokened_unauthenticated` otherwise).
 
     A token names one copy, so a report matched by token yields at most one
     fact per report about it: see `_results_for`.
@@ -166,12 +176,22 @@ def _correlate(
             return QuarantineReason.TOKEN_MALFORMED
         return [(match, r) for r in _results_for(report, match.address)]
     pairs = []
+    refused = 0
     for result in report.recipients:
         found_by_id = by_message_id(db, report.original_message_id or "", (result.address, result.original_recipient))
-        if found_by_id is not None:
-            pairs.append((found_by_id, result))
+        if found_by_id is None:
+            continue
+        if not policy.allow_unauthenticated and aligned(authenticated, found_by_id.address) is None:
+            refused += 1  # the Message-ID is seen by every recipient: on its own it proves nothing
+            continue
+        pairs.append((found_by_id, result))
+    if refused:
+        log.warning(
+            "report_untokened_unauthenticated", source=source, ref=ref, fingerprint=report.fingerprint,
+            kind=str(report.kind), recipients=refused, authenticated=sorted(authenticated),
+        )
     if not pairs:
-        return QuarantineReason.NO_MATCH
+        return QuarantineReason.UNTOKENED_UNAUTHENTICATED if refused else QuarantineReason.NO_MATCH
     return pairs
 
 
@@ -332,7 +352,7 @@ class Ingestor:
 
     def __init__(
         self, settings: Settings, store: Any, keys: KeySet, clock: Callable[[], datetime] = clock.now,
-        *, parser: Parser | None = None,
+        *, parser: Parser | None = None, resolver: Resolver | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -340,7 +360,17 @@ class Ingestor:
         self.clock = clock
         self.hints = hints_from(settings.tracking)
         self.parser = parser or default_parser()
+        self.resolver = resolver
         self.stats = IngestStats()
+
+    @property
+    def policy(self) -> UntokenedPolicy:
+        return policy_from(self.settings.tracking)
+
+    def _prepare(self, raw: bytes) -> tuple[Report | None, str | None, frozenset[str]]:
+        """Parse, and authenticate a report without a token (DKIM's DNS lookups included): in a thread."""
+        report, error = parse_safely(self.parser, raw, self.hints)
+        return report, error, authenticate_if_untokened(raw, report, self.policy, self.resolver)
 
     async def ingest(self, raw: bytes, source: str, ref: str, *, max_raw: int | None = None) -> IngestOutcome:
         """Returns once the outcome is committed; raises TransientError (or StoreError) when nothing was.
@@ -349,11 +379,13 @@ class Ingestor:
         """
         now = self.clock()
         limit = q.MAX_RAW_BYTES if max_raw is None else int(max_raw)
-        report, error = await asyncio.to_thread(parse_safely, self.parser, raw, self.hints)
+        report, error, authenticated = await asyncio.to_thread(self._prepare, raw)
+        policy = self.policy
         try:
             outcome = await self.store.write(
                 lambda db: ingest_report(
-                    db, raw, report, self.keys, source, now, ref=ref, parse_error=error, max_raw=limit
+                    db, raw, report, self.keys, source, now, ref=ref, parse_error=error, max_raw=limit,
+                    authenticated=authenticated, policy=policy,
                 )
             )
         except (TransientError, StoreError):  # nothing committed: the source keeps the message for later
@@ -418,6 +450,7 @@ def parse_safely(parser: Parser, raw: bytes, hints: ParseHints) -> tuple[Report 
 def ingest_now(
     db: sqlite_utils.Database, raw: bytes, keys: KeySet, hints: ParseHints, source: str, ref: str, now: datetime,
     *, parser: Parser | None = None, quarantine_id: int | None = None,
+    policy: UntokenedPolicy = UntokenedPolicy(), resolver: Resolver | None = None,
 ) -> IngestOutcome:
     """Parse and ingest on a command's own connection (pipe, quarantine retry), in one IMMEDIATE transaction.
 
@@ -426,7 +459,30 @@ def ingest_now(
     from maild.store import transaction
 
     report, error = parse_safely(parser or default_parser(), raw, hints)
+    authenticated = authenticate_if_untokened(raw, report, policy, resolver)
     return transaction(
         db,
-        lambda d: ingest_report(d, raw, report, keys, source, now, ref=ref, parse_error=error, quarantine_id=quarantine_id),
+        lambda d: ingest_report(
+            d, raw, report, keys, source, now, ref=ref, parse_error=error, quarantine_id=quarantine_id,
+            authenticated=authenticated, policy=policy,
+        ),
     )
+
+
+def policy_from(tracking: TrackingSettings) -> UntokenedPolicy:
+    return UntokenedPolicy(tuple(tracking.trusted_authserv_ids), tracking.trust_untokened_reports)
+
+
+def authenticate_if_untokened(
+    raw: bytes, report: Report | None, policy: UntokenedPolicy, resolver: Resolver | None
+) -> frozenset[str]:
+    """The domains vouching for a token-less report; nothing is looked up for a report with a token."""
+    if report is None or report.kind is ReportKind.UNKNOWN or policy.allow_unauthenticated:
+        return frozenset()
+    if report.token or report.token_candidates:
+        return frozenset()
+    try:
+        return authenticated_domains(raw, policy, resolver if resolver is not None else default_resolver())
+    except Exception as exc:  # noqa: BLE001 - hostile input or a broken resolver: simply not authenticated
+        log.warning("report_authentication_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        return frozenset()

@@ -29,6 +29,7 @@ class QuarantineReason(StrEnum):
     TOKEN_BAD_SIGNATURE = "token_bad_signature"  # forged (or signed by a key that is gone)
     TOKEN_UNKNOWN_RECIPIENT = "token_unknown_recipient"  # valid signature, but no recipient holds it
     NO_MATCH = "no_match"  # no token and no message maild sent matches Message-ID + address
+    UNTOKENED_UNAUTHENTICATED = "untokened_unauthenticated"  # no token, and no aligned DKIM/trusted A-R vouches for it
     NO_USABLE_RESULT = "no_usable_result"  # correlated, but nothing in it maps to an event
     INTERNAL_ERROR = "internal_error"  # a bug while ingesting: kept so it can be retried after a fix
     TOO_LARGE = "too_large"  # bigger than the parser's limit: held unparsed, only its first bytes kept

@@ -47,6 +47,11 @@ class Store:
                 db.conn.close()
             self._reader_conns.clear()
 
+    @property
+    def trouble(self) -> str | None:
+        """The database's own write trouble (full disk, a lock held elsewhere, I/O), None once a commit succeeds."""
+        return self.writer.stats.trouble
+
     async def write(self, job: Callable[[sqlite_utils.Database], T]) -> T:
         return await self.writer.run(job)
 

@@ -54,6 +54,14 @@ def translate(exc: sqlite3.Error, context: str) -> Exception:
     return StoreError(f"{context}: {text}")
 
 
+_TROUBLE = ("locked", "busy", "full", "disk i/o", "readonly", "unable to open", "no such file")
+
+
+def is_store_trouble(exc: BaseException) -> bool:
+    """True for errors of the database as a whole (lock, full disk, I/O, read-only), not of one job's rows."""
+    return isinstance(exc, sqlite3.OperationalError) and any(t in str(exc).lower() for t in _TROUBLE)
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 

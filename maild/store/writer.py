@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from maild import logs
-from maild.store.db import open_db, translate
+from maild.store.db import is_store_trouble, open_db, translate
 
 log = logs.get("store")
 T = TypeVar("T")
@@ -67,6 +67,10 @@ class WriterStats:
     commits: int = 0
     jobs: int = 0
     observers: list[Callable[[float], None]] = field(default_factory=list)
+    # The database's own trouble (full disk, lock held elsewhere, I/O error), from the last write that met it
+    # until a commit succeeds again: /healthz reports it, delivery holds outcomes while it lasts.
+    trouble: str | None = None
+    trouble_since: float | None = None
 
 
 class Writer:
@@ -80,6 +84,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
+        self._trouble_now: str | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="maild-writer", daemon=True)
@@ -152,6 +157,7 @@ class Writer:
         conn = db.conn
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(batch)
         started = time.perf_counter()
+        self._trouble_now: str | None = None
         try:
             conn.execute("BEGIN IMMEDIATE")
             for group in _groups(batch):
@@ -169,6 +175,9 @@ class Writer:
             error = translate(exc, "commit failed")
             log.error("store_commit_failed", error=str(error), jobs=len(batch))
             outcomes = [(None, error)] * len(batch)
+            if is_store_trouble(exc):
+                self._trouble_now = str(error)
+        self._note_trouble(any(e is None for _, e in outcomes))
         elapsed = time.perf_counter() - started
         self.stats.commits += 1
         self.stats.jobs += len(batch)
@@ -188,8 +197,18 @@ class Writer:
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 pass
 
-    @staticmethod
-    def _run_one(db: sqlite_utils.Database, job: Job) -> tuple[Any, BaseException | None]:
+    def _note_trouble(self, some_succeeded: bool) -> None:
+        stats = self.stats
+        if self._trouble_now is not None:
+            if stats.trouble is None:
+                stats.trouble_since = time.time()
+                log.error("store_trouble", error=self._trouble_now)
+            stats.trouble = self._trouble_now
+        elif some_succeeded and stats.trouble is not None:
+            log.info("store_recovered", after_seconds=round(time.time() - (stats.trouble_since or time.time()), 1))
+            stats.trouble, stats.trouble_since = None, None
+
+    def _run_one(self, db: sqlite_utils.Database, job: Job) -> tuple[Any, BaseException | None]:
         conn = db.conn
         conn.execute("SAVEPOINT job")
         try:
@@ -197,6 +216,8 @@ class Writer:
         except BaseException as exc:  # one bad job must not sink the batch
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
+            if is_store_trouble(exc):
+                self._trouble_now = str(translate(exc, "write failed"))  # type: ignore[arg-type]
             return None, translate(exc, "write failed") if isinstance(exc, sqlite3.Error) else exc
         conn.execute("RELEASE job")
         return result, None

@@ -1,0 +1,124 @@
+"""Authentication of reports that carry no token: which domains vouch for a message (DKIM, trusted Authentication-Results).
+
+A report without a token can only be matched by Message-ID plus a recipient
+address, and every To and Cc recipient sees that Message-ID: on its own it
+lets a stranger mark anyone read, bounced or complaining. Such a report is
+applied only when a domain aligned with the recipient it speaks for
+authenticated it: a DKIM signature maild verifies itself (dkimpy, DNS through
+a replaceable resolver), or `dkim=pass` in an Authentication-Results header
+whose authserv-id the operator trusts (the receipts mailbox's own MTA, which
+must strip such headers from incoming mail, RFC 8601 section 5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+# dkimpy's dnsfunc: TXT record of a name (bytes) as bytes, or None; tests pass a table of their own.
+Resolver = Callable[..., bytes | None]
+
+MAX_SIGNATURES = 5  # a report with more DKIM signatures than this gets only the first ones checked
+
+
+@dataclass(frozen=True, slots=True)
+class UntokenedPolicy:
+    trusted_authserv_ids: tuple[str, ...] = ()
+    allow_unauthenticated: bool = False  # the operator's explicit opt-out: Message-ID + address alone
+
+
+def default_resolver() -> Resolver:
+    from dkim.dnsplug import get_txt  # dnspython underneath; imported only when a signature needs a key
+
+    return get_txt  # type: ignore[no-any-return]
+
+
+def table_resolver(records: dict[str, bytes]) -> Resolver:
+    """A resolver answering from a table ({"sel._domainkey.example.net": b"v=DKIM1; k=rsa; p=..."}): for tests."""
+
+    def lookup(name: bytes, timeout: float = 5) -> bytes | None:
+        return records.get(name.decode("ascii", "replace").rstrip(".").lower())
+
+    return lookup
+
+
+def dkim_domains(raw: bytes, resolver: Resolver) -> set[str]:
+    """The d= domains of the DKIM signatures on `raw` that verify; a malformed one simply does not count."""
+    import dkim
+
+    count = len(re.findall(rb"(?im)^dkim-signature\s*:", raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]))
+    if not count:
+        return set()
+    found: set[str] = set()
+    try:
+        verifier = dkim.DKIM(raw)
+    except Exception:  # noqa: BLE001 - hostile input
+        return found
+    for idx in range(min(count, MAX_SIGNATURES)):
+        try:
+            if verifier.verify(idx=idx, dnsfunc=resolver) and verifier.domain:
+                found.add(verifier.domain.decode("ascii", "replace").lower().rstrip("."))
+        except Exception:  # noqa: BLE001 - DKIMException, DNS errors, hostile input: not authenticated
+            continue
+    return found
+
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_PROP = re.compile(r"\bheader\.([di])\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
+
+
+def authentication_results_domains(values: Iterable[str], trusted: Iterable[str]) -> set[str]:
+    """Domains with `dkim=pass` in the Authentication-Results headers whose authserv-id is trusted (RFC 8601)."""
+    ids = {t.strip().lower() for t in trusted if t.strip()}
+    found: set[str] = set()
+    if not ids:
+        return found
+    for value in values:
+        text = value
+        for _ in range(3):  # nested comments, a few levels
+            text = _COMMENT.sub(" ", text)
+        parts = [p.strip() for p in text.replace("\r\n", " ").replace("\n", " ").split(";")]
+        if not parts or not parts[0] or parts[0].split()[0].lower() not in ids:
+            continue
+        for resinfo in parts[1:]:
+            m = re.match(r"dkim\s*=\s*(\w+)", resinfo, re.IGNORECASE)
+            if m is None or m.group(1).lower() != "pass":
+                continue
+            for kind, val in _PROP.findall(resinfo):
+                domain = val.rpartition("@")[2] if kind.lower() == "i" else val
+                if domain:
+                    found.add(domain.lower().rstrip("."))
+    return found
+
+
+def authenticated_domains(raw: bytes, policy: UntokenedPolicy, resolver: Resolver | None) -> frozenset[str]:
+    """Every domain that vouches for `raw`: verified DKIM signatures plus trusted Authentication-Results."""
+    head = BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True)
+    values = [str(v) for v in head.get_all("Authentication-Results", [])]
+    domains = authentication_results_domains(values, policy.trusted_authserv_ids)
+    if resolver is not None:
+        domains |= dkim_domains(raw, resolver)
+    return frozenset(domains)
+
+
+def _ascii_domain(domain: str) -> str:
+    domain = domain.strip().rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def aligned(authenticated: Iterable[str], address: str) -> str | None:
+    """The authenticated domain that speaks for `address`: its own domain or a parent of it (never a bare TLD)."""
+    target = _ascii_domain(address.rpartition("@")[2])
+    if not target:
+        return None
+    for domain in authenticated:
+        d = _ascii_domain(domain)
+        if "." in d and (target == d or target.endswith("." + d)):
+            return d
+    return None

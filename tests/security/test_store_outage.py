@@ -1,0 +1,147 @@
+"""High 3: while the store cannot write, no copy is sent twice; delivery pauses; /healthz says so; nothing is lost.
+
+The attack reproduced: an outcome that could not be committed (another writer
+holding the lock, a full disk) used to put the copy in a 60 s cooldown and send
+it again, and the next copies went out meanwhile: 4 copies of each message in
+3.5 minutes of a full disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from maild import metrics
+from maild.delivery.scheduler import Delivery
+from maild.store import Store
+from tests.delivery.conftest import KEYS, FakeClock, UpstreamServer, enqueue, make_settings
+from tests.delivery.conftest import upstream  # noqa: F401  (fixture)
+
+
+async def until(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def states(store: Store) -> list[str]:
+    rows = await store.read(lambda db: db.execute("SELECT delivery_state FROM recipients ORDER BY id").fetchall())
+    return [r[0] for r in rows]
+
+
+def probe(store: Store, d: Delivery) -> metrics.Health:
+    return metrics.health(
+        metrics.HealthProbe(
+            store_open=True, listeners={"smtp 127.0.0.1:1": True},
+            store_trouble=store.trouble, unrecorded_outcomes=d.stats().unrecorded,
+        )
+    )
+
+
+async def _outage_then_recovery(
+    tmp_path: Path, upstream: UpstreamServer, store: Store, break_store: Callable[[], None], mend_store: Callable[[], None]  # noqa: F811
+) -> None:
+    n_messages = 40
+    for n in range(n_messages):
+        await enqueue(store, [f"user{n}@example.net"])
+    settings = make_settings(
+        tmp_path, f"smtp://127.0.0.1:{upstream.port}", concurrency=1, batch_size=1, poll_interval="0.05s"
+    )
+    d = Delivery(settings, store, KEYS, clock=FakeClock())
+    break_store()
+    runner = asyncio.create_task(d.run())
+    try:
+        await until(lambda: d.stats().unrecorded >= 1, what="the first outcome held")
+        await until(lambda: d.stats().in_flight == d.stats().unrecorded, what="copies on the wire answered")
+        sent = len(upstream.received)  # those already on their way when the first write failed
+        assert sent < n_messages, "delivery went on sending while the store could not record"
+        held_at = time.monotonic()
+        # Longer than several write retries and poll intervals: nothing further goes to the upstream.
+        while time.monotonic() - held_at < 3.0:
+            await asyncio.sleep(0.1)
+            assert len(upstream.received) == sent, "a copy went out while outcomes were unrecorded"
+        health = probe(store, d)
+        assert health.http_status == 503 and any("store cannot write" in p for p in health.problems), health
+        assert any("delivery paused" in p for p in health.problems)
+        mend_store()
+        await until(lambda: len(upstream.received) >= n_messages and d.stats().unrecorded == 0, what="delivery after recovery")
+        await until(lambda: store.trouble is None, what="the store's trouble cleared")
+        await until(lambda: d.stats().in_flight == 0, what="the last outcomes recorded")
+        assert await states(store) == ["accepted"] * n_messages
+        # each recipient exactly once: nothing re-sent, nothing lost
+        assert sorted(r.rcpt_tos[0] for r in upstream.received) == sorted(f"user{n}@example.net" for n in range(n_messages))
+        assert probe(store, d).http_status == 200
+    finally:
+        await d.stop(5)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_another_writer_holding_the_lock_pauses_delivery_without_a_resend(tmp_path, upstream):  # noqa: F811
+    store = Store(tmp_path / "maild.db", busy_timeout=0.2).open()
+    other = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
+    try:
+        await _outage_then_recovery(
+            tmp_path, upstream, store,
+            break_store=lambda: other.execute("BEGIN IMMEDIATE"),
+            mend_store=lambda: other.execute("ROLLBACK"),
+        )
+    finally:
+        other.close()
+        store.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    where = tmp_path / "disk"
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for the full-disk test needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+async def test_a_full_disk_pauses_delivery_without_a_resend_and_records_everything_after(small_disk, upstream):  # noqa: F811
+    store = Store(small_disk / "maild.db", busy_timeout=0.2).open()
+    filler: list[Path] = []
+
+    def break_store() -> None:
+        # WAL frames are reused after a checkpoint: start from an empty WAL so the next write needs new space
+        with sqlite3.connect(small_disk / "maild.db") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        filler.append(fill(small_disk))
+
+    try:
+        await _outage_then_recovery(
+            small_disk, upstream, store,
+            break_store=break_store,
+            mend_store=lambda: filler[0].unlink(),
+        )
+    finally:
+        store.close()
