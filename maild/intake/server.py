@@ -386,7 +386,7 @@ class IntakeServer:
                 reserve=reserve,
                 fix="raise LimitNOFILE= in the unit (or ulimit -n)",
             )
-        bound = []
+        bound: list[tuple[str, int]] = []
         plans = [(a, False) for a in s.listen] + [(a, True) for a in s.tls_listen]
         for (host, port), implicit in plans:
             # backlog here is also how many connections asyncio accepts per loop turn: keep that small

@@ -31,7 +31,7 @@ class UntokenedPolicy:
 
 
 def default_resolver() -> Resolver:
-    from dkim.dnsplug import get_txt  # dnspython underneath; imported only when a signature needs a key
+    from dkim.dnsplug import get_txt  # type: ignore[import-untyped]  # dnspython underneath; loaded when a key is needed
 
     return get_txt  # type: ignore[no-any-return]
 
@@ -47,7 +47,7 @@ def table_resolver(records: dict[str, bytes]) -> Resolver:
 
 def dkim_domains(raw: bytes, resolver: Resolver) -> set[str]:
     """The d= domains of the DKIM signatures on `raw` that verify; a malformed one simply does not count."""
-    import dkim
+    import dkim  # type: ignore[import-untyped]
 
     count = len(re.findall(rb"(?im)^dkim-signature\s*:", raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]))
     if not count:

@@ -59,6 +59,9 @@ def unparseable_fingerprint(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+STRICT = UntokenedPolicy()  # token-less reports need an aligned DKIM signature or trusted Authentication-Results
+
+
 def ingest_report(
     db: sqlite_utils.Database,
     raw: bytes,
@@ -72,7 +75,7 @@ def ingest_report(
     max_raw: int = q.MAX_RAW_BYTES,
     quarantine_id: int | None = None,
     authenticated: frozenset[str] = frozenset(),
-    policy: UntokenedPolicy = UntokenedPolicy(),
+    policy: UntokenedPolicy = STRICT,
 ) -> IngestOutcome:
     """Correlate one report and record its events, or quarantine it; run inside a write transaction.
 
@@ -134,7 +137,7 @@ def ingest_report(
 
 def _correlate(
     db: sqlite_utils.Database, report: Report, keys: KeySet, now: datetime, *, source: str, ref: str,
-    authenticated: frozenset[str] = frozenset(), policy: UntokenedPolicy = UntokenedPolicy(),
+    authenticated: frozenset[str] = frozenset(), policy: UntokenedPolicy = STRICT,
 ) -> list[tuple[Match, RecipientResult]] | QuarantineReason:
     """Pairs of (recipient row, what the report says about it), or why the report cannot be trusted or matched.
 
@@ -450,7 +453,7 @@ def parse_safely(parser: Parser, raw: bytes, hints: ParseHints) -> tuple[Report 
 def ingest_now(
     db: sqlite_utils.Database, raw: bytes, keys: KeySet, hints: ParseHints, source: str, ref: str, now: datetime,
     *, parser: Parser | None = None, quarantine_id: int | None = None,
-    policy: UntokenedPolicy = UntokenedPolicy(), resolver: Resolver | None = None,
+    policy: UntokenedPolicy = STRICT, resolver: Resolver | None = None,
 ) -> IngestOutcome:
     """Parse and ingest on a command's own connection (pipe, quarantine retry), in one IMMEDIATE transaction.
 

@@ -157,7 +157,7 @@ class Writer:
         conn = db.conn
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(batch)
         started = time.perf_counter()
-        self._trouble_now: str | None = None
+        self._trouble_now = None
         try:
             conn.execute("BEGIN IMMEDIATE")
             for group in _groups(batch):

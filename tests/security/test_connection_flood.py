@@ -13,6 +13,7 @@ import asyncio
 import json
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -29,11 +30,11 @@ async def _open_idle(port: int, host: str = ATTACKER) -> tuple[bytes, asyncio.St
     """Connect from `host`, read the first reply line, keep the socket open (idle) when it was a greeting."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, local_addr=(host, 0)), 20)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return f"connect failed: {exc!r}".encode(), None
     try:
         line = await asyncio.wait_for(reader.readline(), 20)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         line = b"no reply"
     if not line.startswith(b"220"):
         writer.close()
@@ -95,13 +96,17 @@ async def test_a_low_descriptor_limit_caps_sessions_below_it_and_says_so(run_mai
             w.close()
 
 
+def _listen_queue(port: int) -> tuple[str, int]:
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=False)
+    return (out.stdout if out.returncode == 0 else ""), int(Path("/proc/sys/net/core/somaxconn").read_text())
+
+
 async def test_the_listen_queue_is_sized_for_bursts(make_config, start_intake):
     intake = await start_intake(make_config())
-    out = subprocess.run(["ss", "-Hltn", f"sport = :{intake.port}"], capture_output=True, text=True, check=False)
-    if out.returncode != 0 or not out.stdout.strip():
+    listing, somaxconn = await asyncio.to_thread(_listen_queue, intake.port)
+    if not listing.strip():
         pytest.skip("ss (iproute2) is not available to read the listen queue")
-    with open("/proc/sys/net/core/somaxconn") as f:
-        somaxconn = int(f.read())
+    out = subprocess.CompletedProcess([], 0, listing)
     backlog = int(out.stdout.split()[2])  # State Recv-Q Send-Q: Send-Q is the listen queue's size
     assert backlog == min(2048, somaxconn)
 

@@ -26,8 +26,8 @@ from maild.receipts.authn import aligned, authentication_results_domains, table_
 from maild.receipts.ingest import Ingestor
 from maild.receipts.quarantine import QuarantineReason
 from maild.store import Store
-from tests.ingest.conftest import KEYS, send, write_config
-from tests.ingest.mail import dsn, mdn
+from tests.receipts.conftest import KEYS, send, write_config
+from tests.receipts.mail import dsn, mdn
 
 MID = "<m1@helpdesk.example.com>"
 
