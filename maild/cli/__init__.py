@@ -19,6 +19,7 @@ from importlib import import_module
 from types import ModuleType
 
 from maild import __version__, logs
+from maild.cli import visible
 from maild.errors import ConfigError, MaildError
 
 # Command name -> module under maild.cli, in the order `maild --help` lists them.
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     logs.configure("warning", getattr(args, "log_format", None) or "auto")
+    visible.install()  # mail-derived text never reaches the terminal with its control characters
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -26,4 +25,6 @@ def load_settings(args: argparse.Namespace, *, log_level: str | None = None) -> 
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    from maild.cli.visible import json_line
+
+    sys.stdout.write(json_line(obj) + "\n")

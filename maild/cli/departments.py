@@ -7,6 +7,7 @@ import sys
 
 from maild import clock, departments, logs
 from maild.cli.common import add_config_option, load_settings, print_json
+from maild.cli.visible import visible
 from maild.cli.status import open_read_side
 from maild.store import transaction
 
@@ -61,7 +62,8 @@ def run_list(args: argparse.Namespace) -> int:
     width = max([len(d.name) for d in listed] + [10])
     print(f"{'department':<{width}}  receipts")
     for d in listed:
-        print(f"{d.name:<{width}}  {'on' if d.receipts_enabled else 'off'}{'' if d.explicit else ' (default)'}")
+        name = visible(d.name, one_line=True)
+        print(f"{name:<{width}}  {'on' if d.receipts_enabled else 'off'}{'' if d.explicit else ' (default)'}")
     print(f"{'(others)':<{width}}  {'on' if default else 'off'} (tracking.receipts_default)")
     return 0
 

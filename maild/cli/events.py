@@ -8,6 +8,7 @@ import time
 
 from maild import clock, queries
 from maild.cli.common import add_config_option, load_settings, print_json
+from maild.cli.visible import visible
 from maild.cli.status import open_read_side
 from maild.errors import MaildError
 from maild.queries import EventView
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.json:
                     print_json(e.to_json())
                 else:
-                    print(line(e))
+                    print(visible(line(e), one_line=True))
             after = page.next
             if page.more:
                 continue

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from maild import config
 from maild.cli.common import add_config_option
+from maild.cli.visible import json_line, raw_stdout, visible
 from maild.reports import ParseHints, parse
 from maild.reports.correlation import hints_for
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     results = [parse_file(name, hints) for name in args.files]
     if args.json:
         for result in results:
-            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(result) + "\n")
     else:
         _print_table(results)
     return 1 if any("error" in r for r in results) else 0
@@ -70,18 +70,18 @@ def _print_table(results: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     tty = sys.stdout.isatty()
-    console = Console(no_color=not tty, highlight=False, width=None if tty else 200)
+    console = Console(file=raw_stdout(), no_color=not tty, highlight=False, width=None if tty else 200, markup=False, emoji=False)
     table = Table(show_lines=False)
     for column in ("file", "kind", "recipient", "action", "status", "reason", "disposition", "message-id / token"):
         table.add_column(column, overflow="fold")
     for result in results:
         if "error" in result:
-            table.add_row(result["file"], "error", result["error"], "", "", "", "", "")
+            table.add_row(_cell(result["file"]), "error", _cell(result["error"]), "", "", "", "", "")
             continue
         ids = " ".join(x for x in (result["original_message_id"], result["token"]) if x)
         recipients = result["recipients"] or [{}]
         for index, r in enumerate(recipients):
-            table.add_row(
+            table.add_row(*(_cell(c) for c in (
                 result["file"] if index == 0 else "",
                 result["kind"] if index == 0 else "",
                 r.get("address") or "",
@@ -90,5 +90,9 @@ def _print_table(results: list[dict[str, Any]]) -> None:
                 r.get("reason") or "",
                 r.get("disposition") or "",
                 ids if index == 0 else "",
-            )
+            )))
     console.print(table)
+
+
+def _cell(value: object) -> str:
+    return visible(str(value), one_line=True)

@@ -10,6 +10,7 @@ import sqlite_utils
 
 from maild import config, departments, queries
 from maild.cli.common import add_config_option, load_settings, print_json
+from maild.cli.visible import raw_stdout, visible
 from maild.status import Failure, ThreadInfo, thread_json
 from maild.store import open_for_command, transaction
 
@@ -65,7 +66,8 @@ def console() -> Console:
     from rich.console import Console  # tables only: --json never loads rich
 
     tty = sys.stdout.isatty()
-    return Console(file=sys.stdout, width=None if tty else 120, no_color=not tty, highlight=False, emoji=False)
+    # markup off: a subject like "[link=...]" is text, not a rich tag; cells are made visible below
+    return Console(file=raw_stdout(), width=None if tty else 120, no_color=not tty, highlight=False, emoji=False, markup=False)
 
 
 def _time(text: str | None) -> str:
@@ -87,17 +89,18 @@ def render(info: ThreadInfo, out: Console) -> None:
     from rich.table import Table
 
     receipts = "on" if info.receipts_enabled else "off (read information hidden)"
-    out.print(f"Ticket {info.ticket}  department: {info.department or '-'}  read receipts: {receipts}")
+    out.print(visible(f"Ticket {info.ticket}  department: {info.department or '-'}  read receipts: {receipts}", one_line=True))
     for reply in info.replies:
         label = "  BOUNCED" if reply.bounce_label else ""
         out.print()
-        out.print(f"Reply {reply.message_id or '-'}  {reply.subject or ''}")
+        out.print(visible(f"Reply {reply.message_id or '-'}  {reply.subject or ''}", one_line=True))
         out.print(f"queued {_time(reply.queued_at)}  state: {reply.state}{label}")
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for column in ("recipient", "kind", "state", "delivered", "read", "failure"):
             table.add_column(column, overflow="fold")
         for r in reply.recipients:
-            table.add_row(r.address, r.kind, r.state, _time(r.delivered_at), _time(r.read_at), _failure(r.failure))
+            cells = (r.address, r.kind, r.state, _time(r.delivered_at), _time(r.read_at), _failure(r.failure))
+            table.add_row(*(visible(str(c), one_line=True) for c in cells))
         out.print(table)
         for r in reply.recipients:  # why each recipient is (or is not) read: MDN, reply, pixel
             for ev in r.evidence:
