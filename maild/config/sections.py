@@ -77,6 +77,14 @@ class IntakeSettings:
     descriptor_reserve: int = setting(
         128, "File descriptors kept free of SMTP sessions for HTTP, the store and upstream connections.", integer(16)
     )
+    data_memory_budget: float = setting(
+        "128MB",
+        "Message bytes all DATA transfers together may hold at once (each reserves its SIZE=, else max_message_size); "
+        "beyond it DATA gets 452 4.3.1.",
+        size,
+    )
+    max_header_size: float = setting("1MB", "Largest header section of a message; larger ones get 552 5.3.4.", size)
+    max_header_lines: int = setting(2000, "Most header lines in a message; more get 552 5.3.4.", integer(1))
 
 
 @dataclass(frozen=True)

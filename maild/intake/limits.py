@@ -147,3 +147,54 @@ def widen_backlog(sock: _HasFileno, backlog: int) -> None:
         dup.listen(backlog)
     finally:
         dup.close()
+
+
+# ------------------------------------------------------------------ memory
+
+
+class MemoryBudget:
+    """Bytes of message data that DATA transfers may hold at once; a transfer reserves its size before 354."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.reserved = 0
+        self.peak = 0
+
+    def reserve(self, size: int) -> bool:
+        if self.reserved and self.reserved + size > self.limit:
+            return False  # the first transfer always fits: a budget below one message must not refuse them all
+        self.reserved += size
+        self.peak = max(self.peak, self.reserved)
+        return True
+
+    def release(self, size: int) -> None:
+        self.reserved = max(0, self.reserved - size)
+
+
+def declared_size(mail_options: list[str]) -> int | None:
+    """The SIZE= a client declared in MAIL FROM (RFC 1870), or None."""
+    for option in mail_options:
+        key, _, value = option.partition("=")
+        if key.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderCheck:
+    too_big: bool
+    size: int
+    lines: int
+
+
+def header_check(raw: bytes, max_bytes: int, max_lines: int) -> HeaderCheck:
+    """Whether the header section exceeds the limits (Postfix's header_size_limit, per message); bounded work."""
+    end = raw.find(b"\r\n\r\n", 0, max_bytes + 4)
+    if end >= 0:
+        size = end + 2
+    elif len(raw) > max_bytes:
+        size = len(raw)  # no end of the header section within the limit: all of it counts as header
+    else:
+        size = len(raw)  # a message of headers only
+    lines = raw.count(b"\n", 0, min(size, max_bytes + 1))
+    return HeaderCheck(size > max_bytes or lines > max_lines, size, lines)

@@ -23,8 +23,18 @@ from maild.config import Settings
 from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
 from maild.intake.auth import Users, load_users
-from maild.intake.classify import classify
-from maild.intake.limits import REPLY, DescriptorBudget, Gate, SessionLimits, raise_descriptor_limit, widen_backlog
+from maild.intake.classify import Classified, classify
+from maild.intake.limits import (
+    REPLY,
+    DescriptorBudget,
+    Gate,
+    MemoryBudget,
+    SessionLimits,
+    declared_size,
+    header_check,
+    raise_descriptor_limit,
+    widen_backlog,
+)
 from maild.ratelog import RateLog
 from maild.spool import Submission, enqueue_many, new_queue_id
 from maild.store import Store
@@ -137,20 +147,24 @@ class IntakeHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         peer = _peer(session)
-        if has_bare_cr_or_lf(raw):
-            self.stats.reject("bare_newline")
-            log.warning("message_rejected", peer=peer, reason="bare CR or LF")
-            return "554 5.6.0 Message contains a bare CR or LF; refused (send CRLF line ends)"
         received_at = self.clock()
         queue_id = new_queue_id()
         domain = self.settings.tracking.return_path.rpartition("@")[2]
-        c = classify(
+        # Checks and classification in a thread: 35 MB of header lines must not stop every other session.
+        verdict = await asyncio.to_thread(
+            _examine,
             raw,
             envelope.mail_from or "",
             list(envelope.rcpt_tos),
-            self.settings.tracking,
-            fallback_message_id=f"<{queue_id}.{int(received_at.timestamp())}@{domain}>",
+            self.settings,
+            f"<{queue_id}.{int(received_at.timestamp())}@{domain}>",
         )
+        if isinstance(verdict, str):
+            reason, reply = verdict.split(":", 1)
+            self.stats.reject(reason)
+            log.warning("message_rejected", peer=peer, reason=reason, size=len(raw))
+            return reply
+        c = verdict
         sub = Submission(
             queue_id=queue_id,
             sender=envelope.mail_from or "",
@@ -195,6 +209,19 @@ class IntakeHandler:
         return TEMPFAIL
 
 
+def _examine(
+    raw: bytes, sender: str, rcpts: list[str], settings: Settings, fallback_message_id: str
+) -> Classified | str:
+    """The classification, or "reason:reply" for a message refused as it is (runs in a worker thread)."""
+    if has_bare_cr_or_lf(raw):
+        return "bare_newline:554 5.6.0 Message contains a bare CR or LF; refused (send CRLF line ends)"
+    s = settings.intake
+    header = header_check(raw, int(s.max_header_size), s.max_header_lines)
+    if header.too_big:
+        return "header_too_big:552 5.3.4 Message header too big (see intake.max_header_size and max_header_lines)"
+    return classify(raw, sender, rcpts, settings.tracking, fallback_message_id=fallback_message_id)
+
+
 def _peer(session: Session) -> str:
     peer = session.peer
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
@@ -213,8 +240,12 @@ class _Session(SMTP):
     """aiosmtpd's protocol, plus: admission by the gate (421 4.7.0 before the greeting), a 421 greeting while
     shutting down, a registry of live sessions, and idle timeouts per phase (before MAIL, in a transaction, in DATA)."""
 
-    def __init__(self, handler: IntakeHandler, live: set[_Session], gate: Gate, refusals: RateLog, **kwargs: Any) -> None:
+    def __init__(
+        self, handler: IntakeHandler, live: set[_Session], gate: Gate, refusals: RateLog, memory: MemoryBudget,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
+        self._memory = memory
         self._live = live
         self._gate = gate
         self._refusals = refusals
@@ -277,11 +308,26 @@ class _Session(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
+        envelope = self.envelope
+        if envelope is None or not envelope.rcpt_tos or arg or not self.session or not self.session.host_name:
+            await super().smtp_DATA(arg)  # aiosmtpd's own 503/501 replies
+            return
+        limit = int(self.event_handler.settings.intake.max_message_size)
+        want = min(declared_size(envelope.mail_options) or limit, limit)
+        if not self._memory.reserve(want):
+            self.event_handler.stats.reject("memory_budget")
+            self._refusals.emit(("memory_budget",), log.warning, "data_refused", reason="memory_budget", size=want)
+            await self.push("452 4.3.1 Insufficient system storage, try again later")
+            return
+        # a client that declared SIZE= is held to it (RFC 1870): its reservation bounds what it may send
+        self.data_size_limit = want
         self._in_data = True
         try:
             await super().smtp_DATA(arg)
         finally:
             self._in_data = False
+            self.data_size_limit = limit
+            self._memory.release(want)
             self._reset_timeout()
 
     async def _handle_client(self) -> None:
@@ -330,6 +376,7 @@ class IntakeServer:
         self.descriptors = DescriptorBudget(0, 0, 0)
         self.gate = Gate(self._limits())
         self.refusals = RateLog(interval=10.0)
+        self.memory = MemoryBudget(int(settings.intake.data_memory_budget))
 
     def _limits(self) -> SessionLimits:
         s = self.settings.intake
@@ -347,6 +394,7 @@ class IntakeServer:
         """SIGHUP: the caps and timeouts change for new sessions; live sessions keep their slot."""
         self.settings = settings
         self.gate.limits = self._limits()
+        self.memory.limit = int(settings.intake.data_memory_budget)
 
     def _protocol(self, *, implicit_tls: bool) -> SMTP:
         s = self.settings.intake
@@ -356,6 +404,7 @@ class IntakeServer:
             self.sessions,
             self.gate,
             self.refusals,
+            self.memory,
             data_size_limit=int(s.max_message_size),
             enable_SMTPUTF8=True,
             decode_data=False,
