@@ -85,6 +85,14 @@ class IntakeSettings:
     )
     max_header_size: float = setting("1MB", "Largest header section of a message; larger ones get 552 5.3.4.", size)
     max_header_lines: int = setting(2000, "Most header lines in a message; more get 552 5.3.4.", integer(1))
+    auth_failure_delay: float = setting("1s", "A failed SMTP AUTH is answered after this pause (the session waits, nobody else).", duration)
+    auth_failure_window: float = setting("10m", "The window in which AUTH failures are counted for the two limits below.", duration)
+    max_auth_failures_per_client: int = setting(
+        10, "AUTH failures from one address in auth_failure_window before every AUTH from it gets 454 4.7.0 (0: no limit).", integer(0)
+    )
+    max_auth_failures_per_user: int = setting(
+        20, "AUTH failures for one user name in auth_failure_window before that name gets 454 4.7.0 (0: no limit).", integer(0)
+    )
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """SMTP AUTH users: a file of `user:scrypt-hash` lines, hashing and constant-time verification.
 
 Hash format: `scrypt$N$r$p$SALT_HEX$HASH_HEX` (hashlib.scrypt, no extra
-dependency). aiosmtpd calls the authenticator synchronously in the event loop,
-so verified credentials are remembered (keyed by a SHA-256 of user and
-password, never the password itself) and a client that authenticates on every
-connection costs one scrypt, not one per session.
+dependency). The intake runs `check` in a worker thread (never on the event
+loop); verified credentials are remembered (keyed by a SHA-256 of user and
+password, never the password itself) so a client that authenticates on every
+connection costs one scrypt, not one per session. An unknown user costs the
+same scrypt as a known one (a dummy hash with the users' own parameters), so
+timing does not tell which user names exist.
 """
 
 from __future__ import annotations
@@ -41,10 +43,29 @@ def check_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+def _dummy_for(hashes: dict[str, str]) -> str:
+    """A hash of a random password with the parameters most users' hashes have."""
+    params: dict[tuple[int, int, int], int] = {}
+    for encoded in hashes.values():
+        try:
+            _, n, r, p, _, _ = encoded.split("$")
+            key = (int(n), int(r), int(p))
+        except ValueError:
+            continue
+        params[key] = params.get(key, 0) + 1
+    n, r, p = max(params, key=params.__getitem__) if params else (_N, _R, _P)
+    return hash_password(secrets.token_hex(16), n=n, r=r, p=p)
+
+
 @dataclass
 class Users:
     hashes: dict[str, str]
     _verified: set[bytes] = field(default_factory=set, repr=False)
+    dummy: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.dummy:
+            self.dummy = _dummy_for(self.hashes)
 
     def check(self, user: str, password: str) -> bool:
         marker = hashlib.sha256(user.encode() + b"\0" + password.encode()).digest()
@@ -52,7 +73,7 @@ class Users:
             return True
         encoded = self.hashes.get(user)
         if encoded is None:
-            check_password(password, hash_password("x", n=2**10))  # similar work either way: no user oracle
+            check_password(password, self.dummy)  # the same work as for a known user: no user-name oracle
             return False
         if check_password(password, encoded):
             self._verified.add(marker)

@@ -10,6 +10,7 @@ refusing keeps the promise that every relayed byte is the byte received.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import ipaddress
 import re
 import ssl
@@ -23,6 +24,7 @@ from maild.config import Settings
 from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
 from maild.intake.auth import Users, load_users
+from maild.intake.authlimits import LOCKED, AuthLimiter, FailureWindow
 from maild.intake.classify import Classified, classify
 from maild.intake.limits import (
     REPLY,
@@ -81,6 +83,12 @@ class IntakeHandler:
         self.clock = clock_fn
         self.stats = IntakeStats()
         self.closing = False
+        a = settings.intake
+        self.auth_limits = AuthLimiter(
+            FailureWindow(a.max_auth_failures_per_client, a.auth_failure_window),
+            FailureWindow(a.max_auth_failures_per_user, a.auth_failure_window),
+        )
+        self._auth_log = RateLog(interval=10.0)
 
     # ----------------------------------------------------------- policy
 
@@ -100,14 +108,30 @@ class IntakeHandler:
         return any(ip in net for net in self.settings.intake.allowed_networks)
 
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+        """aiosmtpd's synchronous authenticator: never used for PLAIN/LOGIN (see `authenticate_async`); refuses."""
+        return AuthResult(success=False, handled=False)
+
+    async def authenticate_async(self, session: Session, auth_data: Any) -> AuthResult:
         if self.users is None or not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
+        s = self.settings.intake
         user = auth_data.login.decode("utf-8", "replace")
-        ok = self.users.check(user, auth_data.password.decode("utf-8", "replace"))
+        peer = session.peer
+        client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        now = asyncio.get_running_loop().time()
+        if self.auth_limits.locked(client, user, now):
+            self.stats.reject("auth_locked")
+            self._auth_log.emit(("locked", client), log.warning, "smtp_auth_locked", peer=client)
+            return AuthResult(success=False, handled=False, message=LOCKED)
+        users = self.users
+        # scrypt in a worker thread: eight brute-force sessions must not stall every other client
+        ok = await asyncio.to_thread(users.check, user, auth_data.password.decode("utf-8", "replace"))
         if not ok:
+            self.auth_limits.fail(client, user, asyncio.get_running_loop().time())
             # no user name: people type their password into the login field
             log.warning("smtp_auth_failed", peer=_peer(session))
             self.stats.reject("auth_failed")
+            await asyncio.sleep(s.auth_failure_delay)  # this session waits, the loop goes on
             return AuthResult(success=False, handled=False)  # handled=False: aiosmtpd answers 535
         log.info("smtp_auth", peer=_peer(session), user=user)
         return AuthResult(success=True, auth_data=user)
@@ -222,6 +246,10 @@ def _examine(
     return classify(raw, sender, rcpts, settings.tracking, fallback_message_id=fallback_message_id)
 
 
+async def _settled(result: Any) -> AuthResult:
+    return await result if inspect.isawaitable(result) else result  # type: ignore[no-any-return]
+
+
 def _peer(session: Session) -> str:
     peer = session.peer
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
@@ -298,6 +326,16 @@ class _Session(SMTP):
             else:
                 duration = s.idle_timeout
         super()._reset_timeout(duration)
+
+    def _authenticate(self, mechanism: str, auth_data: Any) -> Any:
+        # aiosmtpd's PLAIN and LOGIN call this synchronously; the coroutine returned is awaited by the overrides below
+        return self.event_handler.authenticate_async(self.session, auth_data)
+
+    async def auth_PLAIN(self, server: Any, args: list[str]) -> AuthResult:
+        return await _settled(await super().auth_PLAIN(server, args))
+
+    async def auth_LOGIN(self, server: Any, args: list[str]) -> AuthResult:
+        return await _settled(await super().auth_LOGIN(server, args))
 
     async def push(self, status: AnyStr) -> None:
         await super().push(status)
