@@ -47,14 +47,14 @@ def _dummy_for(hashes: dict[str, str]) -> str:
     """A hash of a random password with the parameters most users' hashes have."""
     params: dict[tuple[int, int, int], int] = {}
     for encoded in hashes.values():
+        fields = encoded.split("$")
         try:
-            _, n, r, p, _, _ = encoded.split("$")
-            key = (int(n), int(r), int(p))
-        except ValueError:
+            key = (int(fields[1]), int(fields[2]), int(fields[3]))
+        except (ValueError, IndexError):
             continue
         params[key] = params.get(key, 0) + 1
-    n, r, p = max(params, key=params.__getitem__) if params else (_N, _R, _P)
-    return hash_password(secrets.token_hex(16), n=n, r=r, p=p)
+    cost = max(params, key=params.__getitem__) if params else (_N, _R, _P)
+    return hash_password(secrets.token_hex(16), n=cost[0], r=cost[1], p=cost[2])
 
 
 @dataclass
