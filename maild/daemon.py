@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from maild import clock, config, departments, liblogs, logs, metrics, retention, tokens
+from maild import clock, config, departments, liblogs, logs, metrics, retention, secretperms, tokens
 from maild.config import Settings
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.core.stats import SourceStats
@@ -25,6 +25,7 @@ from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
 from maild.http.auth import load_secret, load_token
 from maild.inbound.sources import build_inbound
+from maild.intake.auth import Users, load_users
 from maild.intake.server import IntakeServer, build_intake
 from maild.receipts.ingest import Ingestor, hints_from
 from maild.receipts.sources import Source, build_sources
@@ -65,6 +66,7 @@ class Daemon:
 
     async def start(self) -> None:
         s = self.settings
+        await asyncio.to_thread(secretperms.refuse_exposed, s)
         # First start creates the key and API token files (0600, fsynced): file work stays off the loop.
         self.keys = await asyncio.to_thread(tokens.load_keys, s.tracking.key_file, create=True)
         if s.http.listen:
@@ -217,13 +219,16 @@ class Daemon:
         """SIGHUP: read the configuration again and apply what can change live; keep the old on any error.
 
         Live: log level and format, token keys, department default and the
-        rest of [tracking], delivery and intake policy values. Listeners and
+        rest of [tracking], delivery and intake policy values, the users of intake.users_file
+        and the session limits. Listeners, TLS files and switching AUTH on or off and
         the store path need a restart (logged).
         """
         self.notifier.notify("RELOADING=1")
         try:
             new = await asyncio.to_thread(config.load, self.settings.source)
+            await asyncio.to_thread(secretperms.refuse_exposed, new)
             keys = await asyncio.to_thread(tokens.load_keys, new.tracking.key_file)
+            users = await asyncio.to_thread(_users_for, new)
         except MaildError as exc:
             log.error("reload_refused", error=str(exc))
             self.notifier.notify("READY=1", "STATUS=reload refused: old configuration in force")
@@ -234,11 +239,18 @@ class Daemon:
             ("intake.tls_listen", old.intake.tls_listen, new.intake.tls_listen),
             ("store.path", old.store.path, new.store.path),
             ("http.listen", old.http.listen, new.http.listen),
+            ("intake.tls_cert_file", old.intake.tls_cert_file, new.intake.tls_cert_file),
+            ("intake.tls_key_file", old.intake.tls_key_file, new.intake.tls_key_file),
+            # AUTH is offered or not from the start: switching it on or off needs the listeners rebuilt
+            ("intake.users_file", old.intake.users_file is None, new.intake.users_file is None),
         ):
             if before != after:
                 log.warning("reload_needs_restart", setting=what)
         logs.configure(new.log.level, self.log_format or new.log.format)
         self.settings, self.keys = new, keys
+        if self.intake is not None and users is not None and self.intake.handler.users is not None:
+            self.intake.handler.users = users  # a revoked user is refused from now on
+            log.info("users_reloaded", users_file=str(new.intake.users_file), users=len(users.hashes))
         await self._apply(new, keys, old)
         log.info("reloaded", config=str(new.source), keys=sorted(keys.keys))
         self.notifier.notify("READY=1", "STATUS=configuration reloaded")
@@ -277,6 +289,10 @@ class Daemon:
                 await self.webhooks.stop()
             self.webhooks = WebhookDispatcher(settings, self.store)
             self._spawn(self.webhooks.run(), "webhooks")
+
+
+def _users_for(settings: Settings) -> Users | None:
+    return load_users(settings.intake.users_file) if settings.intake.users_file else None
 
 
 async def serve(settings: Settings, log_format: str | None = None) -> int:

@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{key} = {json.dumps(default)}\n    {help_text}")
         return 0
     settings = config.load(args.config)
+    from maild.secretperms import refuse_exposed
+
+    refuse_exposed(settings)  # a secret others can read or write: exit 2 naming the file and the fix
     eff = config.effective(settings)
     if args.json:
         print(json.dumps(eff, indent=2))

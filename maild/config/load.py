@@ -92,6 +92,14 @@ def _check_consistency(s: Settings) -> None:
             raise ConfigError(s.source, f"inbound[{i}].next_hop", "expected the next hop (lmtp://HOST:PORT) of this LMTP hop")
         if src.next_hop is not None and src.url.scheme is not Scheme.LMTP:
             raise ConfigError(s.source, f"inbound[{i}].next_hop", "only an lmtp:// inbound source has a next hop")
+    wide = [str(n) for n in s.intake.allowed_networks if n.prefixlen < 8]
+    if wide and not s.intake.allow_open_relay:
+        raise ConfigError(
+            s.source,
+            "intake.allowed_networks",
+            f"{', '.join(wide)} lets most of the Internet relay through maild (an open relay); name the helpdesk's "
+            "own networks, or set intake.allow_open_relay = true if you really mean it",
+        )
     if s.http.listen:
         try:
             hostport(s.http.listen, s.base_dir)

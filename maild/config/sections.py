@@ -50,6 +50,9 @@ class IntakeSettings:
     allowed_networks: tuple[Network, ...] = setting(
         ["127.0.0.0/8", "::1/128"], "Clients from these networks may relay without authentication.", list_of(network)
     )
+    allow_open_relay: bool = setting(
+        False, "Accept allowed_networks wider than a /8 (such as 0.0.0.0/0): an open relay; refused unless true.", boolean
+    )
     users_file: Path | None = setting(
         "", "File of 'user:scrypt-hash' lines for SMTP AUTH (see `maild hash-password`); empty: no AUTH.", optional_path
     )
