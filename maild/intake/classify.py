@@ -85,7 +85,8 @@ def classify(
         internal = (policy.ticket_header, policy.department_header, *policy.strip_headers, *_REPLACED_ON_TRACKED)
         kept = rewrite.strip(headers, internal)
     else:
-        kept = headers  # relayed untouched
+        # relayed untouched but for Bcc:, which would tell every recipient who else got it (Postfix's cleanup drops it too)
+        kept = rewrite.strip(headers, ("Bcc",)) if rewrite.get(parsed, "Bcc") is not None else headers
     message_id = (rewrite.get(parsed, "Message-ID") or "").strip() or None
     if tracked and message_id is None and fallback_message_id:
         message_id = fallback_message_id

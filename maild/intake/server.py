@@ -23,6 +23,7 @@ from maild import clock, logs, tokens
 from maild.config import Settings
 from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
+from maild.intake.address import address_problem
 from maild.intake.auth import Users, load_users
 from maild.intake.authlimits import LOCKED, AuthLimiter, FailureWindow
 from maild.intake.classify import Classified, classify
@@ -44,11 +45,12 @@ from maild.store.writer import Batchable
 
 log = logs.get("intake")
 
-_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.\-\[\]:_]+")
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # `<dot-atom@host.name>`: the common path, whose parse by aiosmtpd's RFC 5322 parser is this very text.
+_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BARE_SPACE = re.compile(r"<[^>]*[ \t]")
 _SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>")
 
 
@@ -147,8 +149,10 @@ class IntakeHandler:
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]) -> str:
         if self.closing:
             return "421 4.3.2 Service shutting down, try again later"
-        if address and not _ADDRESS.fullmatch(address):
+        utf8 = any(o.upper() == "SMTPUTF8" for o in mail_options)
+        if address and address_problem(address, smtputf8=utf8) is not None:
             self.stats.reject("bad_sender")
+            log.warning("sender_refused", peer=_peer(session), problem=address_problem(address, smtputf8=utf8))
             return "553 5.1.7 Sender address syntax is invalid"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -159,8 +163,11 @@ class IntakeHandler:
             self.stats.reject("relay_denied")
             log.warning("relay_denied", peer=_peer(session), rcpt_domain=address.rpartition("@")[2])
             return "554 5.7.1 Relay access denied"
-        if not _ADDRESS.fullmatch(address):
+        utf8 = any(o.upper() == "SMTPUTF8" for o in envelope.mail_options) or bool(envelope.smtp_utf8)
+        problem = address_problem(address, smtputf8=utf8)
+        if problem is not None:
             self.stats.reject("bad_recipient")
+            log.warning("recipient_refused", peer=_peer(session), problem=problem)
             return "553 5.1.3 Recipient address syntax is invalid"
         if len(envelope.rcpt_tos) >= self.settings.intake.max_recipients:
             self.stats.reject("too_many_recipients")
@@ -239,6 +246,8 @@ def _examine(
     """The classification, or "reason:reply" for a message refused as it is (runs in a worker thread)."""
     if has_bare_cr_or_lf(raw):
         return "bare_newline:554 5.6.0 Message contains a bare CR or LF; refused (send CRLF line ends)"
+    if b"\0" in raw:  # not text (RFC 5321 2.3.8); relayed, it breaks or truncates what reads it further on
+        return "nul_byte:554 5.6.0 Message contains a NUL byte; refused"
     s = settings.intake
     header = header_check(raw, int(s.max_header_size), s.max_header_lines)
     if header.too_big:
@@ -267,6 +276,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 class _Session(SMTP):
     """aiosmtpd's protocol, plus: admission by the gate (421 4.7.0 before the greeting), a 421 greeting while
     shutting down, a registry of live sessions, and idle timeouts per phase (before MAIL, in a transaction, in DATA)."""
+
+    # 998 characters + CRLF (RFC 5321 4.5.3.1.6, RFC 5322 2.1.1); a longer line gets aiosmtpd's
+    # "500 Line too long" once the transfer ends. aiosmtpd's own default let 999 through.
+    line_length_limit = 1000
 
     def __init__(
         self, handler: IntakeHandler, live: set[_Session], gate: Gate, refusals: RateLog, memory: MemoryBudget,
@@ -392,6 +405,9 @@ class _Session(SMTP):
                 if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
                     return None, None
                 return address, rest.lstrip(" ")
+        path = arg.partition(">")[0]
+        if _BARE_SPACE.search(_QUOTED_STRING.sub("", path)):
+            return None, None  # aiosmtpd would quietly quote `<a b@x>` into `"a b"@x`: RFC 5321 has no such path
         return super()._getaddr(arg)
 
     @property

@@ -119,7 +119,7 @@ def ingest_report(
             source=source,
             record=mapping.status_record(report, result),
             detail=mapping.event_detail(report, result, matched_by=match.matched_by, ingest_source=source, ref=ref, received_at=now),
-            natural_key=f"{report.fingerprint}:{match.recipient_id}:{kind}",
+            natural_key=_natural_key(report, match.recipient_id, kind),
         )
         if record_event(db, event, recorded_at=now) is None:
             duplicates += 1
@@ -133,6 +133,14 @@ def ingest_report(
     if quarantine_id is not None:
         q.release_id(db, quarantine_id, now)  # the retried item, whatever fingerprint it was held under
     return IngestOutcome(applied, duplicates, None, report.fingerprint, str(report.kind))
+
+
+def _natural_key(report: Report, recipient_id: int, kind: EventKind) -> str:
+    """What makes an event the same event: for an MDN the recipient and disposition alone (the same receipt
+    resent with a new Message-ID is one read, not two); otherwise the report, the recipient and the kind."""
+    if report.kind is ReportKind.MDN:
+        return f"mdn:{recipient_id}:{kind}"
+    return f"{report.fingerprint}:{recipient_id}:{kind}"
 
 
 def _correlate(
