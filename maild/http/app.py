@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,9 @@ STORE = web.AppKey("store", object)
 SETTINGS = web.AppKey("settings", Settings)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+
+
+_TICKET = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _default(request: web.Request) -> bool:
@@ -48,6 +52,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def ticket(request: web.Request) -> web.Response:
     number = request.match_info["ticket"]
+    if not _TICKET.fullmatch(number):  # ASCII only ("٣" is a digit to Python), and bounded
+        return error(400, "ticket: expected 1 to 64 ASCII letters, digits, '.', '_' or '-'")
     default = _default(request)
     info = await request.app[STORE].read(lambda db: queries.load_thread(db, number, receipts_default=default))
     if info is None:
@@ -69,7 +75,7 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not lo <= int(raw) <= hi:
         raise ValueError(f"{name}: expected an integer from {lo} to {hi}")
     return int(raw)
 

@@ -49,7 +49,8 @@ def bearer_middleware(token: str) -> Callable[..., Awaitable[web.StreamResponse]
         # checks its own sessions there, and refuses every page but the login without one).
         if request.path in PUBLIC or request.path == "/ui" or request.path.startswith("/ui/"):
             return await handler(request)
-        given = request.headers.get("Authorization", "").encode()
+        # aiohttp keeps undecodable header bytes as surrogates: encode them back, never raise (a 500)
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):
             log.info("http_unauthorized", path=request.path, peer=request.remote)
             response = error(401, "missing or wrong bearer token")
