@@ -78,5 +78,12 @@ def safe_url(url: str) -> str:
 
 
 def source_label(name: str) -> str:
-    """A receipt source's name fit for a label or a health problem: URLs lose their credentials."""
-    return safe_url(name) if "://" in name else name
+    """A receipt source's name fit for a label or a health problem: URLs lose their credentials, and a path
+    its folders (an unauthenticated scrape must not map the machine): `maildir:/var/lib/maild/receipts` ->
+    `maildir:receipts`."""
+    if "://" in name:
+        return safe_url(name)
+    scheme, sep, rest = name.partition(":")
+    if sep and rest:
+        return f"{scheme}:{rest.rstrip('/').rsplit('/', 1)[-1]}"
+    return name

@@ -42,3 +42,13 @@ async def test_ticket_ids_are_ascii_and_bounded(api, ticket):  # noqa: F811
     async with api[0].get(f"/v1/tickets/{ticket}") as response:
         assert response.status == 400
         assert "ticket: expected" in (await response.json())["error"]
+
+
+def test_metrics_and_healthz_name_a_maildir_source_without_its_path():
+    from maild.metrics.health import HealthProbe, health
+    from maild.metrics.snapshot import source_label
+
+    assert source_label("maildir:/var/lib/maild/receipts") == "maildir:receipts"
+    assert source_label("imaps://user:secret@imap.example.net:993/INBOX") == "imaps://imap.example.net:993/INBOX"
+    probe = HealthProbe(store_open=True, listeners={"smtp x": True}, sources={"maildir:/srv/secret/place/in": False})
+    assert health(probe).problems == ("source not connected: maildir:in",)
