@@ -1,7 +1,7 @@
 """Dialect modules: each MTA's own notice format read into the right recipients, actions, codes and reasons.
 
 The fixtures in tests/data/lhost follow each MTA's bounce templates (qmail-send's, Exim's deliver.c and
-default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warning, Gmail's notice text), or
+default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warning, Gmail's notice text, Exchange Online's NDR), or
 are real Exim output (exim-real-*, kept by tests/e2e/test_exim_notices.py); the expected results come from the scenario each
 fixture describes (which address was refused with which reply, whether the MTA gave up), not from a parser.
 """
@@ -43,6 +43,10 @@ EXPECTED = {
     "sendmail-warning.eml": ("sendmail", [("slow@remote.example.net", "delayed", "4.7.1", None)]),
     # Gmail's older text notice: the message will be retried although the remote answered 552 5.2.2.
     "gmail-delay-text.eml": ("gmail", [("full@remote.example.net", "delayed", "5.2.2", "mailboxfull")]),
+    # Office 365's wording: 5.1.10 with "RecipientNotFound" is a bad address, not a domain refusing mail.
+    "exchange-undeliverable.eml": ("exchange", [("gone@contoso.example.com", "failed", "5.1.10", "userunknown")]),
+    # Still being tried for another day although the last remote said 4.4.0: delayed; no reason asserted.
+    "exchange-delayed.eml": ("exchange", [("busy@fabrikam.example.net", "delayed", "4.4.0", None)]),
     "opensmtpd-temporary.eml": ("opensmtpd", [("full@remote.example.net", "delayed", "5.2.2", "mailboxfull")]),
     "opensmtpd-error.eml": ("opensmtpd", [
         ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from maild.reports.context import Context, Finding
-from maild.reports.lhost import exim, gmail, opensmtpd, postfix, qmail, sendmail
+from maild.reports.lhost import exchange, exim, gmail, opensmtpd, postfix, qmail, sendmail
 
 
 class Dialect(Protocol):
@@ -30,7 +30,7 @@ class Dialect(Protocol):
 
 
 # Order matters only where two dialects could claim the same headers; the more specific comes first.
-DIALECTS: tuple[Dialect, ...] = (opensmtpd, qmail, exim, postfix, sendmail, gmail)
+DIALECTS: tuple[Dialect, ...] = (opensmtpd, qmail, exim, postfix, sendmail, gmail, exchange)
 
 
 def detect(ctx: Context) -> Finding | None:
