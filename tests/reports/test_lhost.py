@@ -109,3 +109,13 @@ def test_a_human_message_quoting_a_notice_is_not_claimed() -> None:
     raw = raw.replace(b"Subject: failure notice", b"Subject: Fwd: failure notice - what does this mean?")
     msg = email.message_from_bytes(raw, policy=compat32)
     assert not any(d.matches(_context(msg.as_bytes())) for d in lhost.DIALECTS)
+
+
+def test_an_explicit_action_field_is_kept_over_the_notices_words() -> None:
+    # A Postfix-style "Undelivered Mail Returned to Sender" whose RFC 3464 part says Action: delayed: the
+    # MTA's own field for the recipient wins; the words decide only where the action had to be derived.
+    from tests.receipts import mail
+
+    report = parse(mail.dsn(TOKEN, "alice@example.net", action="delayed", status="4.4.1"))
+    assert "dialect postfix" in report.problems
+    assert [(r.address, r.action) for r in report.recipients] == [("alice@example.net", "delayed")]

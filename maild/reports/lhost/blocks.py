@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from maild.reports import dsn, retrying
 from maild.reports.context import Context, Finding
-from maild.reports.fields import normalize_address
+from maild.reports.fields import normalize_address, parse_fields
 from maild.reports.model import RecipientResult
 
 
@@ -39,7 +39,20 @@ def from_status_part(ctx: Context, retry: retrying.Retry | None) -> Finding | No
     The fields hold the Original-Recipient, the envelope id and the reporting MTA that the text leaves out;
     the text is what says whether the MTA gave up (its Status may be a summary such as 5.0.0 or 4.0.0).
     """
-    return with_action(dsn.detect(ctx), retry)
+    finding = dsn.detect(ctx)
+    if finding is None:
+        return None
+    # An Action field the MTA wrote is its own word for that recipient; the notice's words decide only where
+    # the reader had to derive the action from the code.
+    text = dsn.find_status_text(ctx) or ""
+    _, groups = dsn.split_blocks(parse_fields(text))
+    explicit = {address for g in groups if g.get("action") and (address := dsn.recipient_from_fields(g).address)}
+    if retry is None or explicit >= {r.address for r in finding.recipients}:
+        return finding
+    derived = with_action(Finding(kind=finding.kind, recipients=[r for r in finding.recipients if r.address not in explicit]), retry)
+    kept = {r.address: r for r in (derived.recipients if derived else [])}
+    finding.recipients = [kept.get(r.address, r) if r.address not in explicit else r for r in finding.recipients]
+    return finding
 
 
 def from_generic_text(ctx: Context, retry: retrying.Retry | None) -> Finding | None:
