@@ -24,6 +24,7 @@ class LiveHub:
         self.interval = interval
         self.latest = 0  # newest event id seen
         self.ticket_versions: dict[str, int] = {}  # ticket -> newest event id of it seen
+        self.bumps = 0  # changes that are not events (a department switch): every page looks again
         self.listeners = 0
         self.reads = 0  # store reads made (for tests and benchmarks)
         self.closed = False
@@ -50,7 +51,14 @@ class LiveHub:
                 self._changed.notify_all()
 
     def version(self, ticket: str | None) -> int:
-        return self.latest if ticket is None else self.ticket_versions.get(ticket, 0)
+        """Grows whenever a page of `ticket` (None: a list) should look again: a sum of two counters that only grow."""
+        return (self.latest if ticket is None else self.ticket_versions.get(ticket, 0)) + self.bumps
+
+    async def bump(self) -> None:
+        """Tell every open page to look again (read information of a department was switched on or off)."""
+        self.bumps += 1
+        async with self._changed:
+            self._changed.notify_all()
 
     async def wait_change(self, ticket: str | None, seen: int, timeout: float) -> int:
         """Wait until the version of `ticket` (None: any event) passes `seen`, or `timeout`; returns the version."""

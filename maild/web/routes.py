@@ -236,6 +236,8 @@ async def department_switch(request: web.Request) -> web.StreamResponse:
     user = current(request).user
     log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled,
              by=user, via="web")
+    if panel.live is not None:
+        await panel.live.bump()  # open pages of that department show or hide read information now
     state = "on" if dept.receipts_enabled else "off"
     raise web.HTTPSeeOther("/ui/departments?" + urlencode({"done": f"{dept.name}: read receipts {state}"}))
 
