@@ -150,6 +150,7 @@ class Daemon:
             ],
         )
         app[PANEL].on_queue_change = self.delivery.wake if self.delivery else None  # a panel retry goes out now
+        app[PANEL].ingestor = self.ingestor  # quarantine retries from the panel go through the daemon's own ingest
         return app
 
     def _source_stats(self) -> dict[str, SourceStats]:

@@ -39,6 +39,7 @@ class Panel:
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     on_queue_change: Callable[[], None] | None = None
+    ingestor: Any = None  # the daemon's maild.receipts.ingest.Ingestor: quarantine retries need its keys and parser
 
 
 PANEL = web.AppKey("web_panel", Panel)

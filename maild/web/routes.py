@@ -12,6 +12,7 @@ from aiohttp import web
 
 from maild import clock, departments, logs, queries, queue
 from maild.receipts import quarantine
+from maild.receipts.ingest import IngestOutcome, ingest_report, parse_safely
 from maild.web import views
 from maild.web.app import (
     COOKIE,
@@ -302,7 +303,50 @@ async def quarantine_page(request: web.Request) -> web.Response:
     show_all = request.query.get("all") == "1"
     items = await panel.store.read(lambda db: quarantine.items(db, include_released=show_all, limit=500))
     rows = [(i, json.dumps(i.detail, ensure_ascii=False, sort_keys=True)[:500]) for i in items]
-    return _page(request, "quarantine.html", "quarantine", items=rows, show_all=show_all)
+    return _page(request, "quarantine.html", "quarantine", items=rows, show_all=show_all,
+                 flash=request.query.get("done", "")[:200])
+
+
+@admin_only
+async def quarantine_confirm(request: web.Request) -> web.Response:
+    panel = _panel(request)
+    raw_id = request.match_info["item"]
+    found = await panel.store.read(lambda db: quarantine.get(db, int(raw_id))) if raw_id.isdigit() else None
+    if found is None:
+        return error_page(request, 404, f"No quarantine item {raw_id}.")
+    return _page(request, "quarantine_confirm.html", "quarantine", item=found[0])
+
+
+@admin_only
+async def quarantine_retry(request: web.Request) -> web.StreamResponse:
+    """Run one held report through ingest again, as `maild quarantine retry ID` does; it stays held if it still fails."""
+    panel = _panel(request)
+    raw_id = request.match_info["item"]
+    form = await request.post()
+    if form.get("confirm") != "yes":
+        raise web.HTTPSeeOther(f"/ui/quarantine/{raw_id}/retry")
+    ingestor = panel.ingestor
+    if ingestor is None:
+        return error_page(request, 503, "Retries run in the daemon: use `maild quarantine retry ID` here.")
+    found = await panel.store.read(lambda db: quarantine.get(db, int(raw_id))) if raw_id.isdigit() else None
+    if found is None:
+        return error_page(request, 404, f"No quarantine item {raw_id}.")
+    item, raw = found
+    report, problem = await asyncio.to_thread(parse_safely, ingestor.parser, raw, ingestor.hints)
+    now = clock.now()
+
+    def apply(db: sqlite_utils.Database) -> IngestOutcome:
+        outcome = ingest_report(db, raw, report, ingestor.keys, item.source, now, ref=f"quarantine:{item.id}",
+                                parse_error=problem, quarantine_id=item.id)
+        quarantine.mark_retried(db, item.id, now)
+        return outcome
+
+    outcome = await panel.store.write(apply)
+    log.info("quarantine_retried", id=item.id, applied=outcome.applied, by=current(request).user, via="web",
+             quarantine=str(outcome.quarantine) if outcome.quarantine else None)
+    done = (f"{item.id}: released, {outcome.applied} event(s) recorded" if outcome.quarantine is None
+            else f"{item.id}: still held ({outcome.quarantine})")
+    raise web.HTTPSeeOther("/ui/quarantine?" + urlencode({"done": done}))
 
 
 ROUTES = [
@@ -319,6 +363,8 @@ ROUTES = [
     web.get("/ui/queue/{queue_id}/{action}", queue_confirm),
     web.post("/ui/queue/{queue_id}/{action}", queue_action),
     web.get("/ui/quarantine", quarantine_page),
+    web.get("/ui/quarantine/{item}/retry", quarantine_confirm),
+    web.post("/ui/quarantine/{item}/retry", quarantine_retry),
     web.static("/ui/static", STATIC),
 ]
 

@@ -262,8 +262,17 @@ def test_the_quarantine_page_lists_what_could_not_be_applied(panel, browser):
     admin.goto(panel.url + "/ui/quarantine")
     wait_for(lambda: admin.reload() or admin.locator("tr[data-quarantine-id]").count() >= 1, timeout=20,
              what="the quarantined receipt")
-    row = admin.locator("tr[data-quarantine-id]").first.inner_text()
-    assert "held" in row and "no_match" in row and "q@example.net" in row
+    row = admin.locator("tr[data-quarantine-id]").first
+    assert "held" in row.inner_text() and "no_match" in row.inner_text() and "q@example.net" in row.inner_text()
+    item = row.get_attribute("data-quarantine-id")
+    row.locator("text=Retry").click()
+    assert f"Retry quarantine item {item}?" in admin.inner_text("h1")
+    assert "seen 1 time" in admin.inner_text("main")
+    admin.click("button:has-text('Yes, retry')")
+    assert f"{item}: still held (no_match)" in admin.inner_text("main")  # it still matches nothing: kept, not lost
+    admin.goto(panel.url + f"/ui/quarantine/{item}/retry")
+    assert "seen 2 times" in admin.inner_text("main")
+    assert "quarantine_retried" in panel.log()
 
 
 def test_embed_links_good_tampered_and_expired(panel, browser):
