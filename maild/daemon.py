@@ -26,6 +26,8 @@ from maild.http.app import HttpServer, build_app, start_http
 from maild.http.auth import load_secret, load_token
 from maild.inbound.sources import build_inbound
 from maild.intake.auth import Users, load_users
+from maild.pixel.classify import Rules
+from maild.pixel.server import PixelServer
 from maild.intake.server import IntakeServer, build_intake
 from maild.receipts.ingest import Ingestor, hints_from
 from maild.receipts.sources import Source, build_sources
@@ -58,6 +60,7 @@ class Daemon:
     sources: list[Source] = field(default_factory=list)
     source_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     http: HttpServer | None = None
+    pixel: PixelServer | None = None
     webhooks: WebhookDispatcher | None = None
     listeners: dict[str, bool] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -87,6 +90,12 @@ class Daemon:
                 risk="reports without a token apply on Message-ID + address alone: anyone who saw the Message-ID can forge them",
             )
         self._start_sources(s)
+        machine = s.pixel.count_machine_opens
+        await self.store.write(lambda db: departments.sync_pixel_counting(db, machine))  # for the SQL views too
+        if s.pixel.listen is not None:
+            self.pixel = PixelServer(s.pixel, self.store, self.keys)
+            port = await self.pixel.start()
+            self.listeners[f"pixel {s.pixel.listen[0]}:{port}"] = True
         self.intake = build_intake(s, self.store, self.keys, on_spooled=self.delivery.wake)
         if s.http.listen:
             self.http = await start_http(s, self.store, app=self._http_app(s))
@@ -204,6 +213,8 @@ class Daemon:
         if self.delivery is not None:
             await self.delivery.stop(max(0.0, deadline - loop.time()))
         await self._stop_sources()
+        if self.pixel is not None:
+            await self.pixel.stop()
         if self.webhooks is not None:
             await self.webhooks.stop()
         if self.http is not None:
@@ -281,6 +292,12 @@ class Daemon:
         if self.store is not None:  # the SQL views read the stored default
             default = settings.tracking.receipts_default
             await self.store.write(lambda db: departments.sync_default(db, default))
+            machine = settings.pixel.count_machine_opens
+            await self.store.write(lambda db: departments.sync_pixel_counting(db, machine))
+        if self.pixel is not None:  # rules and key changes apply live; the listener needs a restart
+            self.pixel.settings, self.pixel.keys = settings.pixel, keys
+            self.pixel.rules = Rules(settings.pixel.machine_user_agents, settings.pixel.machine_networks,
+                                     settings.pixel.scanner_window)
         if settings.receipts != old.receipts or settings.inbound != old.inbound:
             log.info("receipt_sources_restarting")
             await self._stop_sources()

@@ -64,3 +64,44 @@ def sync_default(db: sqlite_utils.Database, default: bool) -> bool:
         (value,),
     )
     return True
+
+
+# ------------------------------------------------------------------ the open pixel (off unless switched on)
+
+
+def pixel_enabled(db: sqlite_utils.Database, name: str | None) -> bool:
+    """Whether tracked copies of this department get the open pixel; never without an explicit switch."""
+    if not name:
+        return False
+    row = db.execute("SELECT enabled FROM department_pixel WHERE key = ?", (key(name),)).fetchone()
+    return row is not None and bool(row[0])
+
+
+def set_pixel(db: sqlite_utils.Database, name: str, enabled: bool, now: datetime) -> tuple[str, bool]:
+    """Switch a department's pixel on or off; returns (name as stored, enabled). Run in a write transaction."""
+    db.execute(
+        """INSERT INTO department_pixel (key, name, enabled, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at""",
+        (key(name), name.strip(), int(enabled), iso(now)),
+    )
+    row = db.execute("SELECT name FROM department_pixel WHERE key = ?", (key(name),)).fetchone()
+    return str(row[0]), enabled
+
+
+def pixel_switches(db: sqlite_utils.Database) -> dict[str, bool]:
+    """Every department with a pixel setting, by key."""
+    return {str(k): bool(v) for k, v in db.execute("SELECT key, enabled FROM department_pixel")}
+
+
+def stored_pixel_counting(db: sqlite_utils.Database) -> bool:
+    row = db.execute("SELECT value FROM status_settings WHERE name = 'pixel_count_machine'").fetchone()
+    return row is not None and row[0] == "1"
+
+
+def sync_pixel_counting(db: sqlite_utils.Database, count_machine_opens: bool) -> None:
+    """Store [pixel] count_machine_opens for the SQL views (status_settings.pixel_count_machine). In a write transaction."""
+    db.execute(
+        "INSERT INTO status_settings (name, value) VALUES ('pixel_count_machine', ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        ("1" if count_machine_opens else "0",),
+    )

@@ -1,4 +1,4 @@
-"""`maild departments list|enable NAME|disable NAME`: the per-department read-receipt switch, applied live."""
+"""`maild departments list|enable NAME|disable NAME|pixel NAME on|off`: the per-department switches, applied live."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a.add_argument("name", metavar="NAME", help="department name (matched case-insensitively)")
         add_config_option(a)
         a.set_defaults(func=run_switch, enabled=enabled)
+    px = actions.add_parser(
+        "pixel", help="switch the opt-in open pixel on or off for a department (off by default)",
+        description="On: tracked copies of the department (with read receipts on) carry a one-pixel image whose "
+        "fetch is recorded as an open; machine fetches (Apple's and Google's proxies, scanners) are shown, never "
+        "counted as read. Privacy: the image tells maild when and, if configured, from where the mail was opened.",
+        epilog="Example: maild departments pixel Sales on",
+    )
+    px.add_argument("name", metavar="NAME", help="department name (matched case-insensitively)")
+    px.add_argument("state", choices=("on", "off"), help="on or off")
+    add_config_option(px)
+    px.set_defaults(func=run_pixel)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -42,6 +53,8 @@ def run_list(args: argparse.Namespace) -> int:
     try:
         explicit = departments.list_departments(db)
         seen = [r[0] for r in db.execute("SELECT DISTINCT department FROM messages WHERE department IS NOT NULL")]
+        pixel = departments.pixel_switches(db)
+        seen += [r[0] for r in db.execute("SELECT name FROM department_pixel")]
     finally:
         db.conn.close()
     default = settings.tracking.receipts_default
@@ -54,16 +67,19 @@ def run_list(args: argparse.Namespace) -> int:
             {
                 "default": default,
                 "departments": [
-                    {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit} for d in listed
+                    {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit,
+                     "pixel": pixel.get(departments.key(d.name), False)}
+                    for d in listed
                 ],
             }
         )
         return 0
     width = max([len(d.name) for d in listed] + [10])
-    print(f"{'department':<{width}}  receipts")
+    print(f"{'department':<{width}}  receipts       pixel")
     for d in listed:
         name = visible(d.name, one_line=True)
-        print(f"{name:<{width}}  {'on' if d.receipts_enabled else 'off'}{'' if d.explicit else ' (default)'}")
+        receipts = f"{'on' if d.receipts_enabled else 'off'}{'' if d.explicit else ' (default)'}"
+        print(f"{name:<{width}}  {receipts:<13}  {'on' if pixel.get(departments.key(d.name)) else 'off'}")
     print(f"{'(others)':<{width}}  {'on' if default else 'off'} (tracking.receipts_default)")
     return 0
 
@@ -80,4 +96,20 @@ def run_switch(args: argparse.Namespace) -> int:
         db.conn.close()
     log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled)
     print(f"{dept.name}: read receipts {'on' if dept.receipts_enabled else 'off'}")
+    return 0
+
+
+def run_pixel(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    if not args.name.strip():
+        print("maild: a department name is required", file=sys.stderr)
+        return 2
+    db = open_read_side(settings)
+    try:
+        name, enabled = transaction(db, lambda d: departments.set_pixel(d, args.name, args.state == "on", clock.now()))
+    finally:
+        db.conn.close()
+    log.info("department_pixel_switched", department=name, pixel=enabled)
+    note = "" if settings.pixel.base_url else " (no [pixel] base_url configured: no image is added until there is one)"
+    print(f"{name}: open pixel {'on' if enabled else 'off'}{note}")
     return 0

@@ -38,6 +38,9 @@ def open_read_side(settings: config.Settings) -> sqlite_utils.Database:
     default = settings.tracking.receipts_default
     if departments.stored_default(db, not default) != default:
         transaction(db, lambda d: departments.sync_default(d, default))
+    machine = settings.pixel.count_machine_opens
+    if departments.stored_pixel_counting(db) != machine:
+        transaction(db, lambda d: departments.sync_pixel_counting(d, machine))
     return db
 
 

@@ -264,6 +264,51 @@ class LogSettings:
     )
 
 
+def _optional_http_url(value: Any, base: Path) -> str:
+    return "" if value == "" else http_url(value, base).rstrip("/")
+
+
+def _pattern(value: Any, base: Path) -> re.Pattern[str]:
+    try:
+        return re.compile(string(value, base), re.I)
+    except re.error as exc:
+        raise ValueError(f"expected a regular expression ({exc})") from None
+
+
+def _optional_hostport(value: Any, base: Path) -> tuple[str, int] | None:
+    return None if value == "" else hostport(value, base)
+
+
+@dataclass(frozen=True)
+class PixelSettings:
+    """The opt-in open pixel (per department: `maild departments pixel NAME on`); see maild/pixel/."""
+
+    base_url: str = setting(
+        "", "Public URL the image is served under (https://track.example.com/maild); empty: no image is added.",
+        _optional_http_url,
+    )
+    listen: tuple[str, int] | None = setting(
+        "", "HOST:PORT maild serves the image on (behind the proxy that base_url names); empty: off.", _optional_hostport
+    )
+    count_machine_opens: bool = setting(
+        False, "Let machine opens (proxy prefetch, scanners) make a recipient read too; they are shown either way.",
+        boolean,
+    )
+    machine_user_agents: tuple[re.Pattern[str], ...] = setting(
+        [], "Further user-agent patterns (regular expressions, any case) whose fetches are machine opens.",
+        list_of(_pattern),
+    )
+    machine_networks: tuple[Network, ...] = setting(
+        [], "Further networks (CIDR) whose fetches are machine opens (a company's mail scanner).", list_of(network)
+    )
+    scanner_window: float = setting(
+        "60s", "A fetch this soon after the upstream accepted the copy is a security scanner's.", duration
+    )
+    keep_client: bool = setting(
+        False, "Store each open's IP address and user agent (off: only the classification is kept).", boolean
+    )
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     stop_timeout: float = setting(
@@ -311,6 +356,8 @@ class Settings:
     retention: RetentionSettings
     service: ServiceSettings
     inbound: tuple[InboundSource, ...] = ()
+    pixel: PixelSettings = PixelSettings(base_url="", listen=None, count_machine_opens=False, machine_user_agents=(),
+                                         machine_networks=(), scanner_window=60.0, keep_client=False)
 
     @property
     def base_dir(self) -> Path:
@@ -328,6 +375,7 @@ SECTIONS: dict[str, type] = {
     "webhooks": WebhookSettings,
     "retention": RetentionSettings,
     "service": ServiceSettings,
+    "pixel": PixelSettings,
 }
 LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource, "inbound": InboundSource}
 DEFAULT_RECEIPTS: list[dict[str, Any]] = [{"url": "maildir:var/receipts"}]

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from maild import rewrite
+from maild import logs, rewrite
 from maild.delivery import protocol
 from maild.delivery.client import Envelope
+from maild.pixel.html import add_pixel
+
+log = logs.get("delivery.copies")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,7 @@ class SpoolMessage:
     received_at: datetime
     headers: bytes
     body: bytes
+    pixel: bool = False  # the department has the open pixel on (and receipts on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +67,14 @@ def verp_address(return_path: str, delimiter: str, token: str) -> str:
 
 
 def plan(
-    messages: dict[int, SpoolMessage], due: list[DueRecipient], *, return_path: str, delimiter: str
+    messages: dict[int, SpoolMessage], due: list[DueRecipient], *, return_path: str, delimiter: str,
+    pixel_base_url: str = "",
 ) -> list[Copy]:
-    """Group picked recipients into copies; recipients whose message is missing are skipped."""
+    """Group picked recipients into copies; recipients whose message is missing are skipped.
+
+    With `pixel_base_url`, a tracked copy of a department with the pixel on gets the open pixel in its HTML
+    parts (maild.pixel.html: a DKIM-signed message is left as it is).
+    """
     copies: list[Copy] = []
     untracked: dict[int, list[DueRecipient]] = {}
     for rcpt in due:
@@ -79,11 +88,27 @@ def plan(
         headers = msg.headers
         if msg.receipts_requested:
             headers = rewrite.prepend(headers, [("Disposition-Notification-To", f"<{sender}>")])
-        copies.append(Copy(msg.id, msg.queue_id, msg.received_at, sender, (rcpt,), headers + msg.body, rcpt.token))
+        data = headers + msg.body
+        if msg.pixel and pixel_base_url:
+            data = with_pixel(data, pixel_url(pixel_base_url, rcpt.token), msg.queue_id)
+        copies.append(Copy(msg.id, msg.queue_id, msg.received_at, sender, (rcpt,), data, rcpt.token))
     for message_id, rcpts in untracked.items():
         msg = messages[message_id]
         copies.append(Copy(msg.id, msg.queue_id, msg.received_at, msg.sender, tuple(rcpts), msg.headers + msg.body, None))
     return copies
+
+
+def pixel_url(base_url: str, token: str) -> str:
+    """The image of one copy: BASE/o/TOKEN.gif (the token names the recipient and is checked when fetched)."""
+    return f"{base_url.rstrip('/')}/o/{token}.gif"
+
+
+def with_pixel(data: bytes, url: str, queue_id: str) -> bytes:
+    result = add_pixel(data, url)
+    if result.skipped == "dkim_signed":
+        log.warning("pixel_skipped_dkim_signed", queue_id=queue_id,
+                    note="the message is DKIM-signed: adding the image would break the signature; put maild before the signing MTA")
+    return result.data
 
 
 def envelope(copy: Copy, extensions: dict[str, str], dsn: DsnRequest | None) -> Envelope:

@@ -51,6 +51,13 @@ def pick_due(
             switch[department] = departments.receipts_enabled(db, department, receipts_default)
         return switch[department]
 
+    pixels: dict[str | None, bool] = {}
+
+    def pixel_on(department: str | None) -> bool:
+        if department not in pixels:
+            pixels[department] = departments.pixel_enabled(db, department)
+        return pixels[department]
+
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -60,8 +67,10 @@ def pick_due(
             chunk,
         ):
             receipts = bool(row[4]) and switched_on(row[8])
+            # The open pixel only with read information shown: with receipts off an open would be hidden anyway.
+            pixel = bool(row[3]) and switched_on(row[8]) and pixel_on(row[8])
             messages[row[0]] = SpoolMessage(
-                row[0], row[1], row[2], bool(row[3]), receipts, parse_iso(row[5]), bytes(row[6]), bytes(row[7])
+                row[0], row[1], row[2], bool(row[3]), receipts, parse_iso(row[5]), bytes(row[6]), bytes(row[7]), pixel
             )
     return due, messages
 

@@ -162,7 +162,8 @@ class Delivery:
         if not due:
             return []
         planned = copies.plan(
-            messages, due, return_path=self.settings.tracking.return_path, delimiter=self.settings.tracking.delimiter
+            messages, due, return_path=self.settings.tracking.return_path, delimiter=self.settings.tracking.delimiter,
+            pixel_base_url=self.settings.pixel.base_url,
         )
         started = []
         for copy in planned:

@@ -119,11 +119,24 @@ def test_departments_list_shows_explicit_seen_and_default(site, capsys) -> None:
     assert json.loads(out) == {
         "default": True,
         "departments": [
-            {"name": "Billing", "receipts_enabled": True, "explicit": False},
-            {"name": "Legal", "receipts_enabled": False, "explicit": True},
-            {"name": "Sales", "receipts_enabled": True, "explicit": False},
+            {"name": "Billing", "receipts_enabled": True, "explicit": False, "pixel": False},
+            {"name": "Legal", "receipts_enabled": False, "explicit": True, "pixel": False},
+            {"name": "Sales", "receipts_enabled": True, "explicit": False, "pixel": False},
         ],
     }
+
+
+def test_departments_pixel_is_off_by_default_and_switches_per_department(site, capsys) -> None:
+    code, out = cli(site, capsys, "departments", "pixel", "sales", "on")
+    assert code == 0 and out.startswith("sales: open pixel on")
+    code, out = cli(site, capsys, "departments", "list", "--json")
+    pixel = {d["name"]: d["pixel"] for d in json.loads(out)["departments"]}
+    assert pixel == {"Billing": False, "Sales": True}
+    code, out = cli(site, capsys, "departments", "list")
+    assert [line.split()[-1] for line in out.splitlines()[1:3]] == ["off", "on"]
+    assert cli(site, capsys, "departments", "pixel", "Sales", "off")[0] == 0
+    code, out = cli(site, capsys, "departments", "list", "--json")
+    assert not any(d["pixel"] for d in json.loads(out)["departments"])
 
 
 def test_receipts_default_off_hides_departments_without_setting(site, capsys) -> None:
