@@ -45,6 +45,7 @@ from tests.inbound import mail  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
 
 CHUNK = 50_000
+BATCH = 100  # [[inbound]] batch_size: header fields of this many messages per UID FETCH
 
 
 def build(path: Path, replies: int) -> None:
@@ -120,7 +121,7 @@ async def imap_round(dovecot: Dovecot, path: Path, workdir: Path, raws: list[byt
     await asyncio.to_thread(lambda: [dovecot.append(box, r) for r in raws])
     settings = config.parse(
         {"inbound": [{"url": dovecot.url(box), "password_file": str(dovecot.password_file(box, workdir)),
-                      "batch_size": 500}]}, workdir / "maild.toml").inbound[0]
+                      "batch_size": BATCH}]}, workdir / "maild.toml").inbound[0]
     store = Store(path).open()
     source = InboundImapSource(settings, store)
     start = time.perf_counter()
