@@ -218,10 +218,11 @@ async def live(request: web.Request) -> web.StreamResponse:
 async def departments_page(request: web.Request) -> web.Response:
     panel = _panel(request)
     configured = set(panel.settings.tracking.sender_departments.values())
-    rows = await panel.store.read(
-        lambda db: queries.department_overview(db, receipts_default=_default(panel), configured=configured)
+    rows, pixel = await panel.store.read(
+        lambda db: (queries.department_overview(db, receipts_default=_default(panel), configured=configured),
+                    departments.pixel_switches(db))
     )
-    return _page(request, "departments.html", "departments", departments=views.department_views(rows),
+    return _page(request, "departments.html", "departments", departments=views.department_views(rows, pixel),
                  default=_default(panel), flash=request.query.get("done", "")[:200])
 
 

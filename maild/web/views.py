@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from maild import departments
 from maild.core.states import RecipientState
 from maild.queries import DepartmentRow, ReplyRow, TimelineEvent
 from maild.status import Failure, RecipientStatus, ReplyStatus, ThreadInfo
@@ -85,6 +86,7 @@ class DepartmentView:
     replies: int
     switch_label: str  # what its button does
     state_words: str
+    pixel: bool = False  # the opt-in open pixel (switched with `maild departments pixel NAME on|off`)
 
 
 def check_mark(reply: ReplyStatus) -> CheckMark:
@@ -215,7 +217,9 @@ def reply_list(rows: Iterable[ReplyRow]) -> tuple[ReplyView, ...]:
     )
 
 
-def department_views(rows: Iterable[DepartmentRow]) -> tuple[DepartmentView, ...]:
+def department_views(rows: Iterable[DepartmentRow], pixel: Mapping[str, bool] | None = None) -> tuple[DepartmentView, ...]:
+    """`pixel`: the open pixel switch by department key (maild.departments.pixel_switches)."""
+    pixel = pixel or {}
     return tuple(
         DepartmentView(
             name=d.name,
@@ -225,6 +229,7 @@ def department_views(rows: Iterable[DepartmentRow]) -> tuple[DepartmentView, ...
             switch_label=f"Switch read receipts {'off' if d.receipts_enabled else 'on'} for {d.name}",
             state_words=("read receipts on" if d.receipts_enabled else "read receipts off")
             + ("" if d.explicit else " (default)"),
+            pixel=pixel.get(departments.key(d.name), False),
         )
         for d in rows
     )

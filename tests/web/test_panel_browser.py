@@ -326,3 +326,15 @@ def test_pages_are_keyboard_navigable_and_readable_without_javascript(panel, bro
     nojs.click("button[type=submit]")
     nojs.goto(panel.url + "/ui/tickets/5008")
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", nojs.inner_text(f'[data-reply="{mid}"] .meta'))
+
+
+def test_the_departments_page_shows_the_open_pixel_and_what_it_means(panel, browser):
+    panel.send("[#5009] Pixel", ["px@example.net"], department="Marketing")
+    assert panel.cli("departments", "pixel", "Marketing", "on").returncode == 0
+    admin = login(browser, panel, "admin")
+    admin.goto(panel.url + "/ui/departments")
+    row = admin.locator('[data-department="Marketing"]')
+    assert row.locator("[data-pixel]").get_attribute("data-pixel") == "on"
+    assert row.locator("button").count() == 1  # the contract: one button, the receipts switch
+    text = admin.inner_text("main")
+    assert "open pixel" in text and "privacy choice" in text and "do not count as read" in text
