@@ -96,3 +96,28 @@ def prepend(headers: bytes, new_fields: Iterable[tuple[str, str]]) -> bytes:
     eol = line_end(headers)
     added = b"".join(f"{name}: {value}".encode("ascii") + eol for name, value in new_fields)
     return added + headers
+
+
+def drop_tokens(headers: bytes, name: str, tokens: Iterable[str]) -> bytes:
+    """Remove comma-separated tokens (case-insensitive) from every `name` field; a field left empty goes.
+
+    Only the named tokens go: "OOF, DR, NDR, RN, NRN" less RN and NRN is
+    "OOF, DR, NDR". Every other field stays byte for byte.
+    """
+    lower, drop = name.lower(), {t.lower() for t in tokens}
+    out = []
+    changed = False
+    for f in fields(headers):
+        if f.name.lower() != lower:
+            out.append(f.raw)
+            continue
+        items = [t.strip() for t in f.value.split(",") if t.strip()]
+        kept = [t for t in items if t.lower() not in drop]
+        if len(kept) == len(items):
+            out.append(f.raw)
+            continue
+        changed = True
+        if kept:
+            eol = b"\r\n" if f.raw.endswith(b"\r\n") else b"\n"
+            out.append(f"{f.name}: {', '.join(kept)}".encode("ascii", "replace") + eol)
+    return b"".join(out) if changed else headers

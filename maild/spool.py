@@ -6,9 +6,11 @@ spool back; when every recipient of a message is final its body is dropped.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlite_utils
@@ -42,6 +44,8 @@ class Submission:
     message_id: str | None = None
     subject: str | None = None
     tracked: bool = True
+    helpdesk: str | None = None  # the preset that matched
+    helpdesk_ids: Mapping[str, str] = field(default_factory=dict)  # the helpdesk's internal ids, for write-back
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,8 @@ def enqueue_many(db: sqlite_utils.Database, items: list[EnqueueItem]) -> list[Sp
                 int(receipts),
                 sub.headers,
                 sub.body,
+                sub.helpdesk,
+                json.dumps(dict(sub.helpdesk_ids), sort_keys=True) if sub.helpdesk_ids else None,
             )
         )
     _insert_rows(conn, _MESSAGES, message_rows)
@@ -134,9 +140,10 @@ def enqueue_many(db: sqlite_utils.Database, items: list[EnqueueItem]) -> list[Sp
 
 
 _MESSAGES = """INSERT INTO messages (id, queue_id, message_id, ticket, department, sender, subject, size, peer,
-                                     received_at, tracked, receipts_requested, held, headers, body)
+                                     received_at, tracked, receipts_requested, held, headers, body,
+                                     helpdesk, helpdesk_ids)
                VALUES {rows}"""
-_MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+_MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
 _RECIPIENTS = """INSERT INTO recipients (id, message, address, kind, token, delivery_state, attempts,
                                          next_attempt_at, updated_at)
                  VALUES {rows}"""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 from maild import config
 from maild.cli.common import add_config_option
@@ -20,6 +22,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
     p.add_argument("--describe", action="store_true", help="list every setting with its default and help text")
     p.add_argument("--markdown", action="store_true", help="with --describe: a Markdown table (the README's reference)")
+    p.add_argument(
+        "--message",
+        metavar="FILE",
+        help="say which helpdesk preset matches this message and what it finds (ticket, department, ids)",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,6 +39,34 @@ def markdown_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+def explain_message(settings: config.Settings, path: str, *, as_json: bool) -> int:
+    """What intake would make of one message file: the preset that matched, ticket, department, tracked or why not."""
+    from maild.intake.classify import classify  # local: check-config alone stays light
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        print(f"maild: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    c = classify(raw, "", [], settings.tracking)
+    result = {
+        "file": path,
+        "preset": c.preset,
+        "tracked": c.tracked,
+        "ticket": c.ticket,
+        "department": c.department,
+        "ids": dict(c.ids),
+        "skipped": c.skipped or None,
+        "malformed": c.malformed or None,
+    }
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            print(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.describe and args.markdown:
         print(markdown_reference(), end="")
@@ -41,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{key} = {json.dumps(default)}\n    {help_text}")
         return 0
     settings = config.load(args.config)
+    if args.message:
+        return explain_message(settings, args.message, as_json=args.json)
     from maild.secretperms import refuse_exposed
 
     refuse_exposed(settings)  # a secret others can read or write: exit 2 naming the file and the fix

@@ -175,6 +175,13 @@ def http_url(value: Any, base: Path) -> str:
     return text
 
 
+def preset_tables(value: Any, _base: Path) -> Mapping[str, Any]:
+    """[tracking.presets.NAME] tables, validated into maild.presets.model.Preset values."""
+    from maild.presets import loader  # local: the presets package stays out of config's import time
+
+    return loader.presets(value)
+
+
 def string_map(value: Any, _base: Path) -> Mapping[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValueError("expected a table of strings")

@@ -32,6 +32,7 @@ def effective(settings: Settings) -> dict[str, Any]:
     result: dict[str, Any] = {name: plain(getattr(settings, name)) for name in SECTIONS}
     result["receipts"] = [plain(r) for r in settings.receipts]  # URLs print without their passwords
     result["inbound"] = [plain(r) for r in settings.inbound]
+    result["tracking"]["presets"] = sorted(settings.tracking.presets)
     return result
 
 

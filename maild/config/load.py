@@ -72,9 +72,11 @@ def _check_consistency(s: Settings) -> None:
         raise ConfigError(s.source, "tracking.delimiter", "expected one non-alphanumeric character such as '+'")
     if "@" in s.tracking.return_path.split("@")[0] or s.tracking.delimiter in s.tracking.return_path.split("@")[0]:
         raise ConfigError(s.source, "tracking.return_path", "expected a local part without the delimiter")
-    if (s.intake.tls_listen or s.intake.users_file) and not s.intake.tls_cert_file:
+    public_listen = [h for h, _ in s.intake.listen if not is_loopback(h)]
+    if (s.intake.tls_listen or (s.intake.users_file and public_listen)) and not s.intake.tls_cert_file:
+        # AUTH without TLS is offered only to allowed networks; off loopback the passwords need TLS
         raise ConfigError(
-            s.source, "intake.tls_cert_file", "expected a certificate: AUTH and implicit TLS need TLS"
+            s.source, "intake.tls_cert_file", "expected a certificate: implicit TLS, and AUTH off loopback, need TLS"
         )
     if s.intake.tls_cert_file and not s.intake.tls_key_file:
         raise ConfigError(s.source, "intake.tls_key_file", "expected the key of intake.tls_cert_file")
@@ -100,6 +102,12 @@ def _check_consistency(s: Settings) -> None:
             f"{', '.join(wide)} lets most of the Internet relay through maild (an open relay); name the helpdesk's "
             "own networks, or set intake.allow_open_relay = true if you really mean it",
         )
+    from maild.presets import match  # local: see declare.presets
+
+    try:
+        match.check_name(s.tracking.preset, s.tracking.presets)
+    except ValueError as exc:
+        raise ConfigError(s.source, "tracking.preset", str(exc)) from None
     if s.http.listen:
         try:
             hostport(s.http.listen, s.base_dir)

@@ -22,6 +22,7 @@ from maild.config.declare import (
     network,
     optional_path,
     path,
+    preset_tables,
     regex,
     setting,
     size,
@@ -56,7 +57,15 @@ class IntakeSettings:
     users_file: Path | None = setting(
         "", "File of 'user:scrypt-hash' lines for SMTP AUTH (see `maild hash-password`); empty: no AUTH.", optional_path
     )
-    tls_cert_file: Path | None = setting("", "PEM certificate for STARTTLS and implicit TLS.", optional_path)
+    allowed_networks_auth: str = setting(
+        "check",
+        "SMTP AUTH from allowed_networks, offered there without TLS for helpdesk UIs that insist on a user and password: "
+        "check (against users_file) or ignore (any credentials accepted; those networks may relay without them anyway).",
+        choice("check", "ignore"),
+    )
+    tls_cert_file: Path | None = setting(
+        "", "PEM certificate for STARTTLS and implicit TLS; without one no listener offers STARTTLS.", optional_path
+    )
     tls_key_file: Path | None = setting("", "PEM private key for tls_cert_file.", optional_path, secret=True)
     hostname: str = setting("", "Name in the SMTP greeting; empty: the machine's name.", string)
     max_message_size: float = setting("35MB", "Largest message accepted (SIZE); larger ones get 552.", size)
@@ -143,7 +152,19 @@ class TrackingSettings:
         r"\[#(\d+)\]", "Regular expression finding the ticket id in the subject when no header has it.", regex
     )
     sender_departments: Mapping[str, str] = setting(
-        {}, "Table of sender address = department, used when no header names one.", string_map
+        {},
+        "Table of From address or domain = department; a From address nothing maps is its own department.",
+        string_map,
+    )
+    preset: str = setting(
+        "auto",
+        "Helpdesk preset: auto (recognise the product, else generic), generic (the header and subject rules above), "
+        "a product (rt, zammad, freescout, osticket, znuny, hesk, glpi, itop, chatwoot, uvdesk, peppermint, helpy, "
+        "faveo, django-helpdesk, freshdesk, zoho-desk, trudesk) or one of tracking.presets.",
+        string,
+    )
+    presets: Mapping[str, Any] = setting(
+        {}, "Operator-defined presets: [tracking.presets.NAME] tables of detect/ticket/ids/department/skip rules.", preset_tables
     )
     strip_headers: tuple[str, ...] = setting(
         [], "Further internal headers removed before relaying (the ticket and department headers always are).", list_of(string)

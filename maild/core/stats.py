@@ -17,6 +17,7 @@ class IntakeStats:
     accepted: int = 0
     recipients: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    presets: dict[str, int] = field(default_factory=dict)  # messages spooled, by the helpdesk preset that matched
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1

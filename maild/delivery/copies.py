@@ -60,6 +60,9 @@ class DsnRequest:
     ret: str  # "HDRS" or "FULL"
 
 
+_RECEIPT_SUPPRESSORS = ("RN", "NRN")
+
+
 def verp_address(return_path: str, delimiter: str, token: str) -> str:
     """receipts@example.com + token -> receipts+token@example.com."""
     local, _, domain = return_path.rpartition("@")
@@ -87,6 +90,10 @@ def plan(
         sender = verp_address(return_path, delimiter, rcpt.token)
         headers = msg.headers
         if msg.receipts_requested:
+            # GLPI stamps every notification "X-Auto-Response-Suppress: OOF, DR, NDR, RN, NRN": RN/NRN tell
+            # Outlook never to send the read receipt this department asked for. No open-source helpdesk
+            # DKIM-signs its mail and maild sits before the signing MTA, so no signature covers the header.
+            headers = rewrite.drop_tokens(headers, "X-Auto-Response-Suppress", _RECEIPT_SUPPRESSORS)
             headers = rewrite.prepend(headers, [("Disposition-Notification-To", f"<{sender}>")])
         data = headers + msg.body
         if msg.pixel and pixel_base_url:

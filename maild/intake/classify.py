@@ -5,16 +5,17 @@ Pure: bytes and the tracking settings in, a `Classified` out; no I/O.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.utils import getaddresses
 
 from maild import rewrite
 from maild.config import TrackingSettings
 from maild.core.events import RecipientKind
+from maild.presets import match as presets
+from maild.presets.model import Match, Preset
 from maild.spool import SpoolRecipient
 
-_TICKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 # Headers a tracked copy must not carry from the helpdesk: maild sets its own.
 _REPLACED_ON_TRACKED = ("Return-Path", "Disposition-Notification-To", "Bcc")
 
@@ -29,30 +30,55 @@ class Classified:
     headers: bytes
     body: bytes
     tracked: bool
+    preset: str = "generic"
+    ids: Mapping[str, str] = field(default_factory=dict)
+    skipped: str = ""  # why a message with a ticket is not tracked (a helpdesk's own notice)
+    malformed: str = ""  # why a message that looked like a helpdesk's has no ticket
 
 
 def addresses(values: list[str]) -> set[str]:
     return {addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr}
 
 
-def find_ticket(headers: bytes | list[rewrite.Field], policy: TrackingSettings) -> str | None:
-    value = rewrite.get(headers, policy.ticket_header)
-    if value and _TICKET_RE.fullmatch(value.strip()):
-        return value.strip()
-    subject = rewrite.get(headers, "Subject") or ""
-    m = policy.subject_pattern.search(subject)
-    return m.group(1) if m else None
+_GENERIC: dict[tuple[str, str, str], Preset] = {}
 
 
-def find_department(headers: bytes | list[rewrite.Field], sender: str, policy: TrackingSettings) -> str | None:
-    value = rewrite.get(headers, policy.department_header)
-    if value and value.strip():
-        return value.strip()[:200]
-    candidates = [sender.lower(), *sorted(addresses(rewrite.get_all(headers, "From")))]
+def generic_preset(policy: TrackingSettings) -> Preset:
+    key = (policy.ticket_header, policy.department_header, policy.subject_pattern.pattern)
+    if key not in _GENERIC:
+        _GENERIC[key] = presets.generic(policy.ticket_header, policy.department_header, policy.subject_pattern)
+    return _GENERIC[key]
+
+
+def find(headers: bytes | list[rewrite.Field], body: bytes, policy: TrackingSettings) -> Match:
+    """Which preset applies and what it finds (see maild.presets.match)."""
+    parsed = list(rewrite.fields(headers)) if isinstance(headers, bytes) else headers
+    view = presets.View(parsed, body)
+    preset, fingerprint = presets.choose(policy.preset, view, policy.presets, generic_preset(policy))
+    return presets.apply(preset, view, fingerprint=fingerprint)
+
+
+def sender_department(headers: bytes | list[rewrite.Field], sender: str, mapping: Mapping[str, str]) -> str | None:
+    """The department of the From address (then the envelope sender): mapped by address, then by domain, else itself."""
+    from_addrs = [a.strip().lower() for _, a in getaddresses(rewrite.get_all(headers, "From")) if "@" in a]
+    candidates = [*from_addrs, *([sender.lower()] if "@" in sender else [])]
     for address in candidates:
-        if address in policy.sender_departments:
-            return policy.sender_departments[address]
-    return None
+        if address in mapping:
+            return mapping[address]
+    for address in candidates:
+        domain = address.rpartition("@")[2]
+        for key in (domain, "@" + domain):
+            if key in mapping:
+                return mapping[key]
+    return candidates[0][:200] if candidates else None
+
+
+def find_department(
+    headers: bytes | list[rewrite.Field], sender: str, policy: TrackingSettings, found: Match | None = None
+) -> str | None:
+    if found is None:
+        found = find(headers, b"", policy)
+    return found.department or sender_department(headers, sender, policy.sender_departments)
 
 
 def recipient_kinds(headers: bytes | list[rewrite.Field], envelope: list[str]) -> tuple[SpoolRecipient, ...]:
@@ -78,9 +104,10 @@ def classify(
     read receipts and bounces name the original by its Message-ID."""
     headers, body = rewrite.split_message(raw)
     parsed = list(rewrite.fields(headers))  # once: every lookup below reads this list
-    ticket = find_ticket(parsed, policy)
-    tracked = ticket is not None or policy.track_without_ticket
-    department = find_department(parsed, sender, policy)
+    found = find(parsed, body, policy)
+    ticket = found.ticket
+    tracked = (ticket is not None or policy.track_without_ticket) and not found.skipped
+    department = find_department(parsed, sender, policy, found)
     if tracked:
         internal = (policy.ticket_header, policy.department_header, *policy.strip_headers, *_REPLACED_ON_TRACKED)
         kept = rewrite.strip(headers, internal)
@@ -100,4 +127,8 @@ def classify(
         headers=kept,
         body=body,
         tracked=tracked,
+        preset=found.preset,
+        ids=found.ids,
+        skipped=found.skipped,
+        malformed=found.malformed,
     )

@@ -109,15 +109,28 @@ class IntakeHandler:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.settings.intake.allowed_networks)
 
+    def auth_offered(self, session: Session) -> bool:
+        """AUTH is advertised when it can succeed: users exist, or credentials are ignored for this allowed peer."""
+        return self.users is not None or self.auth_ignored(session)
+
+    def auth_ignored(self, session: Session) -> bool:
+        return self.settings.intake.allowed_networks_auth == "ignore" and self.peer_allowed(session)
+
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
         """aiosmtpd's synchronous authenticator: never used for PLAIN/LOGIN (see `authenticate_async`); refuses."""
         return AuthResult(success=False, handled=False)
 
     async def authenticate_async(self, session: Session, auth_data: Any) -> AuthResult:
-        if self.users is None or not isinstance(auth_data, LoginPassword):
+        if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         s = self.settings.intake
         user = auth_data.login.decode("utf-8", "replace")
+        if self.auth_ignored(session):
+            # an allowed network relays without AUTH: the credentials a helpdesk UI insists on sending change nothing
+            log.info("smtp_auth_ignored", peer=_peer(session))
+            return AuthResult(success=True, auth_data=user)
+        if self.users is None:
+            return AuthResult(success=False, handled=False)
         peer = session.peer
         client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         now = asyncio.get_running_loop().time()
@@ -142,7 +155,7 @@ class IntakeHandler:
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]) -> list[str]:
         session.host_name = hostname
-        if self.users is None:  # no users: do not advertise an AUTH that cannot succeed
+        if not self.auth_offered(session):  # do not advertise an AUTH that cannot succeed
             responses = [r for r in responses if not r.startswith("250-AUTH")]
         return responses
 
@@ -209,6 +222,8 @@ class IntakeHandler:
             message_id=c.message_id,
             subject=c.subject,
             tracked=c.tracked,
+            helpdesk=c.preset,
+            helpdesk_ids=c.ids,
         )
         # Batchable: the messages of concurrent sessions are stored together, in a few multi-row statements.
         job = Batchable(enqueue_many, (sub, self.keys, self.settings.tracking.receipts_default))
@@ -220,10 +235,16 @@ class IntakeHandler:
             return TEMPFAIL
         self.stats.accepted += 1
         self.stats.recipients += len(sub.recipients)
+        self.stats.presets[c.preset] = self.stats.presets.get(c.preset, 0) + 1
+        if c.malformed:
+            log.warning("helpdesk_id_malformed", queue_id=spooled.queue_id, preset=c.preset, problem=c.malformed)
+        if c.skipped:
+            log.info("helpdesk_notice_untracked", queue_id=spooled.queue_id, preset=c.preset, reason=c.skipped)
         log.info(
             "message_queued",
             queue_id=spooled.queue_id,
             peer=peer,
+            preset=c.preset,
             ticket=c.ticket,
             department=c.department,
             recipients=len(sub.recipients),
@@ -310,6 +331,10 @@ class _Session(SMTP):
             self._admitted = (client, trusted)
             self._live.add(self)
         super().connection_made(transport)
+        if self.session is not None and self.event_handler.address_allowed(self.session.peer):
+            # allowed networks may relay without AUTH at all, so AUTH there needs no TLS first:
+            # helpdesk UIs that insist on a user and password work on a loopback listener without a certificate
+            self._auth_require_tls = False
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted is None:
@@ -452,7 +477,6 @@ class IntakeServer:
 
     def _protocol(self, *, implicit_tls: bool) -> SMTP:
         s = self.settings.intake
-        users = self.handler.users
         return _Session(
             self.handler,
             self.sessions,
@@ -468,8 +492,7 @@ class IntakeServer:
             timeout=s.idle_timeout,
             # implicit TLS is TLS already; STARTTLS sessions may AUTH only after the upgrade
             auth_require_tls=not implicit_tls,
-            authenticator=self.handler.authenticate if users is not None else None,
-            auth_exclude_mechanism=None if users is not None else ["LOGIN", "PLAIN"],
+            authenticator=self.handler.authenticate,
             loop=asyncio.get_running_loop(),
         )
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from maild.store import schema_inbound, schema_ingest, schema_pixel, schema_status
+from maild.store import schema_helpdesk, schema_inbound, schema_ingest, schema_pixel, schema_status
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -105,4 +105,5 @@ MIGRATIONS: list[Migration] = [
     schema_status.migrate,  # 3
     schema_inbound.migrate,  # 4
     schema_pixel.migrate,  # 5
+    schema_helpdesk.migrate,  # 6
 ]

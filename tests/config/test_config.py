@@ -83,10 +83,16 @@ def test_loopback_listener_without_networks_is_allowed(tmp_path):
     assert s.intake.allowed_networks == ()
 
 
-def test_auth_without_tls_certificate_is_refused(tmp_path):
+def test_auth_off_loopback_without_tls_certificate_is_refused(tmp_path):
     with pytest.raises(ConfigError) as info:
-        config.load(write(tmp_path, '[intake]\nusers_file = "users"\n'))
+        config.load(write(tmp_path, '[intake]\nlisten = ["0.0.0.0:25"]\nusers_file = "users"\n'))
     assert info.value.key == "intake.tls_cert_file"
+
+
+def test_auth_on_loopback_needs_no_certificate(tmp_path):
+    # AUTH without TLS is offered to allowed networks only; a loopback listener's passwords never cross a wire
+    s = config.load(write(tmp_path, '[intake]\nusers_file = "users"\n'))
+    assert s.intake.tls_cert_file is None
 
 
 def test_every_setting_has_help_and_a_default():

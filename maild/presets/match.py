@@ -1,0 +1,168 @@
+"""Apply presets to a message: which product wrote it, its ticket, its internal ids, its department, or why not tracked.
+
+Pure: parsed header fields and body bytes in, a `Match` out. `auto` tries the
+operator's presets that have fingerprints, then the built-in ones in
+`builtin.AUTO_ORDER`, and falls back to `generic` (the `X-Ticket-ID` /
+`X-Department` / subject-pattern rules of `[tracking]`).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from maild import rewrite
+from maild.presets import builtin, loader
+from maild.presets.model import Match, Preset, Rule, Where
+
+TICKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_BODY_LIMIT = 1 << 20
+
+BUILTIN: dict[str, Preset] = {name: loader.preset(name, t, builtin=True) for name, t in builtin.TABLES.items()}
+
+
+def known_names(custom: Mapping[str, Preset]) -> list[str]:
+    return sorted({builtin.AUTO, builtin.GENERIC, *BUILTIN, *builtin.ALIASES, *custom})
+
+
+def check_name(name: str, custom: Mapping[str, Preset]) -> None:
+    """Raise ValueError naming the choices when `name` is no preset."""
+    if name not in known_names(custom):
+        raise ValueError(f"unknown preset {name!r} (known: {', '.join(known_names(custom))})")
+
+
+def generic(ticket_header: str, department_header: str, subject_pattern: re.Pattern[str]) -> Preset:
+    """Today's rules as a preset: the ticket header, else the subject pattern; the department header."""
+    return Preset(
+        name=builtin.GENERIC,
+        ticket=(
+            Rule(Where.HEADER, re.compile(rf"^{TICKET_RE.pattern}$"), ticket_header, "{0}"),
+            Rule(Where.SUBJECT, subject_pattern, "", "{1}"),
+        ),
+        department=(Rule(Where.HEADER, re.compile(r"(.{1,200})"), department_header, "{1}"),),
+    )
+
+
+class View:
+    """The parts of one message rules read, each computed once."""
+
+    def __init__(self, fields: Sequence[rewrite.Field], body: bytes) -> None:
+        self.fields = fields
+        self._body = body
+
+    def values(self, rule: Rule) -> list[str]:
+        if rule.where is Where.HEADER:
+            return [v.strip() for v in rewrite.get_all(list(self.fields), rule.header)]
+        if rule.where is Where.SUBJECT:
+            return [self.subject]
+        if rule.where is Where.MESSAGE_ID:
+            return [self.message_id]
+        return [self.body_text]
+
+    @cached_property
+    def subject(self) -> str:
+        return rewrite.get(list(self.fields), "Subject") or ""
+
+    @cached_property
+    def message_id(self) -> str:
+        return (rewrite.get(list(self.fields), "Message-ID") or "").strip()
+
+    @cached_property
+    def body_text(self) -> str:
+        """The decoded text parts (first megabyte); never raises."""
+        raw = b"".join(f.raw for f in self.fields) + self._body[:_BODY_LIMIT]
+        try:
+            msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+            texts = []
+            for part in msg.walk():
+                if part.get_content_maintype() == "text":
+                    payload = part.get_payload(decode=True)
+                    if isinstance(payload, bytes):
+                        texts.append(payload.decode(part.get_content_charset() or "latin-1", "replace"))
+            return "\n".join(texts)
+        except Exception:  # a broken MIME structure: the raw text is still searchable
+            return self._body[:_BODY_LIMIT].decode("latin-1")
+
+
+def _render(rule: Rule, m: re.Match[str]) -> str:
+    groups = {k: v or "" for k, v in m.groupdict().items()}
+    value = rule.value.format(m.group(0), *(g or "" for g in m.groups()), **groups).strip()
+    if rule.strip_zeros and value.isdigit():
+        value = value.lstrip("0") or "0"
+    return value
+
+
+def _first(rules: Sequence[Rule], view: View) -> tuple[str, dict[str, str]] | None:
+    for rule in rules:
+        for text in view.values(rule):
+            m = rule.pattern.search(text)
+            if m is not None:
+                return _render(rule, m), {k: v for k, v in m.groupdict().items() if v}
+    return None
+
+
+def _any(rules: Sequence[Rule], view: View) -> Rule | None:
+    for rule in rules:
+        if any(rule.pattern.search(text) for text in view.values(rule)):
+            return rule
+    return None
+
+
+def detect(view: View, custom: Mapping[str, Preset]) -> str | None:
+    """The product whose fingerprint the message carries, operator presets first; None: none does."""
+    order = [p for p in custom.values() if p.detect] + [
+        BUILTIN[n] for n in builtin.AUTO_ORDER if n not in custom
+    ]
+    for preset in order:
+        if _any(preset.detect, view) is not None:
+            return preset.name
+    return None
+
+
+def choose(name: str, view: View, custom: Mapping[str, Preset], generic_preset: Preset) -> tuple[Preset, bool]:
+    """(the preset to apply, whether its fingerprint matched); `name` is the configured one, maybe "auto"."""
+    name = builtin.ALIASES.get(name, name)
+    if name == builtin.AUTO:
+        found = detect(view, custom)
+        if found is None:
+            return generic_preset, False
+        return (custom.get(found) or BUILTIN[found]), True
+    if name == builtin.GENERIC:
+        return generic_preset, False
+    preset = custom.get(name) or BUILTIN[name]
+    return preset, _any(preset.detect, view) is not None
+
+
+def apply(preset: Preset, view: View, *, fingerprint: bool) -> Match:
+    """Ticket, ids, department and skip reason of one message under one preset."""
+    ids: dict[str, str] = {}
+    for rule in preset.ids:
+        for text in view.values(rule):
+            m = rule.pattern.search(text)
+            if m is not None:
+                ids.update({k: v for k, v in m.groupdict().items() if v})
+                break
+    found = _first(preset.ticket, view)
+    ticket: str | None = None
+    malformed = ""
+    if found is not None:
+        ticket, groups = found
+        ids.update(groups)
+        if not TICKET_RE.fullmatch(ticket):
+            malformed, ticket = f"ticket id {ticket[:80]!r} is not usable", None
+    elif fingerprint and preset.ticket:
+        malformed = "no ticket id where this helpdesk puts it"
+    department = None
+    dep = _first(preset.department, view)
+    if dep is not None:
+        value = dep[0][:200]
+        unless = ids.get(preset.department_unless_id) if preset.department_unless_id else None
+        if value and value.casefold() not in preset.department_ignore and value != unless:
+            department = value
+    skip_rule = _any(preset.skip, view)
+    skipped = f"{preset.name} system notice ({skip_rule.header or skip_rule.where})" if skip_rule else ""
+    return Match(preset.name, ticket, department, ids, skipped, malformed)
