@@ -38,7 +38,7 @@ def rule(table: Any, where: str, *, needs_value: bool) -> Rule:
         raise ValueError(f"{where}: expected a table such as {{ subject = '\\[#(\\d+)\\]' }}")
     unknown = set(table) - _RULE_KEYS
     if unknown:
-        raise ValueError(f"{where}.{sorted(unknown)[0]}: unknown key (known: {', '.join(sorted(_RULE_KEYS))})")
+        raise ValueError(f"{where}.{min(unknown)}: unknown key (known: {', '.join(sorted(_RULE_KEYS))})")
     parts = [k for k in ("header", "subject", "message_id", "body") if k in table]
     if len(parts) != 1:
         raise ValueError(f"{where}: expected exactly one of header, subject, message_id, body")
@@ -82,7 +82,7 @@ def preset(name: str, table: Any, *, builtin: bool = False) -> Preset:
         raise ValueError(f"{name}: expected a table")
     unknown = set(table) - _KEYS
     if unknown:
-        raise ValueError(f"{name}.{sorted(unknown)[0]}: unknown key (known: {', '.join(sorted(_KEYS))})")
+        raise ValueError(f"{name}.{min(unknown)}: unknown key (known: {', '.join(sorted(_KEYS))})")
     lists: dict[str, tuple[Rule, ...]] = {}
     for key in _RULE_LISTS:
         raw = table.get(key, [])

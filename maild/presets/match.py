@@ -12,7 +12,6 @@ import email
 import email.policy
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 
 from maild import rewrite

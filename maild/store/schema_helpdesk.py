@@ -15,7 +15,7 @@ import sqlite_utils
 def migrate(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN helpdesk TEXT")
     db.execute("ALTER TABLE messages ADD COLUMN helpdesk_ids TEXT")
-    db["writeback_outbox"].create(
+    db.table("writeback_outbox").create(
         {
             "id": int,
             "target": str,  # the [[writeback]] name
@@ -35,8 +35,8 @@ def migrate(db: sqlite_utils.Database) -> None:
         not_null={"target", "natural_key", "message", "recipient", "state", "status", "created_at"},
         defaults={"attempts": 0},
     )
-    db["writeback_outbox"].create_index(["natural_key"], unique=True)
-    db["writeback_outbox"].create_index(["target", "status", "next_attempt_at"])
-    db["writeback_cursors"].create(
+    db.table("writeback_outbox").create_index(["natural_key"], unique=True)
+    db.table("writeback_outbox").create_index(["target", "status", "next_attempt_at"])
+    db.table("writeback_cursors").create(
         {"target": str, "last_event": int, "updated_at": str}, pk="target", not_null={"last_event", "updated_at"}
     )
