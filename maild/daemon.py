@@ -35,6 +35,7 @@ from maild.sdnotify import Notifier
 from maild.store import Store
 from maild.web.app import PANEL
 from maild.webhooks import WebhookDispatcher
+from maild.writeback.dispatcher import WritebackDispatcher
 
 log = logs.get("daemon")
 
@@ -62,6 +63,7 @@ class Daemon:
     http: HttpServer | None = None
     pixel: PixelServer | None = None
     webhooks: WebhookDispatcher | None = None
+    writeback: WritebackDispatcher | None = None
     listeners: dict[str, bool] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -81,6 +83,8 @@ class Daemon:
         self._spawn(self.delivery.run(), "delivery")
         self.webhooks = WebhookDispatcher(s, self.store)
         self._spawn(self.webhooks.run(), "webhooks")
+        self.writeback = WritebackDispatcher(s, self.store)
+        self._spawn(self.writeback.run(), "writeback")
         self._spawn(retention.retention_loop(s, self.store, clock.now), "retention")
         self.ingestor = Ingestor(s, self.store, self.keys)
         if s.tracking.trust_untokened_reports:
@@ -217,6 +221,8 @@ class Daemon:
             await self.pixel.stop()
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self.writeback is not None:
+            await self.writeback.stop()
         if self.http is not None:
             await self.http.stop()
         for task in self.tasks:
@@ -307,6 +313,11 @@ class Daemon:
                 await self.webhooks.stop()
             self.webhooks = WebhookDispatcher(settings, self.store)
             self._spawn(self.webhooks.run(), "webhooks")
+        if settings.writeback != old.writeback or settings.tracking.receipts_default != old.tracking.receipts_default:
+            if self.writeback is not None:
+                await self.writeback.stop()
+            self.writeback = WritebackDispatcher(settings, self.store)
+            self._spawn(self.writeback.run(), "writeback")
 
 
 def _users_for(settings: Settings) -> Users | None:

@@ -15,8 +15,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     from tests.servers.dovecot import available as dovecot_available
     from tests.servers.postfix import postfix_available
+    from tests.servers.rt import available as rt_available
 
-    problems = [p for p in (dovecot_available(), postfix_available()) if p]
+    problems = [p for p in (dovecot_available(), postfix_available(), rt_available()) if p]
     problems += [f"{tool} is not installed" for tool in ("systemd-analyze", "openssl", "chromium") if shutil.which(tool) is None]
     if problems:
         raise pytest.UsageError("MAILD_REQUIRE_SERVERS=1 but: " + "; ".join(problems))

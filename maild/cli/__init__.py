@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "run": "run", "check-config": "checkconfig", "keys": "keys", "hash-password": "keys", "queue": "queue", "parse": "parse",
     "ingest": "ingest", "quarantine": "quarantine", "status": "status", "events": "events",
     "departments": "departments", "purge": "purge", "forget": "forget", "users": "users", "embed-url": "users",
+    "writeback": "writeback",
 }
 
 

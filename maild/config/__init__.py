@@ -30,6 +30,7 @@ from maild.config.sections import (
     TrackingSettings,
     WebhookSettings,
     WebSettings,
+    WritebackTarget,
 )
 from maild.errors import ConfigError
 
@@ -52,6 +53,7 @@ __all__ = [
     "TrackingSettings",
     "WebhookSettings",
     "WebSettings",
+    "WritebackTarget",
     "describe",
     "effective",
     "is_loopback",

@@ -33,6 +33,7 @@ def effective(settings: Settings) -> dict[str, Any]:
     result["receipts"] = [plain(r) for r in settings.receipts]  # URLs print without their passwords
     result["inbound"] = [plain(r) for r in settings.inbound]
     result["tracking"]["presets"] = sorted(settings.tracking.presets)
+    result["writeback"] = [plain(w) for w in settings.writeback]
     return result
 
 

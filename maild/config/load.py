@@ -17,6 +17,7 @@ from maild.config.sections import (
     InboundSource,
     ReceiptSource,
     Settings,
+    WritebackTarget,
 )
 from maild.core.urls import Scheme
 from maild.errors import ConfigError
@@ -61,7 +62,11 @@ def parse(document: Mapping[str, Any], source: Path) -> Settings:
     if not isinstance(raw_inbound, list):
         raise ConfigError(source, "inbound", "expected an array of tables ([[inbound]])")
     inbound = tuple(_build(InboundSource, t, f"inbound[{i}]", base, source) for i, t in enumerate(raw_inbound))
-    settings = Settings(source=source.resolve(), receipts=receipts, inbound=inbound, **sections)
+    raw_writeback = document.get("writeback", [])
+    if not isinstance(raw_writeback, list):
+        raise ConfigError(source, "writeback", "expected an array of tables ([[writeback]])")
+    writeback = tuple(_build(WritebackTarget, t, f"writeback[{i}]", base, source) for i, t in enumerate(raw_writeback))
+    settings = Settings(source=source.resolve(), receipts=receipts, inbound=inbound, writeback=writeback, **sections)
     _check_consistency(settings)
     return settings
 
@@ -102,6 +107,7 @@ def _check_consistency(s: Settings) -> None:
             f"{', '.join(wide)} lets most of the Internet relay through maild (an open relay); name the helpdesk's "
             "own networks, or set intake.allow_open_relay = true if you really mean it",
         )
+    _check_writeback(s)
     from maild.presets import match  # local: see declare.presets
 
     try:
@@ -113,6 +119,29 @@ def _check_consistency(s: Settings) -> None:
             hostport(s.http.listen, s.base_dir)
         except ValueError as exc:
             raise ConfigError(s.source, "http.listen", str(exc)) from None
+
+
+_MODES = {"rt": ("field",), "zammad": ("note", "tag", "note+tag"), "freescout": ("indicator", "note"), "glpi": ("followup",)}
+
+
+def _check_writeback(s: Settings) -> None:
+    labels: set[str] = set()
+    for i, w in enumerate(s.writeback):
+        key = f"writeback[{i}]"
+        if not w.url.startswith(("http://", "https://")) or len(w.url) < 10:
+            raise ConfigError(s.source, f"{key}.url", "expected the helpdesk's http:// or https:// base URL")
+        mode = w.mode or _MODES[w.kind][0]
+        if mode not in _MODES[w.kind]:
+            raise ConfigError(s.source, f"{key}.mode", f"expected one of {', '.join(_MODES[w.kind])} for kind {w.kind}")
+        if w.token_file is None and not (w.kind == "freescout" and mode == "indicator"):
+            raise ConfigError(s.source, f"{key}.token_file", f"expected the file of the {w.kind} API token")
+        if w.kind == "glpi" and w.app_token_file is None:
+            raise ConfigError(s.source, f"{key}.app_token_file", "expected the file of GLPI's App-Token")
+        if w.kind == "freescout" and mode == "note" and not w.user_id:
+            raise ConfigError(s.source, f"{key}.user_id", "expected the FreeScout user the note is written as")
+        if w.label in labels:
+            raise ConfigError(s.source, f"{key}.name", f"expected a name other targets do not have ({w.label!r} twice)")
+        labels.add(w.label)
 
 
 def is_loopback(host: str) -> bool:

@@ -365,6 +365,46 @@ class RetentionSettings:
     interval: float = setting("1h", "How often the daemon enforces the retention.", duration)
 
 
+WRITEBACK_STATES = ("delivered", "read", "declined", "deleted_unread", "bounced", "failed")
+
+
+@dataclass(frozen=True)
+class WritebackTarget:
+    kind: str = setting(
+        "rt", "rt (ticket custom field), zammad (internal note and/or tag), freescout (viewed indicator or note), "
+        "glpi (private follow-up).", choice("rt", "zammad", "freescout", "glpi"),
+    )
+    name: str = setting("", "Name in logs, metrics and `maild writeback list`; empty: the kind.", string)
+    url: str = setting("", "The helpdesk's base URL, e.g. http://127.0.0.1:8080 (RT), https://desk.example.com (others).", string)
+    token_file: Path | None = setting(
+        "", "File holding the API token (RT token, Zammad token, FreeScout API key, GLPI user token).", optional_path,
+        secret=True,
+    )
+    app_token_file: Path | None = setting("", "GLPI only: file holding the App-Token.", optional_path, secret=True)
+    mode: str = setting(
+        "", "What to write: rt: field; zammad: note, tag or note+tag; freescout: indicator (no module) or note (API "
+        "module); glpi: followup. Empty: the first.", string,
+    )
+    field: str = setting("maild", "RT: the ticket custom field (create it first) that holds the recipients' states.", string)
+    user_id: int = setting(0, "FreeScout note: the user the note is written as.", integer(0))
+    states: tuple[str, ...] = setting(
+        list(WRITEBACK_STATES), "Recipient states written (delivered, read, declined, deleted_unread, bounced, failed).",
+        list_of(choice(*WRITEBACK_STATES)),
+    )
+    departments: tuple[str, ...] = setting(
+        [], "Only these departments (case-insensitive); empty: all. Read states never for departments with receipts off.",
+        list_of(string),
+    )
+    timeout: float = setting("10s", "Timeout of one request to the helpdesk.", duration)
+    first_retry: float = setting("10s", "Delay before the first retry after a failed write.", duration)
+    max_retry: float = setting("15m", "Retry delays double up to this.", duration)
+    poll_interval: float = setting("2s", "How often new events are looked at.", duration)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
 @dataclass(frozen=True)
 class Settings:
     source: Path
@@ -382,6 +422,7 @@ class Settings:
     inbound: tuple[InboundSource, ...] = ()
     pixel: PixelSettings = PixelSettings(base_url="", listen=None, count_machine_opens=False, machine_user_agents=(),
                                          machine_networks=(), scanner_window=60.0, keep_client=False)
+    writeback: tuple[WritebackTarget, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -401,5 +442,5 @@ SECTIONS: dict[str, type] = {
     "service": ServiceSettings,
     "pixel": PixelSettings,
 }
-LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource, "inbound": InboundSource}
+LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource, "inbound": InboundSource, "writeback": WritebackTarget}
 DEFAULT_RECEIPTS: list[dict[str, Any]] = [{"url": "maildir:var/receipts"}]

@@ -5,6 +5,7 @@ Pure: bytes and the tracking settings in, a `Classified` out; no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -40,6 +41,7 @@ def addresses(values: list[str]) -> set[str]:
     return {addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr}
 
 
+WRITEBACK_MARK = b"maild write-back"  # maild.writeback.requests.MARK: every text maild writes into a helpdesk
 _GENERIC: dict[tuple[str, str, str], Preset] = {}
 
 
@@ -105,6 +107,9 @@ def classify(
     headers, body = rewrite.split_message(raw)
     parsed = list(rewrite.fields(headers))  # once: every lookup below reads this list
     found = find(parsed, body, policy)
+    if WRITEBACK_MARK in body:
+        # a helpdesk's notice of a note maild wrote into it (GLPI mails technicians each follow-up): never tracked
+        found = dataclasses.replace(found, skipped="echo of a maild write-back")
     ticket = found.ticket
     tracked = (ticket is not None or policy.track_without_ticket) and not found.skipped
     department = find_department(parsed, sender, policy, found)

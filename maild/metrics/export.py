@@ -71,6 +71,9 @@ def intake_series(s: IntakeStats) -> Iterator[Metric]:
     yield CounterMetricFamily("maild_messages_accepted", "Messages spooled by intake (250 sent).", value=s.accepted)
     yield CounterMetricFamily("maild_recipients_accepted", "Recipients of the messages spooled by intake.", value=s.recipients)
     yield _by_label("maild_messages_rejected", "SMTP transactions intake refused, by reason.", "reason", s.rejected)
+    yield _by_label(
+        "maild_messages_by_preset", "Messages spooled by intake, by the helpdesk preset that matched.", "preset", s.presets
+    )
 
 
 def writer_series(s: WriterStats) -> Iterator[Metric]:
@@ -236,6 +239,13 @@ class StoreCollector(Collector):
         for url, n in snap.webhook_backlog:
             backlog.add_metric([url], n)
         yield backlog
+        outbox = GaugeMetricFamily(
+            "maild_writeback_rows", "Write-back outbox rows, by target and status (pending, sending, done, refused, "
+            "uncertain, suppressed).", labels=["target", "status"],
+        )
+        for target, status, n in snap.writeback:
+            outbox.add_metric([target, status], n)
+        yield outbox
 
 
 class MaildRegistry(CollectorRegistry):

@@ -22,6 +22,7 @@ class StoreSnapshot:
     token_rejections: tuple[tuple[str, int], ...] = ()
     quarantine: tuple[tuple[str, int], ...] = ()  # quarantined messages by state
     webhook_backlog: tuple[tuple[str, int], ...] = ()  # (url without credentials or query, events not yet sent)
+    writeback: tuple[tuple[str, str, int], ...] = ()  # (target, outbox status, rows)
 
 
 def _tables(db: sqlite_utils.Database) -> set[str]:
@@ -65,7 +66,13 @@ def read_snapshot(db: sqlite_utils.Database, now: datetime) -> StoreSnapshot:
                    FROM webhook_cursors c ORDER BY c.url"""
             )
         )
-    return StoreSnapshot(queue, age, reports, rejections, quarantine, backlog)
+    writeback: tuple[tuple[str, str, int], ...] = ()
+    if "writeback_outbox" in tables:
+        writeback = tuple(
+            (str(t), str(st), int(n))
+            for t, st, n in db.execute("SELECT target, status, count(*) FROM writeback_outbox GROUP BY target, status")
+        )
+    return StoreSnapshot(queue, age, reports, rejections, quarantine, backlog, writeback)
 
 
 def safe_url(url: str) -> str:
