@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 import sys
 
+import sqlite_utils
+
 from maild import clock
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.store import open_for_command, transaction
@@ -55,12 +57,14 @@ def run_writeback(args: argparse.Namespace) -> int:
             return 2
         now = clock.now()
 
-        def job(d: object) -> int:
-            if args.all:
-                return outbox.retry(d, now, statuses=("pending", "refused", "uncertain"))  # type: ignore[arg-type]
-            return sum(outbox.retry(d, now, oid, statuses=("pending", "refused", "uncertain")) for oid in args.ids)  # type: ignore[arg-type]
+        statuses = ("pending", "refused", "uncertain")
 
-        n = transaction(db, job)  # type: ignore[arg-type]
+        def job(d: sqlite_utils.Database) -> int:
+            if args.all:
+                return outbox.retry(d, now, statuses=statuses)
+            return sum(outbox.retry(d, now, int(oid), statuses=statuses) for oid in args.ids)
+
+        n = transaction(db, job)
         print(f"{n} row(s) due now", file=sys.stderr)
         return 0 if n or args.all else 1
     finally:

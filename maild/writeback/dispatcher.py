@@ -14,6 +14,8 @@ answers mark the row `refused`.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,6 +74,16 @@ def _secret(path: Path | None) -> str | None:
         raise Retry(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _again(db: sqlite_utils.Database, oid: int, attempts: int, retry_at: datetime, error: str, status: str) -> None:
+    outbox.mark_retry(db, oid, attempts, retry_at, error)
+    db.execute("UPDATE writeback_outbox SET status = ? WHERE id = ?", (status, oid))
+
+
+def _done(db: sqlite_utils.Database, oid: int, now: datetime) -> None:
+    db.execute("UPDATE writeback_outbox SET status = 'pending' WHERE id = ?", (oid,))
+    outbox.mark_done(db, oid, now)
+
+
 def recover(db: sqlite_utils.Database, target: WritebackTarget) -> None:
     """After a restart: rows caught mid-call are retried when harmless, else left for an operator."""
     status = "pending" if idempotent(target) else "uncertain"
@@ -102,7 +114,7 @@ class WritebackDispatcher:
         default = self.settings.tracking.receipts_default
         await self._write(lambda db: departments.sync_default(db, default))
         for t in targets:
-            await self._write(lambda db, t=t: recover(db, t))
+            await self._write(functools.partial(recover, target=t))
         async with aiohttp.ClientSession() as session:
             self._session = session
             await asyncio.gather(*(self._serve(t) for t in targets))
@@ -138,45 +150,41 @@ class WritebackDispatcher:
         try:
             requests = plan(target, item)
         except Unusable as exc:
-            log.warning("writeback_unusable", target=label, row=item.id, ticket=item.ticket, problem=str(exc))
+            problem = str(exc)
+            log.warning("writeback_unusable", target=label, row=item.id, ticket=item.ticket, problem=problem)
             self.stats.add(self.stats.refused, label)
-            await self._write(lambda db: outbox.mark_refused(db, item.id, item.attempts, str(exc), self.clock()))
+            await self._write(lambda db: outbox.mark_refused(db, item.id, item.attempts, problem, self.clock()))
             return
         await self._write(lambda db: db.execute("UPDATE writeback_outbox SET status = 'sending' WHERE id = ?", (item.id,)))
         attempts = item.attempts + 1
+        error = ""
         try:
             await self._perform(target, requests)
         except Retry as exc:
+            error = str(exc)
             delay = backoff(attempts, target.first_retry, target.max_retry)
             self.stats.add(self.stats.failures, label)
-            log.warning("writeback_failed", target=label, row=item.id, attempts=attempts, retry_in=delay, error=str(exc))
+            log.warning("writeback_failed", target=label, row=item.id, attempts=attempts, retry_in=delay, error=error)
             retry_at = self.clock() + timedelta(seconds=delay)
-            await self._write(lambda db: (
-                outbox.mark_retry(db, item.id, attempts, retry_at, str(exc)),
-                db.execute("UPDATE writeback_outbox SET status = 'pending' WHERE id = ?", (item.id,)),
-            ))
+            await self._write(lambda db: _again(db, item.id, attempts, retry_at, error, "pending"))
             return
         except Uncertain as exc:
+            error = str(exc)
             status = "pending" if idempotent(target) else "uncertain"
             self.stats.add(self.stats.failures, label)
-            log.warning("writeback_uncertain", target=label, row=item.id, status=status, error=str(exc))
+            log.warning("writeback_uncertain", target=label, row=item.id, status=status, error=error)
             retry_at = self.clock() + timedelta(seconds=backoff(attempts, target.first_retry, target.max_retry))
-            await self._write(lambda db: (
-                outbox.mark_retry(db, item.id, attempts, retry_at, str(exc)),
-                db.execute("UPDATE writeback_outbox SET status = ? WHERE id = ?", (status, item.id)),
-            ))
+            await self._write(lambda db: _again(db, item.id, attempts, retry_at, error, status))
             return
         except Refused as exc:
+            error = str(exc)
             self.stats.add(self.stats.refused, label)
-            log.error("writeback_refused", target=label, row=item.id, ticket=item.ticket, error=str(exc))
-            await self._write(lambda db: outbox.mark_refused(db, item.id, attempts, str(exc), self.clock()))
+            log.error("writeback_refused", target=label, row=item.id, ticket=item.ticket, error=error)
+            await self._write(lambda db: outbox.mark_refused(db, item.id, attempts, error, self.clock()))
             return
         self.stats.add(self.stats.written, label)
         log.info("writeback_written", target=label, row=item.id, ticket=item.ticket, state=item.state)
-        await self._write(lambda db: (
-            db.execute("UPDATE writeback_outbox SET status = 'pending' WHERE id = ?", (item.id,)),
-            outbox.mark_done(db, item.id, self.clock()),
-        ))
+        await self._write(lambda db: _done(db, item.id, self.clock()))
 
     async def _perform(self, target: WritebackTarget, requests: list[Request]) -> None:
         token = await asyncio.to_thread(_secret, target.token_file)
@@ -231,8 +239,6 @@ class WritebackDispatcher:
         if not text.strip():
             return None
         try:
-            import json
-
             return json.loads(text)
         except ValueError:
             return None

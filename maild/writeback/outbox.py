@@ -1,11 +1,12 @@
 """The persisted write-back outbox: collect rows from new events, hand out due ones, record outcomes; sync store jobs.
 
-Rows are keyed `target/recipient/state` (FreeScout's viewed indicator:
-`target/message/read`), INSERT OR IGNORE: whatever happens to events, retries
-or restarts, one recipient reaching one state is written at most once. States
-come from the `recipient_status` view, which hides read information of
-departments whose receipts are off, so such a row is never even made; the
-dispatcher checks again before sending, as the switch may change meanwhile.
+Each event names a state of its recipient (`STATE_OF_EVENT`: an accepted copy
+or a success DSN is "delivered", an MDN "read"...). Rows are keyed
+`target/recipient/state` (FreeScout's viewed indicator: `target/message/read`),
+INSERT OR IGNORE: whatever happens to events, retries or restarts, one
+recipient reaching one state is written at most once. A read state of a
+department whose receipts are off (the `message_visibility` view) never makes
+a row; the dispatcher checks again before sending, as the switch may change.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from maild.clock import iso
 from maild.config import WritebackTarget
 
 READ_STATES = frozenset({"read", "declined", "deleted_unread"})
+# What each event says about its recipient, as write-back names it (the recipient states of DESIGN.md).
+STATE_OF_EVENT = {
+    "accepted": "delivered", "delivered": "delivered", "relayed": "delivered", "expanded": "delivered",
+    "displayed": "read", "denied": "declined", "deleted": "deleted_unread", "bounced": "bounced", "failed": "failed",
+}
 # The preset whose mail each kind can write back into (it carries the ids the helpdesk's API needs).
 HELPDESK_OF_KIND = {"rt": "rt", "zammad": "zammad", "freescout": "freescout", "glpi": "glpi"}
 
@@ -76,19 +82,23 @@ def collect(db: sqlite_utils.Database, target: WritebackTarget, now: datetime, *
         return 0
     last = int(rows[-1][0])
     helpdesk = HELPDESK_OF_KIND[target.kind]
-    recipients = sorted({int(r[1]) for r in rows})
-    marks = ",".join("?" * len(recipients))
-    status = db.execute(
-        f"""SELECT rs.recipient_id, rs.message, rs.state, rs.department, m.helpdesk, m.tracked, m.ticket
-            FROM recipient_status rs JOIN messages m ON m.id = rs.message WHERE rs.recipient_id IN ({marks})""",
-        recipients,
+    ids = [int(r[0]) for r in rows]
+    marks = ",".join("?" * len(ids))
+    found = db.execute(
+        f"""SELECT e.kind, e.recipient, e.message, e.id, v.department, v.receipts_enabled, m.helpdesk, m.tracked, m.ticket
+            FROM events e JOIN messages m ON m.id = e.message JOIN message_visibility v ON v.message = e.message
+            WHERE e.id IN ({marks}) ORDER BY e.id""",
+        ids,
     ).fetchall()
     wanted_departments = {d.casefold() for d in target.departments}
     indicator = target.kind == "freescout" and mode_of(target) == "indicator"
     created = 0
-    for rid, message, state, department, msg_helpdesk, tracked, ticket in status:
-        if msg_helpdesk != helpdesk or not tracked or ticket is None or state not in target.states:
+    for kind, rid, message, eid, department, receipts_enabled, msg_helpdesk, tracked, ticket in found:
+        state = STATE_OF_EVENT.get(str(kind))
+        if state is None or msg_helpdesk != helpdesk or not tracked or ticket is None or state not in target.states:
             continue
+        if state in READ_STATES and not receipts_enabled:
+            continue  # a department with receipts off: read information is never written
         if wanted_departments and (department or "").casefold() not in wanted_departments:
             continue
         if indicator and state != "read":
@@ -98,7 +108,7 @@ def collect(db: sqlite_utils.Database, target: WritebackTarget, now: datetime, *
             """INSERT OR IGNORE INTO writeback_outbox
                (target, natural_key, message, recipient, event, state, status, attempts, next_attempt_at, created_at)
                VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)""",
-            (target.label, key, message, rid, last, state, iso(now), iso(now)),
+            (target.label, key, message, rid, eid, state, iso(now), iso(now)),
         )
         created += cur.rowcount
     db.execute("UPDATE writeback_cursors SET last_event = ?, updated_at = ? WHERE target = ?", (last, iso(now), target.label))
@@ -107,26 +117,25 @@ def collect(db: sqlite_utils.Database, target: WritebackTarget, now: datetime, *
 
 def due(db: sqlite_utils.Database, target: WritebackTarget, now: datetime, *, limit: int = 50) -> list[Item]:
     rows = db.execute(
-        """SELECT o.id, o.message, o.recipient, o.state, o.attempts, m.ticket, m.helpdesk_ids, r.address
+        """SELECT o.id, o.message, o.recipient, o.state, o.attempts, m.ticket, m.helpdesk_ids, r.address, o.event
            FROM writeback_outbox o JOIN messages m ON m.id = o.message JOIN recipients r ON r.id = o.recipient
            WHERE o.target = ? AND o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?""",
         (target.label, iso(now), limit),
     ).fetchall()
     items = []
-    for oid, message, rid, state, attempts, ticket, ids_json, address in rows:
-        status = db.execute(
-            "SELECT department, state, read_at, delivered_at, failure_at FROM recipient_status WHERE recipient_id = ?",
-            (rid,),
+    for oid, message, rid, state, attempts, ticket, ids_json, address, eid in rows:
+        visible = db.execute(
+            "SELECT department, receipts_enabled FROM message_visibility WHERE message = ?", (message,)
         ).fetchone()
-        department, now_state, read_at, delivered_at, failure_at = status if status else (None, None, None, None, None)
-        if state in READ_STATES and now_state not in READ_STATES:
+        department, receipts_enabled = visible if visible else (None, 0)
+        if state in READ_STATES and not receipts_enabled:
             # the department's receipts were switched off since: never written
             db.execute("UPDATE writeback_outbox SET status = 'suppressed', done_at = ? WHERE id = ?", (iso(now), oid))
             continue
-        at = read_at if state == "read" else failure_at if state in ("bounced", "failed") else delivered_at
+        at_row = db.execute("SELECT at FROM events WHERE id = ?", (eid,)).fetchone()
         items.append(
-            Item(oid, target.label, message, rid, state, attempts, ticket, _ids(ids_json), address, department, at,
-                 ticket_summary(db, ticket, HELPDESK_OF_KIND[target.kind]))
+            Item(oid, target.label, message, rid, state, attempts, ticket, _ids(ids_json), address, department,
+                 at_row[0] if at_row else None, ticket_summary(db, ticket, HELPDESK_OF_KIND[target.kind]))
         )
     return items
 

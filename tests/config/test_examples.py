@@ -23,7 +23,7 @@ def keys_by_section(text: str) -> set[str]:
     found, section = set(), ""
     for line in text.splitlines():
         stripped = line.strip()
-        if m := re.fullmatch(r"\[\[(\w+)\]\]", stripped):
+        if m := re.fullmatch(r"(?:# )?\[\[(\w+)\]\]", stripped):  # a commented-out list table documents its keys too
             section = f"{m.group(1)}[]"
         elif m := re.fullmatch(r"\[(\w+)\]", stripped):
             section = m.group(1)
