@@ -61,7 +61,7 @@ TABLES: dict[str, dict[str, Any]] = {
     "osticket": {
         "detect": [{"header": "X-Mailer", "pattern": r"^osTicket Mailer"}],
         "ticket": [{"subject": r"\[#([A-Za-z0-9-]+)\]"}],
-        "ids": [{"message_id": r"^<?B[^-]{6}-[^-]+-(?P<osticket_tag>[A-Za-z0-9+/]{24,})-"}],
+        "ids": [{"message_id": r"^<?B[^-]{6}-[^-]+-(?P<osticket_tag>[A-Za-z0-9+/]{24})-", "decode": "osticket-tag"}],
         "skip": [_AUTO_SUBMITTED],
     },
     # Znuny/OTRS: X-Mailer "<Product> Mail Service (<ver>)", X-Powered-By OTRS (Kernel/System/Email.pm),

@@ -16,7 +16,8 @@ from maild.presets.model import Preset, Rule, Where
 
 _RULE_LISTS = ("detect", "ticket", "ids", "department", "skip")
 _KEYS = {*_RULE_LISTS, "department_ignore", "department_unless_id", "alias_of"}
-_RULE_KEYS = {"header", "pattern", "subject", "message_id", "body", "value", "strip_zeros"}
+_RULE_KEYS = {"header", "pattern", "subject", "message_id", "body", "value", "strip_zeros", "decode"}
+DECODER_NAMES = ("osticket-tag",)  # implemented in match.DECODERS
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
@@ -71,7 +72,10 @@ def rule(table: Any, where: str, *, needs_value: bool) -> Rule:
     strip = table.get("strip_zeros", False)
     if not isinstance(strip, bool):
         raise ValueError(f"{where}.strip_zeros: expected true or false")
-    return Rule(Where(part), pattern, header, value, strip)
+    decode = table.get("decode", "")
+    if decode and decode not in DECODER_NAMES:
+        raise ValueError(f"{where}.decode: expected one of {', '.join(DECODER_NAMES)}")
+    return Rule(Where(part), pattern, header, value, strip, decode)
 
 
 def preset(name: str, table: Any, *, builtin: bool = False) -> Preset:

@@ -47,15 +47,26 @@ def generic(ticket_header: str, department_header: str, subject_pattern: re.Patt
 
 
 class View:
-    """The parts of one message rules read, each computed once."""
+    """The parts of one message rules read, each computed once: fields indexed by name, decoded on first use."""
 
     def __init__(self, fields: Sequence[rewrite.Field], body: bytes) -> None:
         self.fields = fields
         self._body = body
+        self._index: dict[str, list[rewrite.Field]] = {}
+        for f in fields:
+            self._index.setdefault(f.name.lower(), []).append(f)
+        self._decoded: dict[str, list[str]] = {}
+
+    def header(self, name: str) -> list[str]:
+        key = name.lower()
+        values = self._decoded.get(key)
+        if values is None:
+            values = self._decoded[key] = [f.value.strip() for f in self._index.get(key, ())]
+        return values
 
     def values(self, rule: Rule) -> list[str]:
         if rule.where is Where.HEADER:
-            return [v.strip() for v in rewrite.get_all(list(self.fields), rule.header)]
+            return self.header(rule.header)
         if rule.where is Where.SUBJECT:
             return [self.subject]
         if rule.where is Where.MESSAGE_ID:
@@ -64,11 +75,13 @@ class View:
 
     @cached_property
     def subject(self) -> str:
-        return rewrite.get(list(self.fields), "Subject") or ""
+        found = self.header("Subject")
+        return found[0] if found else ""
 
     @cached_property
     def message_id(self) -> str:
-        return (rewrite.get(list(self.fields), "Message-ID") or "").strip()
+        found = self.header("Message-ID")
+        return found[0] if found else ""
 
     @cached_property
     def body_text(self) -> str:
@@ -85,6 +98,26 @@ class View:
             return "\n".join(texts)
         except Exception:  # a broken MIME structure: the raw text is still searchable
             return self._body[:_BODY_LIMIT].decode("latin-1")
+
+
+def osticket_tag(groups: Mapping[str, str]) -> dict[str, str]:
+    """osTicket's Message-ID tag: base64 of pack('VVVa', user id, thread entry id, thread id, recipient type)
+    followed by 5 bytes of HMAC (include/class.mailer.php getMessageId); the ids read without the salt."""
+    import base64
+    import binascii
+    import struct
+
+    tag = groups.get("osticket_tag", "")
+    try:
+        raw = base64.b64decode(tag + "=" * (-len(tag) % 4), validate=True)
+        user, entry, thread, kind = struct.unpack("<IIIc", raw[:13])
+    except (binascii.Error, struct.error, ValueError):
+        return {}
+    return {"osticket_user": str(user), "osticket_entry": str(entry), "osticket_thread": str(thread),
+            "osticket_recipient_type": kind.decode("latin-1")}
+
+
+DECODERS = {"osticket-tag": osticket_tag}
 
 
 def _render(rule: Rule, m: re.Match[str]) -> str:
@@ -143,7 +176,10 @@ def apply(preset: Preset, view: View, *, fingerprint: bool) -> Match:
         for text in view.values(rule):
             m = rule.pattern.search(text)
             if m is not None:
-                ids.update({k: v for k, v in m.groupdict().items() if v})
+                groups = {k: v for k, v in m.groupdict().items() if v}
+                ids.update(groups)
+                if rule.decode:
+                    ids.update(DECODERS[rule.decode](groups))
                 break
     found = _first(preset.ticket, view)
     ticket: str | None = None

@@ -26,6 +26,7 @@ class Rule:
     header: str = ""  # with Where.HEADER
     value: str = "{1}"
     strip_zeros: bool = False  # "0000123" -> "123" (GLPI pads its ids)
+    decode: str = ""  # a named decoder of packed ids (see match.DECODERS), e.g. "osticket-tag"
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,8 +111,9 @@ def znuny(tn: str = "2026120110000017") -> Reply:
 def osticket(number: str = "482913") -> Reply:
     # include/class.mailer.php: X-Mailer "osTicket Mailer"; Message-ID "B<sysid6>-<rand>-<base64 VVVa + hmac>-..."
     # ticket.reply.yaml: "Re: %{ticket.subject} [#%{ticket.number}]".
-    tag = base64.b64encode((7).to_bytes(4, "little") + (1501).to_bytes(4, "little") + (880).to_bytes(4, "little") + b"U").decode().rstrip("=")
-    tag += base64.b64encode(b"\x01\x02\x03\x04\x05").decode().rstrip("=")
+    # pack('VVVa', user 7, thread entry 1501, thread 880, 'U' = ticket owner) + 5 bytes of HMAC, base64 without '='
+    packed = (7).to_bytes(4, "little") + (1501).to_bytes(4, "little") + (880).to_bytes(4, "little") + b"U"
+    tag = base64.b64encode(packed + b"\x01\x02\x03\x04\x05").decode().replace("=", "")
     raw = _mail([
         ("From", "IT Support <it@osticket.example.com>"),
         TO,
@@ -120,7 +121,8 @@ def osticket(number: str = "482913") -> Reply:
         ("Message-ID", f"<Bk3mX9p-a8Zq1-{tag}-it@osticket.example.com>"),
         ("X-Mailer", "osTicket Mailer"),
     ])
-    return Reply("osticket", raw, number, "it@osticket.example.com", {"osticket_tag": tag})
+    return Reply("osticket", raw, number, "it@osticket.example.com",
+                 {"osticket_tag": tag, "osticket_entry": "1501", "osticket_thread": "880", "osticket_user": "7"})
 
 
 def osticket_notice() -> Reply:

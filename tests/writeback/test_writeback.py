@@ -238,3 +238,36 @@ def test_bad_targets_name_the_key(target, key):
     with pytest.raises(ConfigError) as err:
         config.parse({"writeback": [target]}, Path("/tmp/maild.toml"))
     assert key in str(err.value)
+
+
+async def test_a_row_caught_mid_call_by_a_crash_is_never_written_twice(make_env):
+    # maild died after sending a note's request but before recording the answer: the note may exist
+    env = await make_env({"kind": "zammad"})
+    await env.start()
+    r = await env.reply("zammad", {"zammad_ticket_id": "9"}, "31009", [("alice@example.net", "to")])
+    await env.event(r, "alice@example.net", "accepted", 1)
+    await until(lambda: rows(env.settings, "SELECT status FROM writeback_outbox") == [("done",)])
+    await env.stop()
+    await asyncio.to_thread(env.b.db.execute, "UPDATE writeback_outbox SET status = 'sending'")
+    env.b.db.conn.commit()
+    calls = len(env.desk.calls)
+    await env.start()
+    await asyncio.sleep(0.4)
+    await env.stop()
+    assert len(env.desk.calls) == calls  # not repeated on its own
+    assert rows(env.settings, "SELECT status FROM writeback_outbox") == [("uncertain",)]
+
+
+async def test_an_idempotent_field_caught_mid_call_is_simply_rewritten(make_env):
+    env = await make_env({"kind": "rt"})
+    await env.start()
+    r = await env.reply("rt", {}, "77", [("alice@example.net", "to")])
+    await env.event(r, "alice@example.net", "accepted", 1)
+    await until(lambda: rows(env.settings, "SELECT status FROM writeback_outbox") == [("done",)])
+    await env.stop()
+    await asyncio.to_thread(env.b.db.execute, "UPDATE writeback_outbox SET status = 'sending'")
+    env.b.db.conn.commit()
+    await env.start()
+    await until(lambda: rows(env.settings, "SELECT status FROM writeback_outbox") == [("done",)])
+    await env.stop()
+    assert [c.path for c in env.desk.calls] == ["/REST/2.0/ticket/77", "/REST/2.0/ticket/77"]
