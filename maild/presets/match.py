@@ -20,6 +20,7 @@ from maild.presets.model import Match, Preset, Rule, Where
 
 TICKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _BODY_LIMIT = 1 << 20
+_NONE: list[str] = []  # shared, never mutated
 
 BUILTIN: dict[str, Preset] = {name: loader.preset(name, t, builtin=True) for name, t in builtin.TABLES.items()}
 
@@ -61,17 +62,28 @@ class View:
         key = name.lower()
         values = self._decoded.get(key)
         if values is None:
-            values = self._decoded[key] = [f.value.strip() for f in self._index.get(key, ())]
+            found = self._index.get(key)
+            if not found:
+                return _NONE  # most fingerprint headers are absent: no list, no decoding
+            values = self._decoded[key] = [f.value.strip() for f in found]
         return values
 
     def values(self, rule: Rule) -> list[str]:
         if rule.where is Where.HEADER:
             return self.header(rule.header)
         if rule.where is Where.SUBJECT:
-            return [self.subject]
+            return self._subject_list
         if rule.where is Where.MESSAGE_ID:
-            return [self.message_id]
+            return self._message_id_list
         return [self.body_text]
+
+    @cached_property
+    def _subject_list(self) -> list[str]:
+        return [self.subject]
+
+    @cached_property
+    def _message_id_list(self) -> list[str]:
+        return [self.message_id]
 
     @cached_property
     def subject(self) -> str:
