@@ -51,7 +51,7 @@ def available() -> str | None:
     """None when a private RT can run here, else why not."""
     if not (os.path.exists(SETUP) and os.path.exists(SERVER)):
         return "request-tracker5 is not installed (scripts/test installs request-tracker5 rt5-db-sqlite rt5-standalone as root)"
-    if not os.path.isdir(f"{RT_LIB}/RT/Handle") and not os.path.exists("/usr/share/perl5/DBD/SQLite.pm") and not _has_dbd_sqlite():
+    if not _has_dbd_sqlite():
         return "rt5-db-sqlite (DBD::SQLite) is not installed"
     if os.geteuid() != 0:
         return "a private RT is set up as root here (scripts/test installs it as root)"
