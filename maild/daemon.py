@@ -20,7 +20,7 @@ from maild import clock, config, departments, liblogs, logs, metrics, retention,
 from maild.config import Settings
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.core.stats import SourceStats
-from maild.delivery.scheduler import Delivery
+from maild.delivery.scheduler import Scheduler
 from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
 from maild.http.auth import load_secret, load_token
@@ -55,7 +55,7 @@ class Daemon:
     notifier: Notifier = field(default_factory=Notifier)
     store: Store | None = None
     keys: tokens.KeySet | None = None
-    delivery: Delivery | None = None
+    delivery: Scheduler | None = None
     intake: IntakeServer | None = None
     ingestor: Ingestor | None = None
     sources: list[Source] = field(default_factory=list)
@@ -79,7 +79,7 @@ class Daemon:
             await asyncio.to_thread(load_secret, s.web.embed_key_file, "web.embed_key_file")  # the panel's embed key
         self.store = Store(s.store.path, busy_timeout=s.store.busy_timeout)
         await asyncio.to_thread(self.store.open)
-        self.delivery = Delivery(s, self.store, self.keys)
+        self.delivery = Scheduler(s, self.store, self.keys)
         self._spawn(self.delivery.run(), "delivery")
         self.webhooks = WebhookDispatcher(s, self.store)
         self._spawn(self.webhooks.run(), "webhooks")
@@ -281,10 +281,11 @@ class Daemon:
             self.intake.apply_settings(settings)
         if self.delivery is not None:
             if settings.delivery != old.delivery:
-                # upstream, credentials, TLS and retry policy are fixed per Delivery: start a new one
+                # upstream, credentials, TLS and retry policy are fixed per Scheduler: start a new one
                 log.info("delivery_restarting")
+                assert self.store is not None  # a running delivery has its store
                 await self.delivery.stop(settings.service.stop_timeout)
-                self.delivery = Delivery(settings, self.store, keys)
+                self.delivery = Scheduler(settings, self.store, keys)
                 self._spawn(self.delivery.run(), "delivery")
                 if self.intake is not None:
                     self.intake.handler.on_spooled = self.delivery.wake

@@ -24,10 +24,6 @@ class TransientError(MaildError):
     """Try again later: a lock, a dropped connection, a 4xx reply."""
 
 
-class PermanentError(MaildError):
-    """Trying again will not help: a 5xx reply, a malformed item."""
-
-
 class StoreBusy(TransientError):
     """The database is locked by another writer beyond the busy timeout."""
 

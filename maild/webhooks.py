@@ -54,7 +54,7 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class WebhookPost:
     event_id: int
     part: int  # 0: the event, 1: the reply state change it caused
     body: bytes
@@ -70,13 +70,13 @@ def _body(obj: dict[str, object]) -> bytes:
 
 def pending_deliveries(
     db: sqlite_utils.Database, cursor: tuple[int, int], *, receipts_default: bool, limit: int
-) -> tuple[list[Delivery], tuple[int, int]]:
+) -> tuple[list[WebhookPost], tuple[int, int]]:
     """Deliveries after `cursor`, and the cursor to store when there are none (hidden events skipped)."""
     last_event, last_part = cursor
     after = last_event - 1 if last_part == 0 else last_event  # part 1 of last_event may still be due
     page = queries.list_events(db, receipts_default=receipts_default, after=after, limit=limit)
     visible = queries.Visibility(db, receipts_default)
-    out: list[Delivery] = []
+    out: list[WebhookPost] = []
     for ev in page.events:
         before, after_state, now_status = queries.reply_around(db, ev.message, ev.id, visible)
         mine = now_status.get(ev.recipient)
@@ -85,10 +85,10 @@ def pending_deliveries(
             "read_via": None if mine.read_via is None else str(mine.read_via),
             "evidence": evidence_json(mine.evidence),
         }  # the event's recipient as the status JSON shows it right after the event
-        items = [Delivery(ev.id, 0, _body({"type": "event", "event": ev.to_json(), "recipient": recipient}))]
+        items = [WebhookPost(ev.id, 0, _body({"type": "event", "event": ev.to_json(), "recipient": recipient}))]
         if before != after_state:
             items.append(
-                Delivery(
+                WebhookPost(
                     ev.id,
                     1,
                     _body(
@@ -242,7 +242,7 @@ class WebhookDispatcher:
             except TimeoutError:
                 pass
 
-    async def _deliver_until_done(self, url: str, secret: bytes, d: Delivery, attempts: int) -> int:
+    async def _deliver_until_done(self, url: str, secret: bytes, d: WebhookPost, attempts: int) -> int:
         """POST until a 2xx; returns the attempts it took, or -1 when stopped first."""
         while not self._stop.is_set():
             error = await self._post(url, secret, d)
@@ -260,7 +260,7 @@ class WebhookDispatcher:
             await self._sleep_until(self.clock() + timedelta(seconds=delay))
         return -1
 
-    async def _post(self, url: str, secret: bytes, d: Delivery) -> str | None:
+    async def _post(self, url: str, secret: bytes, d: WebhookPost) -> str | None:
         """One attempt; None on a 2xx, else what went wrong."""
         assert self._session is not None
         timestamp = int(self.clock().timestamp())

@@ -11,7 +11,7 @@ from maild import config
 from maild.cli.common import add_config_option
 from maild.cli.visible import json_line, raw_stdout, visible
 from maild.reports import ParseHints, parse
-from maild.reports.correlation import hints_for
+from maild.reports.clues import hints_for
 
 EPILOG = """examples:
   maild parse bounce.eml                 a table of what the report says

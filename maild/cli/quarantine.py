@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+import sqlite_utils
+
+from maild.config import Settings
+
 from maild import clock, tokens
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.receipts import quarantine as q
@@ -67,7 +71,7 @@ def run_quarantine(args: argparse.Namespace) -> int:
         db.conn.close()
 
 
-def _list(db, args: argparse.Namespace) -> int:
+def _list(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
     held = q.items(db, include_released=args.all, limit=args.limit)
     if args.json:
         for item in held:
@@ -83,7 +87,7 @@ def _list(db, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(db, args: argparse.Namespace) -> int:
+def _show(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
     found = q.get(db, args.id)
     if found is None:
         if args.json:
@@ -106,7 +110,7 @@ def _show(db, args: argparse.Namespace) -> int:
     return 0
 
 
-def _retry(db, args: argparse.Namespace, settings) -> int:
+def _retry(db: sqlite_utils.Database, args: argparse.Namespace, settings: Settings) -> int:
     if not args.ids and not args.all:
         print("maild: give quarantine ids or --all", file=sys.stderr)
         return 2

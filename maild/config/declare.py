@@ -16,6 +16,7 @@ from typing import Any
 
 from maild.core.events import EventKind
 from maild.core.paths import resolve_path
+from maild.core.syntax import ADDRESS
 from maild.core.urls import SourceUrl, UpstreamUrl, parse_source_url, parse_upstream_url
 
 Converter = Callable[[Any, Path], Any]
@@ -147,12 +148,9 @@ def choice(*choices: str) -> Converter:
     return convert
 
 
-_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.?[^@\s<>]*")
-
-
 def address(value: Any, base: Path) -> str:
     text = string(value, base)
-    if not _ADDRESS.fullmatch(text):
+    if not ADDRESS.fullmatch(text):
         raise ValueError('expected an address like "receipts@helpdesk.example.com"')
     return text
 

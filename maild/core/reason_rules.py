@@ -20,7 +20,7 @@ How a reason is decided (the order mirrors how Sisimai decides, written from its
    The report readers then make two decisions that need more than a code and a text: a DSN recipient that
    failed with a temporary code and nothing more precise ran out its retry window (``expired``), and a
    recipient of a report with a diagnostic but no decidable reason is ``onhold`` (Sisimai's convention:
-   there is an address and a text, so a human may decide). The delivery engine, which calls classify() on
+   there is an address and a text, so a human may decide). The delivery engine, which calls reason_for() on
    our own SMTP replies, keeps ``undefined`` for those.
 
 Reasons that are not failures (``delivered``, ``feedback`` for ARF, ``vacation`` for auto-replies) are set by
@@ -38,6 +38,7 @@ import re
 
 from maild.core.prefilter import required_literals
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
+from maild.core.syntax import STATUS_CODE
 
 # Codes precise enough to decide the reason (RFC 3463, 3886, 7372, 7505); see _YIELDS for the exceptions.
 _CODE_REASON_NAMES: dict[str, str] = {
@@ -168,7 +169,6 @@ _COMPILED = [(Reason(reason), re.compile(pattern)) for reason, pattern in _TEXT_
 # Most samples match none of a rule's words, and a few substring checks cost less than one search; a rule with
 # many alternative spellings is cheaper to search outright.
 _PREFILTERS = [(r, p, lits if lits is not None and len(lits) <= 16 else None) for r, p in _COMPILED for lits in [required_literals(p)]]
-_STATUS = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
 
 # The SMTP command a reply answered, as bounces word it: Postfix "(in reply to RCPT TO command)", Exim "after
 # RCPT TO:", Sendmail ">>> DATA", qmail "Connected to ... but sender was rejected". Matched on lower-cased text.
@@ -198,13 +198,13 @@ def smtp_command(text: str | None) -> str | None:
     return _COMMAND_NAMES[next(g for g in match.groups() if g)]
 
 
-def classify(status: str | None, text: str | None, *, command: str | None = None) -> tuple[Reason, bool]:
+def reason_for(status: str | None, text: str | None, *, command: str | None = None) -> tuple[Reason, bool]:
     """(reason, hard) from an enhanced status code like "5.1.1" and/or the diagnostic text; never raises.
 
     ``command`` is the SMTP command the reply answered when the caller knows it from elsewhere (a transcript
     beside a DSN); otherwise it is read from the text.
     """
-    code = _STATUS.match(status.strip()) if status else None
+    code = STATUS_CODE.fullmatch(status.strip()) if status else None
     klass, detail = (code.group(1), f"{int(code.group(2))}.{int(code.group(3))}") if code else (None, None)
     sample = " ".join(text[:4000].lower().split()) if text else ""
     if command is None and sample:

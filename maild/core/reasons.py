@@ -46,7 +46,7 @@ class Reason(StrEnum):
     MAILERERROR = "mailererror"
     UNDEFINED = "undefined"
     DELETED_BY_ADMIN = "deleted by admin"  # `maild queue delete`
-    # Not failures: set by their own readers, never by reason_rules.classify().
+    # Not failures: set by their own readers, never by reason_rules.reason_for().
     DELIVERED = "delivered"
     FEEDBACK = "feedback"  # an ARF abuse report
     VACATION = "vacation"  # an auto-reply

@@ -168,7 +168,7 @@ class Connection:
                 if rset:
                     await self._expect_rset(timed=False)
                 replies = [await self._read_reply("MAIL FROM", timed=False) for _ in commands[:-1]]
-                data_reply = await self._read_reply("DATA", timed=False)
+                data_reply: Reply | None = await self._read_reply("DATA", timed=False)
         else:
             if rset:
                 self._send(b"RSET\r\n")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from maild.core.backoff import backoff
 from maild.core.events import EventKind
-from maild.core.reason_rules import classify
+from maild.core.reason_rules import reason_for
 from maild.core.states import DeliveryState
 from maild.delivery.copies import DueRecipient
 from maild.delivery.protocol import ReplyClass
@@ -37,36 +37,35 @@ class Outcome:
     at: datetime  # when the answer came
 
 
-def classify_failure(status: str | None, text: str) -> tuple[str, bool]:
-    """(reason, hard) of an upstream refusal, with the same taxonomy as bounces from the world."""
-    return classify(status, text)
-
-
 def decide(answer: Answer, rcpt: DueRecipient, received_at: datetime, now: datetime, policy: RetryPolicy) -> Outcome:
     attempts = rcpt.attempts + 1
-    base = dict(
-        status=answer.status, diagnostic=answer.text, remote_mta=answer.remote_mta, reply_code=answer.code
-    )
+
+    def record(action: str, reason: str | None = None, hard: bool | None = None) -> StatusRecord:
+        return StatusRecord(
+            status=answer.status, action=action, reason=reason, hard=hard, diagnostic=answer.text,
+            remote_mta=answer.remote_mta, reply_code=answer.code,
+        )
+
     key = f"delivery:{rcpt.id}:{attempts}"
     klass = answer.klass
     if klass is ReplyClass.POSITIVE:
         return Outcome(
             rcpt.id, rcpt.message, DeliveryState.ACCEPTED, EventKind.ACCEPTED, attempts, None,
-            StatusRecord(action="accepted", **base), key, now,
+            record("accepted"), key, now,
         )
-    reason, hard = classify_failure(answer.status, answer.text)
+    reason, hard = reason_for(answer.status, answer.text)  # the same taxonomy as bounces from the world
     if klass is ReplyClass.PERMANENT:
         return Outcome(
             rcpt.id, rcpt.message, DeliveryState.FAILED, EventKind.FAILED, attempts, None,
-            StatusRecord(action="failed", reason=reason, hard=hard, **base), key, now,
+            record("failed", reason, hard), key, now,
         )
     if (now - received_at).total_seconds() >= policy.lifetime:
         return Outcome(
             rcpt.id, rcpt.message, DeliveryState.FAILED, EventKind.FAILED, attempts, None,
-            StatusRecord(action="failed", reason="expired", hard=False, **base), key, now,
+            record("failed", "expired", False), key, now,
         )
     return Outcome(
         rcpt.id, rcpt.message, DeliveryState.DEFERRED, EventKind.DEFERRED, attempts,
         now + timedelta(seconds=backoff(attempts, policy.first_retry, policy.max_retry)),
-        StatusRecord(action="delayed", reason=reason, hard=False, **base), key, now,
+        record("delayed", reason, False), key, now,
     )

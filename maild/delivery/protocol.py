@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+
+from maild.core.syntax import status_code_at_start
 from dataclasses import dataclass
 from enum import StrEnum
 
-_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
@@ -27,20 +28,20 @@ class Reply:
     @property
     def status(self) -> str | None:
         """The enhanced status code (RFC 3463) at the start of the text, when its class matches the code."""
-        m = _ENHANCED.match(self.text)
+        m = status_code_at_start(self.text)
         if m and m.group(1) == str(self.code)[0]:
             return m.group(0)
         return None
 
     @property
     def klass(self) -> ReplyClass:
-        return classify_code(self.code)
+        return reply_class(self.code)
 
     def __str__(self) -> str:
         return "\n".join(f"{self.code} {line}".rstrip() for line in self.text.split("\n"))
 
 
-def classify_code(code: int | None) -> ReplyClass:
+def reply_class(code: int | None) -> ReplyClass:
     """2xx/3xx go on, 5xx is final, everything else (4xx, garbage, no reply) is worth a retry."""
     if code is not None and 200 <= code < 400:
         return ReplyClass.POSITIVE

@@ -15,6 +15,8 @@ import socket
 from collections.abc import Callable
 from datetime import datetime
 
+import sqlite_utils
+
 from maild import clock, logs
 from maild.core.backoff import backoff
 from maild.config import Settings
@@ -36,7 +38,7 @@ RECORD_RETRY_FIRST = 0.5  # seconds before an outcome the store refused is writt
 RECORD_RETRY_MAX = 10.0  # ...up to this
 
 
-class Delivery:
+class Scheduler:
     """Composition: built by the daemon with the settings, the store and the token keys."""
 
     def __init__(
@@ -281,8 +283,12 @@ class Delivery:
                 _settle(batch[0][1], exc)
                 return
             for outcomes, future in batch:  # find the bad copy: one job each
+
+                def alone(db: sqlite_utils.Database, mine: list[Outcome] = outcomes) -> None:
+                    jobs.record_outcomes(db, mine, self.clock())
+
                 try:
-                    await self.store.write(lambda db, mine=outcomes: jobs.record_outcomes(db, mine, self.clock()))
+                    await self.store.write(alone)
                 except Exception as own:
                     _settle(future, own)
                 else:

@@ -15,7 +15,7 @@ from maild.core.urls import Scheme
 from maild.delivery import copies, maildir
 from maild.delivery.client import Connection, SessionError, SessionOptions
 from maild.delivery.copies import Copy, DsnRequest
-from maild.delivery.protocol import Reply, ReplyClass, classify_code
+from maild.delivery.protocol import Reply, ReplyClass, reply_class
 from maild.errors import ConfigError
 
 log = logs.get("delivery")
@@ -32,7 +32,7 @@ class Answer:
 
     @property
     def klass(self) -> ReplyClass:
-        return classify_code(self.code)
+        return reply_class(self.code)
 
     @classmethod
     def from_reply(cls, reply: Reply, remote_mta: str) -> Answer:

@@ -68,7 +68,7 @@ from maild.receipts.imap_state import (
 from maild.receipts.ingest import IngestOutcome
 from maild.receipts.quarantine import raw_limit
 from maild.receipts.runner import Runner
-from maild.reports.correlation import ParseHints
+from maild.reports.clues import ParseHints
 
 __all__ = ["FIRST_BACKOFF", "MAX_BACKOFF", "FolderState", "ImapError", "ImapSource", "ImapTlsUnavailable", "load_state", "save_state"]
 

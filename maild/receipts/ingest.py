@@ -25,13 +25,13 @@ from maild import clock, logs, reports
 from maild.config import Settings, TrackingSettings
 from maild.core.events import EventKind
 from maild.core.stats import IngestStats
-from maild.correlate import Match, TokenProblem, TokenRejected, by_message_id, by_token
+from maild.receipts.matching import Match, TokenProblem, TokenRejected, by_message_id, by_token
 from maild.errors import StoreError, TransientError
 from maild.receipts import mapping
 from maild.receipts import quarantine as q
 from maild.receipts.authn import Resolver, UntokenedPolicy, aligned, authenticated_domains, default_resolver
 from maild.receipts.quarantine import QuarantineReason
-from maild.reports.correlation import ParseHints, hints_for
+from maild.reports.clues import ParseHints, hints_for
 from maild.reports.model import RecipientResult, Report, ReportKind
 from maild.store.events import NewEvent, record_event
 from maild.tokens import KeySet
@@ -350,7 +350,7 @@ def quarantine_too_large(
 
 
 def hints_from(tracking: TrackingSettings) -> ParseHints:
-    """The parse hints for these settings: `maild.reports.correlation.hints_for`, the one builder."""
+    """The parse hints for these settings: `maild.reports.clues.hints_for`, the one builder."""
     return hints_for(tracking.return_path, tracking.delimiter)
 
 
@@ -393,7 +393,7 @@ class Ingestor:
         report, error, authenticated = await asyncio.to_thread(self._prepare, raw)
         policy = self.policy
         try:
-            outcome = await self.store.write(
+            outcome: IngestOutcome = await self.store.write(
                 lambda db: ingest_report(
                     db, raw, report, self.keys, source, now, ref=ref, parse_error=error, max_raw=limit,
                     authenticated=authenticated, policy=policy,
@@ -428,7 +428,7 @@ class Ingestor:
         now = self.clock()
         limit = q.MAX_RAW_BYTES if max_raw is None else int(max_raw)
         try:
-            outcome = await self.store.write(
+            outcome: IngestOutcome = await self.store.write(
                 lambda db: quarantine_too_large(
                     db, head, size, source, now, ref=ref, limit=self.hints.max_bytes, max_raw=limit
                 )

@@ -9,7 +9,7 @@ from importlib import import_module
 
 from maild.reports import arf, dsn, lhost, mdn, mime
 from maild.reports.context import Context, Finding
-from maild.reports.correlation import (
+from maild.reports.clues import (
     ParseHints,
     best_unique,
     message_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from maild.reports.context import Context, Finding
-from maild.reports.correlation import message_ids
+from maild.reports.clues import message_ids
 from maild.reports.fields import all_addresses
 from maild.reports.model import RecipientResult, ReportKind
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from maild.core.prefilter import first_possible, required_literals
-from maild.core.reason_rules import DEFAULT_STATUS, classify
+from maild.core.reason_rules import DEFAULT_STATUS, reason_for
 from maild.core.reasons import Reason
 from maild.reports import mime, retrying
 from maild.reports.candidates import failed_addresses
@@ -154,9 +154,9 @@ def recipient(address: str, segment: str, text: str, retry: retrying.Retry | Non
     reply = _REPLY_CODE.search(segment) or _REPLY_CODE.search(text)
     diagnostic = " ".join(line.strip() for line in segment.splitlines() if line.strip())[:1000] or None
     # The lines about this address first: cheaper, and right when one bounce reports several reasons.
-    reason, hard = classify(status, segment)
+    reason, hard = reason_for(status, segment)
     if reason == "undefined" and segment is not text:
-        reason, hard = classify(status, text)
+        reason, hard = reason_for(status, text)
     if reason == "undefined" and diagnostic:
         # An address and a diagnostic, but nothing that decides a reason.
         reason = Reason.ONHOLD

@@ -11,10 +11,11 @@ from email._policybase import compat32  # the same object email.policy exports, 
 from maild.core.prefilter import cannot_match_ci, required_literals
 from maild.reports import mime
 from maild.reports.context import Context
+from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports.fields import all_addresses, normalize_address
 
 # An address as bounce texts print it: bare, in angle brackets, quoted, or with a quoted local part.
-_A = r"(?<![\w.+=/-])(?P<a>\"[^\"\s@]+\"@[A-Za-z0-9][A-Za-z0-9.-]*|[^\s<>()\[\]\",;:@']+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])"
+_A = rf"(?<![\w.+=/-])(?P<a>{ADDRESS_PATTERN})"  # an address not glued to a longer word
 _QUOTE_PREFIX = re.compile(r"^(?:\s*>)+ ?")
 
 # Positions where every MTA family puts the failed recipient; anything else in a bounce is context.

@@ -10,7 +10,7 @@ from email._policybase import compat32  # the same object email.policy exports, 
 from functools import cached_property
 
 from maild.reports import mime
-from maild.reports.correlation import ParseHints
+from maild.reports.clues import ParseHints
 from maild.reports.model import RecipientResult, ReportKind
 
 _HTML_TAG = re.compile(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.I | re.S)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from maild.core.reason_rules import DEFAULT_STATUS, classify, smtp_command
+from maild.core.reason_rules import DEFAULT_STATUS, reason_for, smtp_command
+from maild.core.syntax import STATUS_CODE
 from maild.reports import mime
 from maild.reports.context import Context, Finding
 from maild.reports.fields import Field, address_of, parse_fields, typed_value
@@ -16,7 +17,6 @@ _PER_MESSAGE = {"original-envelope-id", "reporting-mta", "dsn-gateway", "receive
 _RECIPIENT_STARTS = {"final-recipient", "original-recipient", "x-actual-recipient"}
 _LOOKS_LIKE_STATUS = re.compile(r"^[ \t]*(?:final|original)-recipient[ \t]*:", re.I | re.M)
 _HAS_ACTION_OR_STATUS = re.compile(r"^[ \t]*(?:action|status)[ \t]*:", re.I | re.M)
-STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _ACTIONS = {
     "failed": "failed", "failure": "failed", "fail": "failed", "bounced": "failed", "error": "failed",
     "delayed": "delayed", "delay": "delayed", "deferred": "delayed",
@@ -148,7 +148,7 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
         text = diagnostic or about or None
         if (diagnostic_type or "").lower() == "x-unix" and diagnostic:
             text = "x-unix; " + diagnostic
-        reason, hard = classify(status, text, command=smtp_command(diagnostic) or smtp_command(about))
+        reason, hard = reason_for(status, text, command=smtp_command(diagnostic) or smtp_command(about))
         if status is None and reason in DEFAULT_STATUS:
             status = _with_class(DEFAULT_STATUS[reason], "4" if action == "delayed" else "5")
         if action == "failed" and status and status[0] == "4" and reason in ("undefined", "onhold"):

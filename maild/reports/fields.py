@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from maild.core.syntax import ADDRESS, ADDRESS_PATTERN
+
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)$")
-_ADDR = re.compile(r"\"[^\"\s@]+\"@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[^\s<>()\[\]\",;:@]+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[^\s<>()\[\]\",;:@]+@\[[0-9.:a-fA-F]+\]")
-_ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
+_ANGLE_ADDR = re.compile(rf"<\s*({ADDRESS_PATTERN})\s*>")
 
 Field = tuple[str, str]
 
@@ -62,7 +63,7 @@ def address_of(value: str | None, *, allow_dotless: bool = False) -> str | None:
     match = _ANGLE_ADDR.search(rest)
     candidate = match.group(1) if match else None
     if candidate is None:
-        found = _ADDR.search(rest)
+        found = ADDRESS.search(rest)
         candidate = found.group(0) if found else None
     if candidate is None:
         return None
@@ -85,7 +86,7 @@ def normalize_address(address: str, *, allow_dotless: bool = False) -> str | Non
 
 def all_addresses(text: str) -> list[str]:
     out: list[str] = []
-    for match in _ADDR.finditer(text):
+    for match in ADDRESS.finditer(text):
         addr = normalize_address(match.group(0))
         if addr and addr not in out:
             out.append(addr)

@@ -6,7 +6,7 @@ import re
 
 from maild.reports import mime
 from maild.reports.context import Context, Finding
-from maild.reports.correlation import message_id
+from maild.reports.clues import message_id
 from maild.reports.fields import address_of, all_addresses, parse_fields
 from maild.reports.model import RecipientResult, ReportKind
 

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from maild.core.reason_rules import classify
+from maild.core.reason_rules import reason_for
 from maild.reports.context import Context, Finding
 from maild.reports.dsn import action_of, status_of
 from maild.reports.fields import address_of
@@ -62,7 +62,7 @@ def _bounced(entry: dict[str, Any], transient: bool) -> RecipientResult:
     diagnostic = str(entry.get("diagnosticCode") or "").partition(";")[2].strip() or str(entry.get("diagnosticCode") or "") or None
     status = status_of(str(entry.get("status") or ""), diagnostic)
     action = "delayed" if transient else action_of(str(entry.get("action") or ""), status) or "failed"
-    reason, hard = classify(status, diagnostic)
+    reason, hard = reason_for(status, diagnostic)
     return RecipientResult(
         address=address_of(str(entry.get("emailAddress", ""))), original_recipient=None, action=action, status=status,
         reason=reason, hard=hard and action == "failed", diagnostic=diagnostic, remote_mta=None, disposition=None,

@@ -12,7 +12,7 @@ import re
 
 from maild.reports import tnef
 from maild.reports.context import Context, Finding
-from maild.reports.correlation import message_ids
+from maild.reports.clues import message_ids
 from maild.reports.fields import all_addresses
 from maild.reports.model import RecipientResult, ReportKind
 from maild.reports.receipt_locales import LOCALES

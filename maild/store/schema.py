@@ -33,7 +33,7 @@ def _v1_spool_and_events(db: sqlite_utils.Database) -> None:
             "tracked": int,  # 0: relayed as is in one copy, no tokens
             "receipts_requested": int,  # Disposition-Notification-To added
             "held": int,
-            "headers": bytes,  # the header block as received, internal headers included
+            "headers": bytes,  # the header block relayed: internal headers stripped, a Message-ID added when missing
             "body": bytes,  # NULL once every recipient is final
             "finished_at": str,
         },

@@ -55,9 +55,8 @@ class Batchable:
 @dataclass(slots=True)
 class _Pending:
     job: Job
-    done: Callable[[Any, BaseException | None], None] | None = None  # run_sync's callback
-    loop: asyncio.AbstractEventLoop | None = None  # run()'s future, settled in its loop
-    future: asyncio.Future[Any] | None = None
+    loop: asyncio.AbstractEventLoop  # run()'s future, settled in its loop
+    future: asyncio.Future[Any]
 
 
 @dataclass
@@ -105,21 +104,6 @@ class Writer:
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Pending(job, loop=loop, future=future))
         return await future
-
-    def run_sync(self, job: Callable[[sqlite_utils.Database], T]) -> T:
-        """Blocking variant for threads other than the event loop's."""
-        box: dict[str, Any] = {}
-        finished = threading.Event()
-
-        def done(result: Any, error: BaseException | None) -> None:
-            box["result"], box["error"] = result, error
-            finished.set()
-
-        self._queue.put(_Pending(job, done=done))
-        finished.wait()
-        if box["error"] is not None:
-            raise box["error"]
-        return box["result"]
 
     # ------------------------------------------------------------ thread side
 
@@ -186,11 +170,7 @@ class Writer:
         # One wake-up per event loop for the whole batch, not one per job.
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
         for pending, (result, error) in zip(batch, outcomes, strict=True):
-            if pending.done is not None:
-                pending.done(result, error)
-            else:
-                assert pending.loop is not None and pending.future is not None
-                by_loop.setdefault(pending.loop, []).append((pending.future, result, error))
+            by_loop.setdefault(pending.loop, []).append((pending.future, result, error))
         for loop, settled in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_settle_all, settled)

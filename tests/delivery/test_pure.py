@@ -56,7 +56,7 @@ def test_enhanced_status_comes_from_the_reply_text(reply, status):
 
 @given(st.integers(min_value=-1000, max_value=1000) | st.none())
 def test_only_2xx_3xx_are_positive_and_only_5xx_permanent(code):
-    klass = protocol.classify_code(code)
+    klass = protocol.reply_class(code)
     if code is not None and 200 <= code < 400:
         assert klass is ReplyClass.POSITIVE
     elif code is not None and 500 <= code < 600:

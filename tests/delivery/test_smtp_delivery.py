@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from maild import rewrite, tokens
-from maild.delivery.scheduler import Delivery
+from maild.delivery.scheduler import Scheduler
 from tests.delivery.conftest import KEYS, MESSAGE, FakeClock, UpstreamServer, enqueue, make_settings
 
 
-def _delivery(tmp_path: Path, upstream: UpstreamServer, store, clock: FakeClock, **settings) -> Delivery:  # type: ignore[no-untyped-def]
+def _delivery(tmp_path: Path, upstream: UpstreamServer, store, clock: FakeClock, **settings) -> Scheduler:  # type: ignore[no-untyped-def]
     s = make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}", **settings)
-    return Delivery(s, store, KEYS, clock=clock)
+    return Scheduler(s, store, KEYS, clock=clock)
 
 
 async def _states(store) -> dict[str, tuple[str, int, str | None]]:  # type: ignore[no-untyped-def]
@@ -213,7 +213,7 @@ async def test_unreachable_upstream_defers_with_connect_error(tmp_path, store, c
         port = s.getsockname()[1]  # bound, never listening: connection refused
         settings = make_settings(tmp_path, f"smtp://127.0.0.1:{port}")
         await enqueue(store, ["alice@example.net"])
-        d = Delivery(settings, store, KEYS, clock=clock)
+        d = Scheduler(settings, store, KEYS, clock=clock)
         await d.deliver_due()
     diag = await store.read(lambda db: db.execute("SELECT diagnostic FROM events WHERE kind='deferred'").fetchone())
     assert diag[0].startswith(f"connect to 127.0.0.1:{port} failed")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from maild import rewrite, tokens
-from maild.delivery.scheduler import Delivery
+from maild.delivery.scheduler import Scheduler
 from tests.delivery.conftest import KEYS, MESSAGE, _start, DsnSMTP, enqueue, make_settings, wait_for
 
 
@@ -23,7 +23,7 @@ async def _state(store, address: str) -> str:  # type: ignore[no-untyped-def]
 async def test_lmtp_gives_each_recipient_its_own_data_reply(tmp_path, lmtp_upstream, store, clock):
     lmtp_upstream.script.lmtp_data = {"bob@example.net": "452 4.2.2 Mailbox full"}
     await enqueue(store, ["alice@example.net", "bob@example.net"], tracked=False)
-    d = Delivery(make_settings(tmp_path, f"lmtp://127.0.0.1:{lmtp_upstream.port}"), store, KEYS, clock=clock)
+    d = Scheduler(make_settings(tmp_path, f"lmtp://127.0.0.1:{lmtp_upstream.port}"), store, KEYS, clock=clock)
     assert await d.deliver_due() == 1
     assert await _state(store, "alice@example.net") == "accepted"
     assert await _state(store, "bob@example.net") == "deferred"
@@ -35,7 +35,7 @@ async def test_lmtp_gives_each_recipient_its_own_data_reply(tmp_path, lmtp_upstr
 async def test_maildir_transport_writes_copy_with_envelope_headers(tmp_path, store, clock):
     outbox = tmp_path / "outbox"
     spooled = await enqueue(store, ["alice@example.net"])
-    d = Delivery(make_settings(tmp_path, f"maildir:{outbox}"), store, KEYS, clock=clock)
+    d = Scheduler(make_settings(tmp_path, f"maildir:{outbox}"), store, KEYS, clock=clock)
     assert await d.deliver_due() == 1
     (path,) = list((outbox / "new").iterdir())
     assert list((outbox / "tmp").iterdir()) == []
@@ -57,7 +57,7 @@ async def test_maildir_write_failure_defers(tmp_path, store, clock):
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("x")
     await enqueue(store, ["alice@example.net"])
-    d = Delivery(make_settings(tmp_path, f"maildir:{blocker}"), store, KEYS, clock=clock)
+    d = Scheduler(make_settings(tmp_path, f"maildir:{blocker}"), store, KEYS, clock=clock)
     await d.deliver_due()
     assert await _state(store, "alice@example.net") == "deferred"
     await d.stop(1)
@@ -65,7 +65,7 @@ async def test_maildir_write_failure_defers(tmp_path, store, clock):
 
 async def test_starttls_required_but_not_offered_defers_without_sending(tmp_path, upstream, store, clock):
     await enqueue(store, ["alice@example.net"])
-    d = Delivery(make_settings(tmp_path, f"smtp+starttls://127.0.0.1:{upstream.port}"), store, KEYS, clock=clock)
+    d = Scheduler(make_settings(tmp_path, f"smtp+starttls://127.0.0.1:{upstream.port}"), store, KEYS, clock=clock)
     await d.deliver_due()
     assert await _state(store, "alice@example.net") == "deferred"
     diag = await store.read(lambda db: db.execute("SELECT diagnostic FROM events WHERE kind='deferred'").fetchone())
@@ -99,7 +99,7 @@ def tls_upstream(certificate):  # type: ignore[no-untyped-def]
 async def test_starttls_with_verified_certificate_delivers(tmp_path, tls_upstream, certificate, store, clock):
     await enqueue(store, ["alice@example.net"])
     settings = make_settings(tmp_path, f"smtp+starttls://127.0.0.1:{tls_upstream.port}", tls_ca_file=str(certificate[0]))
-    d = Delivery(settings, store, KEYS, clock=clock)
+    d = Scheduler(settings, store, KEYS, clock=clock)
     await d.deliver_due()
     assert await _state(store, "alice@example.net") == "accepted"
     assert len(tls_upstream.received) == 1
@@ -108,7 +108,7 @@ async def test_starttls_with_verified_certificate_delivers(tmp_path, tls_upstrea
 
 async def test_starttls_with_unverifiable_certificate_defers(tmp_path, tls_upstream, store, clock):
     await enqueue(store, ["alice@example.net"])
-    d = Delivery(make_settings(tmp_path, f"smtp+starttls://127.0.0.1:{tls_upstream.port}"), store, KEYS, clock=clock)
+    d = Scheduler(make_settings(tmp_path, f"smtp+starttls://127.0.0.1:{tls_upstream.port}"), store, KEYS, clock=clock)
     await d.deliver_due()
     assert await _state(store, "alice@example.net") == "deferred"
     diag = await store.read(lambda db: db.execute("SELECT diagnostic FROM events WHERE kind='deferred'").fetchone())
@@ -118,7 +118,7 @@ async def test_starttls_with_unverifiable_certificate_defers(tmp_path, tls_upstr
 
 
 async def test_run_delivers_on_wake_and_stop_ends_it(tmp_path, upstream, store):
-    d = Delivery(make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}", poll_interval="1h"), store, KEYS)
+    d = Scheduler(make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}", poll_interval="1h"), store, KEYS)
     runner = asyncio.create_task(d.run())
     await enqueue(store, ["alice@example.net"], at=__import__("maild.clock").clock.now())
     d.wake()
@@ -146,7 +146,7 @@ async def test_stop_cancels_a_stuck_copy_which_stays_queued(tmp_path, upstream, 
             pass
 
     stuck = Stuck()
-    d = Delivery(make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}"), store, KEYS, transport_=stuck)
+    d = Scheduler(make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}"), store, KEYS, transport_=stuck)
     await enqueue(store, ["alice@example.net"], at=now())
     runner = asyncio.create_task(d.run())
     await asyncio.wait_for(stuck.started.wait(), 5)
@@ -170,11 +170,11 @@ async def test_copy_not_recorded_before_a_restart_is_delivered_after_it(tmp_path
 
     settings = make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}")
     await enqueue(store, ["alice@example.net"], at=now())
-    first = Delivery(settings, store, KEYS, transport_=Crash())
+    first = Scheduler(settings, store, KEYS, transport_=Crash())
     with pytest.raises(asyncio.CancelledError):
         await first.deliver_due()
     assert await _state(store, "alice@example.net") == "queued"
-    second = Delivery(settings, store, KEYS)  # after restart: a new scheduler on the same store
+    second = Scheduler(settings, store, KEYS)  # after restart: a new scheduler on the same store
     assert await second.deliver_due() == 1
     assert await _state(store, "alice@example.net") == "accepted"
     assert len(upstream.received) == 1
@@ -197,7 +197,7 @@ async def test_auth_plain_to_the_upstream_on_loopback(tmp_path, store, clock):
         settings = make_settings(
             tmp_path, f"smtp://127.0.0.1:{server.port}", username="maild", password_file=str(password)
         )
-        d = Delivery(settings, store, KEYS, clock=clock)
+        d = Scheduler(settings, store, KEYS, clock=clock)
         await d.deliver_due()
         await d.stop(1)
         assert seen == [(b"maild", b"s3cret")]
@@ -208,7 +208,7 @@ async def test_auth_plain_to_the_upstream_on_loopback(tmp_path, store, clock):
 async def test_large_message_arrives_byte_for_byte(tmp_path, upstream, store, clock):
     raw = b"Subject: big\r\n\r\n" + b"".join(b"%07d " % i + b"x" * 70 + b"\r\n" for i in range(40000))  # ~3 MB
     await enqueue(store, ["alice@example.net"], raw=raw, receipts=False)
-    d = Delivery(make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}"), store, KEYS, clock=clock)
+    d = Scheduler(make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}"), store, KEYS, clock=clock)
     await d.deliver_due()
     assert upstream.received[0].data == raw
     await d.stop(1)
@@ -224,7 +224,7 @@ async def test_garbage_from_the_upstream_defers_with_its_words(tmp_path, store, 
     port = server.sockets[0].getsockname()[1]
     async with server:
         await enqueue(store, ["alice@example.net"])
-        d = Delivery(make_settings(tmp_path, f"smtp://127.0.0.1:{port}"), store, KEYS, clock=clock)
+        d = Scheduler(make_settings(tmp_path, f"smtp://127.0.0.1:{port}"), store, KEYS, clock=clock)
         await d.deliver_due()
         await d.stop(1)
     assert await _state(store, "alice@example.net") == "deferred"
@@ -241,7 +241,7 @@ async def test_silent_upstream_times_out_and_defers(tmp_path, store, clock):
     port = server.sockets[0].getsockname()[1]
     async with server:
         await enqueue(store, ["alice@example.net"])
-        d = Delivery(make_settings(tmp_path, f"smtp://127.0.0.1:{port}", command_timeout=0.2), store, KEYS, clock=clock)
+        d = Scheduler(make_settings(tmp_path, f"smtp://127.0.0.1:{port}", command_timeout=0.2), store, KEYS, clock=clock)
         await d.deliver_due()
         await d.stop(1)
     diag = await store.read(lambda db: db.execute("SELECT diagnostic FROM events WHERE kind='deferred'").fetchone())

@@ -192,7 +192,7 @@ def test_a_failing_secondary_candidate_quarantines_even_when_the_primary_verifie
 def test_a_forged_token_beside_a_valid_one_in_a_real_dsn_quarantines_it(db):
     """End to end through the parser: the envelope id carries a valid token, the To: address a forged one."""
     from maild.reports import parse
-    from maild.reports.correlation import hints_for
+    from maild.reports.clues import hints_for
     from tests.receipts import mail
 
     sent = send(db, "alice@example.net")

@@ -10,7 +10,7 @@ from maild.cli import main
 from maild.receipts import quarantine as q
 from maild.receipts.ingest import hints_from, ingest_report
 from maild.reports import parse
-from maild.reports.correlation import ParseHints, hints_for
+from maild.reports.clues import ParseHints, hints_for
 from maild.store import transaction
 from maild.tokens import KeySet
 from tests.receipts import mail

@@ -16,7 +16,7 @@ import pytest
 
 from maild.reports import ReportKind, lhost, mime, parse
 from maild.reports.context import Context
-from maild.reports.correlation import ParseHints
+from maild.reports.clues import ParseHints
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lhost"
 TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"

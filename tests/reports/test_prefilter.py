@@ -10,7 +10,7 @@ import pytest
 from maild.core import reason_rules
 from maild.reports import bounce, candidates, mime, retrying
 from maild.reports.context import Context
-from maild.reports.correlation import ParseHints
+from maild.reports.clues import ParseHints
 from maild.core.prefilter import cannot_match_ci, might_match, required_literals
 
 _CHECKED = [p for _, p in reason_rules._COMPILED] + [

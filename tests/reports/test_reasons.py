@@ -1,4 +1,4 @@
-"""classify(): one representative diagnostic per reason, the hard/soft table, and the precedence rules.
+"""reason_for(): one representative diagnostic per reason, the hard/soft table, and the precedence rules.
 
 The texts are written for these tests (paraphrases of the wording MTAs use), not copied from the corpus.
 """
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from maild.core.reason_rules import classify, smtp_command
+from maild.core.reason_rules import reason_for, smtp_command
 from maild.core.reasons import FAILURE_REASONS, HARD_REASONS, Reason
 
-# What classify() can answer: every failure reason but the one only an administrator's act gives.
+# What reason_for() can answer: every failure reason but the one only an administrator's act gives.
 REASONS = FAILURE_REASONS - {Reason.DELETED_BY_ADMIN}
 
 # (status, text, expected reason, expected hard)
@@ -90,7 +90,7 @@ CASES: list[tuple[str | None, str | None, str, bool]] = [
 
 @pytest.mark.parametrize(("status", "text", "reason", "hard"), CASES, ids=[f"{c[2]}-{i}" for i, c in enumerate(CASES)])
 def test_classify(status: str | None, text: str | None, reason: str, hard: bool) -> None:
-    assert classify(status, text) == (reason, hard)
+    assert reason_for(status, text) == (reason, hard)
 
 
 def test_every_reason_of_the_taxonomy_has_a_case_and_nothing_else_comes_out() -> None:
@@ -107,8 +107,8 @@ def test_hard_only_for_reasons_about_the_address() -> None:
 
 
 def test_temporary_code_is_never_hard() -> None:
-    assert classify("4.1.1", "450 4.1.1 mailbox unknown, try again later") == ("userunknown", False)
-    assert classify("4.1.2", "host not found, will retry") == ("hostunknown", False)
+    assert reason_for("4.1.1", "450 4.1.1 mailbox unknown, try again later") == ("userunknown", False)
+    assert reason_for("4.1.2", "host not found, will retry") == ("hostunknown", False)
 
 
 def test_a_policy_or_reputation_block_does_not_read_as_a_bad_address() -> None:
@@ -118,15 +118,15 @@ def test_a_policy_or_reputation_block_does_not_read_as_a_bad_address() -> None:
         "550 Recipient address rejected: message looks like spam",
         "550 5.7.1 Recipient address rejected: Relay access denied",
     ):
-        reason, hard = classify("5.7.1", text)
+        reason, hard = reason_for("5.7.1", text)
         assert not hard, (text, reason)
         assert reason != "userunknown", text
 
 
 def test_command_given_by_the_caller_wins_over_the_text() -> None:
-    assert classify(None, "550 User unknown", command="DATA") == ("filtered", False)
-    assert classify(None, "550 User unknown", command="RCPT") == ("userunknown", True)
-    assert classify(None, "550 User unknown", command="MAIL") == ("rejected", False)
+    assert reason_for(None, "550 User unknown", command="DATA") == ("filtered", False)
+    assert reason_for(None, "550 User unknown", command="RCPT") == ("userunknown", True)
+    assert reason_for(None, "550 User unknown", command="MAIL") == ("rejected", False)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maild.core.reason_rules import classify
+from maild.core.reason_rules import reason_for
 from maild.reports.dsn import recipient_from_fields
 
 
@@ -35,4 +35,4 @@ def test_dsn_recipient_is_the_original_only_for_an_internal_forward(final: str, 
     ],
 )
 def test_a_block_on_us_under_5_1_1_is_never_a_hard_bad_address(text: str, reason: str) -> None:
-    assert classify("5.1.1", text.lower()) == (reason, False)
+    assert reason_for("5.1.1", text.lower()) == (reason, False)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from maild import metrics
-from maild.delivery.scheduler import Delivery
+from maild.delivery.scheduler import Scheduler
 from maild.store import Store
 from tests.delivery.conftest import KEYS, FakeClock, UpstreamServer, enqueue, make_settings
 from tests.delivery.conftest import upstream  # noqa: F401  (fixture)
@@ -56,7 +56,7 @@ async def _outage_then_recovery(
     settings = make_settings(
         tmp_path, f"smtp://127.0.0.1:{upstream.port}", concurrency=1, batch_size=1, poll_interval="0.05s"
     )
-    d = Delivery(settings, store, KEYS, clock=FakeClock())
+    d = Scheduler(settings, store, KEYS, clock=FakeClock())
     break_store()
     runner = asyncio.create_task(d.run())
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import blocks
@@ -19,7 +20,7 @@ NAME = "postfix"
 _SUBJECT = re.compile(r"^\s*(?:undelivered mail returned to sender|delayed mail \(still being retried\))", re.I)
 _WARNING = re.compile(r"this is a warning only|you do not need to resend your message|will be retried until", re.I)
 _GREETING = re.compile(r"this is the mail system at host", re.I)
-_PARAGRAPH = re.compile(r"^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <[^<>]+>\))?:[ \t]*(.*(?:\n(?!\s*\n).*)*)", re.M)
+_PARAGRAPH = re.compile(rf"^<({ADDRESS_PATTERN})>(?: \(expanded from <[^<>]+>\))?:[ \t]*(.*(?:\n(?!\s*\n).*)*)", re.M)
 _MARKER = re.compile(r"^\s*(?:-{3,}|content-description: undelivered message)", re.I | re.M)
 
 

@@ -1,4 +1,4 @@
-"""Correlation fields: maild tokens from addresses and envelope ids, original Message-IDs from every place they hide."""
+"""What a report carries that points at its recipient: maild tokens (addresses, envelope ids), original Message-IDs; and ParseHints."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from maild.core.syntax import ADDRESS
+
 _TOKEN = re.compile(r"^[a-z2-7]{16,56}$")
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _BARE_MSGID = re.compile(r"[^\s<>\"',;()]+@[^\s<>\"',;()]+")
-_ADDR_IN_HEADER = re.compile(r"[^\s<>()\[\]\",;:]+@[^\s<>()\[\]\",;:]+")
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def tokens_from_addresses(values: Iterable[str | None], hints: ParseHints) -> li
     for value in values:
         if not value:
             continue
-        for match in _ADDR_IN_HEADER.finditer(value):
+        for match in ADDRESS.finditer(value):
             token = _token_of(match.group(0), hints)
             if token and token not in found:
                 found.append(token)

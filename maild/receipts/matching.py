@@ -1,4 +1,4 @@
-"""Correlation: which recipient of which message a report is about, by signed token or by Message-ID.
+"""Matching: which recipient of which message a report is about, by signed token or by Message-ID.
 
 Pure functions over the database. The trust rules: a token must verify under
 the key set *and* be the token stored for that recipient; only a report that
