@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import blocks
@@ -22,7 +23,7 @@ _FAILED = re.compile(r"could not be delivered to one or more of its\s+recipients
 _DELAYED = re.compile(r"has not yet been delivered to one or more of its\s+recipients", re.I)
 _LIST = re.compile(r"following address(?:\(es\))? failed:|address(?:es)? to which the message has not yet been delivered (?:is|are):", re.I)
 _MARKER = re.compile(r"^-{3,} ?(?:this is a copy of the message|the body of the message is|this is a copy of the message's headers)", re.I | re.M)
-_ADDRESS = re.compile(r"^ {1,3}(?:<)?([^\s<>]+@[^\s<>]+?)(?:>)?(?::)?[ \t]*(?:\(.*\))?[ \t]*$", re.M)
+_ADDRESS = re.compile(rf"^ {{1,3}}(?:<)?({ADDRESS_PATTERN})(?:>)?(?::)?[ \t]*(?:\(.*\))?[ \t]*$", re.M)
 
 
 def matches(ctx: Context) -> bool:

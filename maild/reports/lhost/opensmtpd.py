@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import blocks
@@ -21,7 +22,7 @@ _SUBJECT = re.compile(r"^\s*delivery status notification\s*:", re.I)
 _FAILED = re.compile(r"an error has occurred while attempting to deliver a message", re.I)
 _DELAYED = re.compile(r"a message is delayed for more than|only a temporary failure report", re.I)
 _MARKER = re.compile(r"^\s*below is a copy of the original message", re.I | re.M)
-_LINE = re.compile(r"^([^\s:<>]+@[^\s:<>]+):[ \t]+(\S.*)$", re.M)
+_LINE = re.compile(rf"^({ADDRESS_PATTERN}):[ \t]+(\S.*)$", re.M)
 
 
 def matches(ctx: Context) -> bool:
