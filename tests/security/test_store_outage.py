@@ -38,7 +38,7 @@ async def states(store: Store) -> list[str]:
     return [r[0] for r in rows]
 
 
-def probe(store: Store, d: Delivery) -> metrics.Health:
+def probe(store: Store, d: Scheduler) -> metrics.Health:
     return metrics.health(
         metrics.HealthProbe(
             store_open=True, listeners={"smtp 127.0.0.1:1": True},
