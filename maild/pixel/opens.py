@@ -17,7 +17,7 @@ import sqlite_utils
 
 from maild.clock import parse_iso
 from maild.core.events import EventKind, EventSource
-from maild.correlate import TokenRejected, by_token
+from maild.receipts.matching import TokenRejected, by_token
 from maild.model import StatusRecord
 from maild.pixel.classify import Rules, Verdict, classify
 from maild.store.events import NewEvent, record_event
