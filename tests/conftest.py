@@ -1,4 +1,5 @@
-"""Suite-wide guard: where the real servers were installed for us, their absence is a failure, not a skip."""
+"""Suite-wide guards: the skip policy (tests/support/skip_policy.py) and, where the servers were installed for us, a
+check at start that they really run."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import shutil
 
 import pytest
 
+from tests.support.skip_policy import (  # noqa: F401  (hooks, registered by being in this conftest)
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+    pytest_terminal_summary,
+)
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    # scripts/test sets this when it ran as root and installed the Debian packages: from then on a
-    # missing Postfix, Dovecot or systemd-analyze would silently skip the integration tests.
+    # scripts/test sets this when it ran as root and installed the Debian packages: name every missing
+    # server at once, before an hour of tests, instead of one failure per test.
     if os.environ.get("MAILD_REQUIRE_SERVERS") != "1":
         return
     from tests.servers.dovecot import available as dovecot_available
