@@ -218,12 +218,30 @@ async def test_too_many_recipients_get_452(make_config, start_intake):
 async def test_concurrent_sessions_all_get_250_and_share_commits(make_config, start_intake):
     import asyncio
 
+    import threading
+    import time
+
     intake = await start_intake(make_config())
-    results = await asyncio.gather(*(send(intake.port, [f"r{i}@example.net"]) for i in range(30)))
+    writer = intake.store.writer
+    # Hold the writer thread so that all 30 sessions' spool writes are queued behind it; once it is let go they
+    # must go out together (one group commit), and no session may have had its 250 before that commit.
+    entered, release = threading.Event(), threading.Event()
+    held = asyncio.ensure_future(intake.store.write(lambda db: (entered.set(), release.wait(60))))
+    assert await asyncio.to_thread(entered.wait, 30)
+    sends = asyncio.gather(*(send(intake.port, [f"r{i}@example.net"]) for i in range(30)))
+    deadline = time.monotonic() + 60
+    while writer._queue.qsize() < 30:
+        assert time.monotonic() < deadline, f"only {writer._queue.qsize()} spool writes queued"
+        assert not sends.done(), "a session finished while the writer was held"
+        await asyncio.sleep(0.02)
+    before = writer.stats.commits
+    release.set()
+    await held
+    results = await sends
     assert all(reply.startswith("2.0.0") for _, reply in results)
     assert intake.rows("SELECT count(*) FROM messages") == [(30,)]
-    stats = intake.store.writer.stats
-    assert stats.jobs >= 30 and stats.commits <= stats.jobs
+    assert writer.stats.jobs >= 31
+    assert writer.stats.commits - before <= 2, writer.stats  # the held job's commit, then one group for the 30
 
 
 async def test_shutdown_lets_a_transaction_finish_and_tells_new_sessions_421(make_config, start_intake):

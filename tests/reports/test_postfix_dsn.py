@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,16 @@ EXPECTED = {
     "delay-dsn.eml": ("slow@example.net", "delayed", "4.4.1", "abc124"),
 }
 TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"  # base32, the alphabet maild's tokens use
+
+
+def _stdlib_arrival_date(raw: bytes) -> str:
+    """The Arrival-Date of the per-message fields, read with the standard library's email package, not our parser."""
+    msg = email.message_from_bytes(raw)
+    for part in msg.walk():
+        if part.get_content_type() == "message/delivery-status":
+            per_message = part.get_payload()[0]
+            return " ".join(str(per_message["Arrival-Date"]).split())
+    raise AssertionError("no message/delivery-status part")
 
 
 def _read(corpus: Path, name: str) -> bytes:
@@ -39,7 +50,7 @@ def test_postfix_dsn_per_message_fields(corpus: Path, name: str) -> None:
     report = parse(_read(corpus, name))
     assert report.envelope_id == EXPECTED[name][3]
     assert report.reporting_mta == "mx.example.net"
-    assert report.arrival_date and report.arrival_date.startswith(("Fri, 27 Nov 2026", "Thu, 26 Nov 2026", "Sat, 28 Nov 2026", "Wed,", "Tue,", "Mon,", "Sun,"))
+    assert report.arrival_date == _stdlib_arrival_date(_read(corpus, name))
     assert report.message_id and report.message_id.endswith("@mx.example.net>")
 
 
