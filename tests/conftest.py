@@ -7,12 +7,19 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings
 
 from tests.support.skip_policy import (  # noqa: F401  (hooks, registered by being in this conftest)
     pytest_make_collect_report,
     pytest_runtest_makereport,
     pytest_terminal_summary,
 )
+
+
+# No per-example deadline: on a loaded 2-core runner (or under mutmut's trampolines) 200 ms is noise, not behaviour.
+# Tests whose behaviour is a time limit assert it themselves, with wide margins.
+settings.register_profile("maild", deadline=None)
+settings.load_profile("maild")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -173,7 +173,6 @@ listen = ""
 def test_real_postfix_dsns_smtp_replies_and_mdn_become_recipient_states(
     maild_e2e: MaildProcess, postfix_upstream: UpstreamPostfix, dovecot: Dovecot
 ):
-    started = time.monotonic()
     config = maild_e2e.config
     receipts = postfix_upstream.receipts
     assert receipts is not None
@@ -269,5 +268,3 @@ def test_real_postfix_dsns_smtp_replies_and_mdn_become_recipient_states(
     assert doc["replies"][0]["state"] == "read_by_to"
     poll("the MDN moved to processed", lambda: len(maildir_files(receipts.maildir, "processed")) == 4, diagnose, timeout=15)
 
-    elapsed = time.monotonic() - started
-    assert elapsed < 60, f"the end-to-end flow took {elapsed:.1f}s"

@@ -264,7 +264,9 @@ async def test_shutdown_lets_a_transaction_finish_and_tells_new_sessions_421(mak
     await cmd(b"EHLO c\r\n")
     await cmd(b"MAIL FROM:<agent@helpdesk.example.com>\r\n")
     stopping = asyncio.create_task(intake.server.stop(timeout=10))
+    deadline = asyncio.get_running_loop().time() + 30
     while not intake.server.handler.closing:  # noqa: ASYNC110 - the flag is set by stop() in its own task
+        assert asyncio.get_running_loop().time() < deadline, "intake never started closing"
         await asyncio.sleep(0.01)
     greeting = (await raw_smtp(intake.port, []))[0]
     assert greeting.startswith(b"421 4.3.2")

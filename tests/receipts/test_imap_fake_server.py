@@ -127,7 +127,7 @@ async def test_exists_pushed_during_idle_is_fetched_at_once(db, tmp_path, ingest
         elapsed = time.monotonic() - started
         await async_wait_for(lambda: fake.idling, what="idling again")
         exits = dict(source.stats.idle_exits)  # before stop() adds its own exit
-    assert elapsed < 2.0
+    assert elapsed < 20, elapsed  # at once: well before the 60 s keepalive that would find it otherwise
     assert exits == {"push": 1} and fake.idles == 2
     assert event_kinds(db) == ["displayed"]
 
@@ -151,7 +151,7 @@ async def test_mail_announced_in_the_gap_before_idle_is_fetched_without_waiting(
         elapsed = time.monotonic() - arrived[0]
         await async_wait_for(lambda: fake.idling, what="idling again")
         exits = dict(source.stats.idle_exits)  # before stop() adds its own exit
-    assert elapsed < 2.0
+    assert elapsed < 20, elapsed  # at once: well before the 60 s keepalive that would find it otherwise
     assert exits == {"pending": 1}
     assert fake.idles == 2 and fake.connections == 1  # left the first IDLE at once, no reconnect
     assert event_kinds(db) == ["displayed"]
@@ -160,7 +160,7 @@ async def test_mail_announced_in_the_gap_before_idle_is_fetched_without_waiting(
 async def test_half_open_connection_during_idle_is_replaced_within_keepalive_plus_timeout(db, tmp_path, ingestor, store):
     sent = send(db, "alice@example.net")
     fake = await FakeImap({}, capabilities=IDLE_CAPS).start()
-    keepalive, timeout = 0.3, 0.5
+    keepalive, timeout = 0.3, 5.0
     source = make(fake, tmp_path, ingestor, store, idle_renew="60s", idle_keepalive=f"{keepalive}s",
                   command_timeout=f"{timeout}s")
     async with running(fake, source):
@@ -172,8 +172,9 @@ async def test_half_open_connection_during_idle_is_replaced_within_keepalive_plu
         assert "timed out" in (source.stats.last_error or "")
         fake.arrive(mail.mdn(sent.token("alice@example.net"), "alice@example.net"))
         await async_wait_for(lambda: fake.moved == {1: "processed"}, what="picked up on the new connection")
-    # keepalive + the DONE timeout + at most 0.5 s first backoff, plus scheduling slack; no LOGOUT wait on a dead peer
-    assert elapsed < keepalive + timeout + 0.5 + 1.0, elapsed
+    # keepalive + the DONE timeout + at most 0.5 s first backoff; waiting out a LOGOUT on the dead peer as well would
+    # take a second timeout. The margins (4.5 s either way) are for a loaded 2-core machine.
+    assert keepalive + timeout * 0.9 <= elapsed < keepalive + 2 * timeout, elapsed
     assert fake.connections == 2
     assert event_kinds(db) == ["displayed"]
 

@@ -78,7 +78,7 @@ def test_mutated_messages_never_raise_and_respect_the_time_limit(seed: int, ops:
     started = time.monotonic()
     report = parse(raw, HINTS)
     # Generous: the limit only cuts work between steps, one step (the MIME parse) may overrun it.
-    assert time.monotonic() - started < HINTS.time_limit * 3
+    assert time.monotonic() - started < HINTS.time_limit * 5  # the limit is the behaviour; x5 for a loaded runner
     assert isinstance(report.kind, ReportKind)
     assert not any(p.startswith("parser error") for p in report.problems), report.problems
 

@@ -75,13 +75,15 @@ class Dovecot:
     host: str = "127.0.0.1"
     proc: subprocess.Popen[bytes] | None = None
     users: list[Mailbox] = field(default_factory=list)
+    imap_capability: str | None = None  # what IMAP advertises after login (None: Dovecot's own list)
+    _users_mtime: int = 0
     _pool: list[Mailbox] = field(default_factory=list)
     POOL_SIZE = 40
 
     # ------------------------------------------------------------ lifecycle
 
     @classmethod
-    def start_new(cls) -> Dovecot:
+    def start_new(cls, *, imap_capability: str | None = None) -> Dovecot:
         why = available()
         if why:
             raise DovecotMissing(why)
@@ -105,7 +107,7 @@ class Dovecot:
         tls_port = free_port()
         while tls_port == port:
             tls_port = free_port()
-        server = cls(d, port, tls_port)
+        server = cls(d, port, tls_port, imap_capability=imap_capability)
         server._write_config()
         server._pool = [server._create_user() for _ in range(cls.POOL_SIZE)]
         server.start()
@@ -163,6 +165,7 @@ service imap-login {{
 }}
 protocol imap {{
   mail_max_userip_connections = 100
+{f"  imap_capability = {self.imap_capability}" if self.imap_capability else ""}
 }}
 """
         )
@@ -239,7 +242,11 @@ protocol imap {{
             self.users.append(box)
             return box
         box = self._create_user(name, password)
-        time.sleep(1.1)  # let the passwd-file's mtime move on so Dovecot reloads it
+        # Dovecot compares the passwd-file's mtime in whole seconds: move it on explicitly (never back) instead of
+        # sleeping into the next second.
+        users = self.dir / "users"
+        self._users_mtime = max(int(time.time()), self._users_mtime) + 1
+        os.utime(users, (self._users_mtime, self._users_mtime))
         self.users.append(box)
         return box
 
