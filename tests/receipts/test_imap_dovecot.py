@@ -113,20 +113,20 @@ def _renewals(source: ImapSource) -> int:
     return source.stats.idles
 
 
-async def test_killed_between_commit_and_move_then_restarted_records_no_duplicate(db, dovecot, dovecot_user, make_source):
+async def test_cancelled_between_commit_and_move_then_restarted_records_no_duplicate(db, dovecot, dovecot_user, make_source):
     sent = send(db, "alice@example.net")
     await append(dovecot, dovecot_user, mail.dsn(sent.token("alice@example.net"), "alice@example.net"))
     first = make_source()
     moving = asyncio.Event()
 
-    async def hang(*args: object) -> None:  # the process "dies" right after the commit, before the MOVE
+    async def hang(*args: object) -> None:  # cancelled right after the commit (a real SIGKILL: test_imap_kill.py)
         moving.set()
         await asyncio.Event().wait()
 
     first._move = hang  # type: ignore[method-assign]
     task = asyncio.create_task(first.run())
     await asyncio.wait_for(moving.wait(), 10)
-    task.cancel()  # kill
+    task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert event_kinds(db) == ["bounced"]
