@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.daemon.conftest import MaildProcess, maild, sink, wait_for  # noqa: F401  (fixtures)
+from tests.daemon.conftest import MaildProcess, wait_for
 from tests.daemon.test_service import send
 
 REPO = Path(__file__).resolve().parents[2]

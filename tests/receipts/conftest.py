@@ -177,3 +177,4 @@ def event_kinds(db: sqlite_utils.Database, recipient: int | None = None) -> list
 
 
 from tests.servers.fixtures import dovecot, dovecot_user  # noqa: E402,F401
+from tests.daemon.conftest import maild, sink  # noqa: E402,F401  (maild run as a process, for the kill test)

@@ -89,12 +89,12 @@ async def test_idle_picks_up_a_report_appended_while_waiting(db, dovecot, doveco
     sent = send(db, "alice@example.net")
     source = make_source(idle_renew="120s", idle_keepalive="120s")  # only a push can bring it in time
     async with running(source):
-        await async_wait_for(lambda: source.idles >= 1, what="in IDLE")
+        await async_wait_for(lambda: source.stats.idles >= 1, what="in IDLE")
         started = time.monotonic()
         await append(dovecot, dovecot_user, mail.mdn(sent.token("alice@example.net"), "alice@example.net"))
         await async_wait_for(lambda: event_kinds(db) == ["displayed"], timeout=60, what="event via IDLE")
         assert time.monotonic() - started < 60  # well before the 120 s keepalive
-        assert source.idle_exits.get("push", 0) + source.idle_exits.get("pending", 0) >= 1, source.idle_exits
+        assert source.stats.idle_exits.get("push", 0) + source.stats.idle_exits.get("pending", 0) >= 1, source.stats.idle_exits
         await async_wait_for(lambda: dovecot.uids(dovecot_user, "INBOX") == [], what="moved")
 
 

@@ -62,7 +62,7 @@ async def test_fallback_against_dovecot_without_move(db, trimmed, ingestor, stor
 
     logs.configure("info", "json")  # to read what the session saw, on the captured stderr
     settings = source_settings(trimmed.url(box), tmp_path, trimmed.password_file(box, tmp_path), idle_keepalive="0.2s")
-    source = ImapSource(settings, ingestor, store, base_dir=tmp_path)
+    source = ImapSource(settings, ingestor, store)
     task = asyncio.create_task(source.run())
     try:
         await async_wait_for(lambda: trimmed.uids(box, "processed") == [1], timeout=30, what="DSN copied to processed")
@@ -74,8 +74,8 @@ async def test_fallback_against_dovecot_without_move(db, trimmed, ingestor, stor
             await async_wait_for(lambda: all_uids_and_deleted(trimmed, box, "INBOX") == ([1, 2], [1, 2]),
                                  timeout=30, what="both originals flagged \\Deleted, nothing expunged")
             # and a later poll still expunges nothing (a plain EXPUNGE would remove others' flagged mail too)
-            later = source.idle_exits.get("keepalive", 0) + 2
-            await async_wait_for(lambda: source.idle_exits.get("keepalive", 0) >= later, timeout=30,
+            later = source.stats.idle_exits.get("keepalive", 0) + 2
+            await async_wait_for(lambda: source.stats.idle_exits.get("keepalive", 0) >= later, timeout=30,
                                  what="two more keepalive searches")
     finally:
         await source.stop()

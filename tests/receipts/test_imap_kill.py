@@ -12,10 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.daemon.conftest import MaildProcess, maild, sink, wait_for  # noqa: F401  (fixtures)
+from tests.daemon.conftest import MaildProcess, wait_for
 from tests.receipts import mail
 from tests.servers.dovecot import Dovecot, Mailbox
-from tests.servers.fixtures import dovecot, dovecot_user  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 MOVE = re.compile(rb"^\S+ UID MOVE ", re.I | re.M)
@@ -68,7 +67,7 @@ class HoldingProxy:
 
 
 @pytest.fixture
-def proxy(dovecot: Dovecot) -> Iterator[HoldingProxy]:  # noqa: F811
+def proxy(dovecot: Dovecot) -> Iterator[HoldingProxy]:
     p = HoldingProxy(dovecot.port)
     yield p
     p.close()
@@ -80,7 +79,7 @@ def _events(db: str) -> list[tuple[str, int]]:
 
 
 def test_sigkill_between_commit_and_move_then_restart_moves_once_and_counts_once(
-    maild: MaildProcess, sink, dovecot: Dovecot, dovecot_user: Mailbox, proxy: HoldingProxy  # noqa: F811
+    maild: MaildProcess, sink, dovecot: Dovecot, dovecot_user: Mailbox, proxy: HoldingProxy
 ) -> None:
     from tests.daemon.test_service import send
 
