@@ -117,6 +117,48 @@ async def test_starttls_with_unverifiable_certificate_defers(tmp_path, tls_upstr
     await d.stop(1)
 
 
+@pytest.fixture
+def smtps_upstream(certificate):  # type: ignore[no-untyped-def]
+    """Implicit TLS from the first byte (RFC 8314 submissions port style): no plain-text greeting at all."""
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    yield from _start(DsnSMTP, ssl_context=context)
+
+
+async def test_smtps_with_verified_certificate_delivers_over_tls(tmp_path, smtps_upstream, certificate, store, clock):
+    await enqueue(store, ["alice@example.net"])
+    settings = make_settings(tmp_path, f"smtps://127.0.0.1:{smtps_upstream.port}", tls_ca_file=str(certificate[0]))
+    d = Delivery(settings, store, KEYS, clock=clock)
+    await d.deliver_due()
+    assert await _state(store, "alice@example.net") == "accepted"
+    assert len(smtps_upstream.received) == 1
+    assert smtps_upstream.received[0].rcpt_tos == ["alice@example.net"]
+    await d.stop(1)
+
+
+async def test_smtps_with_unverifiable_certificate_defers_and_sends_nothing(tmp_path, smtps_upstream, store, clock):
+    await enqueue(store, ["alice@example.net"])
+    d = Delivery(make_settings(tmp_path, f"smtps://127.0.0.1:{smtps_upstream.port}"), store, KEYS, clock=clock)
+    await d.deliver_due()
+    assert await _state(store, "alice@example.net") == "deferred"
+    diag = await store.read(lambda db: db.execute("SELECT diagnostic FROM events WHERE kind='deferred'").fetchone())
+    assert "CERTIFICATE_VERIFY_FAILED" in diag[0]
+    assert smtps_upstream.received == []
+    await d.stop(1)
+
+
+async def test_plain_smtp_to_an_smtps_port_is_deferred_not_sent(tmp_path, smtps_upstream, store, clock):
+    await enqueue(store, ["alice@example.net"])
+    settings = make_settings(tmp_path, f"smtp://127.0.0.1:{smtps_upstream.port}", connect_timeout="3s",
+                             command_timeout="3s")
+    d = Delivery(settings, store, KEYS, clock=clock)
+    await d.deliver_due()
+    assert await _state(store, "alice@example.net") == "deferred"
+    assert smtps_upstream.received == []
+    await d.stop(1)
+
+
 async def test_run_delivers_on_wake_and_stop_ends_it(tmp_path, upstream, store):
     d = Scheduler(make_settings(tmp_path, f"smtp://127.0.0.1:{upstream.port}", poll_interval="1h"), store, KEYS)
     runner = asyncio.create_task(d.run())
