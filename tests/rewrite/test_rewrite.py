@@ -40,3 +40,15 @@ def test_encoded_words_are_decoded():
 
 def test_broken_encoded_word_does_not_raise():
     assert rewrite.get(b"Subject: =?bogus?x?zz?=\r\n", "subject") == "=?bogus?x?zz?="
+
+
+def test_prepend_puts_several_fields_in_order_each_with_its_line_end():
+    assert rewrite.prepend(b"A: 1\r\n", [("B", "2"), ("C", "3")]) == b"B: 2\r\nC: 3\r\nA: 1\r\n"
+    assert rewrite.prepend(b"", [("B", "2")]) == b"B: 2\r\n"  # an empty block: CRLF, as SMTP wants
+
+
+def test_line_end_is_sniffed_from_the_first_2000_bytes():
+    # A CRLF that starts inside the window but ends after it does not count; one wholly inside does.
+    assert rewrite.line_end(b"X: " + b"a" * 1996 + b"\r\n") == b"\n"  # the CR is byte 1999, the LF byte 2000
+    assert rewrite.line_end(b"X: " + b"a" * 1995 + b"\r\n") == b"\r\n"
+    assert rewrite.line_end(b"A: 1\nB: 2\n") == b"\n"
