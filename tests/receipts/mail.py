@@ -27,10 +27,16 @@ def dsn(
     boundary = "B-" + secrets.token_hex(6)
     when = format_datetime(date) if date else "Sun, 01 Mar 2026 12:30:00 +0000"
     envid_line = f"Original-Envelope-Id: {token}\n" if token and envid else ""
+    # Postfix's own wording for each kind of report (bounce_template.c): the subject and the warning line agree
+    # with the Action field, as in every real Postfix DSN.
+    subject = {"delayed": "Delayed Mail (still being retried)", "delivered": "Successful Mail Delivery Report",
+               "relayed": "Successful Mail Delivery Report"}.get(action, "Undelivered Mail Returned to Sender")
+    warning = ("\n\n####### THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #######\n"
+               if action == "delayed" else "")
     return _crlf(f"""Return-Path: <>
 From: MAILER-DAEMON@{mta} (Mail Delivery System)
 To: {verp(token)}
-Subject: Undelivered Mail Returned to Sender
+Subject: {subject}
 Date: {when}
 Message-ID: <{unique or secrets.token_hex(8)}@{mta}>
 Auto-Submitted: auto-replied
@@ -40,7 +46,7 @@ Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary
 --{boundary}
 Content-Type: text/plain
 
-This is the mail system at host {mta}. Delivery to {recipient}: {action}.
+This is the mail system at host {mta}.{warning} Delivery to {recipient}: {action}.
 
 --{boundary}
 Content-Type: message/delivery-status
