@@ -33,3 +33,24 @@ def test_by_token_returns_the_same_row_as_the_message_id_fallback(db) -> None:
     sent = send(db, "alice@example.net")
     got = correlate.by_token(db, KEYS, sent.token("alice@example.net"))
     assert got == Match(sent.rid("alice@example.net"), sent.message, "alice@example.net", T0, MatchedBy.TOKEN)
+
+
+def test_by_token_says_why_a_token_is_not_trusted_and_names_it_lowercased(db) -> None:
+    from maild.correlate import TokenProblem, TokenRejected
+    from maild.tokens import KeySet, mint
+
+    sent = send(db, "alice@example.net")
+    good = sent.token("alice@example.net")
+    assert correlate.by_token(db, KEYS, "not-a-token") == TokenRejected("not-a-token", TokenProblem.MALFORMED)
+    forged = mint(KeySet({KEYS.signing: b"\x02" * 32}, KEYS.signing), sent.rid("alice@example.net"))
+    assert correlate.by_token(db, KEYS, forged.upper()) == TokenRejected(forged, TokenProblem.BAD_SIGNATURE)
+    other_key = "z" if KEYS.signing != "z" else "y"
+    stranger = mint(KeySet({other_key: b"\x03" * 32}, other_key), 1)
+    assert correlate.by_token(db, KEYS, stranger) == TokenRejected(stranger, TokenProblem.UNKNOWN_KEY)
+    # well signed, but no recipient row holds it (another database, or a purged one)
+    unknown = mint(KEYS, sent.rid("alice@example.net") + 1000)
+    assert correlate.by_token(db, KEYS, f" {unknown.upper()} ") == TokenRejected(unknown, TokenProblem.UNKNOWN_RECIPIENT)
+    # a valid token for an existing row, but not the token that row holds (minted with another nonce)
+    again = mint(KEYS, sent.rid("alice@example.net"))
+    assert again != good
+    assert correlate.by_token(db, KEYS, again) == TokenRejected(again, TokenProblem.UNKNOWN_RECIPIENT)
