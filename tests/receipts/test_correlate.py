@@ -30,7 +30,9 @@ def test_by_message_id_needs_both_a_message_id_and_an_address(db) -> None:
 
 
 def test_by_token_returns_the_same_row_as_the_message_id_fallback(db) -> None:
-    sent = send(db, "alice@example.net")
+    send(db, "zoe@example.net", message_id="<m0@helpdesk.example.com>")  # so that row ids and message ids differ
+    sent = send(db, "bob@example.net", "alice@example.net")
+    assert sent.rid("alice@example.net") != sent.message
     got = correlate.by_token(db, KEYS, sent.token("alice@example.net"))
     assert got == Match(sent.rid("alice@example.net"), sent.message, "alice@example.net", T0, MatchedBy.TOKEN)
 

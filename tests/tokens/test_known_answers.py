@@ -61,3 +61,20 @@ def test_one_flipped_character_is_a_bad_signature_not_another_recipient() -> Non
 def test_the_token_shape_is_fixed() -> None:
     for *_, token in VECTORS:
         assert len(token) == 32 and tokens.TOKEN_RE.fullmatch(token), BREAKS
+
+
+def test_recipient_ids_outside_six_bytes_are_refused() -> None:
+    keys = KeySet({"a": bytes(range(32))}, "a")
+    for rid in (0, -1, 2**48, 3**48):
+        with pytest.raises(ValueError, match="^recipient id out of range$"):
+            tokens.mint(keys, rid)
+    assert tokens.verify(keys, tokens.mint(keys, 2**48 - 1, nonce=b"\0\0\0")) == Verified(2**48 - 1, "a")
+
+
+def test_every_malformed_form_is_rejected_as_malformed() -> None:
+    keys = KeySet({"a": bytes(range(32))}, "a")
+    token = VECTORS[0][4]
+    zero_id = independent("a", bytes(range(32)), 0, b"\0\0\0")  # well signed, but recipient id 0 is never minted
+    spare_bits = token[:-1] + chr(ord(token[-1]) + 1)  # the last character's unused bits set
+    for bad in ("", token[:-1], token + "a", token[:5] + "!" + token[6:], token[:5] + "1" + token[6:], spare_bits, zero_id):
+        assert tokens.verify(keys, bad) == Rejected(Rejection.MALFORMED), bad
