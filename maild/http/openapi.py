@@ -182,6 +182,7 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [{"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/Ticket"}, "the ticket"),
+                    "400": _json(_error, "not 1 to 64 ASCII letters, digits, '.', '_' or '-'"),
                     "401": _unauthorized,
                     "404": _json(_error, "unknown ticket"),
                 },
