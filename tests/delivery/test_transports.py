@@ -129,7 +129,7 @@ def smtps_upstream(certificate):  # type: ignore[no-untyped-def]
 async def test_smtps_with_verified_certificate_delivers_over_tls(tmp_path, smtps_upstream, certificate, store, clock):
     await enqueue(store, ["alice@example.net"])
     settings = make_settings(tmp_path, f"smtps://127.0.0.1:{smtps_upstream.port}", tls_ca_file=str(certificate[0]))
-    d = Delivery(settings, store, KEYS, clock=clock)
+    d = Scheduler(settings, store, KEYS, clock=clock)
     await d.deliver_due()
     assert await _state(store, "alice@example.net") == "accepted"
     assert len(smtps_upstream.received) == 1
@@ -139,7 +139,7 @@ async def test_smtps_with_verified_certificate_delivers_over_tls(tmp_path, smtps
 
 async def test_smtps_with_unverifiable_certificate_defers_and_sends_nothing(tmp_path, smtps_upstream, store, clock):
     await enqueue(store, ["alice@example.net"])
-    d = Delivery(make_settings(tmp_path, f"smtps://127.0.0.1:{smtps_upstream.port}"), store, KEYS, clock=clock)
+    d = Scheduler(make_settings(tmp_path, f"smtps://127.0.0.1:{smtps_upstream.port}"), store, KEYS, clock=clock)
     await d.deliver_due()
     assert await _state(store, "alice@example.net") == "deferred"
     diag = await store.read(lambda db: db.execute("SELECT diagnostic FROM events WHERE kind='deferred'").fetchone())
@@ -152,7 +152,7 @@ async def test_plain_smtp_to_an_smtps_port_is_deferred_not_sent(tmp_path, smtps_
     await enqueue(store, ["alice@example.net"])
     settings = make_settings(tmp_path, f"smtp://127.0.0.1:{smtps_upstream.port}", connect_timeout="3s",
                              command_timeout="3s")
-    d = Delivery(settings, store, KEYS, clock=clock)
+    d = Scheduler(settings, store, KEYS, clock=clock)
     await d.deliver_due()
     assert await _state(store, "alice@example.net") == "deferred"
     assert smtps_upstream.received == []

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import time
 
-from maild.webhooks import Delivery, _body, sign, verify
+from maild.webhooks import WebhookPost, _body, sign, verify
 from tests.support.readme import readme_verifier
 
 BREAKS = "this breaks every webhook receiver already verifying maild's signatures (README formula)"
@@ -57,9 +57,9 @@ def test_verify_is_what_the_readme_says() -> None:
 
 def test_delivery_id_is_event_id_dot_part() -> None:
     msg = "X-Maild-Delivery is EVENTID.PART (README); receivers deduplicate on it: this breaks their deduplication"
-    assert Delivery(123, 0, b"").key == "123.0", msg
-    assert Delivery(123, 1, b"").key == "123.1", msg
-    assert Delivery(9, 0, b"").key != Delivery(90, 0, b"").key
+    assert WebhookPost(123, 0, b"").key == "123.0", msg
+    assert WebhookPost(123, 1, b"").key == "123.1", msg
+    assert WebhookPost(9, 0, b"").key != WebhookPost(90, 0, b"").key
 
 
 def test_body_is_compact_sorted_utf8_json() -> None:

@@ -1,10 +1,10 @@
-"""The correlation rules of maild.correlate on a real database: the Message-ID fallback matches one of the report's
+"""The correlation rules of maild.receipts.matching on a real database: the Message-ID fallback matches one of the report's
 addresses case-insensitively, with or without angle brackets, and returns the whole recipient row."""
 
 from __future__ import annotations
 
-from maild import correlate
-from maild.correlate import Match, MatchedBy
+from maild.receipts import matching as correlate
+from maild.receipts.matching import Match, MatchedBy
 from tests.receipts.conftest import KEYS, T0, send
 
 
@@ -38,7 +38,7 @@ def test_by_token_returns_the_same_row_as_the_message_id_fallback(db) -> None:
 
 
 def test_by_token_says_why_a_token_is_not_trusted_and_names_it_lowercased(db) -> None:
-    from maild.correlate import TokenProblem, TokenRejected
+    from maild.receipts.matching import TokenProblem, TokenRejected
     from maild.tokens import KeySet, mint
 
     sent = send(db, "alice@example.net")
