@@ -60,7 +60,7 @@ def prepare(workdir: Path, n: int) -> tuple[config.Settings, list[bytes]]:
         headers=b"Message-ID: <bench@helpdesk.example.com>\r\n\r\n", body=b"x\r\n",
         received_at=datetime(2026, 1, 1, tzinfo=UTC), message_id="<bench@helpdesk.example.com>",
     )
-    transaction(db, lambda d: spool.enqueue(d, sub, KEYS, receipts_default=True))
+    transaction(db, lambda d: spool.enqueue(d, sub, KEYS))
     rows = db.execute("SELECT address, token FROM recipients ORDER BY id").fetchall()
     db.conn.close()
     raws = [

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from maild import queries  # noqa: E402
-from maild.status import thread_json  # noqa: E402
+from maild.core.jsonvalue import to_json  # noqa: E402
 from maild.store.db import connect, open_db  # noqa: E402
 
 REPLIES_PER_TICKET = 4
@@ -149,7 +149,7 @@ def main() -> int:
         def status_once(ticket: str) -> None:
             db.conn.execute("BEGIN")
             try:
-                thread_json(queries.load_thread(db, ticket, receipts_default=True))
+                to_json(queries.load_thread(db, ticket))
             finally:
                 db.conn.execute("ROLLBACK")
 
@@ -166,7 +166,7 @@ def main() -> int:
         cursors = [rng.randint(0, max(0, counts["events"] - 1000)) for _ in range(args.pages)]
         it_c = iter(cursors)
         page_ms = timed(
-            lambda: queries.list_events(db, receipts_default=True, after=next(it_c), limit=1000), args.pages
+            lambda: queries.list_events(db, after=next(it_c), limit=1000), args.pages
         )
         db.conn.close()
 

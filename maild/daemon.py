@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from maild import clock, config, departments, liblogs, logs, metrics, retention, secretperms, tokens
+from maild import clock, config, liblogs, logs, metrics, retention, secretperms, tokens
 from maild.config import Settings
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.core.stats import SourceStats
@@ -34,6 +35,7 @@ from maild.receipts.sources import Source, build_sources
 from maild.sdnotify import Notifier
 from maild.store import Store
 from maild.web.app import PANEL
+from maild.store import settings as store_settings
 from maild.webhooks import WebhookDispatcher
 from maild.writeback.dispatcher import WritebackDispatcher
 
@@ -77,7 +79,7 @@ class Daemon:
         if s.http.listen:
             await asyncio.to_thread(load_token, s.http.token_file)
             await asyncio.to_thread(load_secret, s.web.embed_key_file, "web.embed_key_file")  # the panel's embed key
-        self.store = Store(s.store.path, busy_timeout=s.store.busy_timeout)
+        self.store = Store(s.store.path, busy_timeout=s.store.busy_timeout, receipts_default=s.tracking.receipts_default)
         await asyncio.to_thread(self.store.open)
         self.delivery = Scheduler(s, self.store, self.keys)
         self._spawn(self.delivery.run(), "delivery")
@@ -114,9 +116,15 @@ class Daemon:
         if interval:
             self._spawn(self._watchdog(interval), "watchdog")
 
+    def _open_store(self) -> Store:
+        """The store start() opened; every part is built after that."""
+        if self.store is None:
+            raise RuntimeError("the store is not open yet")
+        return self.store
+
     def _start_sources(self, s: Settings) -> None:
         assert self.ingestor is not None
-        self.sources = [*build_sources(s, self.ingestor, self.store), *build_inbound(s, self.store)]
+        self.sources = [*build_sources(s, self.ingestor, self._open_store()), *build_inbound(s, self._open_store())]
         self.source_tasks = [self._spawn(src.run(), f"source {src.name}", keep=False) for src in self.sources]
 
     def _spawn(self, coro: Any, name: str, *, keep: bool = True) -> asyncio.Task[Any]:
@@ -156,7 +164,7 @@ class Daemon:
         )
         app = build_app(
             s,
-            self.store,
+            self._open_store(),
             routes=[
                 web.get("/metrics", metrics.metrics_handler(registry)),
                 web.get("/healthz", metrics.healthz_handler(self._health_probe)),
@@ -285,7 +293,7 @@ class Daemon:
                 log.info("delivery_restarting")
                 assert self.store is not None  # a running delivery has its store
                 await self.delivery.stop(settings.service.stop_timeout)
-                self.delivery = Scheduler(settings, self.store, keys)
+                self.delivery = Scheduler(settings, self._open_store(), keys)
                 self._spawn(self.delivery.run(), "delivery")
                 if self.intake is not None:
                     self.intake.handler.on_spooled = self.delivery.wake
@@ -296,9 +304,10 @@ class Daemon:
             self.ingestor.settings = settings
             self.ingestor.keys = keys
             self.ingestor.hints = hints_from(settings.tracking)
-        if self.store is not None:  # the SQL views read the stored default
+        if self.store is not None:  # every reader (views, queries, intake, delivery) reads the stored default
             default = settings.tracking.receipts_default
-            await self.store.write(lambda db: departments.sync_default(db, default))
+            self.store.receipts_default = default
+            await self.store.write(partial(store_settings.set_receipts_default, value=default))
             machine = settings.pixel.count_machine_opens
             await self.store.write(lambda db: departments.sync_pixel_counting(db, machine))
         if self.pixel is not None:  # rules and key changes apply live; the listener needs a restart
@@ -309,10 +318,10 @@ class Daemon:
             log.info("receipt_sources_restarting")
             await self._stop_sources()
             self._start_sources(settings)
-        if settings.webhooks != old.webhooks or settings.tracking.receipts_default != old.tracking.receipts_default:
+        if settings.webhooks != old.webhooks:  # the receipts default they read is the stored one
             if self.webhooks is not None:
                 await self.webhooks.stop()
-            self.webhooks = WebhookDispatcher(settings, self.store)
+            self.webhooks = WebhookDispatcher(settings, self._open_store())
             self._spawn(self.webhooks.run(), "webhooks")
         if settings.writeback != old.writeback or settings.tracking.receipts_default != old.tracking.receipts_default:
             if self.writeback is not None:

@@ -14,7 +14,7 @@ from maild.clock import iso
 class Department:
     name: str  # as configured / first seen
     receipts_enabled: bool
-    explicit: bool  # False: follows tracking.receipts_default
+    explicit: bool  # False: follows tracking.receipts_default (as the store keeps it: maild.store.settings)
 
 
 def key(name: str) -> str:
@@ -44,26 +44,6 @@ def list_departments(db: sqlite_utils.Database) -> list[Department]:
     """Every department with an explicit setting, by name."""
     rows = db.execute("SELECT name, receipts_enabled FROM departments ORDER BY key").fetchall()
     return [Department(name, bool(enabled), True) for name, enabled in rows]
-
-
-def stored_default(db: sqlite_utils.Database, fallback: bool) -> bool:
-    """The default for departments with no setting, as the SQL views see it (see `sync_default`)."""
-    row = db.execute("SELECT value FROM status_settings WHERE name = 'receipts_default'").fetchone()
-    return fallback if row is None else row[0] == "1"
-
-
-def sync_default(db: sqlite_utils.Database, default: bool) -> bool:
-    """Store tracking.receipts_default for the SQL views; returns True when it changed. Run in a write transaction."""
-    row = db.execute("SELECT value FROM status_settings WHERE name = 'receipts_default'").fetchone()
-    value = "1" if default else "0"
-    if row is not None and row[0] == value:
-        return False
-    db.execute(
-        "INSERT INTO status_settings (name, value) VALUES ('receipts_default', ?)"
-        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (value,),
-    )
-    return True
 
 
 # ------------------------------------------------------------------ the open pixel (off unless switched on)

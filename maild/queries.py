@@ -9,32 +9,38 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlite_utils
 
 from maild import departments
-from maild.core.events import READ_KINDS, EventKind, RecipientKind
-from maild.core.states import ReplyState
+from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind, Via
+from maild.core.jsonvalue import INLINE
+from maild.core.record import EMPTY, Event, EventPlace, StatusRecord
+from maild.core.states import ReplyState, sql_list
+from maild.store import Row, enum_column
+from maild.store import settings as store_settings
+from maild.store import named_rows as _rows
 from maild.status import (
-    Event,
-    RecipientInput,
     RecipientStatus,
+    ThirdPartyAnswer,
+    RecipientInput,
     ReplyInput,
     ReplyStatus,
-    ThirdPartyAnswer,
     ThreadInfo,
     recipient_state,
     reply_status,
     thread_info,
 )
 
+_RECORD_COLUMNS = (
+    "e.status, e.action, e.reason, e.hard, e.diagnostic, e.remote_mta, e.reply_code, e.reporting_mta, e.reporting_ua"
+)
 _EVENT_COLUMNS = (
-    "e.id, e.recipient, e.kind, e.at, e.source, e.status, e.reason, e.hard, e.diagnostic, e.remote_mta, e.action,"
-    " CASE WHEN e.kind IN ('displayed', 'deleted', 'denied', 'dispatched', 'processed', 'mdn_failed', 'replied', 'opened')"
-    " THEN e.detail END"
+    f"e.id, e.recipient, e.kind, e.at, e.source, e.via, e.recorded_at, {_RECORD_COLUMNS},"
+    f" CASE WHEN e.kind IN {sql_list(READ_KINDS)} THEN e.detail END AS detail"
 )  # detail only for read events: the evidence list reads it (Reporting-UA, reply author, pixel label)
 
 
@@ -48,20 +54,37 @@ def _detail(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _event(row: tuple[Any, ...]) -> Event:
-    eid, _rcpt, kind, at, source, status, reason, hard, diagnostic, remote_mta, action, detail = row
+def _record(row: Row) -> StatusRecord:
+    status, action, diagnostic, remote_mta = row["status"], row["action"], row["diagnostic"], row["remote_mta"]
+    reason, hard, reply_code = row["reason"], row["hard"], row["reply_code"]
+    reporting_mta, reporting_ua = row["reporting_mta"], row["reporting_ua"]
+    if (status is None and action is None and diagnostic is None and remote_mta is None and reason is None
+            and hard is None and reply_code is None and reporting_mta is None and reporting_ua is None):
+        return EMPTY  # queued, accepted without detail...: one shared empty record
+    return StatusRecord(status, action, reason, None if hard is None else bool(hard), diagnostic, remote_mta,
+                        reply_code, reporting_mta, reporting_ua)
+
+
+def _event(row: Row, place: EventPlace | None = None) -> Event:
     return Event(
-        eid, EventKind(kind), at, source, status, reason, None if hard is None else bool(hard), diagnostic, remote_mta,
-        action, _detail(detail),
+        id=row["id"],
+        kind=enum_column(row, "kind", EventKind),
+        at=row["at"],
+        source=enum_column(row, "source", EventSource),
+        via=None if row["via"] is None else enum_column(row, "via", Via),
+        record=_record(row),
+        recorded_at=row["recorded_at"],
+        place=place,
+        detail=_detail(row["detail"]),
     )
 
 
 class Visibility:
     """Whether read information of a department is shown; caches per department for one read."""
 
-    def __init__(self, db: sqlite_utils.Database, default: bool) -> None:
+    def __init__(self, db: sqlite_utils.Database) -> None:
         self._db = db
-        self._default = departments.stored_default(db, default)
+        self._default = store_settings.receipts_default(db)  # tracking.receipts_default, as the store keeps it
         self._cache: dict[str | None, bool] = {}
 
     def __call__(self, department: str | None) -> bool:
@@ -74,31 +97,37 @@ class Visibility:
 def ticket_department(db: sqlite_utils.Database, ticket: str) -> str | None:
     """A ticket's department is the one its latest message names."""
     row = db.execute("SELECT department FROM messages WHERE ticket = ? ORDER BY id DESC LIMIT 1", (ticket,)).fetchone()
-    return None if row is None else row[0]
+    return None if row is None else cast(str | None, row[0])
 
 
-def _replies(db: sqlite_utils.Database, messages: list[tuple]) -> list[ReplyInput]:
-    ids = [m[0] for m in messages]
+@dataclass(frozen=True, slots=True)
+class _Message:
+    id: int
+    message_id: str | None
+    subject: str | None
+    queued_at: str
+
+
+def _replies(db: sqlite_utils.Database, messages: Sequence[_Message]) -> list[ReplyInput]:
+    ids = [m.id for m in messages]
     marks = ",".join("?" * len(ids))
-    recipients = db.execute(
-        f"SELECT id, message, address, kind FROM recipients WHERE message IN ({marks}) ORDER BY id", ids
-    ).fetchall()
+    recipients = _rows(db, f"SELECT id, message, address, kind FROM recipients WHERE message IN ({marks}) ORDER BY id", ids)
     by_recipient: dict[int, list[Event]] = defaultdict(list)
-    for row in db.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message IN ({marks})", ids):
-        by_recipient[row[1]].append(_event(row))
+    for row in _rows(db, f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message IN ({marks})", ids):
+        by_recipient[row["recipient"]].append(_event(row))
     by_message: dict[int, list[RecipientInput]] = defaultdict(list)
-    for rid, message, address, kind in recipients:
-        by_message[message].append(RecipientInput(address, RecipientKind(kind), tuple(by_recipient[rid])))
+    for r in recipients:
+        by_message[r["message"]].append(RecipientInput(r["address"], RecipientKind(r["kind"]), tuple(by_recipient[r["id"]])))
     answers: dict[int, list[ThirdPartyAnswer]] = defaultdict(list)
-    for message, author, at in db.execute(
+    for a in _rows(
+        db,
         f"SELECT message, author, at FROM inbound_replies WHERE message IN ({marks}) AND verdict = 'third_party'"
         " ORDER BY at, id",
         ids,
     ):
-        answers[message].append(ThirdPartyAnswer(author, at))
+        answers[a["message"]].append(ThirdPartyAnswer(a["author"], a["at"]))
     return [
-        ReplyInput(mid, subject, queued_at, tuple(by_message[m]), tuple(answers[m]))
-        for m, mid, subject, queued_at in messages
+        ReplyInput(m.message_id, m.subject, m.queued_at, tuple(by_message[m.id]), tuple(answers[m.id])) for m in messages
     ]
 
 
@@ -108,50 +137,56 @@ def count_machine_opens(db: sqlite_utils.Database) -> bool:
     return row is not None and row[0] == "1"
 
 
-def load_thread(db: sqlite_utils.Database, ticket: str, *, receipts_default: bool) -> ThreadInfo | None:
+def load_thread(db: sqlite_utils.Database, ticket: str) -> ThreadInfo | None:
     """Thread read info of one ticket, or None when maild has no message of it."""
-    messages = db.execute(
-        "SELECT id, message_id, subject, received_at FROM messages WHERE ticket = ? ORDER BY id", (ticket,)
-    ).fetchall()
+    messages = [
+        _Message(r["id"], r["message_id"], r["subject"], r["received_at"])
+        for r in _rows(db, "SELECT id, message_id, subject, received_at FROM messages WHERE ticket = ? ORDER BY id", (ticket,))
+    ]
     if not messages:
         return None
     department = ticket_department(db, ticket)
-    visible = Visibility(db, receipts_default)(department)
+    visible = Visibility(db)(department)
     return thread_info(ticket, department, visible, _replies(db, messages), count_machine_opens=count_machine_opens(db))
 
 
 @dataclass(frozen=True, slots=True)
 class MessageInfo:
+    """One reply with the ticket it belongs to (GET /v1/messages/{message_id})."""
+
     ticket: str | None
     department: str | None
     receipts_enabled: bool
-    reply: ReplyStatus
+    reply: ReplyStatus = field(metadata=INLINE)
 
 
-def load_message(db: sqlite_utils.Database, message_id: str, *, receipts_default: bool) -> MessageInfo | None:
+def load_message(db: sqlite_utils.Database, message_id: str) -> MessageInfo | None:
     """One reply by its Message-ID header (with or without angle brackets); the latest when several share it."""
     wanted = message_id.strip()
     if not wanted.startswith("<"):
         wanted = f"<{wanted}>"
-    row = db.execute(
+    rows = _rows(
+        db,
         "SELECT id, message_id, subject, received_at, ticket, department FROM messages"
         " WHERE message_id = ? ORDER BY id DESC LIMIT 1",
         (wanted,),
-    ).fetchone()
-    if row is None:
+    )
+    if not rows:
         return None
-    mid, header, subject, queued_at, ticket, department = row
+    row = rows[0]
+    ticket, department = row["ticket"], row["department"]
     if ticket is not None:
         department = ticket_department(db, ticket)
-    visible = Visibility(db, receipts_default)(department)
-    (reply,) = _replies(db, [(mid, header, subject, queued_at)])
+    visible = Visibility(db)(department)
+    message = _Message(row["id"], row["message_id"], row["subject"], row["received_at"])
+    (reply,) = _replies(db, [message])
     machine = count_machine_opens(db)
     recipients = [
         recipient_state(r.events, address=r.address, kind=r.kind, receipts_enabled=visible, count_machine_opens=machine)
         for r in reply.recipients
     ]
-    status = reply_status(message_id=header, subject=subject, queued_at=queued_at, recipients=recipients,
-                          third_party=reply.third_party if visible else ())
+    status = reply_status(message_id=message.message_id, subject=message.subject, queued_at=message.queued_at,
+                          recipients=recipients, third_party=reply.third_party if visible else ())
     return MessageInfo(ticket, department, visible, status)
 
 
@@ -159,51 +194,8 @@ def load_message(db: sqlite_utils.Database, message_id: str, *, receipts_default
 
 
 @dataclass(frozen=True, slots=True)
-class EventView:
-    """One event as the helpdesk sees it (CLI, API, webhooks)."""
-
-    id: int  # the stable cursor
-    message: int  # messages.id
-    ticket: str | None
-    message_id: str | None
-    recipient: str
-    recipient_kind: str
-    kind: str
-    at: str
-    recorded_at: str
-    source: str
-    status: str | None
-    action: str | None
-    reason: str | None
-    hard: bool | None
-    diagnostic: str | None
-    remote_mta: str | None
-    reply_code: int | None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "ticket": self.ticket,
-            "message_id": self.message_id,
-            "recipient": self.recipient,
-            "recipient_kind": self.recipient_kind,
-            "kind": self.kind,
-            "at": self.at,
-            "recorded_at": self.recorded_at,
-            "source": self.source,
-            "status": self.status,
-            "action": self.action,
-            "reason": self.reason,
-            "hard": self.hard,
-            "diagnostic": self.diagnostic,
-            "remote_mta": self.remote_mta,
-            "reply_code": self.reply_code,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class EventPage:
-    events: tuple[EventView, ...]
+    events: tuple[Event, ...]  # each with its place (ticket, message, recipient)
     next: int  # pass as `after` for the next page: the last event id looked at (hidden ones included)
     more: bool  # the page was full: there may be more right away
 
@@ -211,7 +203,6 @@ class EventPage:
 def list_events(
     db: sqlite_utils.Database,
     *,
-    receipts_default: bool,
     after: int = 0,
     limit: int = 1000,
     ticket: str | None = None,
@@ -219,7 +210,8 @@ def list_events(
     since: str | None = None,
 ) -> EventPage:
     """Events with id > after in id order; read events of departments with receipts off are left out."""
-    where, params = ["e.id > ?"], [after]
+    where: list[str] = ["e.id > ?"]
+    params: list[object] = [after]
     if ticket is not None:
         where.append("e.message IN (SELECT id FROM messages WHERE ticket = ?)")
         params.append(ticket)
@@ -229,26 +221,25 @@ def list_events(
     if since is not None:
         where.append("e.recorded_at >= ?")
         params.append(since)
-    rows = db.execute(
-        f"""SELECT e.id, e.message, m.ticket, m.message_id, r.address, r.kind, e.kind, e.at, e.recorded_at, e.source,
-                   e.status, e.action, e.reason, e.hard, e.diagnostic, e.remote_mta, e.reply_code,
+    rows = _rows(
+        db,
+        f"""SELECT {_EVENT_COLUMNS}, e.message, m.ticket, m.message_id, r.address, r.kind AS recipient_kind,
                    CASE WHEN m.ticket IS NULL THEN m.department
                         ELSE (SELECT m2.department FROM messages m2 WHERE m2.ticket = m.ticket
-                              ORDER BY m2.id DESC LIMIT 1) END
+                              ORDER BY m2.id DESC LIMIT 1) END AS department
             FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
             WHERE {' AND '.join(where)} ORDER BY e.id LIMIT ?""",
         [*params, limit],
-    ).fetchall()
-    visible = Visibility(db, receipts_default)
+    )
+    visible = Visibility(db)
     out = []
     for row in rows:
-        *fields, department = row
-        if fields[6] in READ_KINDS and not visible(department):
+        if row["kind"] in READ_KINDS and not visible(row["department"]):
             continue
-        hard = fields[13]
-        fields[13] = None if hard is None else bool(hard)
-        out.append(EventView(*fields))
-    return EventPage(tuple(out), rows[-1][0] if rows else after, len(rows) == limit)
+        place = EventPlace(row["message"], row["ticket"], row["message_id"], row["address"],
+                           RecipientKind(row["recipient_kind"]))
+        out.append(_event(row, place))
+    return EventPage(tuple(out), rows[-1]["id"] if rows else after, len(rows) == limit)
 
 
 def latest_event_id(db: sqlite_utils.Database) -> int:
@@ -267,27 +258,25 @@ def reply_around(
     db: sqlite_utils.Database, message: int, event_id: int, visible: Callable[[str | None], bool]
 ) -> tuple[ReplyState, ReplyState, dict[str, RecipientStatus]]:
     """`reply_state_around`, plus each recipient's status (read_via, evidence) just after the event, by address."""
-    row = db.execute("SELECT ticket, department FROM messages WHERE id = ?", (message,)).fetchone()
-    ticket, department = row
-    shown = visible(ticket_department(db, ticket) if ticket is not None else department)
-    recipients = db.execute("SELECT id, address, kind FROM recipients WHERE message = ? ORDER BY id", (message,)).fetchall()
+    (row,) = _rows(db, "SELECT ticket, department FROM messages WHERE id = ?", (message,))
+    ticket = row["ticket"]
+    shown = visible(ticket_department(db, ticket) if ticket is not None else row["department"])
+    recipients = _rows(db, "SELECT id, address, kind FROM recipients WHERE message = ? ORDER BY id", (message,))
     by_recipient: dict[int, list[Event]] = defaultdict(list)
-    for ev in db.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message = ? AND e.id <= ?", (message, event_id)
-    ):
-        by_recipient[ev[1]].append(_event(ev))
+    for ev in _rows(db, f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message = ? AND e.id <= ?", (message, event_id)):
+        by_recipient[ev["recipient"]].append(_event(ev))
     machine = count_machine_opens(db)
 
     def statuses(upto: int) -> list[RecipientStatus]:
         return [
             recipient_state(
-                [e for e in by_recipient[rid] if e.id <= upto],
-                address=address,
-                kind=RecipientKind(kind),
+                [e for e in by_recipient[r["id"]] if e.id <= upto],
+                address=r["address"],
+                kind=RecipientKind(r["kind"]),
                 receipts_enabled=shown,
                 count_machine_opens=machine,
             )
-            for rid, address, kind in recipients
+            for r in recipients
         ]
 
     def state(of: list[RecipientStatus]) -> ReplyState:
@@ -322,7 +311,7 @@ def _like(text: str) -> str:
 
 
 def list_replies(
-    db: sqlite_utils.Database, *, receipts_default: bool, search: str = "", before: int | None = None, limit: int = 50
+    db: sqlite_utils.Database, *, search: str = "", before: int | None = None, limit: int = 50
 ) -> ReplyPage:
     """Tracked replies newest first; `search` matches the ticket exactly or a subject, department or recipient part."""
     where: list[str] = ["tracked = 1"]
@@ -347,8 +336,8 @@ def list_replies(
     rows = rows[:limit]
     if not rows:
         return ReplyPage((), False)
-    replies = _replies(db, [(r[0], r[1], r[2], r[3]) for r in rows])
-    visible = Visibility(db, receipts_default)
+    replies = _replies(db, [_Message(r[0], r[1], r[2], r[3]) for r in rows])
+    visible = Visibility(db)
     machine = count_machine_opens(db)
     thread_departments: dict[str, str | None] = {}
     out = []
@@ -381,26 +370,24 @@ class TimelineEvent:
     reporting_ua: str | None
 
 
-_INGEST_SOURCES = frozenset({"imap", "maildir", "lmtp", "pipe"})
-
-
 def thread_timelines(
-    db: sqlite_utils.Database, ticket: str, *, receipts_default: bool
+    db: sqlite_utils.Database, ticket: str
 ) -> dict[tuple[str | None, str], tuple[TimelineEvent, ...]]:
     """Every event of a ticket's recipients, keyed by (Message-ID, address), in (at, id) order.
 
     Read events are left out for a department with receipts off, as everywhere else.
     """
-    shown = Visibility(db, receipts_default)(ticket_department(db, ticket))
+    shown = Visibility(db)(ticket_department(db, ticket))
     rows = db.execute(
         """SELECT m.message_id, r.address, e.id, e.kind, e.at, e.source, e.status, e.reason, e.diagnostic,
-                  e.remote_mta, e.detail
+                  e.remote_mta, e.detail, e.via, e.reporting_mta, e.reporting_ua
              FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
             WHERE m.ticket = ? ORDER BY e.at, e.id""",
         (ticket,),
     ).fetchall()
     out: dict[tuple[str | None, str], list[TimelineEvent]] = defaultdict(list)
-    for message_id, address, eid, kind, at, source, status, reason, diagnostic, remote_mta, detail in rows:
+    for (message_id, address, eid, kind, at, source, status, reason, diagnostic, remote_mta, detail, via_column,
+         reporting_mta, reporting_ua) in rows:
         if kind in READ_KINDS and not shown:
             continue
         report: dict[str, object] = {}
@@ -411,13 +398,11 @@ def thread_timelines(
                 parsed = {}
             inner = parsed.get("report") if isinstance(parsed, dict) else None
             report = inner if isinstance(inner, dict) else {}
-        what, via = source, None
-        if source in _INGEST_SOURCES:  # these rows keep how a report arrived in `source`: what it was is its kind
-            what, via = str(report.get("kind") or source), source
+        what, via = source, via_column  # migration 5: source is what the world said, via how it arrived
         out[(message_id, address)].append(
             TimelineEvent(
                 eid, kind, at, what, via, status, reason, diagnostic, remote_mta,
-                _text(report.get("reporting_mta")), _text(report.get("reporting_ua")),
+                reporting_mta or _text(report.get("reporting_mta")), reporting_ua or _text(report.get("reporting_ua")),
             )
         )
     return {k: tuple(v) for k, v in out.items()}
@@ -437,10 +422,10 @@ class DepartmentRow:
 
 
 def department_overview(
-    db: sqlite_utils.Database, *, receipts_default: bool, configured: Iterable[str] = ()
+    db: sqlite_utils.Database, *, configured: Iterable[str] = ()
 ) -> list[DepartmentRow]:
     """Every department with a setting, seen on mail or configured, by name, with how many replies name it."""
-    default = departments.stored_default(db, receipts_default)
+    default = store_settings.receipts_default(db)
     rows: dict[str, DepartmentRow] = {}
     for name, enabled, updated_at in db.execute("SELECT name, receipts_enabled, updated_at FROM departments"):
         rows[departments.key(name)] = DepartmentRow(name, bool(enabled), True, 0, updated_at)

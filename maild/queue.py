@@ -16,7 +16,8 @@ from maild.core.events import EventKind, EventSource
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.delivery.jobs import finish_messages
 from maild.errors import MaildError
-from maild.model import StatusRecord
+from maild.core.record import StatusRecord
+from maild.store import named_rows
 from maild.store.events import NewEvent, record_event
 
 
@@ -61,11 +62,12 @@ _PENDING_SQL = sql_list(UNFINISHED_DELIVERY)
 
 
 def _entries(db: sqlite_utils.Database, where: str, params: tuple[object, ...]) -> list[QueueEntry]:
-    rows = db.execute(
+    rows = named_rows(
+        db,
         f"""SELECT id, queue_id, message_id, ticket, department, sender, subject, size, received_at, held, tracked,
                    finished_at FROM messages WHERE {where} ORDER BY received_at, id""",
         params,
-    ).fetchall()
+    )
     out = []
     for row in rows:
         rcpts = tuple(
@@ -73,11 +75,17 @@ def _entries(db: sqlite_utils.Database, where: str, params: tuple[object, ...]) 
             for r in db.execute(
                 """SELECT address, kind, delivery_state, attempts, next_attempt_at, last_reply
                      FROM recipients WHERE message = ? ORDER BY id""",
-                (row[0],),
+                (row["id"],),
             )
         )
-        out.append(QueueEntry(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], bool(row[9]),
-                              bool(row[10]), row[11], rcpts))
+        out.append(
+            QueueEntry(
+                queue_id=row["queue_id"], message_id=row["message_id"], ticket=row["ticket"],
+                department=row["department"], sender=row["sender"], subject=row["subject"], size=row["size"],
+                received_at=row["received_at"], held=bool(row["held"]), tracked=bool(row["tracked"]),
+                finished_at=row["finished_at"], recipients=rcpts,
+            )
+        )
     return out
 
 

@@ -46,7 +46,7 @@ MACHINE = "machine"
 
 
 class SignalEvent(Protocol):
-    """What these rules read of an event (maild.status.Event has it)."""
+    """What these rules read of an event (maild.core.record.Event has it)."""
 
     @property
     def id(self) -> int: ...

@@ -21,6 +21,7 @@ from maild import logs
 from maild.clock import iso
 from maild.config import RetentionSettings, Settings
 from maild.core.events import EventKind
+from maild.store import StoreWrites
 
 log = logs.get("retention")
 
@@ -105,15 +106,6 @@ class ForgetResult:
     quarantine_erased: int = 0
     answers_erased: int = 0  # inbound_replies rows written by the address or counting for it
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "recipients": self.recipients,
-            "events": self.events,
-            "messages_scrubbed": self.messages_scrubbed,
-            "quarantine_erased": self.quarantine_erased,
-            "answers_erased": self.answers_erased,
-        }
-
 
 def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
     """Erase one address: its events, the address itself, its tokens and SMTP replies, and its mentions in
@@ -174,7 +166,7 @@ def _forget_quarantined(db: sqlite_utils.Database, pattern: re.Pattern[bytes]) -
 
 
 async def retention_loop(
-    settings: Settings, store, clock: Callable[[], datetime], *, stop: asyncio.Event | None = None  # noqa: ANN001
+    settings: Settings, store: StoreWrites, clock: Callable[[], datetime], *, stop: asyncio.Event | None = None
 ) -> None:
     """Enforce [retention] every `interval` until cancelled or `stop` is set; one failed round is logged, not fatal."""
     stop = stop or asyncio.Event()
@@ -189,7 +181,7 @@ async def retention_loop(
             pass
 
 
-async def enforce(policy: RetentionSettings, store, now: datetime) -> PurgeResult:  # noqa: ANN001
+async def enforce(policy: RetentionSettings, store: StoreWrites, now: datetime) -> PurgeResult:
     """One retention round through the store's writer, in small batches so other writes interleave."""
     limits = cutoffs(policy, now)
     total: Counter[str] = Counter()

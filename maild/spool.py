@@ -19,6 +19,7 @@ from maild import departments, tokens
 from maild.clock import iso
 from maild.core.events import EventKind, EventSource, RecipientKind
 from maild.core.states import DeliveryState
+from maild.store import settings as store_settings
 from maild.store.events import CHUNK, NewEvent, record_events
 
 
@@ -61,14 +62,16 @@ def new_queue_id() -> str:
     return secrets.token_hex(6).upper()
 
 
-def enqueue(
-    db: sqlite_utils.Database, sub: Submission, keys: tokens.KeySet | None, *, receipts_default: bool
-) -> Spooled:
-    """Store one message; run inside a write transaction. Tracked messages get one token per recipient."""
-    return enqueue_many(db, [(sub, keys, receipts_default)])[0]
+def enqueue(db: sqlite_utils.Database, sub: Submission, keys: tokens.KeySet | None) -> Spooled:
+    """Store one message; run inside a write transaction. Tracked messages get one token per recipient.
+
+    A tracked message asks for read receipts when its department does (the
+    stored switch, else the stored tracking.receipts_default: maild.store.settings).
+    """
+    return enqueue_many(db, [(sub, keys)])[0]
 
 
-EnqueueItem = tuple[Submission, "tokens.KeySet | None", bool]  # submission, token keys, receipts_default
+EnqueueItem = tuple[Submission, "tokens.KeySet | None"]  # submission, token keys
 
 
 def enqueue_many(db: sqlite_utils.Database, items: list[EnqueueItem]) -> list[Spooled]:
@@ -80,21 +83,21 @@ def enqueue_many(db: sqlite_utils.Database, items: list[EnqueueItem]) -> list[Sp
     statements per recipient. The caller holds the write lock, so nobody else
     can take these ids meanwhile.
     """
-    for sub, keys, _ in items:
+    for sub, keys in items:
         if sub.tracked and keys is None:
             raise ValueError("a tracked message needs the token keys")
     conn = db.conn
-    receipts_cache: dict[tuple[str | None, bool], bool] = {}
+    default = store_settings.receipts_default(db)
+    receipts_cache: dict[str | None, bool] = {}
     first_message = _next_id(conn, "messages")
     message_rows: list[tuple[object, ...]] = []
-    for sub, _, default in items:
+    for sub, _ in items:
         if not sub.tracked:
             receipts = False
         else:
-            cache_key = (sub.department, default)
-            if cache_key not in receipts_cache:
-                receipts_cache[cache_key] = departments.receipts_enabled(db, sub.department, default)
-            receipts = receipts_cache[cache_key]
+            if sub.department not in receipts_cache:
+                receipts_cache[sub.department] = departments.receipts_enabled(db, sub.department, default)
+            receipts = receipts_cache[sub.department]
         message_rows.append(
             (
                 first_message + len(message_rows),
@@ -121,9 +124,9 @@ def enqueue_many(db: sqlite_utils.Database, items: list[EnqueueItem]) -> list[Sp
     events: list[tuple[NewEvent, str]] = []
     spooled: list[Spooled] = []
     queued = str(DeliveryState.QUEUED)
-    for n, (sub, keys, _) in enumerate(items):
+    for n, (sub, keys) in enumerate(items):
         message = first_message + n
-        at = message_rows[n][9]
+        at = str(message_rows[n][9])  # received_at as stored
         ids = []
         for rcpt in sub.recipients:
             token = tokens.mint(keys, rid) if sub.tracked and keys is not None else None

@@ -38,9 +38,8 @@ Reply state:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from maild.core.events import (
     DELIVERY_KINDS,
@@ -49,6 +48,8 @@ from maild.core.events import (
     EventKind,
     RecipientKind,
 )
+from maild.core.jsonvalue import only, shown_as
+from maild.core.record import Event
 from maild.core.states import (
     DELIVERED_STATES,
     FAILED_STATES,
@@ -65,35 +66,10 @@ _PROGRESS = {
     EventKind.EXPANDED: RecipientState.DELIVERED,
     EventKind.DELAYED: RecipientState.DELAYED,
 }
+# What `maild status --json` shows of a recipient's failure (DESIGN.md).
+FAILURE_FIELDS = ("status", "reason", "hard", "diagnostic", "remote_mta", "source", "at")
+
 _READ_OUTCOME = {EventKind.DENIED: RecipientState.DECLINED, EventKind.DELETED: RecipientState.DELETED_UNREAD}
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One stored event, as the status functions need it."""
-
-    id: int
-    kind: EventKind
-    at: str  # ISO 8601 UTC, fixed width: text order is time order
-    source: str = "smtp"
-    status: str | None = None
-    reason: str | None = None
-    hard: bool | None = None
-    diagnostic: str | None = None
-    remote_mta: str | None = None
-    action: str | None = None
-    detail: Mapping[str, Any] | None = None  # loaded for read events only (evidence: Reporting-UA, reply author)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    status: str | None
-    reason: str | None
-    hard: bool | None
-    diagnostic: str | None
-    remote_mta: str | None
-    source: str
-    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +79,7 @@ class RecipientStatus:
     state: RecipientState
     delivered_at: str | None
     read_at: str | None
-    failure: Failure | None
+    failure: Event | None = field(metadata=only(*FAILURE_FIELDS))  # the latest failed/bounced event
     read_via: ReadVia | None = None  # mdn, reply or pixel: the signal read_at comes from
     evidence: tuple[Evidence, ...] = ()  # every read signal behind the state, counted or not
 
@@ -124,7 +100,8 @@ class ReplyStatus:
     state: ReplyState
     bounce_label: bool
     recipients: tuple[RecipientStatus, ...]
-    third_party: tuple[ThirdPartyAnswer, ...] = ()  # hidden, like every read signal, with receipts off
+    # hidden, like every read signal, with receipts off
+    third_party: tuple[ThirdPartyAnswer, ...] = field(default=(), metadata=shown_as("answered_by_third_party"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +152,7 @@ def recipient_state(
         state = RecipientState.DELIVERED
     else:
         state = progress
-    failure = None
-    if last_failure is not None:
-        f = last_failure
-        failure = Failure(f.status, f.reason, f.hard, f.diagnostic, f.remote_mta, f.source, f.at)
-    return RecipientStatus(address, kind, state, delivered_at, read_at, failure, read.read_via, read.evidence)
+    return RecipientStatus(address, kind, state, delivered_at, read_at, last_failure, read.read_via, read.evidence)
 
 
 def reply_state(recipients: Sequence[RecipientStatus]) -> ReplyState:
@@ -214,56 +187,6 @@ def reply_status(
     return ReplyStatus(
         message_id, subject, queued_at, state, state == ReplyState.FAILED, tuple(recipients), tuple(third_party)
     )
-
-
-# ------------------------------------------------------------------ JSON shapes (DESIGN.md)
-
-
-def failure_json(f: Failure | None) -> dict[str, object] | None:
-    if f is None:
-        return None
-    return {
-        "status": f.status,
-        "reason": f.reason,
-        "hard": f.hard,
-        "diagnostic": f.diagnostic,
-        "remote_mta": f.remote_mta,
-        "source": f.source,
-        "at": f.at,
-    }
-
-
-def reply_json(r: ReplyStatus) -> dict[str, object]:
-    return {
-        "message_id": r.message_id,
-        "subject": r.subject,
-        "queued_at": r.queued_at,
-        "state": str(r.state),
-        "bounce_label": r.bounce_label,
-        "answered_by_third_party": [{"author": a.author, "at": a.at} for a in r.third_party],
-        "recipients": [
-            {
-                "address": p.address,
-                "kind": str(p.kind),
-                "state": str(p.state),
-                "delivered_at": p.delivered_at,
-                "read_at": p.read_at,
-                "failure": failure_json(p.failure),
-                "read_via": None if p.read_via is None else str(p.read_via),
-                "evidence": readsignals.evidence_json(p.evidence),
-            }
-            for p in r.recipients
-        ],
-    }
-
-
-def thread_json(t: ThreadInfo) -> dict[str, object]:
-    return {
-        "ticket": t.ticket,
-        "department": t.department,
-        "receipts_enabled": t.receipts_enabled,
-        "replies": [reply_json(r) for r in t.replies],
-    }
 
 
 # ------------------------------------------------------------------ assembling a thread

@@ -21,20 +21,25 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta
 
 import aiohttp
 import sqlite_utils
 
 from maild import clock as clock_module
-from maild import departments, logs, queries
+from maild import logs, queries
 from maild.config import Settings
 from maild.core.backoff import backoff
 from maild.core.stats import WebhookStats
+from maild.core.jsonvalue import only, to_json
+from maild.core.record import Event
+from maild.core.states import ReplyState
 from maild.errors import MaildError
 from maild.http.auth import load_secret
-from maild.readsignals import evidence_json
+from maild.status import RecipientStatus
+from maild.store import StorePort, named_row
 
 log = logs.get("webhooks")
 
@@ -64,47 +69,62 @@ class WebhookPost:
         return f"{self.event_id}.{self.part}"
 
 
-def _body(obj: dict[str, object]) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+# What a webhook shows of the event's recipient: its status right after the event.
+RECIPIENT_FIELDS = ("address", "state", "read_at", "read_via", "evidence")
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    """Body of part 0: one event, as `GET /v1/events` shows it, and its recipient's status right after it."""
+
+    event: Event
+    recipient: RecipientStatus | None = field(default=None, metadata=only(*RECIPIENT_FIELDS))
+    type: str = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStateMessage:
+    """Body of part 1: the reply state change one event caused."""
+
+    ticket: str | None
+    message_id: str | None
+    previous_state: ReplyState
+    state: ReplyState
+    bounce_label: bool
+    event_id: int
+    at: str
+    type: str = "reply_state"
+
+
+def _body(message: EventMessage | ReplyStateMessage) -> bytes:
+    return json.dumps(to_json(message), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def pending_deliveries(
-    db: sqlite_utils.Database, cursor: tuple[int, int], *, receipts_default: bool, limit: int
+    db: sqlite_utils.Database, cursor: tuple[int, int], *, limit: int
 ) -> tuple[list[WebhookPost], tuple[int, int]]:
     """Deliveries after `cursor`, and the cursor to store when there are none (hidden events skipped)."""
     last_event, last_part = cursor
     after = last_event - 1 if last_part == 0 else last_event  # part 1 of last_event may still be due
-    page = queries.list_events(db, receipts_default=receipts_default, after=after, limit=limit)
-    visible = queries.Visibility(db, receipts_default)
+    page = queries.list_events(db, after=after, limit=limit)
+    visible = queries.Visibility(db)
     out: list[WebhookPost] = []
     for ev in page.events:
-        before, after_state, now_status = queries.reply_around(db, ev.message, ev.id, visible)
-        mine = now_status.get(ev.recipient)
-        recipient = None if mine is None else {
-            "address": mine.address, "state": str(mine.state), "read_at": mine.read_at,
-            "read_via": None if mine.read_via is None else str(mine.read_via),
-            "evidence": evidence_json(mine.evidence),
-        }  # the event's recipient as the status JSON shows it right after the event
-        items = [WebhookPost(ev.id, 0, _body({"type": "event", "event": ev.to_json(), "recipient": recipient}))]
+        assert ev.place is not None  # list_events loads every event's place
+        before, after_state, now_status = queries.reply_around(db, ev.place.message, ev.id, visible)
+        # the event's recipient as the status JSON shows it right after the event
+        items = [WebhookPost(ev.id, 0, _body(EventMessage(ev, now_status.get(ev.place.recipient))))]
         if before != after_state:
-            items.append(
-                WebhookPost(
-                    ev.id,
-                    1,
-                    _body(
-                        {
-                            "type": "reply_state",
-                            "ticket": ev.ticket,
-                            "message_id": ev.message_id,
-                            "previous_state": str(before),
-                            "state": str(after_state),
-                            "bounce_label": after_state == "failed",
-                            "event_id": ev.id,
-                            "at": ev.at,
-                        }
-                    ),
-                )
+            change = ReplyStateMessage(
+                ticket=ev.place.ticket,
+                message_id=ev.place.message_id,
+                previous_state=before,
+                state=after_state,
+                bounce_label=after_state == ReplyState.FAILED,
+                event_id=ev.id,
+                at=ev.at,
             )
+            items.append(WebhookPost(ev.id, 1, _body(change)))
         out += [d for d in items if (d.event_id, d.part) > cursor]
     idle_cursor = max(cursor, (page.next, 1))
     return out, idle_cursor
@@ -112,9 +132,7 @@ def pending_deliveries(
 
 def load_cursor(db: sqlite_utils.Database, url: str, now: datetime) -> tuple[tuple[int, int], int, str | None]:
     """(cursor, attempts, next_attempt_at) of a URL; a URL seen for the first time starts after the latest event."""
-    row = db.execute(
-        "SELECT last_event, last_part, attempts, next_attempt_at FROM webhook_cursors WHERE url = ?", (url,)
-    ).fetchone()
+    row = named_row(db, "SELECT last_event, last_part, attempts, next_attempt_at FROM webhook_cursors WHERE url = ?", (url,))
     if row is None:
         start = queries.latest_event_id(db)
         db.execute(
@@ -122,7 +140,7 @@ def load_cursor(db: sqlite_utils.Database, url: str, now: datetime) -> tuple[tup
             (url, start, clock_module.iso(now)),
         )
         return (start, 1), 0, None
-    return (row[0], row[1]), row[2], row[3]
+    return (row["last_event"], row["last_part"]), row["attempts"], row["next_attempt_at"]
 
 
 def save_cursor(db: sqlite_utils.Database, url: str, cursor: tuple[int, int], now: datetime) -> None:
@@ -146,7 +164,7 @@ def save_failure(db: sqlite_utils.Database, url: str, attempts: int, retry_at: d
 class WebhookDispatcher:
     """One task per URL; `run()` until `stop()`. `wake()` after recording events to skip the poll delay."""
 
-    def __init__(self, settings: Settings, store, *, clock: Callable[[], datetime] = clock_module.now) -> None:  # noqa: ANN001
+    def __init__(self, settings: Settings, store: StorePort, *, clock: Callable[[], datetime] = clock_module.now) -> None:
         self.settings = settings
         self.conf = settings.webhooks
         self.store = store
@@ -167,8 +185,6 @@ class WebhookDispatcher:
         if not self.conf.urls:
             return
         secret = (await asyncio.to_thread(load_secret, self.conf.secret_file, "webhooks.secret_file")).encode()
-        default = self.settings.tracking.receipts_default
-        await self._save("*", lambda db: departments.sync_default(db, default))  # the SQL views see the default
         timeout = aiohttp.ClientTimeout(total=self.conf.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             self._session = session
@@ -195,7 +211,6 @@ class WebhookDispatcher:
             log.error("webhook_store_failed", url=url, error=str(exc))
 
     async def _serve(self, url: str, secret: bytes) -> None:
-        default = self.settings.tracking.receipts_default
         while True:
             try:
                 cursor, attempts, retry_at = await self.store.write(lambda db: load_cursor(db, url, self.clock()))
@@ -210,7 +225,7 @@ class WebhookDispatcher:
         while not self._stop.is_set():
             try:
                 deliveries, idle = await self.store.read(
-                    lambda db, cursor=cursor: pending_deliveries(db, cursor, receipts_default=default, limit=self.conf.batch_size)
+                    partial(pending_deliveries, cursor=cursor, limit=self.conf.batch_size)
                 )
             except Exception as exc:  # a failing read is retried on the next poll
                 log.error("webhook_read_failed", url=url, error=str(exc))
@@ -219,7 +234,7 @@ class WebhookDispatcher:
             if not deliveries:
                 if idle != cursor:  # only hidden events: move past them and look again at once
                     cursor = idle
-                    await self._save(url, lambda db, idle=idle: save_cursor(db, url, idle, self.clock()))
+                    await self._save(url, partial(save_cursor, url=url, cursor=idle, now=self.clock()))
                     continue
                 await self._pause(self.conf.poll_interval)
                 continue
@@ -231,7 +246,7 @@ class WebhookDispatcher:
                     return
                 attempts = 0
                 cursor = (d.event_id, d.part)
-                await self._save(url, lambda db, c=cursor: save_cursor(db, url, c, self.clock()))
+                await self._save(url, partial(save_cursor, url=url, cursor=cursor, now=self.clock()))
                 self.stats.delivered += 1
 
     async def _sleep_until(self, moment: datetime) -> None:
@@ -256,7 +271,9 @@ class WebhookDispatcher:
             now = self.clock()
             log.warning("webhook_failed", url=url, delivery=d.key, attempts=attempts, retry_in=delay, error=error)
             retry_at = now + timedelta(seconds=delay)
-            await self._save(url, lambda db, n=attempts, at=retry_at, e=error, t=now: save_failure(db, url, n, at, e, t))
+            await self._save(
+                url, partial(save_failure, url=url, attempts=attempts, retry_at=retry_at, error=error, now=now)
+            )
             await self._sleep_until(self.clock() + timedelta(seconds=delay))
         return -1
 

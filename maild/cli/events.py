@@ -10,8 +10,9 @@ from maild import clock, queries
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.cli.visible import visible
 from maild.cli.status import open_read_side
+from maild.core.jsonvalue import to_json
+from maild.core.record import Event
 from maild.errors import MaildError
-from maild.queries import EventView
 
 PAGE = 1000
 
@@ -48,9 +49,11 @@ def parse_since(text: str | None) -> tuple[int, str | None]:
         raise MaildError(f"--since: expected an event id or an ISO 8601 time, got {text!r}") from None
 
 
-def line(e: EventView) -> str:
-    detail = " ".join(w for w in (e.status, e.reason, e.diagnostic) if w)
-    return f"{e.id}\t{e.at}\t{e.ticket or '-'}\t{e.recipient}\t{e.kind}\t{e.source}\t{detail}".rstrip()
+def line(e: Event) -> str:
+    r = e.record
+    detail = " ".join(w for w in (r.status, r.reason, r.diagnostic) if w)
+    ticket, recipient = (e.place.ticket, e.place.recipient) if e.place else (None, "")
+    return f"{e.id}\t{e.at}\t{ticket or '-'}\t{recipient}\t{e.kind}\t{e.source}\t{detail}".rstrip()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
         while True:
             page = queries.list_events(
                 db,
-                receipts_default=settings.tracking.receipts_default,
                 after=after,
                 limit=PAGE,
                 ticket=args.ticket,
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             )
             for e in page.events:
                 if args.json:
-                    print_json(e.to_json())
+                    print_json(to_json(e))
                 else:
                     print(visible(line(e), one_line=True))
             after = page.next

@@ -6,6 +6,7 @@ import argparse
 
 from maild import logs, retention
 from maild.cli.common import add_config_option, load_settings, print_json
+from maild.core.jsonvalue import to_json
 from maild.store import open_for_command, transaction
 
 log = logs.get("retention")
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("address_forgotten", recipients=result.recipients, events=result.events,
              messages_scrubbed=result.messages_scrubbed, quarantine_erased=result.quarantine_erased)
     if args.json:
-        print_json(result.to_json())
+        print_json(to_json(result))
     else:
         print(f"erased {result.recipients} recipients, {result.events} events, "
               f"scrubbed {result.messages_scrubbed} stored messages, deleted {result.quarantine_erased} quarantined receipts")

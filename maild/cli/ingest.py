@@ -9,6 +9,7 @@ import sys
 
 from maild import clock, tokens
 from maild.cli.common import add_config_option, load_settings, print_json
+from maild.core.events import Via
 from maild.errors import (
     ConfigError,
     KeyFileError,
@@ -36,7 +37,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_config_option(p)
     p.add_argument("file", nargs="?", default="-", metavar="FILE|-", help="the message (default: stdin)")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    p.add_argument("--source", default="pipe", help="the source name recorded with the events (default: pipe)")
+    p.add_argument(
+        "--source",
+        default="pipe",
+        choices=[v.value for v in Via],
+        help="how the message reached maild, recorded as the events' via (default: pipe)",
+    )
     p.set_defaults(func=run_ingest)
 
 

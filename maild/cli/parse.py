@@ -10,6 +10,7 @@ from typing import Any
 from maild import config
 from maild.cli.common import add_config_option
 from maild.cli.visible import json_line, raw_stdout, visible
+from maild.core.jsonvalue import to_json
 from maild.reports import ParseHints, parse
 from maild.reports.clues import hints_for
 
@@ -50,7 +51,9 @@ def parse_file(name: str, hints: ParseHints) -> dict[str, Any]:
         report = parse(raw, hints)
     except Exception as exc:  # parse() promises not to raise; if it ever does, still no traceback
         return {"file": name, "error": f"parser failure: {type(exc).__name__}"}
-    return {"file": name, **report.to_json()}
+    encoded = to_json(report)
+    assert isinstance(encoded, dict)
+    return {"file": name, **encoded}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from maild.config import Settings
 
 from maild import clock, tokens
 from maild.cli.common import add_config_option, load_settings, print_json
+from maild.core.jsonvalue import to_json
 from maild.receipts import quarantine as q
 from maild.receipts.authn import UntokenedPolicy
 from maild.receipts.ingest import hints_from, ingest_now, policy_from
@@ -75,7 +76,7 @@ def _list(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
     held = q.items(db, include_released=args.all, limit=args.limit)
     if args.json:
         for item in held:
-            print_json(item.to_json())
+            print_json(to_json(item))
         return 0
     if not held:
         print("quarantine is empty")
@@ -100,9 +101,11 @@ def _show(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(raw)
         return 0
     if args.json:
-        print_json(item.to_json())
+        print_json(to_json(item))
         return 0
-    for key, value in item.to_json().items():
+    shown = to_json(item)
+    assert isinstance(shown, dict)
+    for key, value in shown.items():
         if key != "detail":
             print(f"{key}: {value}")
     for key, value in sorted(item.detail.items()):

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from maild import config, departments, queries
+from maild import config, queries
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.cli.visible import raw_stdout, visible
-from maild.status import Failure, ThreadInfo, thread_json
-from maild.store import open_for_command, transaction
+from maild.core.jsonvalue import to_json
+from maild.core.record import Event
+from maild.status import ThreadInfo
+from maild.store import open_for_command
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,10 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def open_read_side(settings: config.Settings) -> sqlite_utils.Database:
     """A command's connection, with the stored receipts default brought in line with the configuration."""
-    db = open_for_command(settings.store.path, busy_timeout=settings.store.busy_timeout)
-    default = settings.tracking.receipts_default
-    if departments.stored_default(db, not default) != default:
-        transaction(db, lambda d: departments.sync_default(d, default))
+    db = open_for_command(
+        settings.store.path,
+        busy_timeout=settings.store.busy_timeout,
+        receipts_default=settings.tracking.receipts_default,
+    )
     machine = settings.pixel.count_machine_opens
     if departments.stored_pixel_counting(db) != machine:
         transaction(db, lambda d: departments.sync_pixel_counting(d, machine))
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     db = open_read_side(settings)
     try:
-        info = queries.load_thread(db, args.ticket, receipts_default=settings.tracking.receipts_default)
+        info = queries.load_thread(db, args.ticket)
     finally:
         db.conn.close()
     if info is None:
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"maild: unknown ticket {args.ticket}", file=sys.stderr)
         return 1
     if args.json:
-        print_json(thread_json(info))
+        print_json(to_json(info))
     else:
         render(info, console())
     return 0
@@ -78,9 +81,10 @@ def _time(text: str | None) -> str:
     return "" if text is None else text[:16].replace("T", " ")
 
 
-def _failure(f: Failure | None) -> str:
-    if f is None:
+def _failure(e: Event | None) -> str:
+    if e is None:
         return ""
+    f = e.record
     kind = "" if f.hard is None else (" hard" if f.hard else " soft")
     words = " ".join(w for w in (f.status, f.reason) if w)
     text = f"{words}{kind}".strip()

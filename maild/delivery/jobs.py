@@ -12,6 +12,8 @@ from maild.core.events import EventSource
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.delivery.copies import DueRecipient, SpoolMessage
 from maild.delivery.outcome import Outcome
+from maild.store import named_rows
+from maild.store import settings as store_settings
 from maild.store.events import CHUNK, NewEvent, record_events
 
 _UNFINISHED = sql_list(UNFINISHED_DELIVERY)
@@ -23,8 +25,6 @@ def pick_due(
     now: datetime,
     limit: int,
     skip: frozenset[int] | set[int] = frozenset(),
-    *,
-    receipts_default: bool = True,
 ) -> tuple[list[DueRecipient], dict[int, SpoolMessage]]:
     """Recipients not final, due by `now`, of messages not held, oldest first; `skip` (in flight) left out.
 
@@ -32,7 +32,8 @@ def pick_due(
     department still does now: switching receipts off also covers copies
     still waiting for a retry.
     """
-    rows = db.execute(
+    rows = named_rows(
+        db,
         f"""SELECT r.id, r.message, r.address, r.token, r.attempts
              FROM recipients r JOIN messages m ON m.id = r.message
             WHERE r.delivery_state IN {_UNFINISHED} AND r.next_attempt_at <= ?
@@ -40,11 +41,16 @@ def pick_due(
             ORDER BY r.next_attempt_at, r.id
             LIMIT ?""",
         (iso(now), limit + len(skip)),
-    ).fetchall()
-    due = [DueRecipient(*row) for row in rows if row[0] not in skip][:limit]
+    )
+    due = [
+        DueRecipient(id=r["id"], message=r["message"], address=r["address"], token=r["token"], attempts=r["attempts"])
+        for r in rows
+        if r["id"] not in skip
+    ][:limit]
     wanted = sorted({r.message for r in due})
     messages: dict[int, SpoolMessage] = {}
     switch: dict[str | None, bool] = {}
+    receipts_default = store_settings.receipts_default(db)
 
     def switched_on(department: str | None) -> bool:
         if department not in switch:
@@ -61,16 +67,19 @@ def pick_due(
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
-        for row in db.execute(
+        for row in named_rows(
+            db,
             f"""SELECT id, queue_id, sender, tracked, receipts_requested, received_at, headers, body, department
                   FROM messages WHERE id IN ({marks}) AND body IS NOT NULL""",
             chunk,
         ):
-            receipts = bool(row[4]) and switched_on(row[8])
+            receipts = bool(row["receipts_requested"]) and switched_on(row["department"])
             # The open pixel only with read information shown: with receipts off an open would be hidden anyway.
-            pixel = bool(row[3]) and switched_on(row[8]) and pixel_on(row[8])
-            messages[row[0]] = SpoolMessage(
-                row[0], row[1], row[2], bool(row[3]), receipts, parse_iso(row[5]), bytes(row[6]), bytes(row[7]), pixel
+            pixel = bool(row["tracked"]) and switched_on(row["department"]) and pixel_on(row["department"])
+            messages[row["id"]] = SpoolMessage(
+                id=row["id"], queue_id=row["queue_id"], sender=row["sender"], tracked=bool(row["tracked"]),
+                receipts_requested=receipts, received_at=parse_iso(row["received_at"]), headers=bytes(row["headers"]),
+                body=bytes(row["body"]), pixel=pixel,
             )
     return due, messages
 

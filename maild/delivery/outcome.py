@@ -12,7 +12,7 @@ from maild.core.states import DeliveryState
 from maild.delivery.copies import DueRecipient
 from maild.delivery.protocol import ReplyClass
 from maild.delivery.transport import Answer
-from maild.model import StatusRecord
+from maild.core.record import StatusRecord
 
 
 @dataclass(frozen=True, slots=True)

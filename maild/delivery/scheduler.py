@@ -28,7 +28,7 @@ from maild.delivery.outcome import Outcome, RetryPolicy, decide
 from maild.delivery.transport import Answer, Transport
 from maild.delivery.unrecorded import Unrecorded
 from maild.ratelog import RateLog
-from maild.store import Store
+from maild.store import StorePort
 from maild.tokens import KeySet
 
 log = logs.get("delivery")
@@ -44,7 +44,7 @@ class Scheduler:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: StorePort,
         keys: KeySet,
         *,
         clock: Callable[[], datetime] = clock.now,
@@ -152,10 +152,7 @@ class Scheduler:
         skip = set(self._in_flight)
         self._finished_while_picking = set()
         try:
-            default = self.settings.tracking.receipts_default
-            due, messages = await self.store.read(
-                lambda db: jobs.pick_due(db, now, batch, skip, receipts_default=default)
-            )
+            due, messages = await self.store.read(lambda db: jobs.pick_due(db, now, batch, skip))
             late = self._finished_while_picking  # committed after our snapshot: stale rows
         finally:
             self._finished_while_picking = None

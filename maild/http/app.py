@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
@@ -15,12 +14,13 @@ from maild.errors import MaildError
 from maild.http import openapi
 from maild.http.auth import bearer_middleware, error, json_errors, load_token
 from maild.metrics.health import HealthProbe, healthz_handler
-from maild.status import reply_json, thread_json
+from maild.core.jsonvalue import to_json
+from maild.store import StorePort, StoreReads
 from maild.web import panel as web_panel
 
 log = logs.get("http")
 
-STORE = web.AppKey("store", object)
+STORE = web.AppKey("store", StorePort)
 SETTINGS = web.AppKey("settings", Settings)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -33,7 +33,7 @@ def _default(request: web.Request) -> bool:
     return request.app[SETTINGS].tracking.receipts_default
 
 
-def store_probe(store: Any) -> Callable[[], Awaitable[HealthProbe]]:
+def store_probe(store: StoreReads) -> Callable[[], Awaitable[HealthProbe]]:
     """/healthz of the API served alone (without the daemon's parts): ready when the store answers a read."""
 
     async def probe() -> HealthProbe:
@@ -54,21 +54,18 @@ async def ticket(request: web.Request) -> web.Response:
     number = request.match_info["ticket"]
     if not _TICKET.fullmatch(number):  # ASCII only ("٣" is a digit to Python), and bounded
         return error(400, "ticket: expected 1 to 64 ASCII letters, digits, '.', '_' or '-'")
-    default = _default(request)
-    info = await request.app[STORE].read(lambda db: queries.load_thread(db, number, receipts_default=default))
+    info = await request.app[STORE].read(lambda db: queries.load_thread(db, number))
     if info is None:
         return error(404, "unknown ticket", ticket=number)
-    return web.json_response(thread_json(info))
+    return web.json_response(to_json(info))
 
 
 async def message(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
-    default = _default(request)
-    info = await request.app[STORE].read(lambda db: queries.load_message(db, message_id, receipts_default=default))
+    info = await request.app[STORE].read(lambda db: queries.load_message(db, message_id))
     if info is None:
         return error(404, "unknown message", message_id=message_id)
-    body = {"ticket": info.ticket, "department": info.department, "receipts_enabled": info.receipts_enabled}
-    return web.json_response({**body, **reply_json(info.reply)})
+    return web.json_response(to_json(info))
 
 
 def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -87,13 +84,12 @@ async def events(request: web.Request) -> web.Response:
     except ValueError as exc:
         return error(400, str(exc))
     t, rcpt = request.query.get("ticket"), request.query.get("recipient")
-    default = _default(request)
     page = await request.app[STORE].read(
         lambda db: queries.list_events(
-            db, receipts_default=default, after=after, limit=limit, ticket=t, recipient=rcpt
+            db, after=after, limit=limit, ticket=t, recipient=rcpt
         )
     )
-    return web.json_response({"events": [e.to_json() for e in page.events], "next": page.next, "more": page.more})
+    return web.json_response(to_json(page))
 
 
 MAX_TICKETS = 200
@@ -106,11 +102,10 @@ async def tickets(request: web.Request) -> web.Response:
         return error(400, "ticket: give one or more, as ?ticket=A&ticket=B")
     if len(wanted) > MAX_TICKETS:
         return error(400, f"ticket: at most {MAX_TICKETS} per request")
-    default = _default(request)
     infos = await request.app[STORE].read(
-        lambda db: [queries.load_thread(db, t, receipts_default=default) for t in wanted]
+        lambda db: [queries.load_thread(db, t) for t in wanted]
     )
-    body = [thread_json(i) if i is not None else {"ticket": t, "error": "unknown ticket"} for t, i in zip(wanted, infos, strict=True)]
+    body = [to_json(i) if i is not None else {"ticket": t, "error": "unknown ticket"} for t, i in zip(wanted, infos, strict=True)]
     return web.json_response({"tickets": body})
 
 
@@ -122,7 +117,7 @@ async def department_list(request: web.Request) -> web.Response:
     default = _default(request)
     configured = set(request.app[SETTINGS].tracking.sender_departments.values())
     rows = await request.app[STORE].read(
-        lambda db: queries.department_overview(db, receipts_default=default, configured=configured)
+        lambda db: queries.department_overview(db, configured=configured)
     )
     return web.json_response({"default": default, "departments": [_department_json(d) for d in rows]})
 
@@ -162,12 +157,12 @@ ROUTES = [
 ]
 
 
-def build_app(settings: Settings, store, *, routes: Iterable[web.RouteDef] = ()) -> web.Application:  # noqa: ANN001
+def build_app(settings: Settings, store: StorePort, *, routes: Iterable[web.RouteDef] = ()) -> web.Application:
     """The API application; the daemon adds its own routes (/metrics) through `routes` or app.router.
 
     A route in `routes` replaces the built-in one of the same method and path (the daemon's /healthz
     probes all its parts; the built-in one only the store, through the same maild.metrics.health decision).
-    `store` is anything with `async read(job)` (maild.store.Store).
+    `store` is the daemon's store (a maild.store.StorePort).
     """
     extra = list(routes)
     taken = {(r.method, r.path) for r in extra}
@@ -195,12 +190,10 @@ class HttpServer:
 
 
 async def start_http(
-    settings: Settings, store, *, app: web.Application | None = None, listen: str | None = None  # noqa: ANN001
+    settings: Settings, store: StorePort, *, app: web.Application | None = None, listen: str | None = None
 ) -> HttpServer:
     """Serve the API on http.listen (or `listen`, e.g. "127.0.0.1:0" in tests); returns once it listens."""
     host, port = parse_hostport(listen if listen is not None else settings.http.listen, settings.base_dir)
-    default = settings.tracking.receipts_default
-    await store.write(lambda db: departments.sync_default(db, default))  # the SQL views see the configured default
     if app is None:
         app = build_app(settings, store)
     runner = web.AppRunner(app, access_log=None)

@@ -62,7 +62,9 @@ def bearer_middleware(token: str) -> Callable[..., Awaitable[web.StreamResponse]
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Every error is JSON with a message, never aiohttp's text pages or a traceback."""
     try:
         return await handler(request)

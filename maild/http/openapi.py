@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from maild.core.events import EventSource, Via
+
 _str_or_null = {"type": ["string", "null"]}
 _error = {"$ref": "#/components/schemas/Error"}
 _unauthorized = {"description": "Missing or wrong bearer token", "content": {"application/json": {"schema": _error}}}
@@ -130,7 +132,15 @@ DOCUMENT: dict[str, Any] = {
                     "kind": {"type": "string", "examples": ["accepted", "bounced", "displayed"]},
                     "at": {"type": "string", "format": "date-time"},
                     "recorded_at": {"type": "string", "format": "date-time"},
-                    "source": {"type": "string"},
+                    "source": {
+                        "enum": [s.value for s in EventSource],
+                        "description": "what the world said: our own SMTP delivery, a DSN, an MDN, a non-standard "
+                        "bounce, an auto-reply, an ARF report, the recipient's reply, the open pixel, an admin",
+                    },
+                    "via": {
+                        "enum": [*(v.value for v in Via), None],
+                        "description": "how the report reached maild; null for our own acts (smtp, admin)",
+                    },
                     "status": _str_or_null,
                     "action": _str_or_null,
                     "reason": _str_or_null,
@@ -138,6 +148,8 @@ DOCUMENT: dict[str, Any] = {
                     "diagnostic": _str_or_null,
                     "remote_mta": _str_or_null,
                     "reply_code": {"type": ["integer", "null"]},
+                    "reporting_mta": {**_str_or_null, "description": "the DSN's Reporting-MTA"},
+                    "reporting_ua": {**_str_or_null, "description": "the MDN's Reporting-UA"},
                 },
             },
             "Department": {

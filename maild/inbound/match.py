@@ -24,10 +24,12 @@ from enum import StrEnum
 import sqlite_utils
 
 from maild.clock import iso
-from maild.core.events import EventKind, EventSource
+from maild.core.events import EventKind, EventSource, Via
 from maild.inbound.headers import InboundHeaders, automatic, normalize
 from maild.model import StatusRecord
 from maild.store.events import NewEvent, record_event
+
+_VIAS = frozenset(v.value for v in Via)
 
 
 class Verdict(StrEnum):
@@ -156,12 +158,13 @@ def record_answer(
                 message_id=reply.message,
                 kind=EventKind.REPLIED,
                 at=at,
-                source=str(EventSource.REPLY),
+                source=EventSource.REPLY,
                 record=StatusRecord(action="replied"),
                 detail={"via": via, "inbound_source": source, "ref": ref, "author": decision.author,
                         "matched_by": decision.matched_by, "answer_message_id": h.message_id,
                         "received_at": iso(now)},
                 natural_key=f"reply:{h.key}:{r.id}:replied",
+                via=Via(via) if via in _VIAS else None,  # how the answer reached maild
             )
             if record_event(db, event, recorded_at=now) is not None:
                 events += 1

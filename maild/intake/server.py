@@ -40,8 +40,7 @@ from maild.intake.limits import (
 )
 from maild.ratelog import RateLog
 from maild.spool import Submission, enqueue_many, new_queue_id
-from maild.store import Store
-from maild.store.writer import Batchable
+from maild.store import Batchable, StoreWrites
 
 log = logs.get("intake")
 
@@ -70,7 +69,7 @@ class IntakeHandler:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: StoreWrites,
         keys: tokens.KeySet,
         *,
         on_spooled: Callable[[], None] = lambda: None,
@@ -226,7 +225,7 @@ class IntakeHandler:
             helpdesk_ids=c.ids,
         )
         # Batchable: the messages of concurrent sessions are stored together, in a few multi-row statements.
-        job = Batchable(enqueue_many, (sub, self.keys, self.settings.tracking.receipts_default))
+        job = Batchable(enqueue_many, (sub, self.keys))
         try:
             spooled = await self.store.write(job)
         except (StoreBusy, StoreError) as exc:
@@ -559,6 +558,6 @@ class IntakeServer:
         log.info("intake_stopped")
 
 
-def build_intake(settings: Settings, store: Store, keys: tokens.KeySet, on_spooled: Callable[[], None]) -> IntakeServer:
+def build_intake(settings: Settings, store: StoreWrites, keys: tokens.KeySet, on_spooled: Callable[[], None]) -> IntakeServer:
     users = load_users(settings.intake.users_file) if settings.intake.users_file else None
     return IntakeServer(settings, IntakeHandler(settings, store, keys, on_spooled=on_spooled, users=users))

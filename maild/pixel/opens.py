@@ -56,7 +56,7 @@ def record_open(
         message_id=found.message_id,
         kind=EventKind.OPENED,
         at=now,
-        source=str(EventSource.PIXEL),
+        source=EventSource.PIXEL,
         record=StatusRecord(action=str(verdict.kind)),
         detail=detail,
         natural_key=f"pixel:{found.recipient_id}:{verdict.kind}",

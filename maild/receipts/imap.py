@@ -66,9 +66,11 @@ from maild.receipts.imap_state import (
     save_state,
 )
 from maild.receipts.ingest import IngestOutcome
+from maild.receipts.port import ReportIngestor
 from maild.receipts.quarantine import raw_limit
 from maild.receipts.runner import Runner
 from maild.reports.clues import ParseHints
+from maild.store import StorePort
 
 __all__ = ["FIRST_BACKOFF", "MAX_BACKOFF", "FolderState", "ImapError", "ImapSource", "ImapTlsUnavailable", "load_state", "save_state"]
 
@@ -86,7 +88,7 @@ class ImapSource(Runner):
     max_backoff = MAX_BACKOFF
 
     def __init__(
-        self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
+        self, settings: ReceiptSource, ingestor: ReportIngestor, store: StorePort, clock: Callable[[], datetime] = clockmod.now,
     ) -> None:
         super().__init__(settings.url.display())
         self.settings = settings

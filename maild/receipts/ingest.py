@@ -34,6 +34,7 @@ from maild.receipts.quarantine import QuarantineReason
 from maild.reports.clues import ParseHints, hints_for
 from maild.reports.model import RecipientResult, Report, ReportKind
 from maild.store.events import NewEvent, record_event
+from maild.store.protocol import StoreWrites
 from maild.tokens import KeySet
 
 log = logs.get("ingest")
@@ -116,10 +117,11 @@ def ingest_report(
             message_id=match.message_id,
             kind=kind,
             at=mapping.event_time(report, result, queued_at=match.queued_at, received_at=now),
-            source=source,
+            source=mapping.event_source(report.kind),
             record=mapping.status_record(report, result),
             detail=mapping.event_detail(report, result, matched_by=match.matched_by, ingest_source=source, ref=ref, received_at=now),
             natural_key=_natural_key(report, match.recipient_id, kind),
+            via=mapping.via_of(source),
         )
         if record_event(db, event, recorded_at=now) is None:
             duplicates += 1
@@ -362,7 +364,7 @@ class Ingestor:
     """Parse (in a thread: CPU work) and record (one writer transaction) one raw report from any source."""
 
     def __init__(
-        self, settings: Settings, store: Any, keys: KeySet, clock: Callable[[], datetime] = clock.now,
+        self, settings: Settings, store: StoreWrites, keys: KeySet, clock: Callable[[], datetime] = clock.now,
         *, parser: Parser | None = None, resolver: Resolver | None = None,
     ) -> None:
         self.settings = settings

@@ -20,6 +20,8 @@ from maild import logs
 from maild.config import ReceiptSource
 from maild.receipts.quarantine import MAX_RAW_BYTES, raw_limit
 from maild.receipts.runner import Runner
+from maild.receipts.port import ReportIngestor
+from maild.store import StorePort
 
 log = logs.get("receipts.lmtp")
 
@@ -36,7 +38,7 @@ def replies(status: str, recipients: int) -> str:
 class ReceiptHandler:
     """aiosmtpd handler: the policy side of the LMTP listener."""
 
-    def __init__(self, ingestor: Any, source_name: str, max_raw: int | None = None) -> None:
+    def __init__(self, ingestor: ReportIngestor, source_name: str, max_raw: int | None = None) -> None:
         self.ingestor = ingestor
         self.source_name = source_name
         self.max_raw = max_raw
@@ -62,7 +64,7 @@ class LmtpSource(Runner):
     retries = False
 
     def __init__(
-        self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
+        self, settings: ReceiptSource, ingestor: ReportIngestor, store: StorePort, clock: Callable[[], datetime] = clockmod.now,
     ) -> None:
         url = settings.url
         super().__init__(url.display())

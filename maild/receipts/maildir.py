@@ -16,15 +16,16 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from maild import clock as clockmod
 from maild import logs
 from maild.config import ReceiptSource
 from maild.fswatch import FolderWatch
 from maild.receipts.ingest import IngestOutcome
+from maild.receipts.port import ReportIngestor
 from maild.receipts.quarantine import raw_limit
 from maild.receipts.runner import Runner
+from maild.store import StorePort
 
 log = logs.get("receipts.maildir")
 
@@ -71,7 +72,7 @@ class MaildirSource(Runner):
     backoff_offset = 1  # a failed scan waits at least a second before the next
 
     def __init__(
-        self, settings: ReceiptSource, ingestor: Any, store: Any, clock: Callable[[], datetime] = clockmod.now,
+        self, settings: ReceiptSource, ingestor: ReportIngestor, store: StorePort, clock: Callable[[], datetime] = clockmod.now,
     ) -> None:
         url = settings.url
         assert url.path is not None

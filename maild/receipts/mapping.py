@@ -8,8 +8,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from maild.clock import iso
-from maild.core.events import EventKind
-from maild.model import StatusRecord
+from maild.core.events import EventKind, EventSource, Via
+from maild.core.jsonvalue import to_json
+from maild.core.record import StatusRecord
 from maild.reports.model import RecipientResult, Report, ReportKind
 
 CLOCK_SKEW = timedelta(minutes=5)  # a report dated this far past its arrival still counts as on time
@@ -104,6 +105,8 @@ def status_record(report: Report, result: RecipientResult) -> StatusRecord:
         diagnostic=result.diagnostic,
         remote_mta=result.remote_mta or report.reporting_mta,
         reply_code=reply_code(result.diagnostic),
+        reporting_mta=report.reporting_mta,
+        reporting_ua=report.reporting_ua,
     )
 
 
@@ -129,9 +132,31 @@ def event_detail(
 ) -> dict[str, Any]:
     return {
         "report": report_headers(report),
-        "recipient": result.to_json(),
+        "recipient": to_json(result),
         "matched_by": matched_by,
         "ingest_source": ingest_source,
         "ref": ref,
         "received_at": iso(received_at),
     }
+
+
+_SOURCES = {
+    ReportKind.DSN: EventSource.DSN,
+    ReportKind.MDN: EventSource.MDN,
+    ReportKind.BOUNCE: EventSource.BOUNCE,
+    ReportKind.AUTOREPLY: EventSource.AUTOREPLY,
+    ReportKind.ARF: EventSource.ARF,
+}
+
+
+def event_source(kind: ReportKind) -> EventSource:
+    """What the world said: the kind of report an event comes from (UNKNOWN reports never make events)."""
+    return _SOURCES.get(kind, EventSource.BOUNCE)
+
+
+def via_of(name: str) -> Via | None:
+    """How a report reached maild, from a source's name (imap, maildir, lmtp, pipe); None for any other name."""
+    try:
+        return Via(name)
+    except ValueError:
+        return None

@@ -11,6 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from maild.clock import iso
+from maild.store import Row, named_row, named_rows
 
 # Default of receipts[].quarantine_max_bytes: a report bigger than this is kept cut (its retry may then fail to parse).
 MAX_RAW_BYTES = 10 * 1024 * 1024
@@ -54,22 +55,6 @@ class QuarantineItem:
     state: QuarantineState
     seen: int
     retried_at: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "fingerprint": self.fingerprint,
-            "source": self.source,
-            "ref": self.ref,
-            "reason": str(self.reason),
-            "detail": self.detail,
-            "received_at": self.received_at,
-            "size": self.size,
-            "truncated": self.truncated,
-            "state": str(self.state),
-            "seen": self.seen,
-            "retried_at": self.retried_at,
-        }
 
 
 def put(
@@ -150,34 +135,34 @@ def mark_retried(db: sqlite_utils.Database, item_id: int, now: datetime) -> None
 _COLUMNS = "id, fingerprint, source, ref, reason, detail, received_at, size, truncated, state, seen, retried_at"
 
 
-def _item(row: tuple[Any, ...]) -> QuarantineItem:
+def _item(row: Row) -> QuarantineItem:
     return QuarantineItem(
-        id=int(row[0]),
-        fingerprint=row[1],
-        source=row[2],
-        ref=row[3] or "",
-        reason=QuarantineReason(row[4]),
-        detail=json.loads(row[5]) if row[5] else {},
-        received_at=row[6],
-        size=int(row[7] or 0),
-        truncated=bool(row[8]),
-        state=QuarantineState(row[9]),
-        seen=int(row[10] or 1),
-        retried_at=row[11],
+        id=int(row["id"]),
+        fingerprint=row["fingerprint"],
+        source=row["source"],
+        ref=row["ref"] or "",
+        reason=QuarantineReason(row["reason"]),
+        detail=json.loads(row["detail"]) if row["detail"] else {},
+        received_at=row["received_at"],
+        size=int(row["size"] or 0),
+        truncated=bool(row["truncated"]),
+        state=QuarantineState(row["state"]),
+        seen=int(row["seen"] or 1),
+        retried_at=row["retried_at"],
     )
 
 
 def items(db: sqlite_utils.Database, *, include_released: bool = False, limit: int = 1000) -> list[QuarantineItem]:
     where = "" if include_released else "WHERE state = 'held'"
-    rows = db.execute(f"SELECT {_COLUMNS} FROM quarantine {where} ORDER BY id LIMIT ?", (limit,)).fetchall()
+    rows = named_rows(db, f"SELECT {_COLUMNS} FROM quarantine {where} ORDER BY id LIMIT ?", (limit,))
     return [_item(r) for r in rows]
 
 
 def get(db: sqlite_utils.Database, item_id: int) -> tuple[QuarantineItem, bytes] | None:
-    row = db.execute(f"SELECT {_COLUMNS}, raw FROM quarantine WHERE id = ?", (item_id,)).fetchone()
+    row = named_row(db, f"SELECT {_COLUMNS}, raw FROM quarantine WHERE id = ?", (item_id,))
     if row is None:
         return None
-    return _item(row[:-1]), bytes(row[-1] or b"")
+    return _item(row), bytes(row["raw"] or b"")
 
 
 def count_token_rejection(db: sqlite_utils.Database, reason: str, now: datetime) -> None:

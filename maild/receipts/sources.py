@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from maild.config import Settings
 from maild.core.stats import SourceStats
 from maild.core.urls import Scheme
+from maild.receipts.port import ReportIngestor
+from maild.store import StorePort
 
 
 class Source(Protocol):
@@ -26,7 +28,7 @@ class Source(Protocol):
     async def stop(self) -> None: ...
 
 
-def build_sources(settings: Settings, ingestor: Any, store: Any) -> list[Source]:
+def build_sources(settings: Settings, ingestor: ReportIngestor, store: StorePort) -> list[Source]:
     """One source per [[receipts]] table, chosen by the URL's scheme."""
     from maild.receipts.imap import ImapSource
     from maild.receipts.lmtp import LmtpSource

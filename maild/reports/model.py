@@ -1,10 +1,12 @@
-"""The typed values the report parser returns: one Report per message, one RecipientResult per recipient."""
+"""The typed values the report parser returns: one Report per message, one RecipientResult per recipient.
+
+`maild parse --json` shows them through maild.core.jsonvalue.to_json, field by field.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 
 class ReportKind(StrEnum):
@@ -37,22 +39,6 @@ class RecipientResult:
     def bounced(self) -> bool:
         return self.action in ("failed", "delayed")
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "action": self.action,
-            "status": self.status,
-            "reason": self.reason,
-            "diagnostic": self.diagnostic,
-            "disposition": self.disposition,
-            "hard": self.hard,
-            "original_recipient": self.original_recipient,
-            "remote_mta": self.remote_mta,
-            "disposition_modifiers": list(self.disposition_modifiers),
-            "last_attempt_date": self.last_attempt_date,
-            "will_retry_until": self.will_retry_until,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -72,21 +58,3 @@ class Report:
     message_id: str | None
     fingerprint: str
     problems: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": str(self.kind),
-            "original_message_id": self.original_message_id,
-            "token": self.token,
-            "recipients": [r.to_json() for r in self.recipients],
-            "token_candidates": list(self.token_candidates),
-            "envelope_id": self.envelope_id,
-            "reporting_mta": self.reporting_mta,
-            "reporting_ua": self.reporting_ua,
-            "arrival_date": self.arrival_date,
-            "date": self.date,
-            "subject": self.subject,
-            "message_id": self.message_id,
-            "fingerprint": self.fingerprint,
-            "problems": list(self.problems),
-        }

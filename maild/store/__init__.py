@@ -2,7 +2,8 @@
 
 `Store.write(job)` and `Store.read(job)` take a function of a
 `sqlite_utils.Database`; the domain modules (spool, events, queue queries)
-provide such functions so SQL stays next to the concept it stores.
+provide such functions so SQL stays next to the concept it stores. The rest
+of maild holds a `StorePort` (maild.store.protocol), which `Store` implements.
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from typing import TypeVar
 
 import sqlite_utils
 
+from maild.store import settings as store_settings
 from maild.store.db import connect, open_db, translate
+from maild.store.protocol import Batchable, StorePort, StoreReads, StoreWrites
+from maild.store.rows import Row, enum_column, named_row, named_rows
 from maild.store.writer import Writer
+
+__all__ = [
+    "Batchable", "Row", "Store", "enum_column", "StorePort", "StoreReads", "StoreWrites", "named_row", "named_rows",
+    "open_for_command", "transaction",
+]
 
 T = TypeVar("T")
 
@@ -26,8 +35,11 @@ T = TypeVar("T")
 class Store:
     """The daemon's handle on the database: async writes through the writer, reads on a small pool."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 5.0, readers: int = 2) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 5.0, readers: int = 2, receipts_default: bool | None = None
+    ) -> None:
         self.path = path
+        self.receipts_default = receipts_default  # tracking.receipts_default, stored at open (None: leave as stored)
         self.busy_timeout = busy_timeout
         self.writer = Writer(path, busy_timeout=busy_timeout)
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="maild-reader")
@@ -37,6 +49,9 @@ class Store:
 
     def open(self) -> Store:
         self.writer.start()  # creates the file and migrates before anyone reads
+        if self.receipts_default is not None:
+            value = self.receipts_default
+            self.writer.run_sync(lambda db: store_settings.set_receipts_default(db, value))
         return self
 
     def close(self) -> None:
@@ -73,9 +88,22 @@ class Store:
             db.conn.execute("ROLLBACK")
 
 
-def open_for_command(path: Path, *, busy_timeout: float = 5.0) -> sqlite_utils.Database:
-    """A direct connection for CLI commands (a process of their own: SQLite's locks serialise them with the daemon)."""
-    return open_db(path, busy_timeout=busy_timeout)
+def open_for_command(
+    path: Path, *, busy_timeout: float = 5.0, receipts_default: bool | None = None
+) -> sqlite_utils.Database:
+    """A direct connection for CLI commands (a process of their own: SQLite's locks serialise them with the daemon).
+
+    `receipts_default` (tracking.receipts_default) is stored when it differs from the stored one, as `Store` does.
+    """
+    db = open_db(path, busy_timeout=busy_timeout)
+    if receipts_default is not None and store_settings.receipts_default(db) != receipts_default:
+        value = receipts_default
+        try:
+            transaction(db, lambda d: store_settings.set_receipts_default(d, value))
+        except BaseException:
+            db.conn.close()
+            raise
+    return db
 
 
 def transaction(db: sqlite_utils.Database, job: Callable[[sqlite_utils.Database], T]) -> T:

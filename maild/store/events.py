@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlite_utils
 
-from maild.clock import iso
-from maild.core.events import EventKind
-from maild.model import StatusRecord
+from maild.core.events import EventKind, EventSource, Via
+from maild.core.record import EMPTY, StatusRecord
+from maild.core.times import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +25,19 @@ class NewEvent:
     message_id: int  # messages.id
     kind: EventKind
     at: datetime
-    source: str
-    record: StatusRecord = StatusRecord()
+    source: EventSource  # what the world said
+    record: StatusRecord = EMPTY
     detail: dict[str, Any] | None = None
     natural_key: str | None = None
+    via: Via | None = None  # how a report reached maild; None for our own acts
 
 
-_INSERT = """INSERT INTO events (recipient, message, kind, at, recorded_at, source, status, action, reason,
-                                 hard, diagnostic, remote_mta, reply_code, detail, natural_key)
+_INSERT = """INSERT INTO events (recipient, message, kind, at, recorded_at, source, via, status, action, reason,
+                                 hard, diagnostic, remote_mta, reply_code, reporting_mta, reporting_ua, detail,
+                                 natural_key)
              VALUES {rows}
              ON CONFLICT (natural_key) DO NOTHING"""
-_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROW = "(" + ", ".join("?" * 18) + ")"
 _INSERT_ONE = _INSERT.format(rows=_ROW)
 CHUNK = 500  # rows per multi-row statement, well under SQLite's limit on parameters
 
@@ -43,9 +45,9 @@ CHUNK = 500  # rows per multi-row statement, well under SQLite's limit on parame
 def record_event(db: sqlite_utils.Database, event: NewEvent, *, recorded_at: datetime) -> int | None:
     """Insert one event; returns its id, or None when its natural key was already recorded."""
     cursor = db.conn.execute(_INSERT_ONE, _values(event, iso(recorded_at)))
-    if cursor.rowcount == 0:
+    if cursor.rowcount == 0 or cursor.lastrowid is None:
         return None
-    return int(cursor.lastrowid)
+    return cursor.lastrowid
 
 
 def record_events(db: sqlite_utils.Database, events: list[tuple[NewEvent, str]]) -> None:
@@ -69,7 +71,8 @@ def _values(event: NewEvent, recorded_at: str) -> tuple[Any, ...]:
         str(event.kind),
         iso(event.at),
         recorded_at,
-        event.source,
+        str(event.source),
+        None if event.via is None else str(event.via),
         r.status,
         r.action,
         r.reason,
@@ -77,6 +80,8 @@ def _values(event: NewEvent, recorded_at: str) -> tuple[Any, ...]:
         r.diagnostic,
         r.remote_mta,
         r.reply_code,
+        r.reporting_mta,
+        r.reporting_ua,
         json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else None,
         event.natural_key,
     )

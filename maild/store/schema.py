@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from maild.store import schema_helpdesk, schema_inbound, schema_ingest, schema_pixel, schema_status
+from maild.store import schema_helpdesk, schema_inbound, schema_ingest, schema_pixel, schema_sources, schema_status
 
 Migration = Callable[[sqlite_utils.Database], None]
 
 
 def _v1_spool_and_events(db: sqlite_utils.Database) -> None:
     """Messages and recipients (the spool), the event log, departments."""
-    db["messages"].create(
+    db.table("messages").create(
         {
             "id": int,
             "queue_id": str,  # shown to the client in "250 2.0.0 queued as ID"
@@ -41,10 +41,10 @@ def _v1_spool_and_events(db: sqlite_utils.Database) -> None:
         not_null={"queue_id", "sender", "received_at", "headers"},
         defaults={"tracked": 1, "receipts_requested": 0, "held": 0, "size": 0},
     )
-    db["messages"].create_index(["queue_id"], unique=True)
-    db["messages"].create_index(["ticket"])
-    db["messages"].create_index(["message_id"])
-    db["recipients"].create(
+    db.table("messages").create_index(["queue_id"], unique=True)
+    db.table("messages").create_index(["ticket"])
+    db.table("messages").create_index(["message_id"])
+    db.table("recipients").create(
         {
             "id": int,
             "message": int,
@@ -62,11 +62,11 @@ def _v1_spool_and_events(db: sqlite_utils.Database) -> None:
         not_null={"message", "address", "kind", "delivery_state"},
         defaults={"attempts": 0},
     )
-    db["recipients"].create_index(["message"])
-    db["recipients"].create_index(["delivery_state", "next_attempt_at"])
-    db["recipients"].create_index(["token"], unique=True)
-    db["recipients"].create_index(["address"])
-    db["events"].create(
+    db.table("recipients").create_index(["message"])
+    db.table("recipients").create_index(["delivery_state", "next_attempt_at"])
+    db.table("recipients").create_index(["token"], unique=True)
+    db.table("recipients").create_index(["address"])
+    db.table("events").create(
         {
             "id": int,
             "recipient": int,
@@ -74,7 +74,7 @@ def _v1_spool_and_events(db: sqlite_utils.Database) -> None:
             "kind": str,  # maild.model.EventKind
             "at": str,  # when it happened (the report's own date when it has a sane one)
             "recorded_at": str,  # when maild learned it
-            "source": str,  # maild.model.EventSource, or the ingest source (imap, maildir, lmtp, pipe)
+            "source": str,  # migration 4 made it maild.core.events.EventSource; before, ingest wrote its via here
             "status": str,
             "action": str,
             "reason": str,
@@ -89,10 +89,10 @@ def _v1_spool_and_events(db: sqlite_utils.Database) -> None:
         foreign_keys=[("recipient", "recipients", "id"), ("message", "messages", "id")],
         not_null={"recipient", "message", "kind", "at", "recorded_at", "source"},
     )
-    db["events"].create_index(["recipient", "id"])
-    db["events"].create_index(["message", "id"])
-    db["events"].create_index(["natural_key"], unique=True)
-    db["departments"].create(
+    db.table("events").create_index(["recipient", "id"])
+    db.table("events").create_index(["message", "id"])
+    db.table("events").create_index(["natural_key"], unique=True)
+    db.table("departments").create(
         {"key": str, "name": str, "receipts_enabled": int, "updated_at": str},
         pk="key",
         not_null={"name", "receipts_enabled"},
@@ -106,4 +106,5 @@ MIGRATIONS: list[Migration] = [
     schema_inbound.migrate,  # 4
     schema_pixel.migrate,  # 5
     schema_helpdesk.migrate,  # 6
+    schema_sources.migrate,  # 7
 ]

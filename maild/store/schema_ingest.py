@@ -7,7 +7,7 @@ import sqlite_utils
 
 def migrate(db: sqlite_utils.Database) -> None:
     """IMAP folder positions, one row per report seen, the quarantine with raw bytes, token rejection counters."""
-    db["imap_state"].create(
+    db.table("imap_state").create(
         {
             "source": str,  # the source URL without its password
             "uidvalidity": int,
@@ -17,7 +17,7 @@ def migrate(db: sqlite_utils.Database) -> None:
         pk="source",
         not_null={"uidvalidity", "last_uid", "updated_at"},
     )
-    db["reports"].create(
+    db.table("reports").create(
         {
             "fingerprint": str,  # the parser's fingerprint (sha256 of the raw bytes when unparseable)
             "kind": str,  # maild.reports.ReportKind
@@ -34,8 +34,8 @@ def migrate(db: sqlite_utils.Database) -> None:
         not_null={"kind", "received_at", "last_seen_at", "source", "outcome"},
         defaults={"seen": 1, "events": 0},
     )
-    db["reports"].create_index(["received_at"])
-    db["quarantine"].create(
+    db.table("reports").create_index(["received_at"])
+    db.table("quarantine").create(
         {
             "id": int,
             "fingerprint": str,
@@ -55,9 +55,9 @@ def migrate(db: sqlite_utils.Database) -> None:
         not_null={"fingerprint", "source", "reason", "received_at", "state"},
         defaults={"state": "held", "seen": 1, "truncated": 0},
     )
-    db["quarantine"].create_index(["fingerprint"], unique=True)
-    db["quarantine"].create_index(["state", "id"])
-    db["token_rejections"].create(
+    db.table("quarantine").create_index(["fingerprint"], unique=True)
+    db.table("quarantine").create_index(["state", "id"])
+    db.table("token_rejections").create(
         {"reason": str, "count": int, "last_at": str},
         pk="reason",
         not_null={"count", "last_at"},

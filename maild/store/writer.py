@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlite_utils
 
@@ -156,11 +156,11 @@ class Writer:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-            error = translate(exc, "commit failed")
-            log.error("store_commit_failed", error=str(error), jobs=len(batch))
-            outcomes = [(None, error)] * len(batch)
+            failure = translate(exc, "commit failed")
+            log.error("store_commit_failed", error=str(failure), jobs=len(batch))
+            outcomes = [(None, failure)] * len(batch)
             if is_store_trouble(exc):
-                self._trouble_now = str(error)
+                self._trouble_now = str(failure)
         self._note_trouble(any(e is None for _, e in outcomes))
         elapsed = time.perf_counter() - started
         self.stats.commits += 1
@@ -211,7 +211,8 @@ class Writer:
         jobs = [batch[i].job for i in group]
         conn.execute("SAVEPOINT jobs")
         try:
-            results = jobs[0].run_many(db, [job.item for job in jobs])  # type: ignore[union-attr]
+            batchable = [cast(Batchable, job) for job in jobs]  # _groups put only Batchable jobs in a group
+            results = batchable[0].run_many(db, [job.item for job in batchable])
             if len(results) != len(jobs):
                 raise RuntimeError("run_many returned a wrong number of results")
         except BaseException:

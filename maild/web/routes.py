@@ -129,7 +129,7 @@ async def replies(request: web.Request) -> web.Response:
     raw_before = request.query.get("before", "")
     before = int(raw_before) if raw_before.isdigit() and len(raw_before) < 19 else None
     page = await panel.store.read(
-        lambda db: queries.list_replies(db, receipts_default=_default(panel), search=search, before=before, limit=PAGE)
+        lambda db: queries.list_replies(db, search=search, before=before, limit=PAGE)
     )
     older = None
     if page.more and page.rows:
@@ -154,13 +154,11 @@ async def ticket(request: web.Request) -> web.Response:
 
 
 async def _ticket_view(panel: Panel, number: str) -> views.TicketView | None:
-    default = _default(panel)
-
     def read(db: sqlite_utils.Database) -> views.TicketView | None:  # one read: the thread and its timelines agree
-        info = queries.load_thread(db, number, receipts_default=default)
+        info = queries.load_thread(db, number)
         if info is None:
             return None
-        return views.ticket_view(info, queries.thread_timelines(db, number, receipts_default=default))
+        return views.ticket_view(info, queries.thread_timelines(db, number))
 
     result: views.TicketView | None = await panel.store.read(read)
     return result
@@ -219,7 +217,7 @@ async def departments_page(request: web.Request) -> web.Response:
     panel = _panel(request)
     configured = set(panel.settings.tracking.sender_departments.values())
     rows, pixel = await panel.store.read(
-        lambda db: (queries.department_overview(db, receipts_default=_default(panel), configured=configured),
+        lambda db: (queries.department_overview(db, configured=configured),
                     departments.pixel_switches(db))
     )
     return _page(request, "departments.html", "departments", departments=views.department_views(rows, pixel),

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from maild import departments
 from maild.core.states import RecipientState
 from maild.queries import DepartmentRow, ReplyRow, TimelineEvent
-from maild.status import Failure, RecipientStatus, ReplyStatus, ThreadInfo
+from maild.core.record import Event
+from maild.status import RecipientStatus, ReplyStatus, ThreadInfo
 from maild.web import words
 
 
@@ -109,14 +110,15 @@ def _who(reported_by: str | None) -> str | None:
     return (name if sep else reported_by).strip() or None
 
 
-def failure_view(f: Failure) -> FailureView:
+def failure_view(e: Event) -> FailureView:
+    f = e.record
     return FailureView(
         reason=words.reason_words(f.reason, f.status),
         status=f.status,
         diagnostic=f.diagnostic,
         reported_by=_who(f.remote_mta),
-        source=words.source_words(f.source),
-        at=f.at,
+        source=words.source_words(e.source),
+        at=e.at,
     )
 
 

@@ -30,7 +30,7 @@ def _enqueue(cfg: Path, recipients: list[str]) -> str:
         headers=headers, body=body, received_at=clock.now(), ticket="1234",
     )
     try:
-        return transaction(db, lambda db: spool.enqueue(db, sub, KEYS, receipts_default=True)).queue_id
+        return transaction(db, lambda db: spool.enqueue(db, sub, KEYS)).queue_id
     finally:
         db.conn.close()
 

@@ -88,6 +88,10 @@ def test_events_json_lists_every_event_in_order(site, capsys) -> None:
     assert code == 0
     assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
     assert len(rows) == 8 + 2 + 3  # tickets 1234 (two replies) and 77, queued events included
+    (bounce,) = [r for r in rows if r["kind"] == "bounced"]
+    assert (bounce["source"], bounce["via"], bounce["reporting_mta"], bounce["reporting_ua"]) == (
+        "dsn", "imap", "dsn.example.net", None)
+    assert {(r["source"], r["via"]) for r in rows if r["kind"] in ("queued", "accepted", "failed")} == {("smtp", None)}
 
 
 def test_events_filter_by_ticket_and_cursor(site, capsys) -> None:
@@ -178,3 +182,14 @@ def test_forget_erases_address_and_events(site, capsys) -> None:
 def test_forget_of_an_unknown_address_exits_1(site, capsys) -> None:
     code, out = cli(site, capsys, "forget", "nobody@example.net", "--json")
     assert (code, json.loads(out)["recipients"]) == (1, 0)
+
+
+def test_an_event_source_this_maild_does_not_know_is_a_clear_error(site, capsys) -> None:
+    import sqlite3
+
+    with sqlite3.connect(site / "maild.db") as conn:
+        conn.execute("UPDATE events SET source = 'carrier-pigeon' WHERE kind = 'displayed'")
+    code = main(["events", "--json", "--config", str(site / "maild.toml")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "'carrier-pigeon' in source" in captured.err and "Traceback" not in captured.err

@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP
 from maild import config, spool
 from maild.core.events import RecipientKind
 from maild.store import Store
+from maild.store import settings as store_settings
 from maild.tokens import KeySet
 
 KEYS = KeySet({"a": bytes(range(32))}, "a")
@@ -251,7 +252,12 @@ async def enqueue(
         subject="[#1234] Your request",
         tracked=tracked,
     )
-    return await store.write(lambda db: spool.enqueue(db, sub, KEYS if tracked else None, receipts_default=receipts))
+
+    def job(db):  # noqa: ANN001, ANN202
+        store_settings.set_receipts_default(db, receipts)  # tracking.receipts_default, as the store keeps it
+        return spool.enqueue(db, sub, KEYS if tracked else None)
+
+    return await store.write(job)
 
 
 async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:

@@ -298,7 +298,7 @@ async def test_switching_receipts_off_also_covers_copies_waiting_for_a_retry(tmp
         recipients=(spool.SpoolRecipient("alice@example.net", RecipientKind.TO),),
         headers=headers, body=body, received_at=START, ticket="1234", department="Billing", tracked=True,
     )
-    spooled = await store.write(lambda db: spool.enqueue(db, sub, KEYS, receipts_default=True))
+    spooled = await store.write(lambda db: spool.enqueue(db, sub, KEYS))
     assert spooled.receipts_requested  # asked for at intake...
     await store.write(lambda db: departments.set_receipts(db, "billing", False, START))  # ...switched off before delivery
     d = _delivery(tmp_path, upstream, store, clock)

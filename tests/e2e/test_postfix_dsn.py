@@ -200,7 +200,7 @@ def test_real_postfix_dsns_smtp_replies_and_mdn_become_recipient_states(
         if {a: rcpts.get(a, {}).get("state") for a in want} != want:
             return None
         alice_dsn = [e for e in events(config, "--recipient", ALICE)
-                     if e["ticket"] == ticket and e["kind"] == "delivered" and e["source"] == "imap"]
+                     if e["ticket"] == ticket and e["kind"] == "delivered" and (e["source"], e["via"]) == ("dsn", "imap")]
         return doc if alice_dsn else None
 
     doc = poll("alice delivered (DSN), nosuchuser bounced, rejectme failed, slow delayed", settled, diagnose)
@@ -225,12 +225,14 @@ def test_real_postfix_dsns_smtp_replies_and_mdn_become_recipient_states(
 
     explained = [e for e in events(config, "--recipient", UNKNOWN_RCPT) if e["ticket"] == ticket]
     (bounced,) = [e for e in explained if e["kind"] == "bounced"]
-    assert bounced["source"] == "imap" and bounced["status"] == "5.1.1" and bounced["reason"] == "userunknown", bounced
+    assert (bounced["source"], bounced["via"]) == ("dsn", "imap") and bounced["status"] == "5.1.1" and bounced["reason"] == "userunknown", bounced
     assert "nosuchuser@example.net" in bounced["diagnostic"] and "unknown user" in bounced["diagnostic"], bounced
     (delayed,) = [e for e in events(config, "--recipient", DEFER_RCPT) if e["ticket"] == ticket and e["kind"] == "delayed"]
-    assert delayed["source"] == "imap" and delayed["status"] == "4.4.1", delayed
+    assert (delayed["source"], delayed["via"]) == ("dsn", "imap") and delayed["status"] == "4.4.1", delayed
+    assert delayed["reporting_mta"], delayed  # Postfix's Reporting-MTA, kept on the event
     (smtp_failed,) = [e for e in events(config, "--recipient", REJECT_RCPT) if e["ticket"] == ticket and e["kind"] == "failed"]
     assert smtp_failed["source"] == "smtp" and smtp_failed["reply_code"] == 550, smtp_failed
+    assert smtp_failed["via"] is None, smtp_failed
 
     # the three DSNs (success, failure, delayed) were moved out of INBOX into "processed", none quarantined
     poll("3 DSNs moved to the processed folder",

@@ -225,3 +225,23 @@ async def test_healthz_of_the_api_alone_is_503_when_the_store_cannot_be_read(tmp
         async with client.get("/healthz") as r:
             assert r.status == 503
             assert (await r.json())["problems"] == ["store not open"]
+
+
+EVENT_FIELDS = {"id", "ticket", "message_id", "recipient", "recipient_kind", "kind", "at", "recorded_at", "source",
+                "via", "status", "action", "reason", "hard", "diagnostic", "remote_mta", "reply_code",
+                "reporting_mta", "reporting_ua"}
+
+
+async def test_events_say_what_the_world_said_and_how_it_arrived(api) -> None:
+    client, _, _ = api
+    async with client.get("/v1/events", params={"limit": 1000}) as r:
+        events = (await r.json())["events"]
+    assert all(set(e) == EVENT_FIELDS for e in events)
+    assert set(DOCUMENT["components"]["schemas"]["Event"]["properties"]) == EVENT_FIELDS
+    (bounce,) = [e for e in events if e["kind"] == "bounced"]
+    assert (bounce["source"], bounce["via"], bounce["reporting_mta"], bounce["remote_mta"]) == (
+        "dsn", "imap", "dsn.example.net", "mx.example.net")
+    accepted = [e for e in events if e["kind"] == "accepted"]
+    assert {(e["source"], e["via"]) for e in accepted} == {("smtp", None)}
+    read = [e for e in events if e["kind"] == "displayed"]
+    assert {(e["source"], e["via"]) for e in read} == {("mdn", "imap")}

@@ -37,7 +37,7 @@ def send(
         message_id=message_id,
         subject=f"[#{ticket}] hello",
     )
-    spooled = transaction(database, lambda d: spool.enqueue(d, sub, KEYS, receipts_default=True))
+    spooled = transaction(database, lambda d: spool.enqueue(d, sub, KEYS))
     rows = {r[0]: int(r[1]) for r in database.execute("SELECT address, id FROM recipients WHERE message = ?", (spooled.message,))}
     return Sent(spooled.message, message_id, rows)
 

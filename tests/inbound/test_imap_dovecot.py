@@ -108,7 +108,7 @@ async def test_replies_are_recorded_and_the_mailbox_stays_byte_and_flag_identica
     after = await asyncio.to_thread(snapshot, dovecot, dovecot_user)
     assert after == before  # no \Seen from the header fetch, no moves, nothing expunged, nothing rewritten
     assert "\\Seen" not in before[1][1] and "\\Flagged" in before[1][2]
-    info = queries.load_thread(db, "1234", receipts_default=True)
+    info = queries.load_thread(db, "1234")
     assert info is not None
     reply = info.replies[0]
     assert reply.state == "read"

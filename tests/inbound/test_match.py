@@ -21,7 +21,7 @@ def record(db, raw: bytes, *, ref: str = "1:1"):
 
 
 def recipient(db, ticket: str, address: str):
-    info = queries.load_thread(db, ticket, receipts_default=True)
+    info = queries.load_thread(db, ticket)
     assert info is not None
     return next(r for reply in info.replies for r in reply.recipients if r.address == address)
 
@@ -31,6 +31,7 @@ def test_an_answer_from_a_to_recipient_makes_it_read_via_reply(db) -> None:
     out = record(db, mail.answer("Alice <alice@example.net>", MID))
     assert (out.decision.verdict, out.events, out.decision.matched_by) == (Verdict.REPLY, 1, "from")
     assert replied(db) == [("alice@example.net", "reply")]
+    assert db.execute("SELECT via FROM events WHERE kind = 'replied'").fetchall() == [("imap",)]  # how it came
     alice = recipient(db, "1234", "alice@example.net")
     assert (alice.state, alice.read_via, alice.read_at) == ("read", "reply", "2026-03-01T12:30:00.000Z")
     assert [(e.signal, e.counted, e.text, e.author) for e in alice.evidence] == [
@@ -43,7 +44,7 @@ def test_cc_and_bcc_recipients_count_alike(db) -> None:
     record(db, mail.answer("bob@example.net", MID))
     record(db, mail.answer("carol@example.net", MID))
     assert sorted(replied(db)) == [("bob@example.net", "reply"), ("carol@example.net", "reply")]
-    info = queries.load_thread(db, "1234", receipts_default=True)
+    info = queries.load_thread(db, "1234")
     assert info is not None and info.replies[0].state == "read_by_cc"
 
 
@@ -70,7 +71,7 @@ def test_a_third_party_answer_is_kept_on_the_reply_and_reads_for_no_one(db) -> N
     out = record(db, mail.answer("colleague@example.net", MID))
     assert (out.decision.verdict, out.events) == (Verdict.THIRD_PARTY, 0)
     assert replied(db) == []
-    info = queries.load_thread(db, "1234", receipts_default=True)
+    info = queries.load_thread(db, "1234")
     assert info is not None
     reply = info.replies[0]
     assert [(a.author, a.at) for a in reply.third_party] == [("colleague@example.net", "2026-03-01T12:30:00.000Z")]
@@ -167,12 +168,12 @@ def test_receipts_off_hides_replies_and_third_party_answers(db) -> None:
     record(db, mail.answer("alice@example.net", MID))
     record(db, mail.answer("colleague@example.net", MID))
     transaction(db, lambda d: departments.set_receipts(d, "Billing", False, NOW))
-    info = queries.load_thread(db, "1234", receipts_default=True)
+    info = queries.load_thread(db, "1234")
     assert info is not None
     alice = info.replies[0].recipients[0]
     assert (alice.state, alice.read_at, alice.read_via, alice.evidence) == ("queued", None, None, ())
     assert info.replies[0].third_party == ()
-    page = queries.list_events(db, receipts_default=True)
+    page = queries.list_events(db)
     assert [e.kind for e in page.events] == ["queued"]
     view = db.execute("SELECT state, read_at, read_via FROM recipient_status").fetchall()
     assert view == [("queued", None, None)]

@@ -65,7 +65,7 @@ def _fill_from(db, start: int, k: int) -> None:  # noqa: ANN001
             recipients=(spool.SpoolRecipient(f"a{i}@example.net", RecipientKind.TO), spool.SpoolRecipient(f"b{i}@example.net", RecipientKind.CC)),
             headers=b"Subject: x\r\n\r\n", body=b"", received_at=NOW - timedelta(seconds=100000 - i), ticket=str(i),
         )
-        spool.enqueue(db, sub, KEYS, receipts_default=True)
+        spool.enqueue(db, sub, KEYS)
     db.execute("UPDATE recipients SET delivery_state = 'accepted' WHERE id % 3 = 0")
 
 

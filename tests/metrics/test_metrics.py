@@ -60,7 +60,7 @@ def submission(n: int, received_at: datetime, recipients: int = 1) -> spool.Subm
 
 
 async def enqueue(store: Store, n: int, received_at: datetime, recipients: int = 1) -> spool.Spooled:
-    return await store.write(lambda db: spool.enqueue(db, submission(n, received_at, recipients), KEYS, receipts_default=True))
+    return await store.write(lambda db: spool.enqueue(db, submission(n, received_at, recipients), KEYS))
 
 
 # ------------------------------------------------------------------ in-memory stats

@@ -69,7 +69,7 @@ def send(db: sqlite_utils.Database, *addresses: str, message_id: str = "<m1@help
         message_id=message_id,
         subject="[#1234] hello",
     )
-    spooled = transaction(db, lambda d: spool.enqueue(d, sub, KEYS, receipts_default=True))
+    spooled = transaction(db, lambda d: spool.enqueue(d, sub, KEYS))
     rows = {
         r[0]: (int(r[1]), r[2])
         for r in db.execute("SELECT address, id, token FROM recipients WHERE message = ?", (spooled.message,))

@@ -102,11 +102,11 @@ command_timeout = "5s"
         def ingested() -> list[tuple[str, str, str]]:
             with contextlib.closing(sqlite3.connect(settings.store.path)) as db:
                 return db.execute(
-                    """SELECT r.address, e.kind, e.source FROM events e JOIN recipients r ON r.id = e.recipient
-                       WHERE e.source = 'imap' ORDER BY r.address""").fetchall()
+                    """SELECT r.address, e.kind, e.source, e.via FROM events e JOIN recipients r ON r.id = e.recipient
+                       WHERE e.via = 'imap' ORDER BY r.address""").fetchall()
 
         rows = await async_wait_for(lambda: len(ingested()) == 2 and ingested(), what="events from IMAP")
-        assert rows == [("alice@example.net", "displayed", "imap"), ("bob@example.net", "bounced", "imap")]
+        assert rows == [("alice@example.net", "displayed", "mdn", "imap"), ("bob@example.net", "bounced", "dsn", "imap")]
         await async_wait_for(lambda: len(dovecot.uids(dovecot_user, "processed")) == 2, what="moved")
     finally:
         await daemon.stop(5)

@@ -65,8 +65,9 @@ async def test_reports_are_recorded_then_moved_to_processed(db, dovecot, dovecot
         await async_wait_for(lambda: len(event_kinds(db)) == 2, what="two events")
         assert sorted(await uids(dovecot, dovecot_user, "processed")) == [1, 2]
         assert await uids(dovecot, dovecot_user, "INBOX") == []
-    rows = db.execute("SELECT recipient, kind, source FROM events WHERE kind != 'queued' ORDER BY recipient").fetchall()
-    assert rows == [(sent.rid("alice@example.net"), "bounced", "imap"), (sent.rid("bob@example.net"), "displayed", "imap")]
+    rows = db.execute("SELECT recipient, kind, source, via FROM events WHERE kind != 'queued' ORDER BY recipient").fetchall()
+    assert rows == [(sent.rid("alice@example.net"), "bounced", "dsn", "imap"),
+                    (sent.rid("bob@example.net"), "displayed", "mdn", "imap")]
     assert set(await asyncio.to_thread(dovecot.folders, dovecot_user)) >= {"INBOX", "processed", "quarantine"}
 
 

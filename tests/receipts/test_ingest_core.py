@@ -28,9 +28,10 @@ VOUCHED = frozenset({"example.net"})  # a DKIM signature of the recipients' doma
 
 
 def events(db, kind=None):
-    sql = "SELECT recipient, kind, at, source, status, action, reason, hard, diagnostic, remote_mta, reply_code, detail FROM events WHERE kind != 'queued'"
-    rows = [dict(zip(["recipient", "kind", "at", "source", "status", "action", "reason", "hard", "diagnostic",
-                      "remote_mta", "reply_code", "detail"], r)) for r in db.execute(sql + " ORDER BY id")]
+    names = ["recipient", "kind", "at", "source", "via", "status", "action", "reason", "hard", "diagnostic",
+             "remote_mta", "reply_code", "reporting_mta", "reporting_ua", "detail"]
+    sql = f"SELECT {', '.join(names)} FROM events WHERE kind != 'queued'"
+    rows = [dict(zip(names, r, strict=True)) for r in db.execute(sql + " ORDER BY id")]
     return [r for r in rows if kind is None or r["kind"] == kind]
 
 
@@ -70,15 +71,16 @@ def test_bounce_keeps_status_reason_hard_diagnostic_remote_mta(db):
     assert (e["status"], e["reason"], e["hard"], e["remote_mta"], e["reply_code"], e["action"]) == (
         "5.1.1", "userunknown", 1, "mx.example.net", 550, "failed")
     assert e["diagnostic"].startswith("smtp; 550")
+    assert (e["source"], e["via"], e["reporting_mta"], e["reporting_ua"]) == ("dsn", "pipe", "dsn.example.net", None)
 
 
-def test_event_source_is_the_ingest_source_and_detail_keeps_report_kind(db):
+def test_event_source_is_the_report_kind_and_via_how_it_arrived(db):
     sent = send(db, "alice@example.net")
     run(db, report(ReportKind.MDN, result(disposition="displayed"), token=sent.token("alice@example.net"),
                    reporting_ua="Thunderbird"), source="imap")
     (e,) = events(db)
     detail = json.loads(e["detail"])
-    assert e["source"] == "imap"
+    assert (e["source"], e["via"], e["reporting_ua"]) == ("mdn", "imap", "Thunderbird")
     assert detail["report"]["kind"] == "mdn"
     assert detail["report"]["reporting_ua"] == "Thunderbird"
     assert detail["recipient"]["disposition"] == "displayed"

@@ -58,7 +58,8 @@ async def test_maildir_report_is_recorded_and_moved_to_processed(db, maildir_sou
     await async_wait_for(lambda: files(root / ".processed"), what="moved to processed")
     assert files(root) == []
     assert files(root / ".processed") == [delivered.name + ":2,S"]
-    assert db.execute("SELECT kind, source FROM events WHERE kind != 'queued'").fetchall() == [("bounced", "maildir")]
+    assert db.execute("SELECT kind, source, via FROM events WHERE kind != 'queued'").fetchall() == [
+        ("bounced", "dsn", "maildir")]
 
 
 async def test_maildir_unmatched_report_goes_to_quarantine_folder_and_table(db, maildir_source, tmp_path):
@@ -137,7 +138,7 @@ async def test_lmtp_records_report_and_answers_250_for_each_recipient(db, lmtp):
     raw = mail.dsn(sent.token("alice@example.net"), "alice@example.net", action="delayed", status="4.4.1")
     codes = await lmtp_send(lmtp.port, raw, ["receipts@helpdesk.example.com", "r2@helpdesk.example.com"])
     assert codes == [250, 250]
-    assert db.execute("SELECT kind, source FROM events WHERE kind != 'queued'").fetchall() == [("delayed", "lmtp")]
+    assert db.execute("SELECT kind, source, via FROM events WHERE kind != 'queued'").fetchall() == [("delayed", "dsn", "lmtp")]
 
 
 async def test_lmtp_answers_451_when_nothing_can_be_committed(db, lmtp, ingestor):

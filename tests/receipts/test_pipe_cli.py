@@ -28,7 +28,8 @@ def test_pipe_records_bounce_and_exits_0(db, config_file, monkeypatch, capsys):
     sent = send(db, "alice@example.net")
     code, out = ingest(monkeypatch, capsys, config_file, mail.dsn(sent.token("alice@example.net"), "alice@example.net"))
     assert (code, out["applied"], out["kind"]) == (0, 1, "dsn")
-    assert db.execute("SELECT kind, source, status FROM events WHERE kind = 'bounced'").fetchone() == ("bounced", "pipe", "5.1.1")
+    assert db.execute("SELECT kind, source, via, status FROM events WHERE kind = 'bounced'").fetchone() == (
+        "bounced", "dsn", "pipe", "5.1.1")
 
 
 def test_pipe_same_report_twice_records_once(db, config_file, monkeypatch, capsys):

@@ -42,7 +42,7 @@ def hostile_db(tmp_path, db_path, db):  # type: ignore[no-untyped-def]
         received_at=T0, ticket="1234", message_id="<m1@helpdesk.example.com>", subject=subject,
         department=f"Billing{TITLE}{CLEAR}",
     )
-    transaction(db, lambda d: spool.enqueue(d, sub, KEYS, receipts_default=True))
+    transaction(db, lambda d: spool.enqueue(d, sub, KEYS))
     token = db.execute("SELECT token FROM recipients").fetchone()[0]
     raw = dsn(token, "alice@example.net", diagnostic=f"smtp; 550 5.1.1 no such user {HOSTILE}")
     report = parse(raw)

@@ -6,14 +6,14 @@ import pytest
 
 from maild.core.events import EventKind, RecipientKind
 from maild.core.states import ReplyState
+from maild.core.jsonvalue import to_json
+from maild.core.record import EMPTY, Event
 from maild.status import (
-    Event,
     RecipientInput,
     ReplyInput,
     recipient_state,
     reply_state,
     thread_info,
-    thread_json,
 )
 from tests.support.builders import at
 from tests.support.status_cases import BOUNCE, CASES, Case
@@ -25,9 +25,7 @@ def events_of(spec) -> tuple[Event, ...]:
     for i, (kind, minute, *extra) in enumerate(spec, start=1):
         r = extra[0] if extra else None
         out.append(
-            Event(i, EventKind(kind), iso(at(minute)), "dsn",
-                  r and r.status, r and r.reason, r and r.hard, r and r.diagnostic, r and r.remote_mta,
-                  r and r.action)
+            Event(i, EventKind(kind), iso(at(minute)), "dsn", record=r or EMPTY)
         )
     return tuple(out)
 
@@ -57,7 +55,8 @@ def test_failure_carries_the_latest_failure_record() -> None:
     evs = events_of([("queued", 0), ("accepted", 1), ("bounced", 9, BOUNCE)])
     s = recipient_state(evs, address="a@example.net", kind=RecipientKind.TO, receipts_enabled=True)
     assert s.failure is not None
-    assert (s.failure.status, s.failure.reason, s.failure.hard, s.failure.remote_mta) == (
+    f = s.failure.record
+    assert (f.status, f.reason, f.hard, f.remote_mta) == (
         "5.1.1", "userunknown", True, "mx.example.net")
     assert s.failure.at == iso(at(9))
 
@@ -82,7 +81,7 @@ def test_thread_json_has_the_design_shape() -> None:
     reply = ReplyInput("<r@x>", "Re: hi", iso(at(0)), (
         RecipientInput("a@example.net", RecipientKind.TO, events_of([("queued", 0), ("accepted", 1), ("displayed", 5)])),
     ))
-    out = thread_json(thread_info("1234", "Billing", True, [reply]))
+    out = to_json(thread_info("1234", "Billing", True, [reply]))
     assert out == {
         "ticket": "1234", "department": "Billing", "receipts_enabled": True,
         "replies": [{"message_id": "<r@x>", "subject": "Re: hi", "queued_at": iso(at(0)), "state": "read",

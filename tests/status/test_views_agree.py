@@ -27,7 +27,7 @@ def loaded(tmp_path_factory):
 
 
 def _python_rows(b: Builder, ticket: str):
-    info = queries.load_thread(b.db, ticket, receipts_default=True)
+    info = queries.load_thread(b.db, ticket)
     assert info is not None
     return info
 
@@ -43,8 +43,11 @@ def test_recipient_status_view_agrees(loaded: Builder, n: int, case) -> None:
             p.address, p.kind, p.delivered_at, p.read_at, p.read_via)
         f = p.failure
         assert (row["failure_status"], row["failure_reason"], row["failure_diagnostic"], row["failure_source"],
-                row["failure_at"]) == ((f.status, f.reason, f.diagnostic, f.source, f.at) if f else (None,) * 5)
-        assert (None if row["failure_hard"] is None else bool(row["failure_hard"])) == (f.hard if f else None)
+                row["failure_at"]) == (
+            (f.record.status, f.record.reason, f.record.diagnostic, f.source, f.at) if f else (None,) * 5)
+        assert (None if row["failure_hard"] is None else bool(row["failure_hard"])) == (f.record.hard if f else None)
+        assert (row["failure_via"], row["failure_reporting_mta"], row["failure_reporting_ua"]) == (
+            (f.via, f.record.reporting_mta, f.record.reporting_ua) if f else (None,) * 3)
         assert bool(row["receipts_enabled"]) == case.receipts
 
 

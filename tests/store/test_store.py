@@ -105,7 +105,7 @@ async def test_batchable_jobs_share_statements_and_a_bad_one_still_fails_alone(s
 
     subs = [sub("Q1", 1), sub("Q2", 3), sub("Q1", 2), sub("Q3", 2)]  # the second Q1 breaks the UNIQUE queue_id
     results = await asyncio.gather(
-        *(store.write(Batchable(enqueue_many, (s, keys, False))) for s in subs), return_exceptions=True
+        *(store.write(Batchable(enqueue_many, (s, keys))) for s in subs), return_exceptions=True
     )
     assert isinstance(results[2], StoreError)
     spooled = [r for r in results if not isinstance(r, BaseException)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlite_utils
 
 from maild import departments
-from maild.core.events import EventKind, EventSource, RecipientKind
+from maild.core.events import EventKind, EventSource, RecipientKind, Via
 from maild.model import StatusRecord
 from maild.spool import SpoolRecipient, Submission, enqueue, new_queue_id
 from maild.store import transaction
@@ -84,7 +84,7 @@ class Builder:
             message_id=mid,
             subject=subject,
         )
-        spooled = self.write(lambda db: enqueue(db, sub, KEYS, receipts_default=True))
+        spooled = self.write(lambda db: enqueue(db, sub, KEYS))
         return Reply(spooled.message, mid, {a: rid for (a, _), rid in zip(recipients, spooled.recipients, strict=True)})
 
     def event(
@@ -94,17 +94,19 @@ class Builder:
         kind: EventKind | str,
         minutes: float,
         record: StatusRecord = StatusRecord(),
-        source: str | None = None,
+        source: EventSource | None = None,
     ) -> int | None:
         kind = EventKind(kind)
+        said = source or SOURCES.get(kind, EventSource.DSN)
         ev = NewEvent(
             reply.recipients[address],
             reply.message,
             kind,
             at(minutes),
-            source or SOURCES.get(kind, EventSource.DSN),
+            said,
             record,
             natural_key=f"test-{next(_serial)}",
+            via=None if said in (EventSource.SMTP, EventSource.ADMIN) else Via.IMAP,  # reports arrive by IMAP here
         )
         return self.write(lambda db: record_event(db, ev, recorded_at=at(minutes)))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from maild.model import StatusRecord
 
 BOUNCE = StatusRecord(status="5.1.1", reason="userunknown", hard=True, diagnostic="550 5.1.1 user unknown",
-                      remote_mta="mx.example.net", reply_code=550)
+                      remote_mta="mx.example.net", reply_code=550, reporting_mta="dsn.example.net")
 FAIL = StatusRecord(status="5.7.1", reason="policy", hard=False, diagnostic="554 5.7.1 rejected", reply_code=554)
 HUMAN = StatusRecord(action="human")  # a pixel open classified as a person's (maild.readsignals)
 MACHINE = StatusRecord(action="machine")

@@ -6,6 +6,7 @@ import pytest
 
 from maild.core.events import EventKind, RecipientKind
 from maild.core.states import RecipientState
+from maild.core.record import StatusRecord
 from maild.queries import DepartmentRow, TimelineEvent
 from maild.status import (
     Event,
@@ -23,7 +24,10 @@ T = "2026-03-01T12:00:00.000Z"
 
 
 def rcpt(address: str, kind: RecipientKind, *kinds: EventKind, receipts: bool = True, **failure: object):
-    events = [Event(i, k, f"2026-03-01T12:0{i}:00.000Z", **failure) for i, k in enumerate(kinds, 1)]  # type: ignore[arg-type]
+    source = str(failure.pop("source", "smtp"))
+    record = StatusRecord(**failure)  # type: ignore[arg-type]
+    events = [Event(i, k, f"2026-03-01T12:0{i}:00.000Z", source, record=record)  # type: ignore[arg-type]
+              for i, k in enumerate(kinds, 1)]
     return recipient_state(events, address=address, kind=kind, receipts_enabled=receipts)
 
 
@@ -157,7 +161,8 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def test_hostile_subject_address_and_diagnostic_render_as_text():
-    events = (Event(1, A, T), Event(2, R, T, "dsn", "5.1.1", "userunknown", True, HOSTILE, HOSTILE))
+    events = (Event(1, A, T, "smtp"),  # type: ignore[arg-type]
+              Event(2, R, T, "dsn", record=StatusRecord("5.1.1", None, "userunknown", True, HOSTILE, HOSTILE)))  # type: ignore[arg-type]
     info = thread_info("7", HOSTILE, True, [ReplyInput("<m@x>", HOSTILE, T, (RecipientInput(f"{HOSTILE}@x", TO, events),))])
     page = render("ticket.html", session=None, active="", ticket=views.ticket_view(info), live_ticket="7", live_version=0)
     assert "<script>" not in page and "<img" not in page

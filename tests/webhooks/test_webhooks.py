@@ -140,6 +140,10 @@ async def test_every_event_and_state_change_arrives_in_order_and_signed(env) -> 
     await d.stop()
     await task
     assert summary(receiver) == EXPECTED
+    (bounce,) = [b["event"] for b in receiver.bodies() if b["type"] == "event" and b["event"]["kind"] == "bounced"]
+    assert (bounce["source"], bounce["via"], bounce["reporting_mta"], bounce["status"]) == (
+        "dsn", "imap", "dsn.example.net", "5.1.1")
+    assert "message" not in bounce  # the internal row id stays internal
     secret = settings.webhooks.secret_file.read_text().strip().encode()
     verified = readme_verifier()
     for headers, body in receiver.got:
@@ -265,7 +269,7 @@ def test_an_event_payload_carries_its_recipients_read_via_and_evidence(tmp_path:
     r = b.reply("5", [("a@example.net", "to")])
     b.event(r, "a@example.net", "accepted", 1)
     b.event(r, "a@example.net", "replied", 20)
-    deliveries, _ = pending_deliveries(b.db, (0, 1), receipts_default=True, limit=100)
+    deliveries, _ = pending_deliveries(b.db, (0, 1), limit=100)
     bodies = [json.loads(d.body) for d in deliveries]
     replied = next(x for x in bodies if x["type"] == "event" and x["event"]["kind"] == "replied")
     assert replied["event"]["source"] == "reply"
@@ -273,6 +277,6 @@ def test_an_event_payload_carries_its_recipients_read_via_and_evidence(tmp_path:
     assert [e["text"] for e in replied["recipient"]["evidence"]] == ["replied 09:20"]
     assert [x["state"] for x in bodies if x["type"] == "reply_state"][-1] == "read"
     b.receipts("Billing", False)
-    deliveries, _ = pending_deliveries(b.db, (0, 1), receipts_default=True, limit=100)
+    deliveries, _ = pending_deliveries(b.db, (0, 1), limit=100)
     assert all(json.loads(d.body).get("event", {}).get("kind") != "replied" for d in deliveries)
     b.close()

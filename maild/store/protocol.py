@@ -1,0 +1,39 @@
+"""The store's interface: what intake, delivery, receipts, webhooks and the HTTP API may ask of a store.
+
+A store runs *jobs*: functions of one database connection that read or
+write, each in one transaction. ``maild.store.Store`` is the SQLite backend
+(one writer thread, a pool of readers); the parts of the daemon hold a
+``StorePort`` (or only the half they use) and never reach past it, so a
+second backend only has to run the same jobs (docs/architecture.md, "Store
+backends", says what that takes). Writes of the same kind may be grouped:
+a ``Batchable`` job names the function that stores many items at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import sqlite_utils
+
+from maild.store.writer import Batchable
+
+T = TypeVar("T")
+
+__all__ = ["Batchable", "StorePort", "StoreReads", "StoreWrites"]
+
+
+class StoreReads(Protocol):
+    """Runs read jobs on one consistent snapshot each, concurrently with the writer."""
+
+    async def read(self, job: Callable[[sqlite_utils.Database], T]) -> T: ...
+
+
+class StoreWrites(Protocol):
+    """Runs write jobs, each in its own transaction; returns once the job's writes are durable."""
+
+    async def write(self, job: Callable[[sqlite_utils.Database], T]) -> T: ...
+
+
+class StorePort(StoreReads, StoreWrites, Protocol):
+    """Both halves: what the daemon hands its parts."""

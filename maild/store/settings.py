@@ -1,0 +1,34 @@
+"""Settings the store keeps for every reader: the read-receipts default of departments with no setting of their own.
+
+``tracking.receipts_default`` is given to the store once, when it is opened
+(``Store(receipts_default=...)``, ``open_for_command(receipts_default=...)``)
+or when the daemon reloads, and written here by ``set_receipts_default``
+alone. Everyone else reads it from the database: the SQL views (for
+helpdesks reading the file directly), maild's queries, intake (whether a copy
+asks for a read receipt) and delivery, so all of them agree.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+_NAME = "receipts_default"
+
+
+def receipts_default(db: sqlite_utils.Database) -> bool:
+    """The stored default; on (as the views' COALESCE) when no configuration was ever stored."""
+    row = db.execute("SELECT value FROM status_settings WHERE name = ?", (_NAME,)).fetchone()
+    return True if row is None else bool(row[0] == "1")
+
+
+def set_receipts_default(db: sqlite_utils.Database, value: bool) -> bool:
+    """Store the configured default; True when it changed. Run in a write transaction."""
+    text = "1" if value else "0"
+    row = db.execute("SELECT value FROM status_settings WHERE name = ?", (_NAME,)).fetchone()
+    if row is not None and row[0] == text:
+        return False
+    db.execute(
+        "INSERT INTO status_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (_NAME, text),
+    )
+    return True
