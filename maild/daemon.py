@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from maild import clock, config, liblogs, logs, metrics, retention, secretperms, tokens
+from maild import clock, config, departments, liblogs, logs, metrics, retention, secretperms, tokens
 from maild.config import Settings
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.core.stats import SourceStats

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from maild import config, queries
+from maild import config, departments, queries
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.cli.visible import raw_stdout, visible
 from maild.core.jsonvalue import to_json
 from maild.core.record import Event
 from maild.status import ThreadInfo
-from maild.store import open_for_command
+from maild.store import open_for_command, transaction
 
 if TYPE_CHECKING:
     from rich.console import Console
