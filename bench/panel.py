@@ -53,9 +53,9 @@ def pages(path: Path, tickets: int, runs: int) -> dict[str, float]:
     def ticket_page(t: str) -> None:
         db.conn.execute("BEGIN")
         try:
-            info = queries.load_thread(db, t, receipts_default=True)
+            info = queries.load_thread(db, t)
             assert info is not None
-            view = views.ticket_view(info, queries.thread_timelines(db, t, receipts_default=True))
+            view = views.ticket_view(info, queries.thread_timelines(db, t))
         finally:
             db.conn.execute("ROLLBACK")
         render("ticket.html", session=None, active="", ticket=view, live_ticket=t, live_version=0)
@@ -66,7 +66,7 @@ def pages(path: Path, tickets: int, runs: int) -> dict[str, float]:
     def replies_page(before: int | None) -> None:
         db.conn.execute("BEGIN")
         try:
-            page = queries.list_replies(db, receipts_default=True, before=before, limit=50)
+            page = queries.list_replies(db, before=before, limit=50)
         finally:
             db.conn.execute("ROLLBACK")
         assert len(page.rows) == 50
@@ -78,7 +78,7 @@ def pages(path: Path, tickets: int, runs: int) -> dict[str, float]:
     def search_page(term: str) -> None:
         db.conn.execute("BEGIN")
         try:
-            queries.list_replies(db, receipts_default=True, search=term, limit=50)
+            queries.list_replies(db, search=term, limit=50)
         finally:
             db.conn.execute("ROLLBACK")
 

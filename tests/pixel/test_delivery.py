@@ -38,7 +38,7 @@ def spool_reply(db, department: str, extra: dict[str, str] | None = None) -> byt
         received_at=T0, ticket="1234", department=department, message_id="<m1@helpdesk.example.com>",
         subject="[#1234] hello",
     )
-    transaction(db, lambda d: spool.enqueue(d, sub, KEYS, receipts_default=True))
+    transaction(db, lambda d: spool.enqueue(d, sub, KEYS))
     return body
 
 

@@ -68,7 +68,7 @@ async def test_the_image_is_served_and_one_open_is_recorded_once(db, delivered, 
     assert all(a[:2] == (200, GIF) for a in answers)
     assert opens(db) == [("human", "pixel")]
     assert (s.stats.recorded, s.stats.repeated) == (1, 4)
-    info = queries.load_thread(db, "1234", receipts_default=True)
+    info = queries.load_thread(db, "1234")
     assert info is not None
     alice = info.replies[0].recipients[0]
     assert (alice.state, alice.read_via) == ("read", "pixel")
@@ -96,7 +96,7 @@ async def test_a_proxy_open_is_shown_but_not_counted(db, delivered, server) -> N
     await fetch(s.port, f"/o/{delivered.token('alice@example.net')}.gif", ua=GOOGLE)
     await s.drain()
     assert opens(db) == [("machine", "pixel")]
-    info = queries.load_thread(db, "1234", receipts_default=True)
+    info = queries.load_thread(db, "1234")
     assert info is not None
     alice = info.replies[0].recipients[0]
     assert (alice.state, alice.read_via) == ("delivered", None)
@@ -111,7 +111,7 @@ async def test_machine_opens_count_when_the_operator_says_so(db, delivered, serv
     s = await server(count_machine_opens=True)
     await fetch(s.port, f"/o/{delivered.token('alice@example.net')}.gif", ua=GOOGLE)
     await s.drain()
-    info = queries.load_thread(db, "1234", receipts_default=True)
+    info = queries.load_thread(db, "1234")
     assert info is not None and info.replies[0].recipients[0].state == "read"
     assert db.execute("SELECT state, read_via FROM recipient_status").fetchone() == ("read", "pixel")
 
