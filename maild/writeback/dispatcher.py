@@ -26,7 +26,7 @@ import aiohttp
 import sqlite_utils
 
 from maild import clock as clock_module
-from maild import departments, logs
+from maild import logs
 from maild.config import Settings, WritebackTarget
 from maild.core.backoff import backoff
 from maild.errors import MaildError
@@ -111,8 +111,6 @@ class WritebackDispatcher:
         targets = self.settings.writeback
         if not targets:
             return
-        default = self.settings.tracking.receipts_default
-        await self._write(lambda db: departments.sync_default(db, default))
         for t in targets:
             await self._write(functools.partial(recover, target=t))
         async with aiohttp.ClientSession() as session:
