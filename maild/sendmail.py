@@ -207,9 +207,11 @@ def spool_directly(settings: object, data: bytes, sender: str, recipients: list[
         data, sender, recipients, settings.tracking, peer=f"maild-sendmail:{os.getuid()}", received_at=clock.now()
     )
     keys = tokens.load_keys(settings.tracking.key_file) if sub.tracked else None
-    db = open_for_command(settings.store.path, busy_timeout=settings.store.busy_timeout)
+    db = open_for_command(
+        settings.store.path, busy_timeout=settings.store.busy_timeout, receipts_default=settings.tracking.receipts_default
+    )
     try:
-        spooled = transaction(db, lambda d: enqueue(d, sub, keys, receipts_default=settings.tracking.receipts_default))
+        spooled = transaction(db, lambda d: enqueue(d, sub, keys))
     finally:
         db.conn.close()
     return spooled.queue_id

@@ -44,7 +44,9 @@ def bearer_middleware(token: str) -> Callable[..., Awaitable[web.StreamResponse]
     expected = f"Bearer {token}".encode()
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         # Deny by default: a route added later is private until listed here. /ui/ is the panel's (maild.web
         # checks its own sessions there, and refuses every page but the login without one).
         if request.path in PUBLIC or request.path == "/ui" or request.path.startswith("/ui/"):

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import cast, Any
 
 import aioimaplib
 import sqlite_utils
 
+from maild.receipts.port import ReportIngestor
 from maild import clock as clockmod
 from maild import logs
 from maild.clock import iso
@@ -108,7 +109,8 @@ class InboundImapSource(ImapSource):
     def __init__(
         self, settings: InboundSource, store: Any, clock: Callable[[], datetime] = clockmod.now,
     ) -> None:
-        super().__init__(session_settings(settings), None, store, clock)
+        # No ingestor: an inbound source overrides every step that would hand a report to one.
+        super().__init__(session_settings(settings), cast(ReportIngestor, None), store, clock)
         self.inbound = settings
         self.name = "inbound " + self.url.display()  # apart from a [[receipts]] source on the same folder
         self.log = log.bind(source=self.name)

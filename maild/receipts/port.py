@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the outcome's module loads the parser: only its type is needed here
     from maild.receipts.ingest import IngestOutcome
-    from maild.reports.correlation import ParseHints
+    from maild.reports.clues import ParseHints
 
 
 class ReportIngestor(Protocol):

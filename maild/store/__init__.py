@@ -50,8 +50,8 @@ class Store:
     def open(self) -> Store:
         self.writer.start()  # creates the file and migrates before anyone reads
         if self.receipts_default is not None:
-            value = self.receipts_default
-            self.writer.run_sync(lambda db: store_settings.set_receipts_default(db, value))
+            # Once, at start, before any job: the same short transaction a CLI command makes.
+            open_for_command(self.path, busy_timeout=self.busy_timeout, receipts_default=self.receipts_default).conn.close()
         return self
 
     def close(self) -> None:
