@@ -17,7 +17,12 @@ def build_submission(
     c = classify(
         raw, sender, recipients, tracking, fallback_message_id=f"<{queue_id}.{int(received_at.timestamp())}@{domain}>"
     )
-    sub = Submission(
+    return submission_of(c, queue_id=queue_id, sender=sender, received_at=received_at, peer=peer), c
+
+
+def submission_of(c: Classified, *, queue_id: str, sender: str, received_at: datetime, peer: str) -> Submission:
+    """The spool's record of a classified message: one shape for the SMTP intake and for maild-sendmail."""
+    return Submission(
         queue_id=queue_id,
         sender=sender,
         recipients=c.recipients,
@@ -33,4 +38,3 @@ def build_submission(
         helpdesk=c.preset,
         helpdesk_ids=c.ids,
     )
-    return sub, c

@@ -23,6 +23,7 @@ from maild import clock, logs, tokens
 from maild.config import Settings
 from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
+from maild.intake.accept import submission_of
 from maild.intake.address import address_problem
 from maild.intake.auth import Users, load_users
 from maild.intake.authlimits import LOCKED, AuthLimiter, FailureWindow
@@ -39,7 +40,7 @@ from maild.intake.limits import (
     widen_backlog,
 )
 from maild.ratelog import RateLog
-from maild.spool import Submission, enqueue_many, new_queue_id
+from maild.spool import enqueue_many, new_queue_id
 from maild.store import Batchable, StoreWrites
 
 log = logs.get("intake")
@@ -208,22 +209,7 @@ class IntakeHandler:
             log.warning("message_rejected", peer=peer, reason=reason, size=len(raw))
             return reply
         c = verdict
-        sub = Submission(
-            queue_id=queue_id,
-            sender=envelope.mail_from or "",
-            recipients=c.recipients,
-            headers=c.headers,
-            body=c.body,
-            received_at=received_at,
-            peer=peer,
-            ticket=c.ticket,
-            department=c.department,
-            message_id=c.message_id,
-            subject=c.subject,
-            tracked=c.tracked,
-            helpdesk=c.preset,
-            helpdesk_ids=c.ids,
-        )
+        sub = submission_of(c, queue_id=queue_id, sender=envelope.mail_from or "", received_at=received_at, peer=peer)
         # Batchable: the messages of concurrent sessions are stored together, in a few multi-row statements.
         job = Batchable(enqueue_many, (sub, self.keys))
         try:
