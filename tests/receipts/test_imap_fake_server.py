@@ -128,7 +128,10 @@ async def test_exists_pushed_during_idle_is_fetched_at_once(db, tmp_path, ingest
         await async_wait_for(lambda: fake.idling, what="idling again")
         exits = dict(source.stats.idle_exits)  # before stop() adds its own exit
     assert elapsed < 20, elapsed  # at once: well before the 60 s keepalive that would find it otherwise
-    assert exits == {"push": 1} and fake.idles == 2
+    # The fake announces the mail as soon as it has read IDLE; when that lands before maild has read the server's
+    # "+ idling", maild knows of it already and leaves IDLE as "pending" instead of "push". Both leave at once (the
+    # elapsed bound above); neither is the keepalive or a renewal.
+    assert exits in ({"push": 1}, {"pending": 1}) and fake.idles == 2, exits
     assert event_kinds(db) == ["displayed"]
 
 
