@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from maild.core.events import EventKind, RecipientKind
-from maild.core.states import ReplyState
+from maild.core.states import RecipientState, ReplyState
 from maild.core.jsonvalue import to_json
-from maild.core.record import EMPTY, Event
+from maild.core.record import EMPTY, Event, StatusRecord
 from maild.status import (
     RecipientInput,
     ReplyInput,
@@ -93,3 +93,34 @@ def test_thread_json_has_the_design_shape() -> None:
                                                    "counted": True, "text": "MDN displayed \u2014 09:05",
                                                    "agent": None, "author": None}]}]}],
     }
+
+
+def _opened(action: str) -> tuple[Event, ...]:
+    """Delivered at minute 1, then one pixel fetch at minute 7 classified `action` (human or machine)."""
+    return (
+        Event(1, EventKind.QUEUED, iso(at(0)), "smtp"),
+        Event(2, EventKind.ACCEPTED, iso(at(1)), "smtp"),
+        Event(3, EventKind.OPENED, iso(at(7)), "pixel", record=StatusRecord(action=action)),
+    )
+
+
+def test_a_machine_open_is_not_a_read_unless_the_operator_counts_them() -> None:
+    kw = {"address": "a@example.net", "kind": RecipientKind.TO, "receipts_enabled": True}
+    default = recipient_state(_opened("machine"), **kw)
+    counted = recipient_state(_opened("machine"), **kw, count_machine_opens=True)
+    assert (default.state, default.read_at) == (RecipientState.DELIVERED, None)
+    assert (counted.state, counted.read_at, counted.read_via) == (RecipientState.READ, iso(at(7)), "pixel")
+    human = recipient_state(_opened("human"), **kw)
+    assert (human.state, human.read_via) == (RecipientState.READ, "pixel")
+
+
+def test_thread_info_passes_the_machine_open_setting_to_every_recipient() -> None:
+    reply = ReplyInput("<r@x>", "Re: hi", iso(at(0)), (
+        RecipientInput("a@example.net", RecipientKind.TO, _opened("machine")),
+        RecipientInput("b@example.net", RecipientKind.CC, _opened("machine")),
+    ))
+    off = thread_info("1234", None, True, [reply]).replies[0]
+    on = thread_info("1234", None, True, [reply], count_machine_opens=True).replies[0]
+    assert [r.state for r in off.recipients] == [RecipientState.DELIVERED, RecipientState.DELIVERED]
+    assert [r.state for r in on.recipients] == [RecipientState.READ, RecipientState.READ]
+    assert (off.state, on.state) == (ReplyState.DELIVERED, ReplyState.READ)
