@@ -2,6 +2,9 @@
 
 How a reason is decided (the order mirrors how Sisimai decides, written from its documented behaviour):
 
+0. A provider's own documented refusal code quoted in the reply (Orange and La Poste's ``OFR_416``,
+   ``LPN007_506``: ``_FRANCE_PTT``) names the check that failed and decides before the generic enhanced code
+   they send with it.
 1. The enhanced status code, when it is specific (``_CODE_REASON``): 5.1.1 userunknown, 5.1.2 hostunknown,
    5.2.2 mailboxfull, 5.2.3 exceedlimit, 4.4.7 expired, ... A few code reasons yield to text that clearly
    names something else (a 5.1.1 whose text says "relaying denied" or "IP blacklisted" is not about the
@@ -11,8 +14,10 @@ How a reason is decided (the order mirrors how Sisimai decides, written from its
 
    * "user unknown" refused at MAIL FROM is about our sender address: ``rejected``;
    * "user unknown" answered after DATA (and without a 5.1.x code) is a per-recipient content filter
-     (Sisimai's ``filtered``), not proof the address is bad;
-   * a refusal at the greeting or at HELO/EHLO is about our host: ``blocked``;
+     (Sisimai's ``filtered``), not proof the address is bad; so is one under a 5.7.x (policy) code that is
+     not said to answer RCPT TO, and one whose address slot is empty ("550 : User unknown");
+   * a refusal at the greeting or at HELO/EHLO is about our host: ``blocked``, whatever the why (no PTR,
+     a relay quota, a reputation) the text gives;
    * a "domain not found" with a temporary (4.x.x) code is a DNS failure: ``networkerror``;
    * content errors under a 5.7.x code are policy decisions: ``policyviolation``.
 3. Otherwise the code's class (``_GENERIC``; 5.6.x contenterror, 5.7.x securityerror).
@@ -79,7 +84,8 @@ _YIELD_NAMES: dict[str, frozenset[str]] = {
         "mailererror", "authfailure", "virusdetected", "requireptr",
     }),
     "hostunknown": frozenset({"networkerror", "notaccept"}),
-    "notaccept": frozenset({"userunknown"}),
+    # X.3.2 "system not accepting network messages" is often a connection or rate limit, said in the text.
+    "notaccept": frozenset({"userunknown", "toomanyconn", "ratelimited"}),
     "expired": frozenset({"networkerror", "blocked", "hostunknown", "toomanyconn"}),
     "rejected": frozenset({"blocked", "notaccept"}),
     "toomanyconn": frozenset({"speeding", "ratelimited"}),
@@ -128,7 +134,7 @@ _TEXT_RULES: list[tuple[str, str]] = [
     ("virusdetected", r"virus|malware|infected|trojan|worm detected"),
     ("badreputation", r"reputation|sender score|\bip (?:address )?(?:is )?(?:listed|blacklisted)(?! by recipient)|unexpected volume|user complaints"),
     ("speeding", r"too (?:fast|quickly)|speeding|slow down|(?:sent|sending) (?:to )?too many .{0,40}(?:this|per|an|each|in the last) (?:hour|minute|day)"),
-    ("blocked", r"client host (?:\S+ )?blocked|adresse ip source bloquee|messages from \d{1,3}(?:\.\d{1,3}){3} weren.t sent"),
+    ("blocked", r"client host (?:\S+ )?blocked|not accepting (?:smtp )?connections|adresse ip source bloquee|messages from \d{1,3}(?:\.\d{1,3}){3} weren.t sent"),
     ("spamdetected", r"\bspam\b|spamhaus.{0,80}content|junk mail|bulk mail|unsolicited|\bube\b|message (?:was )?(?:classified|identified|detected|considered) as spam|content (?:was )?(?:rejected|blocked) as spam|spam score|high probability of spam|appears to be spam|spamassassin|looks like spam|blacklisted (?:url|link|domain in (?:the )?(?:message|body))"),
     ("requireptr", r"reverse (?:dns|dns lookup|lookup|hostname)|no ptr|ptr record|cannot find your hostname|client host .{0,80} (?:has no|without) (?:a )?ptr|\brdns\b|does not resolve to (?:your )?(?:ip|address)"),
     ("authfailure", r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|authentication (?:checks? )?(?:failed|results)|not authorized to send"),
@@ -136,7 +142,8 @@ _TEXT_RULES: list[tuple[str, str]] = [
     ("blocked", r"block ?list|black ?list|\bblocked\b.{0,80}\b(?:ip|host|client|connection)|\b(?:ip|host|client|connection)\b.{0,80}\bblocked\b|\brbl\b|\bdnsbl\b|spamcop|spamhaus|sorbs|barracuda|listed (?:at|on|in)|access denied.{0,80}\b(?:ip|client)|connection refused|refused to talk|not allowed to connect|your (?:ip|network|server) .{0,80}(?:banned|denied|rejected)|invalid ip for sending|messages from \d{1,3}(?:\.\d{1,3}){3} weren.t sent|no access from|open relay|my name was rejected|bloquee"),
     ("toomanyconn", r"too many (?:connections|concurrent|sessions|simultaneous|recipients)|connection (?:limit|rate limit) exceeded|connection rate limit|max(?:imum)? (?:number of )?connections"),
     ("ratelimited", r"rate limit|rate-limit|ratelimit|too many (?:messages|emails|mails)|sending (?:rate|limit)|throttl|try (?:again )?later.{0,80}(?:rate|limit)|exceeded .{0,80}(?:quota|limit) .{0,80}(?:per|hour|day)|deferred due to .{0,80}rate|(?:daily|hourly) (?:relay |sending )?quota"),
-    ("norelaying", r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited)|not permitted to relay|unable to relay|not (?:a )?(?:gateway|local)|we do not relay|relay not|no relaying|not allowed to relay|not configured to relay|domain isn.t in my list of allowed rcpthosts|rcpthosts"),
+    # A relay that has not verified our sending identity (Amazon SES) will not relay for it.
+    ("norelaying", r"(?:e-?mail )?address is not verified|identities failed the check|relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited)|not permitted to relay|unable to relay|not (?:a )?(?:gateway|local)|we do not relay|relay not|no relaying|not allowed to relay|not configured to relay|domain isn.t in my list of allowed rcpthosts|rcpthosts"),
     ("mesgtoobig", r"message (?:is )?too (?:big|large)|message size|size (?:limit|exceeds)|exceeds? (?:the )?(?:maximum|max) (?:message )?size|message length exceeds|mail size|too large|line (?:limit|length) exceeded|line too long"),
     ("mailboxfull", r"mailbox (?:is )?full|over ?quota|quota (?:exceeded|full)|exceeded (?:storage|(?:the )?quota)|disk quota|mailbox size limit|insufficient (?:disk )?(?:space|storage)|user(?:'s)? (?:mailbox|disk) (?:is )?(?:full|over)|mail ?box (?:has )?exceeded|not enough (?:disk |storage )?(?:storage|space)|full mailbox|account is full|recipient.{0,80}(?:is )?full|boite (?:pleine|est pleine)|postfach (?:ist )?voll"),
     ("mailererror", r"^x-unix;|pipe to \||procmail:|mailer error|command (?:died|failed|output)|exit (?:code|status) \d|local delivery (?:program|agent) failed"),
@@ -145,12 +152,13 @@ _TEXT_RULES: list[tuple[str, str]] = [
     ("hasmoved", r"has moved|moved to|is no longer (?:at|with)|user has moved|address changed|forwarding address|no longer on server"),
     ("notaccept", r"null mx|accepts no mail|does not accept mail|not accept(?:ing)? (?:any )?(?:network )?(?:mail|messages)|no mail service|no (?:smtp|mail) service|no mx (?:found|record)|couldn.t find a mail exchanger|could not find a mail exchanger"),
     ("hostunknown", r"host (?:or domain name )?(?:not found|unknown)|unknown host|domain (?:not found|does not exist|is not configured|name not found|unknown)|no such (?:host|domain)|unrouteable (?:mail )?(?:domain|address)|unroutable|name or service not known|host not found|nxdomain|no mx|mx (?:record )?(?:not found|lookup failed)|non-existent (?:host|domain)|does not accept mail|dns (?:error|lookup fail)|unknown domain|invalid domain|domain.{0,80}no longer|all relevant mx records point to non-existent hosts|unresolvable"),
-    ("userunknown", r"user(?:name)? (?:is )?unknown|unknown (?:user|recipient|mailbox|local|address|alias|account|e-?mail address)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|addressee)(?: address)? (?:does not|doesn.t|did not|not) exist|(?:user|recipient|mailbox|address|account) (?:not found|not known|not listed|unavailable|invalid)|(?:invalid|bad|unknown|nonexistent|non-existent) (?:recipient|user|mailbox|address|destination|account|final delivery userid)|not (?:a )?(?:valid|known) (?:recipient|user|mailbox|address)|mailbox (?:not found|unavailable|does not exist|is disabled)|recipient address rejected|recipient rejected|user not found|no mailbox|not our customer|is not a known user|unknown or illegal alias|invalid address|recipient ?not ?found|account.{0,80}(?:does not exist|not exist)|doesn.t have a .{0,80} account|addressee unknown|could not be delivered.{0,80}(?:does not exist|unknown)|not listed in|destination address rejected|user doesn't have|mailbox does not|no valid recipients|dosn't exist|was not found|does not exist|undeliverable address|address (?:not found|couldn.t be found)|doesn't have an? \S+ account|wasn.t found at|recipientnotfound|not found by smtp address lookup|address you entered couldn.t be found"),
-    ("rejected", r"sender (?:address )?(?:rejected|denied|verify failed|verification failed|not (?:allowed|authorized))|unroutable sender|groups\.google\.com/support|permission to post|not (?:a )?member"),
+    ("userunknown", r"user(?:name)? (?:is )?unknown|unknown (?:user|recipient|mailbox|local|address|alias|account|e-?mail address)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|addressee)(?: address)? (?:does not|doesn.t|did not|not) exist|(?:user|recipient|mailbox|address|account) (?:not found|not known|not listed|unavailable|invalid)|(?:invalid|bad|unknown|nonexistent|non-existent) (?:recipient|user|mailbox|address|destination|account|final delivery userid)|not (?:a )?(?:valid|known) (?:recipient|user|mailbox|address)|mailbox (?:not found|unavailable|does not exist|is disabled)|recipient address rejected|recipient rejected|user not found|no mailbox|not our customer|is not a known user|unknown or illegal alias|invalid address|recipient ?not ?found|account.{0,80}(?:does not exist|not exist)|doesn.t have a .{0,80} account|addressee unknown|could not be delivered.{0,80}(?:does not exist|unknown)|check (?:if|that|whether) (?:the )?(?:e-?mail |recipient )?address is (?:correct|valid)|not listed in|destination address rejected|user doesn't have|mailbox does not|no valid recipients|dosn't exist|was not found|does not exist|undeliverable address|address (?:not found|couldn.t be found)|doesn't have an? \S+ account|wasn.t found at|recipientnotfound|not found by smtp address lookup|address you entered couldn.t be found"),
+    # A sender address the relay will not send as ("Send mail as" settings of a hosted mailbox) is our sender refused.
+    ("rejected", r"'?send mail as'? (?:feature|account|settings)|sender (?:address )?(?:rejected|denied|verify failed|verification failed|not (?:allowed|authorized))|unroutable sender|groups\.google\.com/support|permission to post|not (?:a )?member"),
     ("filtered", r"filter|rejected by (?:the )?recipient|recipient (?:has )?(?:refused|blocked|rejected)|not accepting (?:mail|messages) from|delivery not authorized|this user doesn.t accept|message rejected by"),
     ("syntaxerror", r"syntax error|command (?:not )?(?:recognized|unrecognized)|bad sequence|improper sequence|invalid command|parameter not implemented|unrecognized command|malformed address"),
     ("policyviolation", r"policy|prohibited|not allowed|violat|content (?:rejected|not allowed)|banned|forbidden|potential security issue"),
-    ("notcompliantrfc", r"rfc ?(?:822|2822|5322|5321)|not (?:rfc )?compliant|duplicate header|multiple .{0,80}headers?|malformed"),
+    ("notcompliantrfc", r"rfc ?(?:822|2822|5322|5321)(?!;)|not (?:rfc )?compliant|duplicate header|multiple .{0,80}headers?|malformed"),
     ("contenterror", r"content|attachment|header (?:syntax|error)|mime|illegal character|invalid (?:header|character|message)|8bit"),
     ("securityerror", r"encryption|ssl|secure connection|security"),
     ("expired", r"expired|(?:have been|has been|were) failing for a long time|too long|gave up|give up|giving up|timed? ?out|time(?:d)? out|retry timeout|could not be delivered (?:for|within|after)|has been (?:delayed|queued) for|not (?:been )?delivered (?:for|within)|delivery time|maximum time|undeliverable for|retry time|tried for|days? without|could not deliver .{0,80} for|failed \d+ attempts|after (?:multiple|several|\d+) (?:retries|attempts)|did not accept our requests to connect"),
@@ -161,6 +169,32 @@ _TEXT_RULES: list[tuple[str, str]] = [
     ("onhold", r"on hold|held for review|quarantin"),
 
 ]
+# Orange and La Poste (France PTT) end every refusal with a documented code of theirs, "OFR_416", "LPN007_416",
+# "OFR004_405 [405]", whose last three digits name the check that failed (their postmaster pages list them);
+# it says more than the generic 5.5.0 or 4.2.1 they send with it. None: the code's text is a generic "service
+# refused, please try later", so the words decide as usual.
+_FRANCE_PTT_CODE = re.compile(r"\b(?:lpn|lpnaaa|ofr|ouk)(?:_|\d{3}[-_])(\d{3})\b")
+_FRANCE_PTT_NAMES: dict[str, str | None] = {
+    "101": "blocked", "102": "blocked", "103": "blocked",  # our IP on a blocklist, or refused for spam incidents
+    "104": "toomanyconn",  # too many connections, slow down
+    "105": None, "107": None, "108": None, "109": None, "201": None, "423": None, "424": None, "513": None,
+    "305": "securityerror",  # invalid authentication code
+    "401": "authfailure",  # SPF: not allowed to send mail
+    "402": "securityerror",  # authentication required
+    "403": "rejected", "405": "rejected", "415": "rejected", "421": "rejected",  # invalid sender / not owned by user
+    "416": "userunknown", "418": "userunknown",  # invalid recipient
+    "417": "mailboxfull",  # recipient over quota
+    "420": "suspend", "426": "suspend",  # archived or blocked recipient account
+    "505": "systemerror",  # service refused at end of data
+    "506": "spamdetected",  # mail rejected (spam)
+    "510": "blocked",
+    "514": "mesgtoobig",  # message size limit reached
+    "517": "authfailure",  # DMARC verification failed
+    "630": "policyviolation",  # client host rejected by policy
+    "999": "blocked",
+}
+_FRANCE_PTT = {code: Reason(name) if name else None for code, name in _FRANCE_PTT_NAMES.items()}
+
 # Only a bare "rejected"/"denied", tried when no rule matched: the code, when it has a class of its own, says more.
 _BARE_REFUSAL = re.compile(r"reject|refused|denied|not accepted|not permitted|unacceptable")
 
@@ -188,6 +222,14 @@ _COMMAND_NAMES = {
 DEFAULT_STATUS: dict[str, str] = {r.value: row.default_status for r, row in REASON_TABLE.items() if row.default_status}
 
 
+def code_says_why(status: str | None) -> bool:
+    """Whether an enhanced code alone is precise enough to decide a reason (4.2.2 mailbox full), not only a class (4.4.0)."""
+    code = STATUS_CODE.fullmatch(status.strip()) if status else None
+    if code is None:
+        return False
+    return f"{int(code.group(2))}.{int(code.group(3))}" in _CODE_REASON
+
+
 def smtp_command(text: str | None) -> str | None:
     """The SMTP command the quoted reply answered (RCPT, MAIL, DATA, HELO, CONN), or None when not said."""
     if not text:
@@ -211,8 +253,11 @@ def reason_for(status: str | None, text: str | None, *, command: str | None = No
         command = smtp_command(sample)
     texted = _text_reason(sample) if sample else None
     coded = _CODE_REASON.get(detail) if detail else None
+    provider = _FRANCE_PTT_CODE.search(sample) if sample else None
     reason: Reason | None = None
-    if coded is not None:
+    if provider is not None and _FRANCE_PTT.get(provider.group(1)) is not None:
+        reason = _FRANCE_PTT[provider.group(1)]
+    elif coded is not None:
         reason = texted if texted in _YIELDS.get(coded, ()) else coded
         if reason is Reason.USERUNKNOWN and command == "MAIL":
             reason = Reason.REJECTED
@@ -221,9 +266,14 @@ def reason_for(status: str | None, text: str | None, *, command: str | None = No
         if reason in (Reason.USERUNKNOWN, Reason.HOSTUNKNOWN, Reason.FILTERED) and command == "MAIL":
             # Refused at MAIL FROM: the server did not like our sender address, whatever the words say.
             reason = Reason.REJECTED
-        elif reason is Reason.USERUNKNOWN and command == "DATA":
+        elif reason is Reason.USERUNKNOWN and (
+            command == "DATA" or (command != "RCPT" and (detail or "").startswith("7.")) or bool(_NO_ADDRESS.search(sample))
+        ):
             # A mailbox that "does not exist" only once the message was sent is a per-recipient content
             # filter (Sisimai's "filtered"): a refusal at RCPT TO, or a 5.1.x code, is what proves the address bad.
+            # So is one under a 5.7.x code (the server says it refused by policy) not said to answer RCPT TO, and
+            # one whose address slot is empty ("550 : User unknown"): a reply to RCPT TO names the address it
+            # refuses; a server answering for the whole message after DATA has none to name.
             reason = Reason.FILTERED
         elif reason is Reason.HOSTUNKNOWN and klass == "4":
             reason = Reason.NETWORKERROR
@@ -239,7 +289,7 @@ def reason_for(status: str | None, text: str | None, *, command: str | None = No
             reason = (
                 Reason.SECURITYERROR if detail.startswith("7.") else Reason.CONTENTERROR if detail.startswith("6.") else None
             )
-    if command in ("HELO", "CONN") and reason in _ABOUT_OUR_HOST:
+    if command in ("HELO", "CONN") and (reason in _ABOUT_OUR_HOST or reason in _OUR_HOST_WHY):
         # Refused before any address was given: about our host.
         reason = Reason.BLOCKED
     if reason is None:
@@ -250,6 +300,14 @@ def reason_for(status: str | None, text: str | None, *, command: str | None = No
 _ABOUT_OUR_HOST = frozenset({
     None, Reason.REJECTED, Reason.ONHOLD, Reason.SECURITYERROR, Reason.SYSTEMERROR, Reason.SYNTAXERROR,
 })
+# Why a server may refuse our host at the greeting; refused before any address or message, it is a block of
+# our host whatever the why (Sisimai's "blocked"), and the text keeps the why for a human.
+_OUR_HOST_WHY = frozenset({
+    Reason.REQUIREPTR, Reason.RATELIMITED, Reason.SPEEDING, Reason.BADREPUTATION, Reason.POLICYVIOLATION,
+    Reason.AUTHFAILURE, Reason.NORELAYING,
+})
+# A refusal whose recipient slot is empty: "550 : User unknown", "550: : User unknown", "550 <>: User unknown".
+_NO_ADDRESS = re.compile(r"\b5\d\d:? (?:<> ?)?: ")
 
 
 def _text_reason(sample: str) -> Reason | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from maild.core.reason_rules import DEFAULT_STATUS, reason_for, smtp_command
+from maild.core.reason_rules import DEFAULT_STATUS, code_says_why, reason_for, smtp_command
 from maild.core.syntax import STATUS_CODE
 from maild.reports import mime
 from maild.reports.context import Context, Finding
@@ -154,6 +154,13 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
         if action == "failed" and status and status[0] == "4" and reason in ("undefined", "onhold"):
             # A failure with a temporary code and nothing more precise: the MTA kept retrying until its
             # queue lifetime ran out.
+            reason = "expired"
+        elif action in ("failed", "delayed") and status and status[0] == "4" and not diagnostic and (
+            not code_says_why(status) and reason == reason_for(status, None)[0]
+        ):
+            # A temporary code that is only a class (4.4.0, 4.5.0), no diagnostic, and a human-readable text that
+            # adds nothing to the class: what the report says is that delivery has not happened in time, still
+            # retrying (delayed) or no longer (failed).
             reason = "expired"
         elif reason == "undefined" and text:
             # An address and a diagnostic, but nothing that decides a reason.
