@@ -131,6 +131,17 @@ _GENERIC = {code: Reason(name) for code, name in _GENERIC_NAMES.items()}
 # Ordered: the first match wins, so specific phrasings come before broad ones. Gaps are bounded (.{0,80}):
 # the words belong to one sentence, and unbounded ones made this table the parser's hot spot.
 _TEXT_RULES: list[tuple[str, str]] = [
+    # Mimecast's published refusal messages ("Mimecast SMTP Error Codes"), whose meaning its documentation gives
+    # and the generic words below would misread: a signature match (a virus, or a spam score over the maximum),
+    # its relay, size, account and policy refusals.
+    ("virusdetected", r"rejected due to security polic(?:y|ies)"),
+    ("norelaying", r"open relay not allowed"),
+    ("notaccept", r"account inbounds disabled"),
+    ("toomanyconn", r"account service is temporarily unavailable|exceeding outbound thread limit"),
+    ("mesgtoobig", r"maximum email size exceeded"),
+    ("policyviolation", r"anti-spoofing policy|content examination policy|host network not allowed"),
+    ("rejected", r"administrative prohibition envelope blocked|envelope blocked . user (?:domain )?entry|block policy for (?:envelope|header) from"),
+    ("systemerror", r"unable to process (?:connection|command|an email) at this time|message ended early"),
     ("virusdetected", r"virus|malware|infected|trojan|worm detected"),
     ("badreputation", r"reputation|sender score|\bip (?:address )?(?:is )?(?:listed|blacklisted)(?! by recipient)|unexpected volume|user complaints"),
     ("speeding", r"too (?:fast|quickly)|speeding|slow down|(?:sent|sending) (?:to )?too many .{0,40}(?:this|per|an|each|in the last) (?:hour|minute|day)"),
@@ -211,7 +222,7 @@ _COMMAND = re.compile(
     r"(?:after|during|for) (?:the )?(?:end of )?(rcpt|mail|data|ehlo|helo|initial connection|greeting|text)\b|"
     r"(?:>>>|in:|smtp command:?|-+smtp command) ?(rcpt|mail|data|ehlo|helo)\b|"
     r"did not like our (rcpt|mail|data)\b|"
-    r"but (sender|my name) was rejected|\[(rcpt)_to\]"
+    r"but (sender|my name) was rejected|\[(rcpt)_to\]|\[(mail)_from\]|\[(data)\]"
 )
 _COMMAND_NAMES = {
     "rcpt": "RCPT", "mail": "MAIL", "sender": "MAIL", "data": "DATA", "text": "DATA", "ehlo": "HELO", "helo": "HELO",

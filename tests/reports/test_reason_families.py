@@ -129,3 +129,35 @@ def test_a_delay_with_only_a_class_code_and_no_diagnostic_is_expired() -> None:
 def test_a_delay_whose_diagnostic_names_the_cause_keeps_the_cause() -> None:
     (r,) = parse(_DELAY.replace(b"DIAG", b"Diagnostic-Code: X-Postfix; connect to mx.example.org[192.0.2.9]:25: No route to host")).recipients
     assert (r.action, r.reason) == ("delayed", "networkerror")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # Mimecast's published refusal messages, read as its documentation explains them.
+        ("554 Email rejected due to security policies - MCSpamSignature.sa.4.1", "virusdetected"),
+        ("451 Open relay not allowed - https://community.mimecast.com/docs/DOC-1369#451", "norelaying"),
+        ("451 Account inbounds disabled", "notaccept"),
+        ("451 Account service is temporarily unavailable", "toomanyconn"),
+        ("554 Maximum email size exceeded", "mesgtoobig"),
+        ("550 Rejected by header based Anti-Spoofing policy", "policyviolation"),
+        ("550 Administrative prohibition envelope blocked", "rejected"),
+        ("451 Unable to process connection at this time", "systemerror"),
+    ],
+)
+def test_mimecasts_documented_refusals(text: str, reason: str) -> None:
+    assert reason_for(None, text)[0] == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("Remote host said: 550 User unknown [DATA]", "DATA"),
+        ("Remote host said: 553 Sender address rejected [MAIL_FROM]", "MAIL"),
+        ("Remote host said: 550 5.1.1 <a@example.org>... User Unknown [RCPT_TO]", "RCPT"),
+    ],
+)
+def test_yahoos_bracketed_command_names_the_command(text: str, command: str) -> None:
+    from maild.core.reason_rules import smtp_command
+
+    assert smtp_command(text) == command
