@@ -1,7 +1,10 @@
 """Dialect modules: each MTA's own notice format read into the right recipients, actions, codes and reasons.
 
 The fixtures in tests/data/lhost follow each MTA's bounce templates (qmail-send's, Exim's deliver.c and
-default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warning, Gmail's notice text, Exchange Online's NDR), or
+default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warning, Gmail's notice text, Exchange Online's NDR,
+Courier's module.dsn (dsn.C and its dsnheader/dsnfailed/dsndelayed/dsnfooter texts), Yahoo's qmail-derived "Failure Notice"
+with "Remote host said:" and the bracketed command, Amazon SES's email feedback whose Diagnostic-Code wraps the remote's
+reply "5.1.0 - Unknown address error 550-'...'"), or
 are real Exim output (exim-real-*, kept by tests/e2e/test_exim_notices.py); the expected results come from the scenario each
 fixture describes (which address was refused with which reply, whether the MTA gave up), not from a parser.
 """
@@ -48,6 +51,27 @@ EXPECTED = {
     # Still being tried for another day although the last remote said 4.4.0: delayed; no reason asserted.
     "exchange-delayed.eml": ("exchange", [("busy@fabrikam.example.net", "delayed", "4.4.0", None)]),
     "opensmtpd-temporary.eml": ("opensmtpd", [("full@remote.example.net", "delayed", "5.2.2", "mailboxfull")]),
+    # Courier's summary Status (5.0.0 / 4.0.0) gives way to the transcript's reply; the delay's recipients have no
+    # Diagnostic-Code in the status part, only the "<<<" line (or a "***" connection error: no reply, no reason asserted).
+    "courier-undeliverable.eml": ("courier", [
+        ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),
+        ("full@remote.example.net", "failed", "5.2.2", "mailboxfull"),
+    ]),
+    "courier-delayed.eml": ("courier", [
+        ("full@remote.example.net", "delayed", "4.2.2", "mailboxfull"),
+        ("down@offline.example.net", "delayed", "4.0.0", None),
+    ]),
+    # Yahoo: the bracket names the command; "User unknown" answered after DATA is a filter, not a bad address.
+    "yahoo-failure-notice.eml": ("yahoo", [
+        ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),
+        ("full@remote.example.net", "failed", "5.2.2", "mailboxfull"),
+        ("filter@remote.example.net", "failed", None, "filtered"),
+    ]),
+    # SES's own category ("Unknown address error") is not the reason: the wrapped reply is (5.7.1 Access denied).
+    "amazonses-feedback.eml": ("amazonses", [
+        ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),
+        ("guarded@secure.example.org", "failed", "5.7.1", "securityerror"),
+    ]),
     "opensmtpd-error.eml": ("opensmtpd", [
         ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),
         ("quota@remote.example.net", "failed", "4.2.2", "mailboxfull"),
@@ -59,8 +83,8 @@ EXPECTED = {
 def test_dialect_reads_its_notice(name: str) -> None:
     dialect, expected = EXPECTED[name]
     report = parse((DATA / name).read_bytes())
-    # Exim 4.96 adds an RFC 3464 part to its notices: read as a DSN, with the dialect setting the action.
-    assert report.kind is (ReportKind.DSN if name.startswith("exim-real-") else ReportKind.BOUNCE)
+    # Exim 4.96, Courier and SES add an RFC 3464 part to their notices: read as a DSN, with the dialect setting the action.
+    assert report.kind is (ReportKind.DSN if name.startswith(("exim-real-", "courier-", "amazonses-")) else ReportKind.BOUNCE)
     assert f"dialect {dialect}" in report.problems
     got = [(r.address, r.action, r.status if status is not None else None, str(r.reason) if reason is not None else None)
            for r, (_, _, status, reason) in zip(report.recipients, expected, strict=True)]

@@ -7,6 +7,10 @@ and returns None when the body is not in that format after all. The first dialec
 recipients wins. The generic readers (RFC 3464 fields in ``dsn``, the text heuristics of ``bounce``) come
 after all dialects and stay the last resort for formats nobody wrote a module for.
 
+Registered: OpenSMTPD, Yahoo (qmail's layout, Yahoo's headers), qmail, Exim, Postfix, Sendmail, Courier, Gmail,
+Exchange/Office 365, Amazon SES (its email feedback; its JSON through SNS via ``maild.reports.ses``, which also
+stays a generic detector for JSON that arrives with other headers).
+
 Adding an MTA is one module here (``NAME``, ``matches``, ``parse``) registered in ``DIALECTS``, plus its
 fixtures in tests/data/lhost with the expected results from the scenario that produced them.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from maild.reports.context import Context, Finding
-from maild.reports.lhost import exchange, exim, gmail, opensmtpd, postfix, qmail, sendmail
+from maild.reports.lhost import amazonses, courier, exchange, exim, gmail, opensmtpd, postfix, qmail, sendmail, yahoo
 
 
 class Dialect(Protocol):
@@ -30,7 +34,8 @@ class Dialect(Protocol):
 
 
 # Order matters only where two dialects could claim the same headers; the more specific comes first.
-DIALECTS: tuple[Dialect, ...] = (opensmtpd, qmail, exim, postfix, sendmail, gmail, exchange)
+# Yahoo's notices are qmail's layout with Yahoo's headers: Yahoo first.
+DIALECTS: tuple[Dialect, ...] = (opensmtpd, yahoo, qmail, exim, postfix, sendmail, courier, gmail, exchange, amazonses)
 
 
 def detect(ctx: Context) -> Finding | None:

@@ -1,0 +1,41 @@
+"""Yahoo Mail's failure notices: qmail's layout, with "Remote host said:" before the reply and the SMTP command in brackets.
+
+Yahoo writes Subject "Failure Notice" from MAILER-DAEMON@yahoo.com (its headers carry X-YMailISG or
+X-YMail-OSG), "Sorry, we were unable to deliver your message to the following address.", then per recipient
+"<address>:" and "Remote host said: 550 5.1.1 <address>... User Unknown [RCPT_TO]" (the reply may also start
+on the next line, and the bracketed command stand on a line of its own), and "--- Below this line is a copy
+of the message.". The bracket names the command the reply answered ([RCPT_TO], [MAIL_FROM], [DATA]), which
+decides between a bad address and a filter. Yahoo sends this notice only once it has given up.
+"""
+
+from __future__ import annotations
+
+import re
+
+from maild.core.syntax import ADDRESS_PATTERN
+from maild.reports import retrying
+from maild.reports.context import Context, Finding
+from maild.reports.lhost import blocks
+from maild.reports.model import ReportKind
+
+NAME = "yahoo"
+_SUBJECT = re.compile(r"^\s*failure notice\s*$", re.I)
+_GREETING = re.compile(r"sorry, we were unable to deliver your message to the following address", re.I)
+_MARKER = re.compile(r"^--- below this line is a copy of the message", re.I | re.M)
+_ADDRESS = re.compile(rf"^<({ADDRESS_PATTERN})>:[ \t]*$", re.M)
+
+
+def matches(ctx: Context) -> bool:
+    if not _SUBJECT.match(ctx.subject):
+        return False
+    return "x-ymailisg" in ctx.top or "x-ymail-osg" in ctx.top or "@yahoo" in ctx.sender.lower()
+
+
+def parse(ctx: Context) -> Finding | None:
+    text = ctx.body_text[:60000]
+    if not _GREETING.search(text[:3000]):
+        return None
+    body = blocks.before(text, _MARKER)
+    starts = list(_ADDRESS.finditer(body))
+    pairs = [(m.group(1), body[m.end(): starts[i + 1].start() if i + 1 < len(starts) else len(body)]) for i, m in enumerate(starts)]
+    return Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retrying.Retry.GAVE_UP))
