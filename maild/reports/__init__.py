@@ -1,4 +1,11 @@
-"""The report parser: raw bytes in, a typed Report out, through an ordered list of detectors; pure and never raising."""
+"""The report parser: raw bytes in, a typed Report out, through an ordered list of detectors; pure and never raising.
+
+MTA and provider notice formats are read by dialect modules in ``maild.reports.lhost`` (one module per format,
+a header-only ``matches()`` and a ``parse()``, registered in one list): adding an MTA is one module there plus
+its fixtures in tests/data/lhost. The generic RFC 3464 and text readers come after them, as the last resort.
+Reasons come from the core's typed table and rules (``maild.core.reasons``, ``maild.core.reason_rules``); a
+recipient that a notice printed cut short is completed from the returned headers (``truncated``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import re
 from collections.abc import Callable
 from importlib import import_module
 
-from maild.reports import arf, dsn, lhost, mdn, mime
+from maild.reports import arf, dsn, lhost, mdn, mime, truncated
 from maild.reports.context import Context, Finding
 from maild.reports.clues import (
     ParseHints,
@@ -121,7 +128,11 @@ def _report(ctx: Context, raw: bytes, finding: Finding) -> Report:
     if original_id is None and finding.kind is not ReportKind.UNKNOWN:
         refs = message_ids(ctx.header("in-reply-to")) + list(reversed(message_ids(ctx.header("references"))))
         original_id = refs[0] if refs else _inline_message_id(ctx.body_text) if finding.kind is ReportKind.BOUNCE else None
-    recipients = tuple(finding.recipients) if finding.kind is not ReportKind.UNKNOWN else ()
+    # A recipient the notice printed cut short is completed from the returned To/Cc when one address fits.
+    recipients = (
+        tuple(truncated.complete(finding.recipients, returned, ctx.problems, "" if returned is not None else ctx.body_text))
+        if finding.kind is not ReportKind.UNKNOWN else ()
+    )
     return Report(
         kind=finding.kind,
         recipients=recipients,
