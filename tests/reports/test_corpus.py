@@ -33,9 +33,9 @@ from pathlib import Path
 
 from maild.reports import parse
 
-# Reached when set: recall 0.987, precision 0.993, status 0.991, action 0.961, reason 0.909 (291/320); each threshold
+# Reached when set: recall 0.987, precision 0.993, status 0.991, action 0.961, reason 0.916 (293/320); each threshold
 # sits a little below so a real regression fails.
-THRESHOLDS = {"recall": 0.98, "precision": 0.99, "status_accuracy": 0.98, "action_accuracy": 0.955, "reason_accuracy": 0.89}
+THRESHOLDS = {"recall": 0.98, "precision": 0.99, "status_accuracy": 0.98, "action_accuracy": 0.955, "reason_accuracy": 0.90}
 
 
 @dataclass
