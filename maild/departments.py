@@ -29,7 +29,25 @@ def receipts_enabled(db: sqlite_utils.Database, name: str | None, default: bool)
     return default if row is None else bool(row[0])
 
 
-def set_receipts(db: sqlite_utils.Database, name: str, enabled: bool, now: datetime) -> Department:
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """One change of a department's read-receipt switch: to what, when, by whom and from where."""
+
+    name: str
+    receipts_enabled: bool
+    at: str
+    by: str | None  # the panel user or the API; None from the CLI (whoever runs it on the host)
+    via: str  # web, api, cli
+
+
+def set_receipts(
+    db: sqlite_utils.Database, name: str, enabled: bool, now: datetime, *, by: str | None = None, via: str = "cli"
+) -> Department:
+    """Switch a department's read receipts and record who did it (department_switches). In a write transaction."""
+    db.execute(
+        "INSERT INTO department_switches (key, name, receipts_enabled, by, via, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (key(name), name.strip(), int(enabled), by, via, iso(now)),
+    )
     db.execute(
         """INSERT INTO departments (key, name, receipts_enabled, updated_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET receipts_enabled = excluded.receipts_enabled,
@@ -38,6 +56,24 @@ def set_receipts(db: sqlite_utils.Database, name: str, enabled: bool, now: datet
     )
     row = db.execute("SELECT name FROM departments WHERE key = ?", (key(name),)).fetchone()
     return Department(row[0], enabled, True)
+
+
+def last_switches(db: sqlite_utils.Database) -> dict[str, Switch]:
+    """The latest recorded switch of every department that has one, by key."""
+    rows = db.execute(
+        """SELECT s.key, s.name, s.receipts_enabled, s.at, s.by, s.via FROM department_switches s
+            WHERE s.id = (SELECT max(id) FROM department_switches t WHERE t.key = s.key)"""
+    ).fetchall()
+    return {str(k): Switch(name, bool(on), at, by, via) for k, name, on, at, by, via in rows}
+
+
+def switch_history(db: sqlite_utils.Database, name: str, limit: int = 20) -> list[Switch]:
+    """A department's recorded switches, newest first."""
+    rows = db.execute(
+        "SELECT name, receipts_enabled, at, by, via FROM department_switches WHERE key = ? ORDER BY id DESC LIMIT ?",
+        (key(name), limit),
+    ).fetchall()
+    return [Switch(n, bool(on), at, by, via) for n, on, at, by, via in rows]
 
 
 def list_departments(db: sqlite_utils.Database) -> list[Department]:

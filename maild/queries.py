@@ -100,6 +100,20 @@ def ticket_department(db: sqlite_utils.Database, ticket: str) -> str | None:
     return None if row is None else cast(str | None, row[0])
 
 
+def ticket_departments(db: sqlite_utils.Database, tickets: Iterable[str]) -> dict[str, str | None]:
+    """`ticket_department` of many tickets in one read."""
+    wanted = list(tickets)
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    rows = db.execute(
+        f"SELECT ticket, department FROM messages WHERE id IN"
+        f" (SELECT max(id) FROM messages WHERE ticket IN ({marks}) GROUP BY ticket)",
+        wanted,
+    ).fetchall()
+    return {str(t): d for t, d in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class _Message:
     id: int
@@ -139,15 +153,45 @@ def count_machine_opens(db: sqlite_utils.Database) -> bool:
 
 def load_thread(db: sqlite_utils.Database, ticket: str) -> ThreadInfo | None:
     """Thread read info of one ticket, or None when maild has no message of it."""
-    messages = [
-        _Message(r["id"], r["message_id"], r["subject"], r["received_at"])
-        for r in _rows(db, "SELECT id, message_id, subject, received_at FROM messages WHERE ticket = ? ORDER BY id", (ticket,))
-    ]
-    if not messages:
-        return None
+    page = load_thread_page(db, ticket)
+    return None if page is None else page.info
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPage:
+    """Some replies of a ticket, in thread order, and where the next page starts."""
+
+    info: ThreadInfo
+    message_ids: tuple[int, ...]  # the store's row ids of the replies shown (for their timelines)
+    next_after: int | None  # pass as `after` for the next replies; None: these were the last
+
+
+def load_thread_page(
+    db: sqlite_utils.Database, ticket: str, *, after: int = 0, limit: int | None = None
+) -> ThreadPage | None:
+    """Replies of one ticket after the cursor `after` (a row id: keyset paging), at most `limit` (None: all).
+
+    None when maild has no message of the ticket at all; an empty page when the cursor is past its last reply.
+    """
+    sql = "SELECT id, message_id, subject, received_at FROM messages WHERE ticket = ? AND id > ? ORDER BY id"
+    params: list[object] = [ticket, after]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit + 1)
+    messages = [_Message(r["id"], r["message_id"], r["subject"], r["received_at"]) for r in _rows(db, sql, params)]
+    more = limit is not None and len(messages) > limit
+    messages = messages[:limit] if limit is not None else messages
     department = ticket_department(db, ticket)
+    if not messages and (after == 0 or not _has_ticket(db, ticket)):
+        return None
     visible = Visibility(db)(department)
-    return thread_info(ticket, department, visible, _replies(db, messages), count_machine_opens=count_machine_opens(db))
+    replies = _replies(db, messages) if messages else []
+    info = thread_info(ticket, department, visible, replies, count_machine_opens=count_machine_opens(db))
+    return ThreadPage(info, tuple(m.id for m in messages), messages[-1].id if more else None)
+
+
+def _has_ticket(db: sqlite_utils.Database, ticket: str) -> bool:
+    return db.execute("SELECT 1 FROM messages WHERE ticket = ? LIMIT 1", (ticket,)).fetchone() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,32 +350,78 @@ class ReplyPage:
     more: bool  # there are older replies: ask again with before = rows[-1].id
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _prefix_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _phrase(text: str) -> str:
+    """A full-text query that is one phrase: the trigram index finds it anywhere in a subject, any case."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+SEARCH_MIN_SUBSTRING = 3  # the trigram index finds substrings of three characters or more
+
+
+def _search_ids(db: sqlite_utils.Database, term: str, before: int | None, limit: int) -> list[int]:
+    """Ids of tracked messages matching `term`, newest first: the union of one index-backed query per field.
+
+    The ticket exactly; the department by name (any case); a recipient address exactly or, from three
+    characters, by its beginning (any case); the subject containing it, from three characters. Each
+    query is bounded by `limit` on its own, so a page never reads more than a few index ranges.
+    """
+    below = (1 << 62) if before is None else before
+    found: set[int] = set()
+    queries: list[tuple[str, tuple[object, ...]]] = [
+        ("SELECT id FROM messages WHERE ticket = ? AND id < ? AND tracked = 1 ORDER BY id DESC LIMIT ?",
+         (term, below, limit)),
+        ("SELECT id FROM messages WHERE department = ? COLLATE NOCASE AND id < ? AND tracked = 1"
+         " ORDER BY id DESC LIMIT ?", (term, below, limit)),
+    ]
+    if len(term) >= SEARCH_MIN_SUBSTRING:
+        queries.append((
+            "SELECT DISTINCT r.message FROM recipients r JOIN messages m ON m.id = r.message"
+            " WHERE r.address LIKE ? ESCAPE '\\' AND r.message < ? AND m.tracked = 1 ORDER BY r.message DESC LIMIT ?",
+            (_prefix_like(term), below, limit),
+        ))
+        queries.append((
+            "SELECT s.rowid FROM message_subjects s WHERE message_subjects MATCH ? AND s.rowid < ?"
+            " AND (SELECT tracked FROM messages WHERE id = s.rowid) = 1 ORDER BY s.rowid DESC LIMIT ?",
+            (_phrase(term), below, limit),
+        ))
+    else:
+        queries.append((
+            "SELECT DISTINCT message FROM recipients WHERE address = ? COLLATE NOCASE AND message < ?"
+            " ORDER BY message DESC LIMIT ?", (term, below, limit),
+        ))
+    for sql, params in queries:
+        found.update(int(r[0]) for r in db.execute(sql, params))
+    return sorted(found, reverse=True)[:limit]
 
 
 def list_replies(
     db: sqlite_utils.Database, *, search: str = "", before: int | None = None, limit: int = 50
 ) -> ReplyPage:
-    """Tracked replies newest first; `search` matches the ticket exactly or a subject, department or recipient part."""
-    where: list[str] = ["tracked = 1"]
-    params: list[object] = []
-    if before is not None:
-        where.append("id < ?")
-        params.append(before)
+    """Tracked replies newest first, `limit` a page, older than the `before` cursor (a row id: keyset paging).
+
+    `search` matches the ticket exactly, the department by name, a recipient address exactly or by its
+    beginning, or a part of the subject (see `_search_ids`); every match is read through an index.
+    """
+    columns = "id, message_id, subject, received_at, ticket, department"
     term = search.strip()
     if term:
-        like = _like(term)
-        where.append(
-            "(ticket = ? OR subject LIKE ? ESCAPE '\\' OR department LIKE ? ESCAPE '\\'"
-            " OR id IN (SELECT message FROM recipients WHERE address LIKE ? ESCAPE '\\'))"
-        )
-        params.extend([term, like, like, like])
-    rows = db.execute(
-        f"SELECT id, message_id, subject, received_at, ticket, department FROM messages"
-        f" WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-        [*params, limit + 1],
-    ).fetchall()
+        ids = _search_ids(db, term, before, limit + 1)
+        marks = ",".join("?" * len(ids))
+        rows = db.execute(
+            f"SELECT {columns} FROM messages WHERE id IN ({marks}) ORDER BY id DESC", ids
+        ).fetchall() if ids else []
+    elif before is not None:
+        rows = db.execute(
+            f"SELECT {columns} FROM messages WHERE tracked = 1 AND id < ? ORDER BY id DESC LIMIT ?", (before, limit + 1)
+        ).fetchall()
+    else:
+        rows = db.execute(
+            f"SELECT {columns} FROM messages WHERE tracked = 1 ORDER BY id DESC LIMIT ?", (limit + 1,)
+        ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     if not rows:
@@ -339,14 +429,13 @@ def list_replies(
     replies = _replies(db, [_Message(r[0], r[1], r[2], r[3]) for r in rows])
     visible = Visibility(db)
     machine = count_machine_opens(db)
-    thread_departments: dict[str, str | None] = {}
+    # The ticket's latest message names its department, as everywhere else: one read for the page's tickets.
+    thread_departments = ticket_departments(db, {r[4] for r in rows if r[4] is not None})
     out = []
     for row, reply in zip(rows, replies, strict=True):
         mid, ticket, department = row[0], row[4], row[5]
-        if ticket is not None:  # the ticket's latest message names its department, as everywhere else
-            if ticket not in thread_departments:
-                thread_departments[ticket] = ticket_department(db, ticket)
-            department = thread_departments[ticket]
+        if ticket is not None:
+            department = thread_departments.get(ticket, department)
         shown = visible(department)
         status = thread_info(ticket or "", department, shown, [reply], count_machine_opens=machine).replies[0]
         out.append(ReplyRow(mid, ticket, department, shown, status))
@@ -371,20 +460,24 @@ class TimelineEvent:
 
 
 def thread_timelines(
-    db: sqlite_utils.Database, ticket: str
+    db: sqlite_utils.Database, ticket: str, messages: Sequence[int] | None = None
 ) -> dict[tuple[str | None, str], tuple[TimelineEvent, ...]]:
     """Every event of a ticket's recipients, keyed by (Message-ID, address), in (at, id) order.
 
-    Read events are left out for a department with receipts off, as everywhere else.
+    `messages`: only those replies (row ids, as a ThreadPage names them). Read events are left out
+    for a department with receipts off, as everywhere else.
     """
     shown = Visibility(db)(ticket_department(db, ticket))
-    rows = db.execute(
-        """SELECT m.message_id, r.address, e.id, e.kind, e.at, e.source, e.status, e.reason, e.diagnostic,
+    columns = """m.message_id, r.address, e.id, e.kind, e.at, e.source, e.status, e.reason, e.diagnostic,
                   e.remote_mta, e.detail, e.via, e.reporting_mta, e.reporting_ua
-             FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
-            WHERE m.ticket = ? ORDER BY e.at, e.id""",
-        (ticket,),
-    ).fetchall()
+             FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message"""
+    if messages is None:
+        rows = db.execute(f"SELECT {columns} WHERE m.ticket = ? ORDER BY e.at, e.id", (ticket,)).fetchall()
+    elif not messages:
+        return {}
+    else:
+        marks = ",".join("?" * len(messages))
+        rows = db.execute(f"SELECT {columns} WHERE e.message IN ({marks}) ORDER BY e.at, e.id", list(messages)).fetchall()
     out: dict[tuple[str | None, str], list[TimelineEvent]] = defaultdict(list)
     for (message_id, address, eid, kind, at, source, status, reason, diagnostic, remote_mta, detail, via_column,
          reporting_mta, reporting_ua) in rows:
@@ -419,6 +512,7 @@ class DepartmentRow:
     explicit: bool  # False: follows tracking.receipts_default
     replies: int  # tracked messages that name it
     updated_at: str | None
+    last_switch: departments.Switch | None = None  # who switched it last, when, to what (None: never switched)
 
 
 def department_overview(
@@ -441,8 +535,10 @@ def department_overview(
     for k, name in names.items():
         if k and k not in rows:
             rows[k] = DepartmentRow(name, default, False, 0, None)
+    switches = departments.last_switches(db)
     return sorted(
-        (DepartmentRow(r.name, r.receipts_enabled, r.explicit, counts.get(k, 0), r.updated_at) for k, r in rows.items()),
+        (DepartmentRow(r.name, r.receipts_enabled, r.explicit, counts.get(k, 0), r.updated_at, switches.get(k))
+         for k, r in rows.items()),
         key=lambda r: departments.key(r.name),
     )
 

@@ -11,7 +11,15 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from maild.store import schema_helpdesk, schema_inbound, schema_ingest, schema_pixel, schema_sources, schema_status
+from maild.store import (
+    schema_helpdesk,
+    schema_inbound,
+    schema_ingest,
+    schema_panel,
+    schema_pixel,
+    schema_sources,
+    schema_status,
+)
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -107,4 +115,5 @@ MIGRATIONS: list[Migration] = [
     schema_pixel.migrate,  # 5
     schema_helpdesk.migrate,  # 6
     schema_sources.migrate,  # 7
+    schema_panel.migrate,  # 8
 ]
