@@ -24,6 +24,7 @@ STORE = web.AppKey("store", StorePort)
 SETTINGS = web.AppKey("settings", Settings)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+MAX_REPLIES = 500  # replies of one ticket per answer (a page of /v1/tickets/{ticket}); the rest with ?after=
 
 
 _TICKET = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -54,10 +55,18 @@ async def ticket(request: web.Request) -> web.Response:
     number = request.match_info["ticket"]
     if not _TICKET.fullmatch(number):  # ASCII only ("٣" is a digit to Python), and bounded
         return error(400, "ticket: expected 1 to 64 ASCII letters, digits, '.', '_' or '-'")
-    info = await request.app[STORE].read(lambda db: queries.load_thread(db, number))
-    if info is None:
+    try:
+        after = _int_param(request, "after", 0, 0, 2**63 - 1)
+        limit = _int_param(request, "limit", MAX_REPLIES, 1, MAX_REPLIES)
+    except ValueError as exc:
+        return error(400, str(exc))
+    page = await request.app[STORE].read(lambda db: queries.load_thread_page(db, number, after=after, limit=limit))
+    if page is None:
         return error(404, "unknown ticket", ticket=number)
-    return web.json_response(to_json(info))
+    info = to_json(page.info)
+    assert isinstance(info, dict)  # a dataclass's JSON is an object
+    # next_after: more replies, ask again with ?after= this; null: that was the last
+    return web.json_response({**info, "next_after": page.next_after})
 
 
 async def message(request: web.Request) -> web.Response:
@@ -110,7 +119,11 @@ async def tickets(request: web.Request) -> web.Response:
 
 
 def _department_json(d: queries.DepartmentRow) -> dict[str, object]:
-    return {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit, "replies": d.replies}
+    last = d.last_switch
+    switched = None if last is None else {"receipts_enabled": last.receipts_enabled, "at": last.at, "by": last.by,
+                                          "via": last.via}
+    return {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit, "replies": d.replies,
+            "last_switch": switched}
 
 
 async def department_list(request: web.Request) -> web.Response:
@@ -134,7 +147,9 @@ async def department_switch(request: web.Request) -> web.Response:
     if not name:
         return error(400, "a department name is required")
     enabled = bool(body["receipts_enabled"])
-    dept = await request.app[STORE].write(lambda db: departments.set_receipts(db, name, enabled, clock.now()))
+    dept = await request.app[STORE].write(
+        lambda db: departments.set_receipts(db, name, enabled, clock.now(), by="api token", via="api")
+    )
     log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled,
              by="api", peer=request.remote)
     return web.json_response({"name": dept.name, "receipts_enabled": dept.receipts_enabled, "explicit": True})

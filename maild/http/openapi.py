@@ -160,6 +160,18 @@ DOCUMENT: dict[str, Any] = {
                     "receipts_enabled": {"type": "boolean"},
                     "explicit": {"type": "boolean", "description": "false: follows the default"},
                     "replies": {"type": "integer", "description": "tracked messages that name it"},
+                    "last_switch": {
+                        "type": ["object", "null"],
+                        "description": "the latest switch of its read receipts (null: never switched)",
+                        "required": ["receipts_enabled", "at", "by", "via"],
+                        "properties": {
+                            "receipts_enabled": {"type": "boolean", "description": "what it was switched to"},
+                            "at": {"type": "string", "description": "when (ISO 8601 UTC)"},
+                            "by": {**_str_or_null, "description": "the panel user, 'api token', or the OS user "
+                                   "running `maild departments` (null when unknown)"},
+                            "via": {"type": "string", "enum": ["web", "api", "cli"]},
+                        },
+                    },
                 },
             },
             "EventPage": {
@@ -190,11 +202,29 @@ DOCUMENT: dict[str, Any] = {
         },
         "/v1/tickets/{ticket}": {
             "get": {
-                "summary": "Thread read info of one ticket (as `maild status TICKET --json`)",
-                "parameters": [{"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "summary": "Thread read info of one ticket (as `maild status TICKET --json`), 500 replies a page",
+                "parameters": [
+                    {"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "after", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+                     "description": "the next_after of the previous page: replies after it (0: from the first)"},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 500},
+                     "description": "replies at most in this answer, in thread order"},
+                ],
                 "responses": {
-                    "200": _json({"$ref": "#/components/schemas/Ticket"}, "the ticket"),
-                    "400": _json(_error, "not 1 to 64 ASCII letters, digits, '.', '_' or '-'"),
+                    "200": _json(
+                        {"allOf": [
+                            {"$ref": "#/components/schemas/Ticket"},
+                            {"type": "object", "required": ["next_after"], "properties": {
+                                "next_after": {"type": ["integer", "null"],
+                                               "description": "more replies: ask again with ?after= this; "
+                                               "null: this page ends the thread"}}},
+                        ]},
+                        "the ticket, or one page of its replies",
+                    ),
+                    "400": _json(_error, "not 1 to 64 ASCII letters, digits, '.', '_' or '-'; or a bad after or "
+                                 "limit"),
                     "401": _unauthorized,
                     "404": _json(_error, "unknown ticket"),
                 },

@@ -70,7 +70,38 @@ async def test_ticket_returns_the_status_json(api) -> None:
     client, _, _ = api
     async with client.get("/v1/tickets/1234") as r:
         assert r.status == 200
-        assert await r.json() == json.loads((GOLDEN / "status_1234.json").read_text())
+        body = await r.json()
+    assert body.pop("next_after") is None  # one page holds the whole thread
+    assert body == json.loads((GOLDEN / "status_1234.json").read_text())
+
+
+async def test_a_ticket_pages_its_replies_with_a_cursor(api) -> None:
+    client, _, _ = api
+    async with client.get("/v1/tickets/1234", params={"limit": "1"}) as r:
+        first = await r.json()
+    assert r.status == 200 and [x["message_id"] for x in first["replies"]] == ["<r1@helpdesk.example.com>"]
+    assert isinstance(first["next_after"], int)
+    async with client.get("/v1/tickets/1234", params={"limit": "1", "after": str(first["next_after"])}) as r:
+        second = await r.json()
+    assert [x["message_id"] for x in second["replies"]] == ["<r2@helpdesk.example.com>"]
+    assert second["next_after"] is None
+    whole = json.loads((GOLDEN / "status_1234.json").read_text())
+    assert first["replies"] + second["replies"] == whole["replies"]
+    assert {k: v for k, v in second.items() if k not in ("replies", "next_after")} == {
+        k: v for k, v in whole.items() if k != "replies"}
+
+
+async def test_a_ticket_page_refuses_a_bad_cursor_or_limit(api) -> None:
+    client, _, _ = api
+    for params in ({"limit": "0"}, {"limit": "501"}, {"limit": "x"}, {"after": "-1"}, {"after": "1e3"},
+                   {"after": "9" * 20}):
+        async with client.get("/v1/tickets/1234", params=params) as r:
+            assert r.status == 400, params
+            assert "error" in await r.json()
+    async with client.get("/v1/tickets/1234", params={"after": str(2**62)}) as r:  # past the end: an empty page
+        assert r.status == 200 and (await r.json())["replies"] == []
+    async with client.get("/v1/tickets/999", params={"after": "1"}) as r:
+        assert r.status == 404
 
 
 async def test_unknown_ticket_is_404_json(api) -> None:
@@ -149,13 +180,13 @@ async def test_department_switch_hides_and_reveals_read_info(api) -> None:
     client, store, _ = api
     await store.write(lambda db: departments.set_receipts(db, "BILLING", False, at(200)))
     async with client.get("/v1/tickets/1234") as r:
-        assert await r.json() == json.loads((GOLDEN / "status_1234_receipts_off.json").read_text())
+        assert await r.json() == {**json.loads((GOLDEN / "status_1234_receipts_off.json").read_text()), "next_after": None}
     async with client.get("/v1/events", params={"limit": 1000}) as r:
         kinds = [(e["ticket"], e["kind"]) for e in (await r.json())["events"]]
     assert ("1234", "displayed") not in kinds and ("77", "displayed") in kinds
     await store.write(lambda db: departments.set_receipts(db, "billing", True, at(201)))
     async with client.get("/v1/tickets/1234") as r:
-        assert await r.json() == json.loads((GOLDEN / "status_1234.json").read_text())
+        assert await r.json() == {**json.loads((GOLDEN / "status_1234.json").read_text()), "next_after": None}
 
 
 async def test_new_ticket_of_a_switched_off_department_is_hidden(api) -> None:
