@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 
 from maild import clock, departments, logs
@@ -54,6 +55,7 @@ def run_list(args: argparse.Namespace) -> int:
         explicit = departments.list_departments(db)
         seen = [r[0] for r in db.execute("SELECT DISTINCT department FROM messages WHERE department IS NOT NULL")]
         pixel = departments.pixel_switches(db)
+        switches = departments.last_switches(db)
         seen += [r[0] for r in db.execute("SELECT name FROM department_pixel")]
     finally:
         db.conn.close()
@@ -68,20 +70,40 @@ def run_list(args: argparse.Namespace) -> int:
                 "default": default,
                 "departments": [
                     {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit,
-                     "pixel": pixel.get(departments.key(d.name), False)}
+                     "pixel": pixel.get(departments.key(d.name), False),
+                     "last_switch": _switch_json(switches.get(departments.key(d.name)))}
                     for d in listed
                 ],
             }
         )
         return 0
     width = max([len(d.name) for d in listed] + [10])
-    print(f"{'department':<{width}}  receipts       pixel")
+    print(f"{'department':<{width}}  receipts       pixel  last switched")
     for d in listed:
         name = visible(d.name, one_line=True)
         receipts = f"{'on' if d.receipts_enabled else 'off'}{'' if d.explicit else ' (default)'}"
-        print(f"{name:<{width}}  {receipts:<13}  {'on' if pixel.get(departments.key(d.name)) else 'off'}")
+        last = switches.get(departments.key(d.name))
+        told = "" if last is None else (
+            f"{'on' if last.receipts_enabled else 'off'} at {last.at} by {visible(last.by or '(the CLI)', one_line=True)}"
+            f" ({last.via})"
+        )
+        print(f"{name:<{width}}  {receipts:<13}  {'on' if pixel.get(departments.key(d.name)) else 'off':<5}  {told}".rstrip())
     print(f"{'(others)':<{width}}  {'on' if default else 'off'} (tracking.receipts_default)")
     return 0
+
+
+def _switch_json(switch: departments.Switch | None) -> dict[str, object] | None:
+    if switch is None:
+        return None
+    return {"receipts_enabled": switch.receipts_enabled, "at": switch.at, "by": switch.by, "via": switch.via}
+
+
+def _operator() -> str | None:
+    """Who runs this command on the host: recorded as who switched (the CLI has no login of its own)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
 
 
 def run_switch(args: argparse.Namespace) -> int:
@@ -91,10 +113,14 @@ def run_switch(args: argparse.Namespace) -> int:
         return 2
     db = open_read_side(settings)
     try:
-        dept = transaction(db, lambda d: departments.set_receipts(d, args.name, args.enabled, clock.now()))
+        by = _operator()
+        dept = transaction(
+            db, lambda d: departments.set_receipts(d, args.name, args.enabled, clock.now(), by=by, via="cli")
+        )
     finally:
         db.conn.close()
-    log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled)
+    log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled, by=by,
+             via="cli")
     print(f"{dept.name}: read receipts {'on' if dept.receipts_enabled else 'off'}")
     return 0
 

@@ -1,31 +1,36 @@
-"""`maild quarantine list|show|retry`: the reports maild could not parse, correlate or verify, and running them again."""
+"""`maild quarantine list|show|retry|delete`: the reports maild could not parse, correlate or verify; run again or dropped."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import getpass
 import sys
 
 import sqlite_utils
 
 from maild.config import Settings
 
-from maild import clock, tokens
+from maild import clock, logs, tokens
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.core.jsonvalue import to_json
 from maild.receipts import quarantine as q
 from maild.receipts.authn import UntokenedPolicy
 from maild.receipts.ingest import hints_from, ingest_now, policy_from
-from maild.store import open_for_command
+from maild.store import open_for_command, transaction
+
+log = logs.get("quarantine")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "quarantine",
-        help="list, show or retry quarantined receipts",
+        help="list, show, retry or delete quarantined receipts",
         description="Receipts that could not be parsed, correlated or verified are held with their raw bytes. "
         "`list` shows them, `show ID` one of them (`--raw` prints the message), `retry ID...|--all` runs them "
         "through ingest again (after a key was restored, a parser fix...). A retried report that now applies is "
-        "marked released; one still failing stays held with its new reason.",
+        "marked released; one still failing stays held with its new reason. `delete ID...` drops items and their "
+        "raw bytes for good (spam, a report nobody needs): the only way anything leaves the quarantine.",
         epilog="Example: maild quarantine list --json --config /etc/maild/maild.toml; maild quarantine retry --all",
     )
     add_config_option(p)
@@ -53,7 +58,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(for items held as untokened_unauthenticated that you checked by hand)",
     )
     retry.add_argument("--json", action="store_true")
-    for sp in (ls, show, retry):  # --config after the action too; SUPPRESS keeps a value given before it
+    delete = actions.add_parser(
+        "delete", help="drop items and their raw bytes for good",
+        description="Deletes quarantined items with their raw bytes; this cannot be undone (`show ID --raw` first "
+        "to keep a copy). If the same report arrives again it is held again. Logged with who ran it.",
+        epilog="Example: maild quarantine delete 12 14",
+    )
+    delete.add_argument("ids", type=int, nargs="+", metavar="ID")
+    delete.add_argument("--json", action="store_true", help="one JSON object per line")
+    for sp in (ls, show, retry, delete):  # --config after the action too; SUPPRESS keeps a value given before it
         sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
         sp.add_argument("--log-format", choices=["auto", "json", "console"], default=argparse.SUPPRESS)
     p.set_defaults(func=run_quarantine)
@@ -67,6 +80,8 @@ def run_quarantine(args: argparse.Namespace) -> int:
             return _list(db, args)
         if args.action == "show":
             return _show(db, args)
+        if args.action == "delete":
+            return _delete(db, args)
         return _retry(db, args, settings)
     finally:
         db.conn.close()
@@ -151,4 +166,32 @@ def _retry(db: sqlite_utils.Database, args: argparse.Namespace, settings: Settin
         else:
             state = "released" if row["released"] else f"still held ({row['quarantine']})"
             print(f"{item.id}: {state}, {outcome.applied} event(s) recorded, {outcome.duplicates} already known")
+    return status
+
+
+def _operator() -> str | None:
+    """Who runs this command on the host (the CLI has no login of its own)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
+
+
+def _delete(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
+    by = _operator()
+    status = 0
+    for item_id in dict.fromkeys(args.ids):
+        gone = transaction(db, functools.partial(q.delete, item_id=item_id))
+        if gone is None:
+            if args.json:
+                print_json({"id": item_id, "error": "unknown quarantine id"})
+            else:
+                print(f"maild: no quarantine item {item_id}", file=sys.stderr)
+            status = 1
+            continue
+        log.info("quarantine_deleted", id=gone.id, reason=str(gone.reason), state=str(gone.state), by=by, via="cli")
+        if args.json:
+            print_json({"id": gone.id, "deleted": True, "reason": str(gone.reason), "state": str(gone.state)})
+        else:
+            print(f"{gone.id}: deleted ({gone.state}, {gone.reason}, received {gone.received_at})")
     return status

@@ -165,6 +165,22 @@ def get(db: sqlite_utils.Database, item_id: int) -> tuple[QuarantineItem, bytes]
     return _item(row), bytes(row["raw"] or b"")
 
 
+def delete(db: sqlite_utils.Database, item_id: int, *, fingerprint: str | None = None) -> QuarantineItem | None:
+    """Drop one item and its raw bytes for good (an administrator's decision); what it was, or None when absent.
+
+    `fingerprint`: only if the row still holds that report. Row ids are reused after the newest row is
+    deleted, so a confirmation page names the report it showed, never merely an id another report may have
+    taken since. Its `reports` row stays, without its quarantine id: if the same report arrives again it
+    is held again, never silently taken for a duplicate of something applied. Run in a write transaction.
+    """
+    row = named_row(db, f"SELECT {_COLUMNS} FROM quarantine WHERE id = ?", (item_id,))
+    if row is None or (fingerprint is not None and row["fingerprint"] != fingerprint):
+        return None
+    db.execute("UPDATE reports SET quarantine = NULL WHERE quarantine = ?", (item_id,))
+    db.execute("DELETE FROM quarantine WHERE id = ?", (item_id,))
+    return _item(row)
+
+
 def count_token_rejection(db: sqlite_utils.Database, reason: str, now: datetime) -> None:
     db.execute(
         """INSERT INTO token_rejections (reason, count, last_at) VALUES (?, 1, ?)

@@ -6,8 +6,16 @@ from functools import cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from maild.web.views import display_time
+
+
+def time_tag(iso: str | None) -> Markup:
+    """`<time datetime=ISO>` with the UTC text, or a dash: a filter, not a macro, as pages show hundreds of times."""
+    if not iso:
+        return Markup("\u2014")
+    return Markup('<time datetime="%s">%s</time>') % (iso, display_time(iso))
 
 
 @cache
@@ -20,6 +28,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = display_time
+    env.filters["time_tag"] = time_tag
     return env
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from urllib.parse import urlencode
+from collections.abc import Callable
+from urllib.parse import quote, urlencode
 
 import sqlite_utils
 from aiohttp import web
@@ -34,6 +35,8 @@ from maild.web.users import load_users, verify
 log = logs.get("web")
 
 PAGE = 50
+TICKET_PAGE = 100  # replies of one ticket per page; a longer thread has "Later replies"
+EMBED_PAGE = 100  # the compact embed shows a ticket's first replies (it has no paging of its own)
 STATIC = Path(__file__).parent / "static"
 QUEUE_ACTIONS = {
     "retry": ("Retry now", "Every recipient not yet delivered is tried again right away."),
@@ -144,23 +147,33 @@ async def replies(request: web.Request) -> web.Response:
 async def ticket(request: web.Request) -> web.Response:
     panel = _panel(request)
     number = request.match_info["ticket"]
-    view = await _ticket_view(panel, number)
-    if view is None:
+    raw_after = request.query.get("after", "")
+    after = int(raw_after) if raw_after.isascii() and raw_after.isdigit() and len(raw_after) < 19 else 0
+    found = await _ticket_view(panel, number, after=after, limit=TICKET_PAGE)
+    if found is None:
         return error_page(request, 404, f"maild has no reply of ticket {number}.")
+    view, next_after = found
+    here = "/ui/tickets/" + quote(number, safe="")
     return _page(
         request, "ticket.html", "replies", ticket=view, live_ticket=number,
         live_version=panel.live.version(number) if panel.live else 0,
+        later=f"{here}?after={next_after}" if next_after is not None else None,
+        first=here if after else None,
     )
 
 
-async def _ticket_view(panel: Panel, number: str) -> views.TicketView | None:
-    def read(db: sqlite_utils.Database) -> views.TicketView | None:  # one read: the thread and its timelines agree
-        info = queries.load_thread(db, number)
-        if info is None:
-            return None
-        return views.ticket_view(info, queries.thread_timelines(db, number))
+async def _ticket_view(
+    panel: Panel, number: str, *, after: int = 0, limit: int | None = None
+) -> tuple[views.TicketView, int | None] | None:
+    """A page of a ticket's replies as the panel shows them, and the cursor of the next page (None: no more)."""
 
-    result: views.TicketView | None = await panel.store.read(read)
+    def read(db: sqlite_utils.Database) -> tuple[views.TicketView, int | None] | None:  # one read: all agree
+        page = queries.load_thread_page(db, number, after=after, limit=limit)
+        if page is None:
+            return None
+        return views.ticket_view(page.info, queries.thread_timelines(db, number, page.message_ids)), page.next_after
+
+    result: tuple[views.TicketView, int | None] | None = await panel.store.read(read)
     return result
 
 
@@ -172,19 +185,42 @@ async def embedded(request: web.Request) -> web.Response:
         log.warning("web_embed_refused", ticket=number, why=str(verdict), peer=request.remote)
         text = "This link has expired." if verdict == EmbedCheck.EXPIRED else "This link is not valid."
         return error_page(request, 403, text)
-    view = await _ticket_view(panel, number)
-    if view is None:
+    found = await _ticket_view(panel, number, limit=EMBED_PAGE)
+    if found is None:
         return error_page(request, 404, f"maild has no reply of ticket {number}.")
-    return html(render("embed.html", ticket=view))
+    view, _ = found
+    live_url = "/ui/embed/" + quote(number, safe="") + "/live?" + urlencode(
+        {"exp": request.query.get("exp", ""), "sig": request.query.get("sig", "")}
+    )
+    return html(render("embed.html", ticket=view, live_ticket=number, live_url=live_url,
+                       live_version=panel.live.version(number) if panel.live else 0))
+
+
+async def embedded_live(request: web.Request) -> web.StreamResponse:
+    """The embed page's server-sent events: the shared live reader, allowed by the link's own signature."""
+    panel = _panel(request)
+    number = request.match_info["ticket"]
+    verdict = embed_check(panel, number, request)
+    if verdict != EmbedCheck.OK:
+        log.warning("web_embed_refused", ticket=number, why=str(verdict), peer=request.remote, live=True)
+        return error_page(request, 403, "This link has expired." if verdict == EmbedCheck.EXPIRED
+                          else "This link is not valid.")
+    expires = float(request.query.get("exp", "0"))
+    return await _stream(request, panel, number, until=lambda: panel.wall() >= expires)
 
 
 async def live(request: web.Request) -> web.StreamResponse:
     """Server-sent events: `data: VERSION` whenever the page's ticket (or any, for lists) got a new event."""
-    panel = _panel(request)
+    return await _stream(request, _panel(request), request.query.get("ticket") or None)
+
+
+async def _stream(
+    request: web.Request, panel: Panel, number: str | None, *, until: Callable[[], bool] = lambda: False
+) -> web.StreamResponse:
+    """One page's event stream from the shared LiveHub; ends with the hub, or when `until()` (an expired link)."""
     hub = panel.live
     if hub is None:
         raise web.HTTPNotFound()
-    number = request.query.get("ticket") or None
     raw = request.query.get("since", "0")
     seen = int(raw) if raw.isdigit() and len(raw) < 19 else 0
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
@@ -195,7 +231,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     hub.listeners += 1
     try:
         await response.write(b"retry: 3000\n\n")
-        while not hub.closed:
+        while not hub.closed and not until():
             version = await hub.wait_change(number, seen, timeout=25.0)
             if version > seen:
                 seen = version
@@ -232,8 +268,10 @@ async def department_switch(request: web.Request) -> web.StreamResponse:
     enabled = str(form.get("receipts", "")) == "on"
     if not name:
         return error_page(request, 400, "No department named.")
-    dept = await panel.store.write(lambda db: departments.set_receipts(db, name, enabled, clock.now()))
     user = current(request).user
+    dept = await panel.store.write(
+        lambda db: departments.set_receipts(db, name, enabled, clock.now(), by=user, via="web")
+    )
     log.info("department_receipts_switched", department=dept.name, receipts_enabled=dept.receipts_enabled,
              by=user, via="web")
     if panel.live is not None:
@@ -306,14 +344,48 @@ async def quarantine_page(request: web.Request) -> web.Response:
                  flash=request.query.get("done", "")[:200])
 
 
+def _item_id(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+
+
+async def _quarantined(panel: Panel, raw_id: str) -> tuple[quarantine.QuarantineItem, bytes] | None:
+    item_id = _item_id(raw_id)
+    if item_id is None:
+        return None
+    found: tuple[quarantine.QuarantineItem, bytes] | None = await panel.store.read(lambda db: quarantine.get(db, item_id))
+    return found
+
+
 @admin_only
 async def quarantine_confirm(request: web.Request) -> web.Response:
     panel = _panel(request)
-    raw_id = request.match_info["item"]
-    found = await panel.store.read(lambda db: quarantine.get(db, int(raw_id))) if raw_id.isdigit() else None
+    raw_id, action = request.match_info["item"], request.match_info["action"]
+    if action not in ("retry", "delete"):
+        return error_page(request, 404, "No such action.")
+    found = await _quarantined(panel, raw_id)
     if found is None:
         return error_page(request, 404, f"No quarantine item {raw_id}.")
-    return _page(request, "quarantine_confirm.html", "quarantine", item=found[0])
+    return _page(request, "quarantine_confirm.html", "quarantine", item=found[0], action=action)
+
+
+@admin_only
+async def quarantine_delete(request: web.Request) -> web.StreamResponse:
+    """Drop one held report and its raw bytes for good, as `maild quarantine delete ID` does; logged with who."""
+    panel = _panel(request)
+    raw_id = request.match_info["item"]
+    form = await request.post()
+    if form.get("confirm") != "yes":  # only the confirmation page's own button deletes
+        raise web.HTTPSeeOther(f"/ui/quarantine/{raw_id}/delete")
+    item_id = _item_id(raw_id)
+    shown = str(form.get("fingerprint", ""))  # the report the confirmation page showed, not whatever has its id now
+    gone = None if item_id is None or not shown else await panel.store.write(
+        lambda db: quarantine.delete(db, item_id, fingerprint=shown)
+    )
+    if gone is None:
+        return error_page(request, 404, f"No quarantine item {raw_id} (holding the report you confirmed).")
+    log.info("quarantine_deleted", id=gone.id, reason=str(gone.reason), state=str(gone.state),
+             by=current(request).user, via="web")
+    raise web.HTTPSeeOther("/ui/quarantine?" + urlencode({"done": f"{gone.id}: deleted"}))
 
 
 @admin_only
@@ -327,7 +399,7 @@ async def quarantine_retry(request: web.Request) -> web.StreamResponse:
     ingestor = panel.ingestor
     if ingestor is None:
         return error_page(request, 503, "Retries run in the daemon: use `maild quarantine retry ID` here.")
-    found = await panel.store.read(lambda db: quarantine.get(db, int(raw_id))) if raw_id.isdigit() else None
+    found = await _quarantined(panel, raw_id)
     if found is None:
         return error_page(request, 404, f"No quarantine item {raw_id}.")
     item, raw = found
@@ -356,14 +428,16 @@ ROUTES = [
     web.get("/ui/tickets/{ticket}", ticket),
     web.get("/ui/live", live),
     web.get("/ui/embed/{ticket}", embedded),
+    web.get("/ui/embed/{ticket}/live", embedded_live),
     web.get("/ui/departments", departments_page),
     web.post("/ui/departments", department_switch),
     web.get("/ui/queue", queue_page),
     web.get("/ui/queue/{queue_id}/{action}", queue_confirm),
     web.post("/ui/queue/{queue_id}/{action}", queue_action),
     web.get("/ui/quarantine", quarantine_page),
-    web.get("/ui/quarantine/{item}/retry", quarantine_confirm),
+    web.get("/ui/quarantine/{item}/{action}", quarantine_confirm),
     web.post("/ui/quarantine/{item}/retry", quarantine_retry),
+    web.post("/ui/quarantine/{item}/delete", quarantine_delete),
     web.static("/ui/static", STATIC),
 ]
 

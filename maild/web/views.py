@@ -88,6 +88,18 @@ class DepartmentView:
     switch_label: str  # what its button does
     state_words: str
     pixel: bool = False  # the opt-in open pixel (switched with `maild departments pixel NAME on|off`)
+    switched: str | None = None  # "off by alice in the panel": the latest recorded switch (None: never)
+    switched_at: str | None = None
+    switched_by: str | None = None
+
+
+_VIA_WORDS = {"web": "in the panel", "api": "through the API", "cli": "with maild departments"}
+
+
+def switch_words(switch: departments.Switch) -> str:
+    """ "off by alice in the panel": what the latest switch did, who did it and from where."""
+    who = f" by {switch.by}" if switch.by else ""
+    return f"{'on' if switch.receipts_enabled else 'off'}{who} {_VIA_WORDS.get(switch.via, 'via ' + switch.via)}"
 
 
 def check_mark(reply: ReplyStatus) -> CheckMark:
@@ -232,6 +244,9 @@ def department_views(rows: Iterable[DepartmentRow], pixel: Mapping[str, bool] | 
             state_words=("read receipts on" if d.receipts_enabled else "read receipts off")
             + ("" if d.explicit else " (default)"),
             pixel=pixel.get(departments.key(d.name), False),
+            switched=None if d.last_switch is None else switch_words(d.last_switch),
+            switched_at=None if d.last_switch is None else d.last_switch.at,
+            switched_by=None if d.last_switch is None else d.last_switch.by,
         )
         for d in rows
     )

@@ -6,6 +6,7 @@ through the receipts Maildir, so every state on a page was made by maild's own p
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -338,3 +339,115 @@ def test_the_departments_page_shows_the_open_pixel_and_what_it_means(panel, brow
     assert row.locator("button").count() == 1  # the contract: one button, the receipts switch
     text = admin.inner_text("main")
     assert "open pixel" in text and "privacy choice" in text and "do not count as read" in text
+
+
+def test_quarantine_delete_asks_first_and_is_logged_with_who(panel, browser):
+    panel.receive(mdn("notavalidtoken", "del@example.net", original_message_id="<nobody-del@x>"))
+    admin = login(browser, panel, "admin")
+    admin.goto(panel.url + "/ui/quarantine")
+    held = admin.locator("tr[data-quarantine-id]", has_text="del@example.net")
+    wait_for(lambda: admin.reload() or held.count() == 1, timeout=20, what="the quarantined receipt")
+    item = held.get_attribute("data-quarantine-id")
+    held.locator("text=Delete").click()
+    assert f"Delete quarantine item {item}?" in admin.inner_text("h1")
+    assert "cannot be undone" in admin.inner_text("main")
+    admin.click("text=Cancel")  # cancel: still there
+    assert admin.locator(f'tr[data-quarantine-id="{item}"]').count() == 1
+    csrf = admin.locator("input[name=csrf]").first.input_value()
+    response = admin.request.post(panel.url + f"/ui/quarantine/{item}/delete", form={"csrf": csrf})
+    assert f"Delete quarantine item {item}?" in response.text()  # no confirmation field: nothing deleted
+    agent = login(browser, panel, "agent")
+    agent_csrf = agent.locator("input[name=csrf]").first.input_value()
+    refused = agent.request.post(panel.url + f"/ui/quarantine/{item}/delete", form={"csrf": agent_csrf, "confirm": "yes"})
+    assert refused.status == 403
+    assert panel.cli("quarantine", "show", item).returncode == 0
+    admin.locator(f'tr[data-quarantine-id="{item}"] >> text=Delete').click()
+    admin.click("button:has-text('Yes, delete')")
+    assert f"{item}: deleted" in admin.inner_text("main")
+    admin.goto(panel.url + "/ui/quarantine?all=1")
+    assert admin.locator(f'tr[data-quarantine-id="{item}"]').count() == 0
+    shown = panel.cli("quarantine", "show", item)
+    assert shown.returncode == 1 and f"no quarantine item {item}" in shown.stderr
+    assert re.search(rf'"id": {item}.*"by": "admin"|"by": "admin".*"id": {item}',
+                     next(line for line in panel.log().splitlines() if "quarantine_deleted" in line))
+    gone = admin.request.post(panel.url + f"/ui/quarantine/{item}/delete", form={"csrf": csrf, "confirm": "yes"})
+    assert gone.status == 404
+    # a stale confirmation never deletes another report that took the same id since
+    panel.receive(mdn("notavalidtoken", "del2@example.net", original_message_id="<nobody-del2@x>"))
+    admin.goto(panel.url + "/ui/quarantine")
+    wait_for(lambda: admin.reload() or admin.locator("tr[data-quarantine-id]", has_text="del2@example.net").count(),
+             timeout=20, what="the second quarantined receipt")
+    newer = admin.locator("tr[data-quarantine-id]", has_text="del2@example.net").get_attribute("data-quarantine-id")
+    stale = admin.request.post(panel.url + f"/ui/quarantine/{newer}/delete",
+                               form={"csrf": csrf, "confirm": "yes", "fingerprint": "not-the-one-shown"})
+    assert stale.status == 404 and panel.cli("quarantine", "show", newer).returncode == 0
+
+
+def test_quarantine_delete_from_the_cli(panel):
+    panel.receive(mdn("notavalidtoken", "cli-del@example.net", original_message_id="<nobody-cli@x>"))
+
+    def held() -> str | None:
+        listed = panel.cli("quarantine", "list", "--json").stdout
+        return next((str(json.loads(line)["id"]) for line in listed.splitlines() if "cli-del@example.net" in line), None)
+
+    item = wait_for(held, timeout=20, what="the quarantined receipt")
+    done = panel.cli("quarantine", "delete", item, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"id": int(item), "deleted": True, "reason": "no_match", "state": "held"}
+    again = panel.cli("quarantine", "delete", item)
+    assert again.returncode == 1 and f"no quarantine item {item}" in again.stderr
+    assert held() is None
+    logged = next(line for line in done.stderr.splitlines() if "quarantine_deleted" in line)
+    assert f'"id": {item}' in logged and '"via": "cli"' in logged
+
+
+def test_the_departments_page_says_who_switched_last(panel, browser):
+    panel.send("[#5010] Who", ["who@example.net"], department="Audit")
+    admin = login(browser, panel, "admin")
+    admin.goto(panel.url + "/ui/departments")
+    cell = admin.locator('[data-department="Audit"] .switched')
+    assert cell.inner_text() == "never"
+    admin.locator('[data-department="Audit"] button').click()
+    cell = admin.locator('[data-department="Audit"] .switched')
+    assert cell.get_attribute("data-switched-by") == "admin"
+    assert cell.inner_text().startswith("off by admin in the panel, ")
+    assert cell.locator("time[datetime]").count() == 1
+    assert panel.cli("departments", "enable", "audit").returncode == 0
+    admin.reload()
+    assert "on by " in admin.inner_text('[data-department="Audit"] .switched')
+    assert "with maild departments" in admin.inner_text('[data-department="Audit"] .switched')
+    listed = json.loads(panel.cli("departments", "list", "--json").stdout)
+    audit = next(d for d in listed["departments"] if d["name"] == "Audit")
+    assert audit["last_switch"]["via"] == "cli" and audit["last_switch"]["receipts_enabled"] is True
+    text = panel.cli("departments", "list").stdout
+    assert re.search(r"Audit .* on at \S+ by \S+ \(cli\)", text)
+
+
+def test_an_embedded_ticket_updates_live(panel, browser):
+    mid = panel.send("[#5011] Embedded live", ["live@example.net"])
+    token = panel.token(mid, "live@example.net")
+    url = panel.cli("embed-url", "5011", "--ttl", "600", "--base", panel.url).stdout.strip()
+    page = browser.new_context().new_page()  # no session: the link's signature is all it has
+    page.goto(url)
+    wait_for(lambda: page.reload() or reply_state(page, mid) == "delivered", timeout=20, what="delivered")
+    page.evaluate("window.__same_page = true")
+    panel.receive(mdn(token, "live@example.net", original_message_id=mid))
+    wait_state(page, f'[data-reply="{mid}"]', "read")
+    assert page.evaluate("window.__same_page") is True  # no reload: the shared live reader told it
+    stream = page.request.get(url.replace("/ui/embed/5011?", "/ui/embed/5011/live?").replace("sig=", "sig=0", 1))
+    assert stream.status == 403  # the stream needs the link's own signature
+    other = url.replace("/ui/embed/5011?", "/ui/embed/5012/live?")
+    assert page.request.get(other).status == 403  # and is for that ticket only
+
+
+def test_a_long_ticket_pages_its_replies(panel, browser):
+    mids = [panel.send(f"Long thread {i}", [f"long{i}@example.net"], ticket="5012") for i in range(103)]
+    page = login(browser, panel, "agent")
+    page.goto(panel.url + "/ui/tickets/5012")
+    replies = page.locator("[data-reply]")
+    assert replies.count() == 100 and replies.first.get_attribute("data-reply") == mids[0]
+    page.click("text=Later replies")
+    assert [r.get_attribute("data-reply") for r in page.locator("[data-reply]").all()] == mids[100:]
+    assert page.locator("text=Later replies").count() == 0
+    page.click("text=First replies")
+    assert page.locator("[data-reply]").count() == 100

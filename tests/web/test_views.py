@@ -164,7 +164,8 @@ def test_hostile_subject_address_and_diagnostic_render_as_text():
     events = (Event(1, A, T, "smtp"),  # type: ignore[arg-type]
               Event(2, R, T, "dsn", record=StatusRecord("5.1.1", None, "userunknown", True, HOSTILE, HOSTILE)))  # type: ignore[arg-type]
     info = thread_info("7", HOSTILE, True, [ReplyInput("<m@x>", HOSTILE, T, (RecipientInput(f"{HOSTILE}@x", TO, events),))])
-    page = render("ticket.html", session=None, active="", ticket=views.ticket_view(info), live_ticket="7", live_version=0)
+    page = render("ticket.html", session=None, active="", ticket=views.ticket_view(info), live_ticket="7", live_version=0,
+                  later=None, first=None)
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 

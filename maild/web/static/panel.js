@@ -31,8 +31,11 @@ async function refresh(live) {
 function follow(live) {
   const ticket = live.dataset.liveTicket || "";
   let since = live.dataset.liveVersion || "0";
-  const url = "/ui/live?" + new URLSearchParams({ ticket, since });
-  const source = new EventSource(url);
+  // The panel's pages listen on /ui/live (their session); an embed page on its own signed link's stream.
+  const url = new URL(live.dataset.liveUrl || "/ui/live", window.location.href);
+  if (!live.dataset.liveUrl) url.searchParams.set("ticket", ticket);
+  url.searchParams.set("since", since);
+  const source = new EventSource(url.toString());
   source.onmessage = (event) => {
     since = event.data;
     refresh(live).catch(() => {});
