@@ -1,8 +1,11 @@
 """Benchmark of the web panel: ticket pages and reply lists rendered from a large store, and idle live pages' cost.
 
-    .venv/bin/python bench/panel.py                 # the 1M-reply, 10M-event store of bench/query.py
-    .venv/bin/python bench/panel.py --scale 0.01    # a quick run
-    .venv/bin/python bench/panel.py --db PATH       # reuse a store built with bench/query.py --keep
+    .venv/bin/python bench/panel.py --db /work/bench-cache/panel/maild.db   # built there once (1M replies,
+                                                    # 10M events, ~7 min), then reused and brought up to date
+    .venv/bin/python bench/panel.py --scale 0.01    # a quick run on a throwaway store
+
+Each figure is printed with its target and whether it was met (the last lines), with the load
+average: the figures are wall-clock times, which a busy machine stretches.
 
 Server time of a page is what its handler does, measured in-process on maild's own read-only
 connection: the reads through maild.queries, the view models and the Jinja2 rendering (no HTTP
@@ -34,15 +37,26 @@ from maild import queries  # noqa: E402
 from maild.store.db import connect  # noqa: E402
 from maild.web import views  # noqa: E402
 from maild.web.render import render  # noqa: E402
+from maild.web.routes import TICKET_PAGE  # noqa: E402
+
+
+CPU_MS: dict[int, list[float]] = {}  # id(wall list) -> the same calls' CPU time of this thread, in ms
 
 
 def timed_each(fn, items) -> list[float]:  # noqa: ANN001
-    out = []
+    """Wall-clock ms of each call (the figure); its thread CPU ms kept beside it, less stretched by a busy machine."""
+    out, cpu = [], []
     for item in items:
-        t = time.perf_counter()
+        c, t = time.thread_time(), time.perf_counter()
         fn(item)
         out.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.thread_time() - c) * 1000)
+    CPU_MS[id(out)] = cpu
     return out
+
+
+def cpu(values: list[float], p: float) -> float:
+    return round(pct(CPU_MS[id(values)], p), 2)
 
 
 def pages(path: Path, tickets: int, runs: int) -> dict[str, float]:
@@ -53,12 +67,13 @@ def pages(path: Path, tickets: int, runs: int) -> dict[str, float]:
     def ticket_page(t: str) -> None:
         db.conn.execute("BEGIN")
         try:
-            info = queries.load_thread(db, t)
-            assert info is not None
-            view = views.ticket_view(info, queries.thread_timelines(db, t))
+            page = queries.load_thread_page(db, t, limit=TICKET_PAGE)  # as the ticket route reads it
+            assert page is not None
+            view = views.ticket_view(page.info, queries.thread_timelines(db, t, page.message_ids))
         finally:
             db.conn.execute("ROLLBACK")
-        render("ticket.html", session=None, active="", ticket=view, live_ticket=t, live_version=0)
+        render("ticket.html", session=None, active="", ticket=view, live_ticket=t, live_version=0, later=None,
+               first=None)
 
     top = db.execute("SELECT max(id) FROM messages").fetchone()[0]
     befores = [None] * (runs // 2) + [rng.randint(100, top) for _ in range(runs - runs // 2)]
@@ -73,28 +88,86 @@ def pages(path: Path, tickets: int, runs: int) -> dict[str, float]:
         render("replies.html", session=None, active="", replies=views.reply_list(page.rows), search="", older=None,
                newest=None, live_ticket="", live_version=0)
 
-    searches = [str(rng.randint(1, tickets)) for _ in range(20)]
+    searches = [str(rng.randint(1, tickets)) for _ in range(runs // 5 or 1)]
+    addresses = [f"user{rng.randint(1, tickets * 12)}@example.net" for _ in range(runs // 5 or 1)]
+    subjects = [f"ticket {rng.randint(1, tickets)}" for _ in range(runs // 5 or 1)]
 
     def search_page(term: str) -> None:
         db.conn.execute("BEGIN")
         try:
-            queries.list_replies(db, search=term, limit=50)
+            page = queries.list_replies(db, search=term, limit=50)
         finally:
             db.conn.execute("ROLLBACK")
+        assert page.rows, term  # every term names something stored: a search that finds nothing proves nothing
+        render("replies.html", session=None, active="", replies=views.reply_list(page.rows), search=term,
+               older=None, newest=None, live_ticket="", live_version=0)
 
     timed_each(ticket_page, wanted[:50])  # warm, as a running daemon's reader is
     ticket_ms = timed_each(ticket_page, wanted)
     replies_ms = timed_each(replies_page, befores)
     search_ms = timed_each(search_page, searches)
+    address_ms = timed_each(search_page, addresses)
+    subject_ms = timed_each(search_page, subjects)
     db.conn.close()
     return {
+        "ticket_page_cpu_p50_ms": cpu(ticket_ms, 50),
+        "ticket_page_cpu_p99_ms": cpu(ticket_ms, 99),
+        "replies_50_cpu_p50_ms": cpu(replies_ms, 50),
+        "replies_50_cpu_p99_ms": cpu(replies_ms, 99),
         "ticket_page_p50_ms": round(statistics.median(ticket_ms), 2),
         "ticket_page_p99_ms": round(pct(ticket_ms, 99), 2),
         "replies_50_p50_ms": round(statistics.median(replies_ms), 2),
         "replies_50_p99_ms": round(pct(replies_ms, 99), 2),
-        "search_ticket_p50_ms": round(statistics.median(search_ms), 1),
-        "search_ticket_max_ms": round(max(search_ms), 1),
+        "search_ticket_p50_ms": round(statistics.median(search_ms), 2),
+        "search_ticket_p99_ms": round(pct(search_ms, 99), 2),
+        "search_address_p50_ms": round(statistics.median(address_ms), 2),
+        "search_address_p99_ms": round(pct(address_ms, 99), 2),
+        "search_subject_p50_ms": round(statistics.median(subject_ms), 2),
+        "search_subject_p99_ms": round(pct(subject_ms, 99), 2),
     }
+
+
+# (figure, limit in ms or percent, what the issue asks). Search has no number in the issue: 50 ms, as a list page.
+TARGETS = (
+    ("ticket_page_p99_ms", 20.0, "ticket page p99 < 20 ms"),
+    ("replies_50_p50_ms", 50.0, "replies list of 50 < 50 ms (p50)"),
+    ("replies_50_p99_ms", 50.0, "replies list of 50 < 50 ms (p99)"),
+    ("search_ticket_p99_ms", 50.0, "search by ticket, through an index: p99 < 50 ms (as a list page)"),
+    ("share_of_one_core_percent", 5.0, "200 idle live pages < 5% of a core"),
+)
+
+
+def verdicts(result: dict[str, object]) -> list[str]:
+    lines = []
+    for key, limit, words in TARGETS:
+        value = result.get(key)
+        if isinstance(value, int | float):
+            lines.append(f"{'met' if value < limit else 'NOT MET':8} {words}: {value}")
+    return lines
+
+
+def prepare(path: Path, scale: float) -> dict[str, object]:
+    """A kept store at `path`: built there when missing (and kept), else reused; migrated to this maild's schema."""
+    from maild.store.db import open_db, schema_version
+
+    out: dict[str, object] = {}
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        out.update(build(path, max(8, int(1_000_000 * scale))))
+        out["build_seconds"] = round(time.perf_counter() - t, 1)
+    probe = connect(path, readonly=True)
+    before = schema_version(probe)
+    probe.conn.close()
+    t = time.perf_counter()
+    db = open_db(path)  # a store kept from an older maild gets its migrations (indexes) once, here
+    after = schema_version(db)
+    if after != before:
+        db.execute("ANALYZE")
+        db.conn.commit()
+        out["migrated"] = f"{before} -> {after} in {time.perf_counter() - t:.1f} s"
+    db.conn.close()
+    return out
 
 
 SERVE = """
@@ -168,17 +241,15 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1000, help="pages timed of each kind")
     ap.add_argument("--live", type=int, default=200, help="open live pages")
     ap.add_argument("--idle", type=float, default=30.0, help="seconds the live pages are watched idle")
-    ap.add_argument("--db", type=Path, default=None, help="an existing store (from bench/query.py --keep)")
+    ap.add_argument("--db", type=Path, default=None,
+                    help="a kept store: built there when missing, else reused (and migrated); e.g. under /work/bench-cache/")
     ap.add_argument("--dir", default="/tmp", help="where a new database goes (deleted afterwards)")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="maild-bench-panel-", dir=args.dir))
     path = args.db or workdir / "maild.db"
     try:
-        result: dict[str, object] = {}
-        if args.db is None:
-            t = time.perf_counter()
-            result.update(build(path, max(8, int(1_000_000 * args.scale))))
-            result["build_seconds"] = round(time.perf_counter() - t, 1)
+        result: dict[str, object] = {"load_average_at_start": os.getloadavg()[0]}
+        result.update(prepare(path, args.scale))
         db = connect(path, readonly=True)
         tickets = int(db.execute("SELECT count(DISTINCT ticket) FROM messages").fetchone()[0])
         result["events"] = int(db.execute("SELECT max(id) FROM events").fetchone()[0])
@@ -194,6 +265,7 @@ def main() -> int:
             server.wait(10)
         result["load_average"] = os.getloadavg()[0]
         print(json.dumps(result, indent=2))
+        print("\n".join(verdicts(result)))
         return 0
     finally:
         for f in sorted(workdir.glob("**/*"), reverse=True):

@@ -8,7 +8,19 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from maild.web.views import display_time
+from maild.web.views import CheckMark, display_time
+
+
+def check_mark(mark: CheckMark) -> Markup:
+    """A reply's check marks and their words (every state readable as text); a function, as lists show hundreds."""
+    if mark.bounced:
+        inner = Markup('<span class="bounce-label">Bounced</span>')
+    else:
+        ticks = "".join(f'<span class="tick{" on" if i < mark.ticks else ""}">\u2713</span>' for i in range(mark.of))
+        inner = Markup('<span class="ticks" aria-hidden="true">') + Markup(ticks) + Markup("</span>")
+    return Markup(
+        '<span class="mark mark-%s" title="%s">\n  %s\n  <span class="mark-words">%s</span>\n</span>'
+    ) % (mark.state, mark.words, inner, mark.words)
 
 
 def time_tag(iso: str | None) -> Markup:
@@ -29,6 +41,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["when"] = display_time
     env.filters["time_tag"] = time_tag
+    env.globals["check_mark"] = check_mark
     return env
 
 

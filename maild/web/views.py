@@ -226,8 +226,19 @@ def ticket_view(
 
 
 def reply_list(rows: Iterable[ReplyRow]) -> tuple[ReplyView, ...]:
+    """Rows of the replies list: the mark and the summary; no recipient rows (the list shows none)."""
     return tuple(
-        reply_view(r.reply, receipts_enabled=r.receipts_enabled, ticket=r.ticket, department=r.department) for r in rows
+        ReplyView(
+            message_id=r.reply.message_id,
+            subject=r.reply.subject or "(no subject)",
+            queued_at=r.reply.queued_at,
+            mark=check_mark(r.reply),
+            recipients=(),
+            ticket=r.ticket,
+            department=r.department,
+            summary=_summary(r.reply, r.receipts_enabled),
+        )
+        for r in rows
     )
 
 
