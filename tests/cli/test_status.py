@@ -120,7 +120,12 @@ def test_events_rejects_a_bad_since(site, capsys) -> None:
 def test_departments_list_shows_explicit_seen_and_default(site, capsys) -> None:
     cli(site, capsys, "departments", "disable", "Legal")
     code, out = cli(site, capsys, "departments", "list", "--json")
-    assert json.loads(out) == {
+    listed = json.loads(out)
+    switches = {d["name"]: d.pop("last_switch") for d in listed["departments"]}
+    assert switches["Billing"] is None and switches["Sales"] is None  # never switched: they follow the default
+    legal = switches["Legal"]
+    assert (legal["receipts_enabled"], legal["via"]) == (False, "cli") and legal["at"].endswith("Z")
+    assert listed == {
         "default": True,
         "departments": [
             {"name": "Billing", "receipts_enabled": True, "explicit": False, "pixel": False},
