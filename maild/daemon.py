@@ -33,7 +33,7 @@ from maild.intake.server import IntakeServer, build_intake
 from maild.receipts.ingest import Ingestor, hints_from
 from maild.receipts.sources import Source, build_sources
 from maild.sdnotify import Notifier
-from maild.store import Store
+from maild.store import Store, keep_indexed
 from maild.web.app import PANEL
 from maild.store import settings as store_settings
 from maild.webhooks import WebhookDispatcher
@@ -88,6 +88,7 @@ class Daemon:
         self.writeback = WritebackDispatcher(s, self.store)
         self._spawn(self.writeback.run(), "writeback")
         self._spawn(retention.retention_loop(s, self.store, clock.now), "retention")
+        self._spawn(keep_indexed(self.store, s.web.live_interval), "subject index")  # the panel's subject search
         self.ingestor = Ingestor(s, self.store, self.keys)
         if s.tracking.trust_untokened_reports:
             log.warning(

@@ -20,7 +20,7 @@ from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind,
 from maild.core.jsonvalue import INLINE
 from maild.core.record import EMPTY, Event, EventPlace, StatusRecord
 from maild.core.states import ReplyState, sql_list
-from maild.store import Row, enum_column
+from maild.store import Row, enum_column, indexed_upto
 from maild.store import settings as store_settings
 from maild.store import named_rows as _rows
 from maild.status import (
@@ -383,10 +383,16 @@ def _search_ids(db: sqlite_utils.Database, term: str, before: int | None, limit:
             " WHERE r.address LIKE ? ESCAPE '\\' AND r.message < ? AND m.tracked = 1 ORDER BY r.message DESC LIMIT ?",
             (_prefix_like(term), below, limit),
         ))
+        upto = indexed_upto(db)  # the index reaches this far; the few newer messages are read directly
         queries.append((
-            "SELECT s.rowid FROM message_subjects s WHERE message_subjects MATCH ? AND s.rowid < ?"
+            "SELECT s.rowid FROM message_subjects s WHERE message_subjects MATCH ? AND s.rowid < ? AND s.rowid <= ?"
             " AND (SELECT tracked FROM messages WHERE id = s.rowid) = 1 ORDER BY s.rowid DESC LIMIT ?",
-            (_phrase(term), below, limit),
+            (_phrase(term), below, upto, limit),
+        ))
+        queries.append((
+            "SELECT id FROM messages WHERE id > ? AND id < ? AND tracked = 1 AND subject LIKE ? ESCAPE '\\'"
+            " ORDER BY id DESC LIMIT ?",
+            (upto, below, "%" + _prefix_like(term), limit),
         ))
     else:
         queries.append((

@@ -451,3 +451,22 @@ def test_a_long_ticket_pages_its_replies(panel, browser):
     assert page.locator("text=Later replies").count() == 0
     page.click("text=First replies")
     assert page.locator("[data-reply]").count() == 100
+
+
+def test_the_daemon_indexes_new_subjects_by_itself(panel, browser):
+    import sqlite3
+
+    mid = panel.send("[#5013] Quokka sighting", ["q1@example.net"])
+    panel.token(mid, "q1@example.net")
+
+    def indexed() -> bool:
+        with sqlite3.connect(f"file:{panel.root / 'var' / 'maild.db'}?mode=ro", uri=True) as db:
+            (row,) = db.execute("SELECT id FROM messages WHERE message_id = ?", (mid,)).fetchall()
+            (upto,) = db.execute("SELECT upto FROM subject_index_state").fetchone()
+            hit = db.execute("SELECT rowid FROM message_subjects WHERE message_subjects MATCH '\"quokka\"'").fetchall()
+            return upto >= row[0] and hit == [row]
+
+    wait_for(indexed, timeout=20, what="the subject in the index")
+    page = login(browser, panel, "agent")
+    page.goto(panel.url + "/ui/?q=QUOKKA+sight")
+    assert [r.get_attribute("data-reply") for r in page.locator("tr.reply").all()] == [mid]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maild import departments, queries
+from maild.store import index_subjects, indexed_upto
 from maild.store.db import open_db
 from tests.support.builders import Builder, at
 
@@ -76,11 +77,40 @@ def test_untracked_mail_is_never_listed_nor_found(store):
         assert hidden.message_id not in _ids(queries.list_replies(store.db, search=term)), term
 
 
-def test_the_subject_index_follows_a_changed_subject(store):
+def _indexed(db) -> list[int]:
+    return [r[0] for r in db.execute("SELECT rowid FROM message_subjects WHERE message_subjects MATCH '\"words\"'")]
+
+
+@pytest.mark.parametrize("indexed", [False, True], ids=["before the catch-up", "after it"])
+def test_a_subject_is_found_before_and_after_the_index_catches_up(store, indexed):
+    a = store.reply("1", [("a@example.net", "to")], subject="Some Words here")
+    if indexed:
+        assert store.write(index_subjects) == 1 and indexed_upto(store.db) == a.message
+        assert store.write(index_subjects) == 0  # nothing left: a look, no write
+    assert _indexed(store.db) == ([a.message] if indexed else [])  # intake itself writes no index entry
+    assert _ids(queries.list_replies(store.db, search="some words")) == [a.message_id]
+
+
+def test_the_catch_up_goes_in_batches_and_skips_messages_without_a_subject(store):
+    made = [store.reply(str(i), [("a@example.net", "to")], subject=f"Batch words {i}") for i in range(5)]
+    store.write(lambda db: db.execute("UPDATE messages SET subject = NULL WHERE id = ?", (made[1].message,)))
+    assert store.write(lambda db: index_subjects(db, limit=3)) == 3
+    assert store.write(lambda db: index_subjects(db, limit=3)) == 2
+    assert sorted(_indexed(store.db)) == [m.message for i, m in enumerate(made) if i != 1]
+    found = _ids(queries.list_replies(store.db, search="batch words"))
+    assert found == [m.message_id for i, m in reversed(list(enumerate(made))) if i != 1]
+
+
+def test_the_subject_index_follows_a_changed_or_removed_subject(store):
     a = store.reply("1", [("a@example.net", "to")], subject="Old words")
+    b = store.reply("2", [("b@example.net", "to")], subject="Gone words")
+    store.write(index_subjects)
     store.write(lambda db: db.execute("UPDATE messages SET subject = 'New words' WHERE id = ?", (a.message,)))
+    store.write(lambda db: db.execute("UPDATE messages SET subject = NULL WHERE id = ?", (b.message,)))
     assert _ids(queries.list_replies(store.db, search="old words")) == []
+    assert _ids(queries.list_replies(store.db, search="gone words")) == []
     assert _ids(queries.list_replies(store.db, search="new words")) == [a.message_id]
+    assert store.db.execute("INSERT INTO message_subjects (message_subjects) VALUES ('integrity-check')") is not None
 
 
 def test_a_ticket_reads_in_pages_that_join_up_to_the_whole_thread(store):

@@ -1,0 +1,53 @@
+"""The subject index's catch-up: messages stored since the last batch are added to `message_subjects` in one write.
+
+Intake writes no index entry (that would cost every SMTP transaction); the daemon runs
+`index_subjects` every few seconds, and a search reads the index up to `indexed_upto` and the few
+newer messages directly (maild.queries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlite_utils
+
+from maild import logs
+from maild.store.protocol import StoreWrites
+
+log = logs.get("store")
+
+BATCH = 5000  # messages per write: a short transaction, so the writer stays free for intake
+
+
+def indexed_upto(db: sqlite_utils.Database) -> int:
+    """The newest message id in the subject index (every older one is in it too)."""
+    row = db.execute("SELECT upto FROM subject_index_state").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def index_subjects(db: sqlite_utils.Database, limit: int = BATCH) -> int:
+    """Add the next `limit` messages' subjects to the index; how many messages it looked at. In a write transaction."""
+    upto = indexed_upto(db)
+    rows = db.execute("SELECT id, subject FROM messages WHERE id > ? ORDER BY id LIMIT ?", (upto, limit)).fetchall()
+    if not rows:
+        return 0
+    db.conn.executemany(
+        "INSERT INTO message_subjects (rowid, subject) VALUES (?, ?)", [(i, s) for i, s in rows if s is not None]
+    )
+    db.execute("UPDATE subject_index_state SET upto = ?", (int(rows[-1][0]),))
+    return len(rows)
+
+
+async def keep_indexed(store: StoreWrites, interval: float, *, stop: asyncio.Event | None = None) -> None:
+    """The daemon's catch-up loop: batches until the index reaches the newest message, then a look every `interval`."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            while await store.write(index_subjects) == BATCH and not stop.is_set():
+                pass  # a backlog (a store migrated with mail arriving): batch after batch, other writes between
+        except Exception as exc:  # noqa: BLE001 - a failed round (a full disk) is logged; search reads around it
+            log.warning("subject_index_failed", error=str(exc))
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except TimeoutError:
+            pass
