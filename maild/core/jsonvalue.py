@@ -8,19 +8,29 @@ can change that (``INLINE``: its own fields are spliced into the parent, as an
 event's status record is; ``HIDDEN``: internal, never shown; ``only(...)``: a
 nested record shown with just those fields, as a recipient's ``failure``;
 ``shown_as(key)``: another JSON key than the attribute's name).
+
+Each dataclass type gets its own encoder, written once from its fields and
+their annotations the first time one is encoded (as ``dataclasses`` writes
+``__init__``): a plain ``str``/``int``/``bool`` field is copied, a StrEnum
+field becomes its value, anything else goes back through ``to_json``. So the
+rules above are read once per type, not once per value: this runs for every
+event of an events page and every recipient of ``maild status``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Final
 
 from maild.core.times import iso
 
 JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+Encoder = Callable[[Any], dict[str, JSONValue]]
 
 _KEY: Final = "maild.json"
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})  # exactly these types (not enums) are JSON as they are
@@ -38,48 +48,103 @@ def shown_as(key: str) -> Mapping[str, object]:
     return {_KEY + ".key": key}
 
 
-# Per dataclass, the plan of its fields: (attribute, JSON key, mode) with mode None, "inline" or a tuple of names.
-_Plan = tuple[tuple[str, str, object], ...]
-_PLANS: dict[type, _Plan] = {}
+_ENCODERS: dict[type, Encoder] = {}
+_WRITING: set[type] = set()  # types whose encoder is being written (a record that holds its own type)
 
 
-def _plan(cls: type) -> _Plan:
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = tuple(
-            (f.name, str(f.metadata.get(_KEY + ".key", f.name)), f.metadata.get(_KEY))
-            for f in dataclasses.fields(cls)
-            if f.metadata.get(_KEY) != "hidden"
-        )
-        _PLANS[cls] = plan
-    return plan
+def encoder(cls: type) -> Encoder:
+    """The encoder of one dataclass type (written on first use, then kept)."""
+    enc = _ENCODERS.get(cls)
+    if enc is None:
+        _WRITING.add(cls)
+        try:
+            enc = _ENCODERS[cls] = _write_encoder(cls)
+        finally:
+            _WRITING.discard(cls)
+    return enc
 
 
-def _fill(out: dict[str, JSONValue], obj: object, names: tuple[str, ...] | None = None) -> None:
-    for name, key, mode in _plan(type(obj)):
-        value = getattr(obj, name)
-        if mode == "inline":
-            if value is not None:
-                _fill(out, value, names)
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except (NameError, TypeError):  # a type local to a function: every field takes the general path
+        return {}
+
+
+class _Writer:
+    """The text of one dataclass's encoder, and the names it refers to."""
+
+    def __init__(self) -> None:
+        self.scope: dict[str, Any] = {"to_json": to_json, "_PLAIN": _PLAIN, "_pick": _pick}
+
+    def name(self, value: object) -> str:
+        key = f"_{len(self.scope)}"
+        self.scope[key] = value
+        return key
+
+    def record(self, cls: type, value: str) -> str:
+        """A nested record's JSON: its own encoder when the value is exactly that type, else the general path."""
+        if cls in _WRITING:
+            return f"to_json({value})"
+        return f"({self.name(encoder(cls))}(x) if type(x := {value}) is {self.name(cls)} else to_json(x))"
+
+    def value(self, annotation: Any, attr: str) -> str:
+        """The expression for one field's JSON value, chosen by its annotation."""
+        args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+        if args and all(a in _PLAIN for a in args):
+            return attr  # str, int, bool, float, None: JSON as they are
+        rest = [a for a in args if a is not type(None)]
+        if typing.get_origin(annotation) is tuple:  # tuple[X, ...]: a list
+            item = typing.get_args(annotation)[0]
+            if isinstance(item, type) and dataclasses.is_dataclass(item):
+                return f"[{self.record(item, 'v')} for v in {attr}]"
+            return f"[to_json(v) for v in {attr}]"
+        if len(rest) == 1 and isinstance(rest[0], type):
+            if issubclass(rest[0], StrEnum):  # str() of a member is its value as a plain str; a str stays itself
+                return f"(None if (v := {attr}) is None else str(v))"
+            if dataclasses.is_dataclass(rest[0]):  # None, if allowed, takes the general path
+                return self.record(rest[0], attr)
+        return f"(v if type(v := {attr}) in _PLAIN else to_json(v))"
+
+
+def _write_encoder(cls: type) -> Encoder:
+    hints = _hints(cls)
+    w = _Writer()
+    lines = ["def encode(o):", "    d = {}"]
+    for f in dataclasses.fields(cls):
+        mode = f.metadata.get(_KEY)
+        key = str(f.metadata.get(_KEY + ".key", f.name))
+        attr = f"o.{f.name}"
+        if mode == "hidden":
             continue
-        if names is not None and key not in names:
-            continue
-        if isinstance(mode, tuple):
-            out[key] = None if value is None else _picked(value, mode)
-        elif type(value) in _PLAIN:  # the common case, without a call per value
-            out[key] = value
+        if mode == "inline":  # the nested record's keys, in its order, at this place; none when it is None
+            lines += [f"    if (v := {attr}) is not None:", f"        d.update({w.value(hints.get(f.name), 'v')})"]
+        elif isinstance(mode, tuple):
+            lines.append(f"    d[{key!r}] = None if (v := {attr}) is None else _pick(to_json(v), {mode!r})")
         else:
-            out[key] = to_json(value)
+            lines.append(f"    d[{key!r}] = {w.value(hints.get(f.name), attr)}")
+    lines.append("    return d")
+    exec("\n".join(lines), w.scope)  # noqa: S102 - our own text, made from the dataclass's field names
+    enc: Encoder = w.scope["encode"]
+    enc.__qualname__ = f"encoder of {cls.__qualname__}"
+    return enc
 
 
-def _picked(obj: object, names: tuple[str, ...]) -> dict[str, JSONValue]:
-    found: dict[str, JSONValue] = {}
-    _fill(found, obj, names)
-    return {n: found[n] for n in names if n in found}
+def _pick(full: JSONValue, names: tuple[str, ...]) -> dict[str, JSONValue]:
+    assert isinstance(full, dict)
+    return {n: full[n] for n in names if n in full}
 
 
 def to_json(value: Any) -> JSONValue:
     """A JSON value (for json.dumps) of a dataclass, enum, datetime, mapping, sequence or scalar."""
+    kind = type(value)
+    enc = _ENCODERS.get(kind)
+    if enc is not None:  # a dataclass seen before: the common case
+        return enc(value)
+    if kind in _PLAIN:
+        return value  # type: ignore[no-any-return]
+    if kind is tuple or kind is list:  # before the ABC checks below, which cost more
+        return [to_json(v) for v in value]
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, Enum):
@@ -87,9 +152,7 @@ def to_json(value: Any) -> JSONValue:
     if isinstance(value, str):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, JSONValue] = {}
-        _fill(out, value)
-        return out
+        return encoder(type(value))(value)
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, Mapping):
