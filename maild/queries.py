@@ -20,7 +20,7 @@ from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind,
 from maild.core.jsonvalue import INLINE
 from maild.core.record import EMPTY, Event, EventPlace, StatusRecord
 from maild.core.states import ReplyState, sql_list
-from maild.store import Row, enum_column, indexed_upto
+from maild.store import EnumColumn, indexed_upto
 from maild.store import settings as store_settings
 from maild.store import named_rows as _rows
 from maild.status import (
@@ -35,13 +35,22 @@ from maild.status import (
     thread_info,
 )
 
-_RECORD_COLUMNS = (
-    "e.status, e.action, e.reason, e.hard, e.diagnostic, e.remote_mta, e.reply_code, e.reporting_mta, e.reporting_ua"
-)
+# One event row, in the order `_event` unpacks it by name; the SELECT list is made from these names, so the hot
+# reads (a ticket's events, a page of 1,000) take plain tuples, with no per-row mapping by name. The record's
+# columns are StatusRecord's fields in its order (tests/status/test_queries.py holds them to it).
+EVENT_FIELDS = ("id", "recipient", "kind", "at", "source", "via", "recorded_at",
+                "status", "action", "reason", "hard", "diagnostic", "remote_mta", "reply_code", "reporting_mta",
+                "reporting_ua")
 _EVENT_COLUMNS = (
-    f"e.id, e.recipient, e.kind, e.at, e.source, e.via, e.recorded_at, {_RECORD_COLUMNS},"
-    f" CASE WHEN e.kind IN {sql_list(READ_KINDS)} THEN e.detail END AS detail"
+    ", ".join(f"e.{c}" for c in EVENT_FIELDS)
+    + f", CASE WHEN e.kind IN {sql_list(READ_KINDS)} THEN e.detail END AS detail"
 )  # detail only for read events: the evidence list reads it (Reporting-UA, reply author, pixel label)
+_EVENT_WIDTH = len(EVENT_FIELDS) + 1
+_ID, _RECIPIENT, _KIND_AT = (EVENT_FIELDS.index(c) for c in ("id", "recipient", "kind"))
+_KIND = EnumColumn(EventKind, "kind")
+_SOURCE = EnumColumn(EventSource, "source")
+_VIA = EnumColumn(Via, "via")
+_RECIPIENT_KIND = EnumColumn(RecipientKind, "recipients.kind")
 
 
 def _detail(text: str | None) -> dict[str, Any] | None:
@@ -54,28 +63,26 @@ def _detail(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _record(row: Row) -> StatusRecord:
-    status, action, diagnostic, remote_mta = row["status"], row["action"], row["diagnostic"], row["remote_mta"]
-    reason, hard, reply_code = row["reason"], row["hard"], row["reply_code"]
-    reporting_mta, reporting_ua = row["reporting_mta"], row["reporting_ua"]
-    if (status is None and action is None and diagnostic is None and remote_mta is None and reason is None
-            and hard is None and reply_code is None and reporting_mta is None and reporting_ua is None):
-        return EMPTY  # queued, accepted without detail...: one shared empty record
-    return StatusRecord(status, action, reason, None if hard is None else bool(hard), diagnostic, remote_mta,
-                        reply_code, reporting_mta, reporting_ua)
-
-
-def _event(row: Row, place: EventPlace | None = None) -> Event:
+def _event(row: Sequence[Any], place: EventPlace | None = None) -> Event:
+    """One event from a row that starts with `_EVENT_COLUMNS`."""
+    (eid, _recipient, kind, at, source, via, recorded_at, status, action, reason, hard, diagnostic, remote_mta,
+     reply_code, reporting_mta, reporting_ua, detail) = row[:_EVENT_WIDTH]
+    if (status is None and action is None and reason is None and hard is None and diagnostic is None
+            and remote_mta is None and reply_code is None and reporting_mta is None and reporting_ua is None):
+        record = EMPTY  # queued, accepted without detail...: one shared empty record
+    else:
+        record = StatusRecord(status, action, reason, None if hard is None else bool(hard), diagnostic, remote_mta,
+                              reply_code, reporting_mta, reporting_ua)
     return Event(
-        id=row["id"],
-        kind=enum_column(row, "kind", EventKind),
-        at=row["at"],
-        source=enum_column(row, "source", EventSource),
-        via=None if row["via"] is None else enum_column(row, "via", Via),
-        record=_record(row),
-        recorded_at=row["recorded_at"],
-        place=place,
-        detail=_detail(row["detail"]),
+        eid,
+        _KIND.get(kind) or _KIND.unknown(kind),
+        at,
+        _SOURCE.get(source) or _SOURCE.unknown(source),
+        None if via is None else (_VIA.get(via) or _VIA.unknown(via)),
+        record,
+        recorded_at,
+        place,
+        None if detail is None else _detail(detail),
     )
 
 
@@ -125,21 +132,22 @@ class _Message:
 def _replies(db: sqlite_utils.Database, messages: Sequence[_Message]) -> list[ReplyInput]:
     ids = [m.id for m in messages]
     marks = ",".join("?" * len(ids))
-    recipients = _rows(db, f"SELECT id, message, address, kind FROM recipients WHERE message IN ({marks}) ORDER BY id", ids)
     by_recipient: dict[int, list[Event]] = defaultdict(list)
-    for row in _rows(db, f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message IN ({marks})", ids):
-        by_recipient[row["recipient"]].append(_event(row))
+    for row in db.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message IN ({marks})", ids):
+        by_recipient[row[_RECIPIENT]].append(_event(row))
     by_message: dict[int, list[RecipientInput]] = defaultdict(list)
-    for r in recipients:
-        by_message[r["message"]].append(RecipientInput(r["address"], RecipientKind(r["kind"]), tuple(by_recipient[r["id"]])))
+    for rid, message, address, kind in db.execute(
+        f"SELECT id, message, address, kind FROM recipients WHERE message IN ({marks}) ORDER BY id", ids
+    ):
+        by_message[message].append(RecipientInput(
+            address, _RECIPIENT_KIND.get(kind) or _RECIPIENT_KIND.unknown(kind), tuple(by_recipient[rid])))
     answers: dict[int, list[ThirdPartyAnswer]] = defaultdict(list)
-    for a in _rows(
-        db,
+    for message, author, at in db.execute(
         f"SELECT message, author, at FROM inbound_replies WHERE message IN ({marks}) AND verdict = 'third_party'"
         " ORDER BY at, id",
         ids,
     ):
-        answers[a["message"]].append(ThirdPartyAnswer(a["author"], a["at"]))
+        answers[message].append(ThirdPartyAnswer(author, at))
     return [
         ReplyInput(m.message_id, m.subject, m.queued_at, tuple(by_message[m.id]), tuple(answers[m.id])) for m in messages
     ]
@@ -178,7 +186,8 @@ def load_thread_page(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit + 1)
-    messages = [_Message(r["id"], r["message_id"], r["subject"], r["received_at"]) for r in _rows(db, sql, params)]
+    messages = [_Message(mid, message_id, subject, received_at)
+                for mid, message_id, subject, received_at in db.execute(sql, params)]
     more = limit is not None and len(messages) > limit
     messages = messages[:limit] if limit is not None else messages
     department = ticket_department(db, ticket)
@@ -265,25 +274,28 @@ def list_events(
     if since is not None:
         where.append("e.recorded_at >= ?")
         params.append(since)
-    rows = _rows(
-        db,
-        f"""SELECT {_EVENT_COLUMNS}, e.message, m.ticket, m.message_id, r.address, r.kind AS recipient_kind,
+    rows = db.execute(
+        f"""SELECT {_EVENT_COLUMNS}, e.message, m.ticket, m.message_id, r.address, r.kind,
                    CASE WHEN m.ticket IS NULL THEN m.department
                         ELSE (SELECT m2.department FROM messages m2 WHERE m2.ticket = m.ticket
-                              ORDER BY m2.id DESC LIMIT 1) END AS department
+                              ORDER BY m2.id DESC LIMIT 1) END
             FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
             WHERE {' AND '.join(where)} ORDER BY e.id LIMIT ?""",
         [*params, limit],
-    )
+    ).fetchall()
     visible = Visibility(db)
     out = []
+    places: dict[int, EventPlace] = {}  # one place per copy: a page holds several events of most recipients
     for row in rows:
-        if row["kind"] in READ_KINDS and not visible(row["department"]):
+        message, ticket, message_id, address, recipient_kind, department = row[_EVENT_WIDTH:]
+        if row[_KIND_AT] in READ_KINDS and not visible(department):
             continue
-        place = EventPlace(row["message"], row["ticket"], row["message_id"], row["address"],
-                           RecipientKind(row["recipient_kind"]))
+        place = places.get(row[_RECIPIENT])
+        if place is None:
+            kind = _RECIPIENT_KIND.get(recipient_kind) or _RECIPIENT_KIND.unknown(recipient_kind)
+            place = places[row[_RECIPIENT]] = EventPlace(message, ticket, message_id, address, kind)
         out.append(_event(row, place))
-    return EventPage(tuple(out), rows[-1]["id"] if rows else after, len(rows) == limit)
+    return EventPage(tuple(out), rows[-1][_ID] if rows else after, len(rows) == limit)
 
 
 def latest_event_id(db: sqlite_utils.Database) -> int:
@@ -307,8 +319,9 @@ def reply_around(
     shown = visible(ticket_department(db, ticket) if ticket is not None else row["department"])
     recipients = _rows(db, "SELECT id, address, kind FROM recipients WHERE message = ? ORDER BY id", (message,))
     by_recipient: dict[int, list[Event]] = defaultdict(list)
-    for ev in _rows(db, f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message = ? AND e.id <= ?", (message, event_id)):
-        by_recipient[ev["recipient"]].append(_event(ev))
+    for ev in db.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message = ? AND e.id <= ?",
+                         (message, event_id)):
+        by_recipient[ev[_RECIPIENT]].append(_event(ev))
     machine = count_machine_opens(db)
 
     def statuses(upto: int) -> list[RecipientStatus]:

@@ -81,6 +81,9 @@ class ReadVerdict:
     evidence: tuple[Evidence, ...]
 
 
+_NOTHING_READ = ReadVerdict(read_at=None, read_via=None, outcome=None, evidence=())
+
+
 def via_of(kind: EventKind) -> ReadVia | None:
     if kind in MDN_KINDS:
         return ReadVia.MDN
@@ -97,7 +100,10 @@ def _order(e: SignalEvent) -> tuple[str, int]:
 
 def verdict(events: Iterable[SignalEvent], *, count_machine_opens: bool = False) -> ReadVerdict:
     """The read verdict of one recipient from its (visible) events; other kinds are ignored."""
-    signals = sorted((e for e in events if e.kind in SIGNAL_KINDS), key=_order)
+    signals = [e for e in events if e.kind in SIGNAL_KINDS]
+    if not signals:
+        return _NOTHING_READ  # most recipients: no read signal at all (maild status reads one verdict per recipient)
+    signals.sort(key=_order)
     outcomes = [e for e in signals if e.kind in OUTCOME_KINDS]
     outcome = outcomes[-1].kind if outcomes else None
 

@@ -21,12 +21,12 @@ import sqlite_utils
 from maild.store import settings as store_settings
 from maild.store.db import connect, open_db, translate
 from maild.store.protocol import Batchable, StorePort, StoreReads, StoreWrites
-from maild.store.rows import Row, enum_column, named_row, named_rows
+from maild.store.rows import EnumColumn, Row, named_row, named_rows
 from maild.store.subjects import index_subjects, indexed_upto, keep_indexed
 from maild.store.writer import Writer
 
 __all__ = [
-    "Batchable", "Row", "Store", "enum_column", "StorePort", "StoreReads", "StoreWrites", "index_subjects",
+    "Batchable", "EnumColumn", "Row", "Store", "StorePort", "StoreReads", "StoreWrites", "index_subjects",
     "indexed_upto", "keep_indexed", "named_row", "named_rows", "open_for_command", "transaction",
 ]
 
