@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from maild import departments
+from maild.core.reasons import in_words
 from maild.core.states import RecipientState
 from maild.queries import DepartmentRow, ReplyRow, TimelineEvent
 from maild.core.record import Event
@@ -125,7 +126,7 @@ def _who(reported_by: str | None) -> str | None:
 def failure_view(e: Event) -> FailureView:
     f = e.record
     return FailureView(
-        reason=words.reason_words(f.reason, f.status),
+        reason=in_words(f.reason, f.status),
         status=f.status,
         diagnostic=f.diagnostic,
         reported_by=_who(f.remote_mta),
@@ -145,7 +146,7 @@ def timeline_row(e: TimelineEvent) -> TimelineRow:
         source = f"{source}, via {e.via}"
     detail = " ".join(x for x in (e.status, e.diagnostic) if x) or None
     what = words.event_words(e.kind)
-    reason = words.reason_words(e.reason, e.status) if e.kind in ("failed", "bounced", "deferred", "delayed") else None
+    reason = in_words(e.reason, e.status) if e.kind in ("failed", "bounced", "deferred", "delayed") else None
     if reason:
         what = f"{what}: {reason}"
     return TimelineRow(e.at, what, source, detail)

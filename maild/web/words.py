@@ -1,12 +1,11 @@
 """The words the panel shows for states, sources and event kinds: one table each, text before any icon.
 
-Reasons are not here: their words come from the core's typed reason table (maild.core.reasons),
-the one table the CLI, the API and the panel share.
+Reasons are not here: their words come from the core's typed reason table
+(maild.core.reasons.in_words), the one table the CLI, the API and the panel share.
 """
 
 from __future__ import annotations
 
-from maild.core.reasons import in_words
 from maild.core.states import RecipientState, ReplyState
 
 REPLY_STATE_WORDS: dict[ReplyState, str] = {
@@ -88,11 +87,6 @@ SOURCE_WORDS: dict[str, str] = {
     "reply": "the recipient's reply",
     "pixel": "open pixel",
 }
-
-def reason_words(reason: str | None, status: str | None = None) -> str | None:
-    """"mailbox full — temporary": a failure's reason as a helpdesk reads it, from the core's one reason table."""
-    return in_words(reason, status)
-
 
 def event_words(kind: str) -> str:
     return EVENT_WORDS.get(kind, kind)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from maild.core.reasons import REASON_TABLE, Reason, info
+import pytest
+
+from maild.core.reasons import REASON_TABLE, Reason, in_words, info
 
 
 def test_every_reason_name_finds_its_own_row() -> None:
@@ -15,3 +17,19 @@ def test_unknown_names_find_no_row() -> None:
     for name in ("", "nonsense", "rejected?", "USERUNKNOWN "):
         assert info(name) is None
     assert info("userunknown") is not None and info("userunknown").hard is True  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "expected"),
+    [
+        ("mailboxfull", "4.2.2", "mailbox full — temporary"),
+        ("mailboxfull", "5.2.2", "mailbox full — temporary"),
+        ("userunknown", "5.1.1", "address does not exist — permanent"),
+        ("userunknown", "4.1.1", "address does not exist — temporary"),
+        ("spamdetected", "5.7.1", "blocked by the recipient's spam policy — the address may be fine"),
+        ("not-a-reason", "5.0.0", "not-a-reason"),
+        (None, "5.0.0", None),
+    ],
+)
+def test_reasons_in_a_helpdesks_words(reason, status, expected):
+    assert in_words(reason, status) == expected

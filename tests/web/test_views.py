@@ -72,22 +72,6 @@ def test_every_state_has_words_and_every_reply_state_a_mark_count():
     assert set(words.MULTI_TICKS) | {ReplyState.FAILED} == set(ReplyState)
 
 
-@pytest.mark.parametrize(
-    ("reason", "status", "expected"),
-    [
-        ("mailboxfull", "4.2.2", "mailbox full — temporary"),
-        ("mailboxfull", "5.2.2", "mailbox full — temporary"),
-        ("userunknown", "5.1.1", "address does not exist — permanent"),
-        ("userunknown", "4.1.1", "address does not exist — temporary"),
-        ("spamdetected", "5.7.1", "blocked by the recipient's spam policy — the address may be fine"),
-        ("not-a-reason", "5.0.0", "not-a-reason"),
-        (None, "5.0.0", None),
-    ],
-)
-def test_reasons_in_a_helpdesks_words(reason, status, expected):
-    assert words.reason_words(reason, status) == expected
-
-
 def test_a_failure_shows_reason_words_diagnostic_and_the_reporting_mta_without_its_type():
     r = rcpt("a", TO, A, R, status="5.1.1", reason="userunknown", diagnostic="550 5.1.1 no such user",
              remote_mta="dns; mx.example.net", source="dsn")
