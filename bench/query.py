@@ -1,7 +1,14 @@
 """Benchmark of the read side: builds a large store and times `maild status`, an events page and the SQL views.
 
-    /work/venv-dev/bin/python bench/query.py                # 1M replies, 3M recipients, 10M events
-    /work/venv-dev/bin/python bench/query.py --scale 0.01   # a quick run
+    .venv/bin/python bench/query.py                # 1M replies, 3M recipients, 10M events
+    .venv/bin/python bench/query.py --scale 0.01   # a quick run
+    .venv/bin/python bench/query.py --scale 0.01 --against /work/wt-old --rounds 5   # side by side with a checkout
+    MAILD_REPO=/path/to/checkout .venv/bin/python bench/query.py   # one run of another checkout's code
+
+With --against, each round runs this script once for this checkout and once for the other one (in turn, each
+in its own process with MAILD_REPO, each building its own store with its own schema), and prints both medians,
+their ratio and the load average around each run. The other checkout may predate issue 9 (its
+`thread_json` and `receipts_default=` are used then).
 
 The store is built under /tmp with executemany in big transactions and
 synchronous=OFF (the build only; the measurements use maild's own connection
@@ -11,6 +18,7 @@ settings), then deleted unless --keep.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import random
@@ -22,11 +30,23 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(os.environ.get("MAILD_REPO") or Path(__file__).resolve().parents[1])  # another checkout: before/after
+sys.path.insert(0, str(REPO))
 
 from maild import queries  # noqa: E402
-from maild.core.jsonvalue import to_json  # noqa: E402
 from maild.store.db import connect, open_db  # noqa: E402
+
+try:
+    from maild.core.jsonvalue import to_json as encode  # since issue 9: the one encoder
+except ImportError:  # a checkout from before issue 9: hand-written encoders
+    from maild.status import thread_json as encode  # type: ignore[no-redef]
+
+# Before issue 9 the readers took the receipts default as an argument; since then the store keeps it.
+OLD_API = {"receipts_default": True} if "receipts_default" in inspect.signature(queries.load_thread).parameters else {}
+
+
+def event_json(e: object) -> object:
+    return e.to_json() if hasattr(e, "to_json") else encode(e)  # before issue 9: EventView.to_json
 
 REPLIES_PER_TICKET = 4
 DEPARTMENTS = ["Billing", "Sales", "Support", "Legal", "Shipping", "Returns", "Accounts", "Tech", "Admin", "HR"]
@@ -133,7 +153,12 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=200, help="events pages timed")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     ap.add_argument("--dir", default="/tmp", help="where the database goes")
+    ap.add_argument("--against", metavar="CHECKOUT", action="append",
+                    help="run side by side with another checkout's code (may be given more than once)")
+    ap.add_argument("--rounds", type=int, default=3, help="with --against: runs of each, alternately")
     args = ap.parse_args()
+    if args.against:
+        return side_by_side(args)
     replies = max(8, int(1_000_000 * args.scale))
     workdir = Path(tempfile.mkdtemp(prefix="maild-bench-", dir=args.dir))
     path = workdir / "maild.db"
@@ -149,7 +174,7 @@ def main() -> int:
         def status_once(ticket: str) -> None:
             db.conn.execute("BEGIN")
             try:
-                to_json(queries.load_thread(db, ticket))
+                encode(queries.load_thread(db, ticket, **OLD_API))
             finally:
                 db.conn.execute("ROLLBACK")
 
@@ -165,8 +190,12 @@ def main() -> int:
         )
         cursors = [rng.randint(0, max(0, counts["events"] - 1000)) for _ in range(args.pages)]
         it_c = iter(cursors)
-        page_ms = timed(
-            lambda: queries.list_events(db, after=next(it_c), limit=1000), args.pages
+        page_ms = timed(lambda: queries.list_events(db, after=next(it_c), limit=1000, **OLD_API), args.pages)
+        it_j = iter(cursors)  # the same pages again, each event as `maild events --json` encodes it
+        json_ms = timed(
+            lambda: [json.dumps(event_json(e)) for e in queries.list_events(db, after=next(it_j), limit=1000,
+                                                                               **OLD_API).events],
+            args.pages,
         )
         db.conn.close()
 
@@ -179,7 +208,7 @@ def main() -> int:
                 [sys.executable, "-m", "maild", "status", tk, "--json", "--config", str(cfg)],
                 check=True,
                 stdout=subprocess.DEVNULL,
-                cwd=Path(__file__).resolve().parents[1],
+                cwd=REPO,
             )
             cli.append((time.perf_counter() - t) * 1000)
         result = {
@@ -192,6 +221,7 @@ def main() -> int:
             "view_reply_status_p99_ms": round(pct(view_ms, 99), 3),
             "events_page_1000_p50_ms": round(statistics.median(page_ms), 3),
             "events_page_1000_p99_ms": round(pct(page_ms, 99), 3),
+            "events_page_1000_json_p50_ms": round(statistics.median(json_ms), 3),
             "cli_status_first_ms": round(cli[0], 1),
             "cli_status_median_ms": round(statistics.median(cli), 1),
         }
@@ -202,6 +232,42 @@ def main() -> int:
             for f in workdir.iterdir():
                 f.unlink()
             os.rmdir(workdir)
+
+
+FIGURES = ("status_p50_ms", "status_p99_ms", "view_reply_status_p50_ms", "events_page_1000_p50_ms",
+           "events_page_1000_p99_ms", "events_page_1000_json_p50_ms", "cli_status_median_ms")
+
+
+def side_by_side(args: argparse.Namespace) -> int:
+    """Alternate runs of this checkout and the others; print each figure's medians and this/other ratios."""
+    here = Path(__file__).resolve().parents[1]
+    repos = {"this": here, **{f"other{i + 1}": Path(a).resolve() for i, a in enumerate(args.against)}}
+    passed = ["--scale", str(args.scale), "--runs", str(args.runs), "--pages", str(args.pages), "--dir", args.dir]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in repos}
+    loads = []
+    order = list(repos)
+    for n in range(args.rounds):
+        for name in order[n % len(order):] + order[:n % len(order)]:  # each checkout goes first in turn
+            before = os.getloadavg()[0]
+            out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *passed], check=True,
+                                 capture_output=True, text=True,
+                                 env={**os.environ, "MAILD_REPO": str(repos[name])}).stdout
+            runs[name].append(json.loads(out))
+            loads.append((before, os.getloadavg()[0]))
+            print(f"round {n + 1} {name}: load {loads[-1][0]:.2f} -> {loads[-1][1]:.2f}", file=sys.stderr)
+    others = [name for name in repos if name != "this"]
+    print(f"bench/query.py --scale {args.scale} --runs {args.runs} --pages {args.pages}: {args.rounds} rounds,"
+          f" alternately; load average (1 min) {min(min(x) for x in loads):.2f}-{max(max(x) for x in loads):.2f}")
+    for name, repo in repos.items():
+        print(f"  {name} = {repo}")
+    print(f"| figure, ms (median of {args.rounds}) | " + " | ".join(others) + " | this | "
+          + " | ".join(f"this/{o}" for o in others) + " |")
+    print("| --- " * (2 * len(others) + 2) + "|")
+    for f in FIGURES:
+        med = {name: statistics.median(r[f] for r in runs[name]) for name in repos}
+        print(f"| {f} | " + " | ".join(f"{med[o]:.3f}" for o in others) + f" | {med['this']:.3f} | "
+              + " | ".join(f"{med['this'] / med[o]:.2f}" for o in others) + " |")
+    return 0
 
 
 if __name__ == "__main__":
