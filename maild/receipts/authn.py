@@ -80,7 +80,7 @@ def authentication_results_domains(values: Iterable[str], trusted: Iterable[str]
         text = value
         for _ in range(3):  # nested comments, a few levels
             text = _COMMENT.sub(" ", text)
-        parts = [p.strip() for p in text.replace("\r\n", " ").replace("\n", " ").split(";")]
+        parts = [p.strip() for p in text.split(";")]  # folding whitespace: split() and the \s of the patterns
         if not parts or not parts[0] or parts[0].split()[0].lower() not in ids:
             continue
         for resinfo in parts[1:]:

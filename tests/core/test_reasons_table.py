@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maild.core.reasons import REASON_TABLE, Reason, in_words, info
+from maild.core.reasons import HARD_REASONS, REASON_TABLE, Reason, in_words, info, is_hard
 
 
 def test_every_reason_name_finds_its_own_row() -> None:
@@ -33,3 +33,15 @@ def test_unknown_names_find_no_row() -> None:
 )
 def test_reasons_in_a_helpdesks_words(reason, status, expected):
     assert in_words(reason, status) == expected
+
+
+@pytest.mark.parametrize("reason", sorted(HARD_REASONS))
+def test_a_hard_reason_is_hard_under_a_permanent_or_absent_code_and_never_under_a_temporary_one(reason: str) -> None:
+    r = Reason(reason)
+    assert (is_hard(r, "5.1.1"), is_hard(r, None), is_hard(r, "")) == (True, True, True)
+    assert (is_hard(r, "4.2.2"), is_hard(r, "4.0.0")) == (False, False)  # a 4.x.x is never the address's fault
+
+
+@pytest.mark.parametrize("reason", sorted(set(REASON_TABLE) - HARD_REASONS))
+def test_a_soft_reason_is_never_hard(reason: str) -> None:
+    assert not any(is_hard(Reason(reason), s) for s in ("5.1.1", "4.2.2", None))

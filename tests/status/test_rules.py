@@ -124,3 +124,8 @@ def test_thread_info_passes_the_machine_open_setting_to_every_recipient() -> Non
     assert [r.state for r in off.recipients] == [RecipientState.DELIVERED, RecipientState.DELIVERED]
     assert [r.state for r in on.recipients] == [RecipientState.READ, RecipientState.READ]
     assert (off.state, on.state) == (ReplyState.DELIVERED, ReplyState.READ)
+
+
+def test_a_recipient_without_events_yet_is_queued() -> None:
+    s = recipient_state((), address="a@example.net", kind=RecipientKind.TO, receipts_enabled=True)
+    assert (s.state, s.delivered_at, s.read_at, s.failure) == (RecipientState.QUEUED, None, None, None)
