@@ -5,7 +5,8 @@ default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warni
 Courier's module.dsn (dsn.C and its dsnheader/dsnfailed/dsndelayed/dsnfooter texts), Yahoo's qmail-derived "Failure Notice"
 with "Remote host said:" and the bracketed command, Amazon SES's email feedback whose Diagnostic-Code wraps the remote's
 reply "5.1.0 - Unknown address error 550-'...'"), or
-are real Exim output (exim-real-*, kept by tests/e2e/test_exim_notices.py); the expected results come from the scenario each
+are real Exim or Sendmail output (exim-real-*, sendmail-real-*, kept by tests/e2e/test_exim_notices.py and
+test_sendmail_notices.py); the expected results come from the scenario each
 fixture describes (which address was refused with which reply, whether the MTA gave up), not from a parser.
 """
 
@@ -42,6 +43,14 @@ EXPECTED = {
     "exim-real-full.eml": ("exim", [("full@remote.test", "failed", "4.2.2", "mailboxfull")]),
     # The scenario's reply ("temporary lookup failure") decides no reason; only that it is a soft delay.
     "exim-real-slow.eml": ("exim", [("slow@delay.test", "delayed", "4.3.0", None)]),
+    # Real Sendmail 8.17 output, kept by tests/e2e/test_sendmail_notices.py from its scenario (same expectations there):
+    # the remote's 4.2.2 over Sendmail's own 4.3.1 mapping (warning) and 4.4.7 summary (gave up).
+    "sendmail-real-returned.eml": ("sendmail", [
+        ("unknown@remote.test", "failed", "5.1.1", "userunknown"),
+        ("ok@remote.test", "relayed", None, None),
+    ]),
+    "sendmail-real-warning.eml": ("sendmail", [("full@remote.test", "delayed", "4.2.2", "mailboxfull")]),
+    "sendmail-real-gave-up.eml": ("sendmail", [("full@remote.test", "failed", "4.2.2", "mailboxfull")]),
     # Sendmail's warning template: still queued; the greylisting reply decides no particular reason.
     "sendmail-warning.eml": ("sendmail", [("slow@remote.example.net", "delayed", "4.7.1", None)]),
     # Gmail's older text notice: the message will be retried although the remote answered 552 5.2.2.
@@ -84,7 +93,7 @@ def test_dialect_reads_its_notice(name: str) -> None:
     dialect, expected = EXPECTED[name]
     report = parse((DATA / name).read_bytes())
     # Exim 4.96, Courier and SES add an RFC 3464 part to their notices: read as a DSN, with the dialect setting the action.
-    assert report.kind is (ReportKind.DSN if name.startswith(("exim-real-", "courier-", "amazonses-")) else ReportKind.BOUNCE)
+    assert report.kind is (ReportKind.DSN if name.startswith(("exim-real-", "sendmail-real-", "courier-", "amazonses-")) else ReportKind.BOUNCE)
     assert f"dialect {dialect}" in report.problems
     got = [(r.address, r.action, r.status if status is not None else None, str(r.reason) if reason is not None else None)
            for r, (_, _, status, reason) in zip(report.recipients, expected, strict=True)]
@@ -95,7 +104,8 @@ def test_dialect_reads_its_notice(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_only_failures_of_the_address_itself_are_hard(name: str) -> None:
     for r in parse((DATA / name).read_bytes()).recipients:
-        assert r.hard is (r.reason == "userunknown" and r.action == "failed")
+        # A relayed or delivered entry is not a failure: no hard/soft at all.
+        assert (r.hard or False) is (r.reason == "userunknown" and r.action == "failed")
 
 
 def _context(raw: bytes) -> Context:
