@@ -33,8 +33,10 @@ from pathlib import Path
 
 from maild.reports import parse
 
-# Reached when set: recall 0.987, precision 0.993, status 0.991, action 0.961, reason 0.916 (293/320); each threshold
-# sits a little below so a real regression fails.
+# Reached when set: recall 0.987, precision 0.993, status 0.991, action 0.957, reason 0.916 (293/320); each threshold
+# sits a little below so a real regression fails. Action was 0.961 before OpenSMTPD's "Envelope expired" notices were
+# read as failures: three expectations here (Sisimai's reading of the delay template) say delayed, while a real
+# OpenSMTPD 6.8 run (tests/e2e/test_opensmtpd_notices.py) shows the envelope dropped.
 THRESHOLDS = {"recall": 0.98, "precision": 0.99, "status_accuracy": 0.98, "action_accuracy": 0.955, "reason_accuracy": 0.90}
 
 

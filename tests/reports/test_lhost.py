@@ -5,8 +5,8 @@ default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warni
 Courier's module.dsn (dsn.C and its dsnheader/dsnfailed/dsndelayed/dsnfooter texts), Yahoo's qmail-derived "Failure Notice"
 with "Remote host said:" and the bracketed command, Amazon SES's email feedback whose Diagnostic-Code wraps the remote's
 reply "5.1.0 - Unknown address error 550-'...'"), or
-are real Exim or Sendmail output (exim-real-*, sendmail-real-*, kept by tests/e2e/test_exim_notices.py and
-test_sendmail_notices.py); the expected results come from the scenario each
+are real Exim, Sendmail or OpenSMTPD output (exim-real-*, sendmail-real-*, opensmtpd-real-*, kept by
+tests/e2e/test_exim_notices.py, test_sendmail_notices.py and test_opensmtpd_notices.py); the expected results come from the scenario each
 fixture describes (which address was refused with which reply, whether the MTA gave up), not from a parser.
 """
 
@@ -51,6 +51,11 @@ EXPECTED = {
     ]),
     "sendmail-real-warning.eml": ("sendmail", [("full@remote.test", "delayed", "4.2.2", "mailboxfull")]),
     "sendmail-real-gave-up.eml": ("sendmail", [("full@remote.test", "failed", "4.2.2", "mailboxfull")]),
+    # Real OpenSMTPD 6.8 output, kept by tests/e2e/test_opensmtpd_notices.py from its scenario: the expiry notice uses
+    # the delay template, but the envelope was dropped (failed, expired).
+    "opensmtpd-real-error.eml": ("opensmtpd", [("unknown@remote.test", "failed", "5.1.1", "userunknown")]),
+    "opensmtpd-real-warning.eml": ("opensmtpd", [("full@remote.test", "delayed", "4.2.2", "mailboxfull")]),
+    "opensmtpd-real-expired.eml": ("opensmtpd", [("full@remote.test", "failed", None, "expired")]),
     # Sendmail's warning template: still queued; the greylisting reply decides no particular reason.
     "sendmail-warning.eml": ("sendmail", [("slow@remote.example.net", "delayed", "4.7.1", None)]),
     # Gmail's older text notice: the message will be retried although the remote answered 552 5.2.2.
@@ -93,7 +98,8 @@ def test_dialect_reads_its_notice(name: str) -> None:
     dialect, expected = EXPECTED[name]
     report = parse((DATA / name).read_bytes())
     # Exim 4.96, Courier and SES add an RFC 3464 part to their notices: read as a DSN, with the dialect setting the action.
-    assert report.kind is (ReportKind.DSN if name.startswith(("exim-real-", "sendmail-real-", "courier-", "amazonses-")) else ReportKind.BOUNCE)
+    assert report.kind is (ReportKind.DSN if name.startswith(("exim-real-", "sendmail-real-", "opensmtpd-real-", "courier-", "amazonses-"))
+                           else ReportKind.BOUNCE)
     assert f"dialect {dialect}" in report.problems
     got = [(r.address, r.action, r.status if status is not None else None, str(r.reason) if reason is not None else None)
            for r, (_, _, status, reason) in zip(report.recipients, expected, strict=True)]
@@ -153,3 +159,10 @@ def test_an_explicit_action_field_is_kept_over_the_notices_words() -> None:
     report = parse(mail.dsn(TOKEN, "alice@example.net", action="delayed", status="4.4.1"))
     assert "dialect postfix" in report.problems
     assert [(r.address, r.action) for r in report.recipients] == [("alice@example.net", "delayed")]
+
+
+def test_real_opensmtpd_success_notice_reports_the_relayed_recipient() -> None:
+    # NOTIFY=SUCCESS through a next hop without DSN: OpenSMTPD's "relayed" report (tests/e2e/test_opensmtpd_notices.py).
+    report = parse((DATA / "opensmtpd-real-relayed.eml").read_bytes())
+    assert [(r.address, r.action, r.hard) for r in report.recipients] == [("ok@remote.test", "relayed", None)]
+    assert report.token == TOKEN

@@ -5,12 +5,18 @@ recipients:" (failed) or "A message is delayed for more than N for the following
 "Please note that this is only a temporary failure report." (delayed), then one "address: reply" line per
 recipient and "Below is a copy of the original message:". Newer versions add a message/delivery-status
 part whose Status is only a summary (5.0.0); the reply on the line carries the real code.
+
+When the queue lifetime ends, OpenSMTPD 6.8 drops the envelope ("Envelope expired") but words the notice
+with its delay template ("delayed", "Action: delayed", 4.4.7): a recipient whose line says "Envelope expired"
+failed, expired, whatever the template says (seen running Debian's opensmtpd 6.8.0p2, tests/e2e).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from maild.core.reasons import Reason
 from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
@@ -23,6 +29,7 @@ _FAILED = re.compile(r"an error has occurred while attempting to deliver a messa
 _DELAYED = re.compile(r"a message is delayed for more than|only a temporary failure report", re.I)
 _MARKER = re.compile(r"^\s*below is a copy of the original message", re.I | re.M)
 _LINE = re.compile(rf"^({ADDRESS_PATTERN}):[ \t]+(\S.*)$", re.M)
+_EXPIRED = re.compile(r"envelope expired\b", re.I)
 
 
 def matches(ctx: Context) -> bool:
@@ -38,9 +45,12 @@ def parse(ctx: Context) -> Finding | None:
         retry = retrying.Retry.GAVE_UP
     else:
         return None
-    with_fields = blocks.from_status_part(ctx, retry)
-    if with_fields is not None:
-        return with_fields
     body = blocks.before(text, _MARKER)
     pairs = [(m.group(1), m.group(2)) for m in _LINE.finditer(body)]
-    return Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retry))
+    finding = blocks.from_status_part(ctx, retry) or Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retry))
+    expired = {address.lower() for address, said in pairs if _EXPIRED.match(said)}
+    finding.recipients = [
+        replace(r, action="failed", reason=Reason.EXPIRED, hard=False) if r.address and r.address.lower() in expired else r
+        for r in finding.recipients
+    ]
+    return finding
