@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from maild import clock, logs, reports
+from maild import clock, logs
 from maild.config import Settings, TrackingSettings
 from maild.core.events import EventKind
 from maild.core.stats import IngestStats
@@ -30,6 +30,7 @@ from maild.errors import StoreError, TransientError
 from maild.receipts import mapping
 from maild.receipts import quarantine as q
 from maild.receipts.authn import Resolver, UntokenedPolicy, aligned, authenticated_domains, default_resolver
+from maild.receipts.parsework import ParseTimeout, WorkerParser
 from maild.receipts.quarantine import QuarantineReason
 from maild.reports.clues import ParseHints, hints_for
 from maild.reports.model import RecipientResult, Report, ReportKind
@@ -72,7 +73,7 @@ def ingest_report(
     now: datetime,
     *,
     ref: str = "",
-    parse_error: str | None = None,
+    parse_error: str | ParseTimeout | None = None,
     max_raw: int = q.MAX_RAW_BYTES,
     quarantine_id: int | None = None,
     authenticated: frozenset[str] = frozenset(),
@@ -84,17 +85,23 @@ def ingest_report(
     transaction: DNS never runs in the writer); a report without a token applies only to recipients
     whose domain one of them aligns with, unless `policy.allow_unauthenticated`.
 
-    `report` None means the parser failed (`parse_error` says how); a quarantined report keeps at most
-    `max_raw` raw bytes (the source's quarantine_max_bytes).
+    `report` None means the parser failed (`parse_error` says how: a ParseTimeout when its worker was killed at
+    the deadline); a quarantined report keeps at most `max_raw` raw bytes (the source's quarantine_max_bytes).
 
     `quarantine_id`: `raw` is that quarantine item's stored bytes (a retry). The item itself is then
     released when the report applies, or updated (new reason, seen + 1) when it is held again, whatever
     fingerprint the retry parses to: a cut (truncated) or once-unparseable item parses to a different one,
     and no second row is made for it.
     """
+    if report is None and isinstance(parse_error, ParseTimeout):
+        log.warning("report_parse_timeout", source=source, ref=ref, size=len(raw), limit_seconds=parse_error.seconds)
+        return _quarantine(
+            db, raw, None, source, ref, now, QuarantineReason.PARSE_TIMEOUT, {"limit_seconds": parse_error.seconds},
+            max_raw=max_raw, quarantine_id=quarantine_id,
+        )
     if report is None:
         return _quarantine(
-            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": (parse_error or "")[:300]},
+            db, raw, None, source, ref, now, QuarantineReason.UNPARSEABLE, {"error": str(parse_error or "")[:300]},
             max_raw=max_raw, quarantine_id=quarantine_id,
         )
     if report.kind is ReportKind.UNKNOWN:
@@ -356,8 +363,15 @@ def hints_from(tracking: TrackingSettings) -> ParseHints:
     return hints_for(tracking.return_path, tracking.delimiter)
 
 
+_WORKERS: WorkerParser | None = None
+
+
 def default_parser() -> Parser:
-    return reports.parse
+    """The parser every source uses: `reports.parse` in a worker killed at its deadline (one pool per process)."""
+    global _WORKERS
+    if _WORKERS is None:
+        _WORKERS = WorkerParser()
+    return _WORKERS
 
 
 class Ingestor:
@@ -380,7 +394,7 @@ class Ingestor:
     def policy(self) -> UntokenedPolicy:
         return policy_from(self.settings.tracking)
 
-    def _prepare(self, raw: bytes) -> tuple[Report | None, str | None, frozenset[str]]:
+    def _prepare(self, raw: bytes) -> tuple[Report | None, str | ParseTimeout | None, frozenset[str]]:
         """Parse, and authenticate a report without a token (DKIM's DNS lookups included): in a thread."""
         report, error = parse_safely(self.parser, raw, self.hints)
         return report, error, authenticate_if_untokened(raw, report, self.policy, self.resolver)
@@ -452,10 +466,12 @@ class Ingestor:
             self.stats.quarantined[key] = self.stats.quarantined.get(key, 0) + 1
 
 
-def parse_safely(parser: Parser, raw: bytes, hints: ParseHints) -> tuple[Report | None, str | None]:
-    """The parser's report, or None and why: a parser crash on hostile input is a quarantine, not an outage."""
+def parse_safely(parser: Parser, raw: bytes, hints: ParseHints) -> tuple[Report | None, str | ParseTimeout | None]:
+    """The parser's report, or None and why: a parser crash or timeout on hostile input is a quarantine, not an outage."""
     try:
         return parser(raw, hints), None
+    except ParseTimeout as exc:
+        return None, exc
     except Exception as exc:  # noqa: BLE001 - untrusted input
         return None, f"{type(exc).__name__}: {exc}"
 

@@ -34,6 +34,7 @@ class QuarantineReason(StrEnum):
     NO_USABLE_RESULT = "no_usable_result"  # correlated, but nothing in it maps to an event
     INTERNAL_ERROR = "internal_error"  # a bug while ingesting: kept so it can be retried after a fix
     TOO_LARGE = "too_large"  # bigger than the parser's limit: held unparsed, only its first bytes kept
+    PARSE_TIMEOUT = "parse_timeout"  # the parse outran its hard deadline and its worker was killed (maild.receipts.parsework)
 
 
 class QuarantineState(StrEnum):

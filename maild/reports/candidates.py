@@ -152,17 +152,23 @@ def _message_ids(text: str) -> set[str]:
     return {m.group(1).strip("<>").lower() for m in _MESSAGE_ID.finditer(text)}
 
 
+# MTAs wrap their text well under 998 characters; past this a line is data, not a sentence about a failure, and
+# reading all of it costs each address pattern a scan per position (40,000 "a@" on one line ran for minutes).
+MAX_LINE = 2000
+MAX_WEAK_ADDRESSES = 200
+
+
 def _lines(text: str) -> Iterable[str]:
     for line in text.splitlines():
         if "@" in line:
-            yield _QUOTE_PREFIX.sub("", line)
+            yield _QUOTE_PREFIX.sub("", line[:MAX_LINE])
 
 
 def _structural(text: str) -> list[str]:
     out: list[str] = []
     previous = ""
     for raw in text.splitlines():
-        line = _QUOTE_PREFIX.sub("", raw)
+        line = _QUOTE_PREFIX.sub("", raw[:MAX_LINE])
         context, previous = previous, line
         if "@" not in line or _NOISE_LINE.match(line):
             continue
@@ -190,10 +196,14 @@ def _add(out: list[str], raw: str) -> None:
 def _weak(text: str) -> list[str]:
     """Addresses on lines that talk about a failure and not about a sender or a list."""
     out: list[str] = []
+    seen = 0
     for line in _lines(text):
         if _NOISE_LINE.match(line):
             continue
         for match in re.finditer(_A, line):
+            seen += 1
+            if seen > MAX_WEAK_ADDRESSES:  # a text naming hundreds of addresses is a list, not a failure notice
+                return out
             before = line[: match.start()]
             rest = line[: match.start()] + " " + line[match.end():]
             if _SENDER_CONTEXT.search(before[-40:]) or not _RECIPIENT_CONTEXT.search(rest):
@@ -202,8 +212,18 @@ def _weak(text: str) -> list[str]:
     return out
 
 
+_FLUFL_MAX_PARTS = 50
+_FLUFL_MAX_TEXT = 256 * 1024
+_FLUFL_MAX_LINES = 5000
+
+
 def _flufl(ctx: Context, usable: Callable[[str], bool]) -> list[str]:
     """flufl.bounce's per-family detectors, run only when the text gave no structural answer (they are the costly part)."""
+    # Each of its 50 detectors walks every part and runs its patterns over every line: seconds on 8 MB of text.
+    text = ctx.body_text
+    if len(text) > _FLUFL_MAX_TEXT or text.count("\n") > _FLUFL_MAX_LINES or sum(1 for _ in ctx.msg.walk()) > _FLUFL_MAX_PARTS:
+        ctx.note("flufl.bounce skipped: message too big")
+        return []
     try:
         from flufl.bounce import all_failures  # only for the few bounces the scan finds nothing in: a costly import
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.daemon.conftest import NotifySocket, Sink, free_port, sink  # noqa: F401  (sink: a fixture)
 from tests.intake.conftest import make_config, raw_smtp, start_intake, tls_cert  # noqa: F401  (fixtures)
-from tests.receipts.conftest import db, db_path  # noqa: F401  (fixtures)
+from tests.receipts.conftest import config_file, db, db_path, ingestor, settings, store  # noqa: F401  (fixtures)
 
 ATTACKER = "127.0.0.2"  # Linux routes all of 127.0.0.0/8 to lo: a second client address without any setup
 
