@@ -181,8 +181,8 @@ def bounded(raw: bytes) -> tuple[bytes, str | None]:
     why: str | None = None
     head, body = split_raw(raw)
     if head.count(b"\n") >= MAX_HEADER_LINES:
-        at = _nth_line_start(head, b"", MAX_HEADER_LINES)
-        raw, why = head[: at or len(head)] + b"\n" + body, "too many header lines: header cut"
+        # The last lines are kept: transit MTAs add theirs on top, the sender's own (MIME, Subject) come last.
+        raw, why = b"\n".join(head.split(b"\n")[-MAX_HEADER_LINES:]) + b"\n\n" + body, "too many header lines: header cut"
     if raw.count(b"\n") >= MAX_LINES:
         raw, why = raw[: _nth_line_start(raw, b"", MAX_LINES)], "too many lines: input cut"
     cut, cut_why = _parts_bounded(raw)

@@ -18,7 +18,8 @@ import pytest
 
 from maild.receipts import quarantine as q
 from maild.receipts.parsework import ParseTimeout, WorkerParser
-from maild.reports import ParseHints
+from maild.reports import ParseHints, parse
+from maild.reports.candidates import MAX_WEAK_ADDRESSES
 from tests.receipts import mail
 from tests.receipts.conftest import event_kinds, send
 from tests.security.slow_parser import never_returns
@@ -83,3 +84,33 @@ def test_maild_ingest_of_an_input_that_outran_the_limit_commits_an_outcome(db, c
     held = db.execute("SELECT reason FROM quarantine").fetchall()
     assert outcome["applied"] or held == [(outcome["quarantine"],)]
     assert all(line.startswith("{") for line in done.stderr.decode().splitlines())
+
+
+# The root causes, each bounded where it lives: the input is cut before the step that ran long, the cut is noted,
+# and what comes before the cut is still read. Before, each of these ended as kind unknown with "time limit".
+def _dsn_with(tail: bytes = b"", head: bytes = b"") -> bytes:
+    return head + mail.dsn(None, "alice@example.net").replace(b"\r\n", b"\n") + tail
+
+
+@pytest.mark.parametrize(
+    ("raw", "noted"),
+    [
+        (MANY_PARTS, "too many MIME parts: input cut"),
+        (_dsn_with(tail=b"a\n" * 4_000_000), "too many lines: input cut"),
+        (_dsn_with(head=b"X-Filler: y\n" * 500_000), "too many header lines: header cut"),
+        (b'MIME-Version: 1.0\n' + b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\n\n--b%d\n' % (i, i)
+                                           for i in range(3000)) + _dsn_with(), "MIME nesting too deep: input cut"),
+    ],
+    ids=["50000-parts", "4M-lines", "500000-header-lines", "3000-levels"],
+)
+def test_a_hostile_mime_shape_is_cut_before_the_email_parser_and_what_precedes_the_cut_is_read(raw, noted):
+    report = parse(raw, ParseHints())
+    assert noted in report.problems and "time limit" not in report.problems
+    if not noted.startswith("MIME nesting"):  # a report 3000 levels down is past max_depth: not read, by design
+        assert report.kind == "dsn" and report.recipients[0].action == "failed"
+
+
+def test_a_bounce_line_of_40000_addresses_is_read_only_in_part():
+    report = parse(ADDRESS_RUN, ParseHints())
+    assert "time limit" not in report.problems
+    assert len(report.recipients) <= MAX_WEAK_ADDRESSES
