@@ -13,6 +13,7 @@ from maild.config import Settings, parse_hostport
 from maild.errors import MaildError
 from maild.http import openapi
 from maild.http.auth import bearer_middleware, error, json_errors, load_token
+from maild.http.protocol_errors import JsonErrorRunner
 from maild.metrics.health import HealthProbe, healthz_handler
 from maild.core.jsonvalue import to_json
 from maild.store import StorePort, StoreReads
@@ -195,7 +196,7 @@ def build_app(settings: Settings, store: StorePort, *, routes: Iterable[web.Rout
 
 @dataclass
 class HttpServer:
-    runner: web.AppRunner
+    runner: web.AppRunner  # a JsonErrorRunner: aiohttp's own protocol errors answered as JSON too
     host: str
     port: int
 
@@ -211,7 +212,7 @@ async def start_http(
     host, port = parse_hostport(listen if listen is not None else settings.http.listen, settings.base_dir)
     if app is None:
         app = build_app(settings, store)
-    runner = web.AppRunner(app, access_log=None)
+    runner = JsonErrorRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
