@@ -4,14 +4,17 @@ Without this, Python's last-resort handler writes aiosmtpd's, flufl.bounce's
 and asyncio's messages and tracebacks to stderr as plain text in the middle
 of the JSON lines; and asyncio's `socket.accept() out of system resource`
 repeats every turn of a flood. Here each becomes one JSON event
-(`library_log`, `loop_error`) and a repeat is written once per interval with
-a count (maild.ratelog).
+(`library_log`, `loop_error`, `library_warning` for Python warnings) and a
+repeat is written once per interval with a count (maild.ratelog). The daemon
+installs all of it; a CLI command (`maild parse`, `ingest`...) and the parse
+worker route library logging and warnings (`route_command_output`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import warnings
+from typing import TYPE_CHECKING, Any, TextIO
 
 from maild import logs
 from maild.ratelog import RateLog
@@ -52,6 +55,28 @@ def route_stdlib_logging() -> None:
     if _handler not in root.handlers:
         root.addHandler(_handler)
     root.setLevel(logging.WARNING)
+
+
+def _warning_to_log(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    file: TextIO | None = None, line: str | None = None,
+) -> None:
+    """warnings.showwarning's replacement: one JSON event instead of Python's two lines of plain text."""
+    _repeats.emit(
+        ("warning", category.__name__, filename, lineno), log.warning, "library_warning",
+        category=category.__name__, text=_text(message), where=f"{filename}:{lineno}",
+    )
+
+
+def route_warnings() -> None:
+    """Python warnings (a library's DeprecationWarning, RuntimeWarning...) become `library_warning` events."""
+    warnings.showwarning = _warning_to_log
+
+
+def route_command_output() -> None:
+    """For a CLI command: every library's log record and warning goes through the structured logger."""
+    route_stdlib_logging()
+    route_warnings()
 
 
 def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ class _Settings:
     level = INFO
     fmt = "auto"
     applied = False
+    configured = False
 
 
 def configure(level: str = "info", fmt: str = "auto") -> None:
@@ -48,6 +49,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     """
     _Settings.level = _LEVELS[level]
     _Settings.fmt = fmt
+    _Settings.configured = True
     if _Settings.applied:
         _apply()
 
@@ -78,6 +80,11 @@ def _apply() -> Any:
     )
     _Settings.applied = True
     return structlog
+
+
+def current_format() -> str | None:
+    """The format configure() set in this process, or None when it was never called (a fresh worker process)."""
+    return _Settings.fmt if _Settings.configured else None
 
 
 class Logger:

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from importlib import import_module
 from types import ModuleType
 
-from maild import __version__, logs
+from maild import __version__, liblogs, logs
 from maild.cli import visible
 from maild.errors import ConfigError, MaildError
+
+_log = logs.get("cli")
 
 # Command name -> module under maild.cli, in the order `maild --help` lists them.
 COMMAND_MODULES = {
@@ -57,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     logs.configure("warning", getattr(args, "log_format", None) or "auto")
+    liblogs.route_command_output()  # a library's log record or warning is a JSON line, never plain text on stderr
     visible.install()  # mail-derived text never reaches the terminal with its control characters
     try:
         return int(args.func(args) or 0)
@@ -80,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a command that never opened a database (parse) cannot raise its errors and need not load it.
         sqlite3 = sys.modules.get("sqlite3")
         if sqlite3 is None or not isinstance(exc, sqlite3.Error):
-            raise
+            # A bug or a library's failure: one JSON line with the traceback in it, not Python's plain traceback.
+            _log.exception("command_failed", command=args.command, error=f"{type(exc).__name__}: {exc}"[:500])
+            return 1
         print(f"maild: database error: {exc}", file=sys.stderr)
         return 75 if "locked" in str(exc) or "busy" in str(exc) else 1

@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 
+from maild import liblogs, logs
 from maild.reports import ParseHints, Report, parse
 
 GRACE = 0.5  # seconds past the cooperative limit before the worker is killed
@@ -50,6 +51,9 @@ Target = Callable[[bytes, ParseHints], Report]
 
 def _serve(conn: Connection, target: Target) -> None:
     """The worker's loop: (raw, hints) in, the Report out, until the pipe closes."""
+    if logs.current_format() is None:  # a fork server's child: nothing configured; a forked one keeps its parent's
+        logs.configure("warning", "json")
+    liblogs.route_command_output()  # flufl.bounce's and tnefparse's log records and warnings as JSON lines
     conn.send("ready")
     while True:
         try:
