@@ -10,20 +10,24 @@ quarantines the message as `parse_timeout`, never drops it and never marks it
 processed without its events.
 
 Workers are kept and reused (a parse costs one round trip over a pipe, not a
-process start). A process with one thread forks its worker (cheap, and safe
-with no other thread); a process with threads (the daemon: its store writer,
-its `to_thread` pool) starts workers from a fork server that has imported
-the parser and nothing else, since forking a threaded process can copy a lock
-some other thread holds.
+process start). A process with one thread (`maild ingest`) forks its worker:
+cheap, and safe with no other thread. A process with threads (the daemon:
+its store writer, its `to_thread` pool) starts a new interpreter running this
+module instead, since forking a threaded process can copy a lock another
+thread holds.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 
 from maild import liblogs, logs
@@ -64,13 +68,28 @@ def _serve(conn: Connection, target: Target) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: BaseContext, target: Target) -> None:
-        self.conn, child = ctx.Pipe(duplex=True)
-        self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
-            target=_serve, args=(child, target), daemon=True, name="maild-parse"
-        )
-        self.process.start()
-        child.close()
+    """One worker process and its end of the pipe: a fork of this process, or a new interpreter (`python -m` this module)."""
+
+    def __init__(self, target: Target) -> None:
+        self._forked: BaseProcess | None = None
+        self._spawned: subprocess.Popen[bytes] | None = None
+        if threading.active_count() == 1:
+            ctx = multiprocessing.get_context("fork")
+            self.conn, child = ctx.Pipe(duplex=True)
+            self._forked = ctx.Process(target=_serve, args=(child, target), daemon=True, name="maild-parse")
+            self._forked.start()
+            child.close()
+        else:
+            # Not multiprocessing's spawn or forkserver: both run the parent's __main__ again in the child, and
+            # `python -m maild` has no guard (it would start the command, `maild run` included, in the worker).
+            ours, theirs = socket.socketpair()
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            self._spawned = subprocess.Popen(
+                [sys.executable, "-m", "maild.receipts.parsework", str(theirs.fileno()), _name_of(target)],
+                pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+            )
+            theirs.close()
+            self.conn = Connection(ours.detach())
         if not self.conn.poll(_START_TIMEOUT):
             self.kill()
             raise ParseWorkerFailed("the parse worker did not start")
@@ -80,6 +99,12 @@ class _Worker:
             self.kill()
             raise ParseWorkerFailed("the parse worker died at start") from exc
 
+    @property
+    def alive(self) -> bool:
+        if self._forked is not None:
+            return self._forked.is_alive()
+        return self._spawned is not None and self._spawned.poll() is None
+
     def run(self, raw: bytes, hints: ParseHints, seconds: float) -> Report:
         try:
             self.conn.send((raw, hints))
@@ -87,16 +112,31 @@ class _Worker:
                 raise ParseTimeout(seconds)
             report = self.conn.recv()
         except (EOFError, OSError) as exc:
-            raise ParseWorkerFailed(f"the parse worker died (exit code {self.process.exitcode})") from exc
+            raise ParseWorkerFailed("the parse worker died") from exc
         if not isinstance(report, Report):
             raise ParseWorkerFailed("the parse worker answered something other than a report")
         return report
 
     def kill(self) -> None:
         self.conn.close()
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
+        if self._forked is not None:
+            if self._forked.is_alive():
+                self._forked.kill()
+            self._forked.join(5)
+        if self._spawned is not None:
+            if self._spawned.poll() is None:
+                self._spawned.kill()
+            self._spawned.wait(5)
+
+
+def _name_of(target: Target) -> str:
+    return f"{target.__module__}:{target.__qualname__}"
+
+
+def _target_named(name: str) -> Target:
+    module, _, qualname = name.partition(":")
+    found: Target = getattr(importlib.import_module(module), qualname)
+    return found
 
 
 class WorkerParser:
@@ -136,10 +176,10 @@ class WorkerParser:
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
-                if worker.process.is_alive():
+                if worker.alive:
                     return worker
                 worker.kill()
-        return _Worker(_context(), self.target)
+        return _Worker(self.target)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
@@ -149,9 +189,5 @@ class WorkerParser:
         worker.kill()
 
 
-def _context() -> BaseContext:
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["maild.reports"])
-    return ctx
+if __name__ == "__main__":  # a worker started by a process with threads: `python -m maild.receipts.parsework FD TARGET`
+    _serve(Connection(int(sys.argv[1])), _target_named(sys.argv[2]))

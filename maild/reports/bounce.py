@@ -32,7 +32,7 @@ BOUNCE_SUBJECT = re.compile(
 )
 # Where the returned copy of our message starts; text after it is not about the failure.
 _RETURNED_MARKER = re.compile(
-    r"^\s*(?:[-=_* ]{2,}.*(?:original message|original mail|copy of (?:the|your) message|returned message|message follows|"
+    r"^[ \t]*(?:[-=_* ]{2,}.*(?:original message|original mail|copy of (?:the|your) message|returned message|message follows|"
     r"message headers|headers? follow|unsent message|rejected message|undelivered message)|"
     r"-{3,} ?(?:original|below|this is a copy|the header of the original|forwarded)|.*original message (?:follows|headers)|"
     r"(?:below|attached) is (?:a )?copy of the (?:original )?message|content-type: message/rfc822|"
@@ -90,7 +90,7 @@ _FAILURE_WORDS = re.compile(r"could not be delivered|not yet been delivered|did 
 
 
 _FORWARD_MARKER = re.compile(
-    r"^\s*(?:begin forwarded message|-+ ?(?:forwarded message|original message|weitergeleitete nachricht|message d'origine|"
+    r"^[ \t]*(?:begin forwarded message|-+ ?(?:forwarded message|original message|weitergeleitete nachricht|message d'origine|"
     r"mensaje original|messaggio originale|ursprüngliche nachricht) ?-*|on .{0,200} wrote:|am .{0,200} schrieb .{0,80}:)",
     re.I | re.M,
 )

@@ -35,7 +35,7 @@ _NOTES_SUBJECT = re.compile(r"^\s*(?:return receipt|empfangsbestätigung|accusé
 _READ_BODY = re.compile(_alternatives([p for row in LOCALES for p in row.read_body]), re.I | re.S)
 _UNREAD_BODY = re.compile(_alternatives([p for row in LOCALES for p in row.unread_body]), re.I | re.S)
 _QUOTED_HEADERS = re.compile(
-    r"^\s*(?:" + "|".join(sorted({re.escape(label) for row in LOCALES for label in row.subject_labels})) + r")\s*[:：]",
+    r"^[ \t]*(?:" + "|".join(sorted({re.escape(label) for row in LOCALES for label in row.subject_labels})) + r")\s*[:：]",
     re.I | re.M,
 )
 

@@ -19,7 +19,7 @@ _SENDER = re.compile(r"mailer-daemon@(?:googlemail\.com|google\.com|gmail\.com)"
 _SUBJECT = re.compile(r"^\s*delivery status notification\s*\((?:failure|delay)\)", re.I)
 _DELAYED = re.compile(r"has been delayed|will be retried|temporary failure", re.I)
 _FAILED = re.compile(r"failed permanently|permanent failure|your message wasn't delivered|couldn't be delivered", re.I)
-_MARKER = re.compile(r"^\s*-{3,}\s*original message\s*-{3,}", re.I | re.M)
+_MARKER = re.compile(r"^[ \t]*-{3,}\s*original message\s*-{3,}", re.I | re.M)
 
 
 def matches(ctx: Context) -> bool:

@@ -27,7 +27,7 @@ NAME = "opensmtpd"
 _SUBJECT = re.compile(r"^\s*delivery status notification\s*:", re.I)
 _FAILED = re.compile(r"an error has occurred while attempting to deliver a message", re.I)
 _DELAYED = re.compile(r"a message is delayed for more than|only a temporary failure report", re.I)
-_MARKER = re.compile(r"^\s*below is a copy of the original message", re.I | re.M)
+_MARKER = re.compile(r"^[ \t]*below is a copy of the original message", re.I | re.M)
 _LINE = re.compile(rf"^({ADDRESS_PATTERN}):[ \t]+(\S.*)$", re.M)
 _EXPIRED = re.compile(r"envelope expired\b", re.I)
 

@@ -21,7 +21,7 @@ _SUBJECT = re.compile(r"^\s*(?:undelivered mail returned to sender|delayed mail 
 _WARNING = re.compile(r"this is a warning only|you do not need to resend your message|will be retried until", re.I)
 _GREETING = re.compile(r"this is the mail system at host", re.I)
 _PARAGRAPH = re.compile(rf"^<({ADDRESS_PATTERN})>(?: \(expanded from <[^<>]+>\))?:[ \t]*(.*(?:\n(?!\s*\n).*)*)", re.M)
-_MARKER = re.compile(r"^\s*(?:-{3,}|content-description: undelivered message)", re.I | re.M)
+_MARKER = re.compile(r"^[ \t]*(?:-{3,}|content-description: undelivered message)", re.I | re.M)
 
 
 def matches(ctx: Context) -> bool:
