@@ -472,6 +472,8 @@ def parse_safely(parser: Parser, raw: bytes, hints: ParseHints) -> tuple[Report 
         return parser(raw, hints), None
     except ParseTimeout as exc:
         return None, exc
+    except TransientError:  # no parse worker could start: the source keeps the message and tries again
+        raise
     except Exception as exc:  # noqa: BLE001 - untrusted input
         return None, f"{type(exc).__name__}: {exc}"
 

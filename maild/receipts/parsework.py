@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from maild import liblogs, logs
+from maild.errors import TransientError
 from maild.reports import ParseHints, Report, parse
 
 GRACE = 0.5  # seconds past the cooperative limit before the worker is killed
@@ -47,7 +48,11 @@ class ParseTimeout(Exception):
 
 
 class ParseWorkerFailed(Exception):
-    """The worker died or could not start (killed from outside, out of memory): the message is held as unparseable."""
+    """The worker died while parsing (killed from outside, out of memory on this input): held as unparseable."""
+
+
+class ParseWorkerUnavailable(TransientError):
+    """No worker could be started (the machine is out of processes or memory): nothing is recorded, try again later."""
 
 
 Target = Callable[[bytes, ParseHints], Report]
@@ -73,6 +78,13 @@ class _Worker:
     def __init__(self, target: Target) -> None:
         self._forked: BaseProcess | None = None
         self._spawned: subprocess.Popen[bytes] | None = None
+        try:
+            self._start(target)
+        except OSError as exc:  # fork or exec refused: EAGAIN, ENOMEM
+            raise ParseWorkerUnavailable(f"no parse worker: {exc.strerror or exc}") from exc
+        self._check_started()
+
+    def _start(self, target: Target) -> None:
         if threading.active_count() == 1:
             ctx = multiprocessing.get_context("fork")
             self.conn, child = ctx.Pipe(duplex=True)
@@ -90,14 +102,16 @@ class _Worker:
             )
             theirs.close()
             self.conn = Connection(ours.detach())
+
+    def _check_started(self) -> None:
         if not self.conn.poll(_START_TIMEOUT):
             self.kill()
-            raise ParseWorkerFailed("the parse worker did not start")
+            raise ParseWorkerUnavailable("the parse worker did not start")
         try:
             self.conn.recv()
         except (EOFError, OSError) as exc:
             self.kill()
-            raise ParseWorkerFailed("the parse worker died at start") from exc
+            raise ParseWorkerUnavailable("the parse worker died at start") from exc
 
     @property
     def alive(self) -> bool:

@@ -9,6 +9,7 @@ ingest quarantines the message as `parse_timeout`, keeps its bytes and never rec
 from __future__ import annotations
 
 import dataclasses
+import errno
 import importlib
 import pkgutil
 import re
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from maild.errors import TransientError
+from maild.receipts import parsework
 from maild.receipts import quarantine as q
 from maild.receipts.parsework import ParseTimeout, WorkerParser
 from maild.reports import ParseHints, parse
@@ -91,6 +94,18 @@ async def test_ingest_quarantines_a_parse_timeout_with_its_bytes_and_records_not
     assert event_kinds(db) == []
     logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     assert any(e["event"] == "report_parse_timeout" and e["ref"] == "stdin:1" for e in logged)
+
+
+async def test_no_worker_can_start_is_a_transient_failure_and_nothing_is_held(db, ingestor, monkeypatch):
+    # Out of processes is the machine's trouble, not the message's: the source keeps it and tries again.
+    def refused(self, target):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parsework._Worker, "_start", refused)
+    ingestor.parser = WorkerParser()
+    with pytest.raises(TransientError):
+        await ingestor.ingest(mail.spam(), "pipe", "stdin:2")
+    assert db.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
 
 
 @pytest.mark.parametrize("raw", [MANY_PARTS, ADDRESS_RUN], ids=["50000-parts", "address-run"])
