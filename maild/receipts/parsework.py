@@ -36,7 +36,6 @@ from maild.reports import ParseHints, Report, parse
 
 GRACE = 0.5  # seconds past the cooperative limit before the worker is killed
 _START_TIMEOUT = 30.0  # a worker that cannot even start (a machine out of processes) is a failure, not a timeout
-_KEEP_IDLE = 2
 
 
 class ParseTimeout(Exception):
@@ -159,10 +158,16 @@ class WorkerParser:
     Safe to call from several threads at once: each call takes its own worker.
     """
 
-    def __init__(self, *, grace: float = GRACE, target: Target = parse) -> None:
-        """`target`: the parse function the worker runs, a module-level function (the fork server imports it by name)."""
+    def __init__(self, *, grace: float = GRACE, target: Target = parse, workers: int | None = None) -> None:
+        """`target`: the parse function the worker runs, a module-level function (a new interpreter imports it by name).
+
+        `workers`: most parses at once (default: the CPU count); a further caller waits for a worker, and its
+        deadline starts when its parse does. The workers are kept between parses.
+        """
         self.grace = grace
         self.target = target
+        self.workers = workers or os.cpu_count() or 2
+        self._slots = threading.BoundedSemaphore(self.workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
 
@@ -171,14 +176,15 @@ class WorkerParser:
         return hints.time_limit + self.grace
 
     def __call__(self, raw: bytes, hints: ParseHints) -> Report:
-        worker = self._take()
-        try:
-            report = worker.run(raw, hints, self.deadline(hints))
-        except BaseException:
-            worker.kill()  # killed at the deadline, or in an unknown state: never reused
-            raise
-        self._give_back(worker)
-        return report
+        with self._slots:  # the sources ingest a batch at once: as many workers as cores, not one per message
+            worker = self._take()
+            try:
+                report = worker.run(raw, hints, self.deadline(hints))
+            except BaseException:
+                worker.kill()  # killed at the deadline, or in an unknown state: never reused
+                raise
+            self._give_back(worker)
+            return report
 
     def close(self) -> None:
         with self._lock:
@@ -197,7 +203,7 @@ class WorkerParser:
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
-            if len(self._idle) < _KEEP_IDLE:
+            if len(self._idle) < self.workers:
                 self._idle.append(worker)
                 return
         worker.kill()
