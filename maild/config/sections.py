@@ -278,6 +278,15 @@ class WebSettings:
         list_of(string),
     )
     live_interval: float = setting("2s", "How often the panel looks for new events for its open live pages.", duration)
+    trusted_proxy_header: str = setting(
+        "", "Single sign-on: the header in which a reverse proxy names the logged-in user (e.g. X-Remote-User), "
+        "believed only from trusted_proxy_networks; the user must be in users_file, which gives its role. Empty: off.",
+        string,
+    )
+    trusted_proxy_networks: tuple[Network, ...] = setting(
+        [], "Addresses of the reverse proxy in front of the panel: only from these are trusted_proxy_header and "
+        "X-Forwarded-Proto: https (Secure cookies behind a TLS-terminating proxy) believed.", list_of(network),
+    )
 
 
 @dataclass(frozen=True)

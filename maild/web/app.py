@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -12,11 +13,11 @@ from aiohttp import web
 
 from maild import logs
 from maild.config import Settings
-from maild.web import embed
+from maild.web import embed, proxy
 from maild.web.live import LiveHub
 from maild.web.render import render
 from maild.web.sessions import LoginThrottle, Session, Sessions, csrf_ok
-from maild.web.users import Role
+from maild.web.users import Role, load_users
 
 log = logs.get("web")
 
@@ -78,10 +79,19 @@ def current(request: web.Request) -> Session:
     return session
 
 
+def _from_proxy(panel: Panel, request: web.Request) -> bool:
+    return proxy.from_proxy(request.remote, panel.settings.web.trusted_proxy_networks)
+
+
+def is_https(request: web.Request) -> bool:
+    """Served over TLS: by maild itself, or by a trusted proxy that says so (X-Forwarded-Proto: https)."""
+    return request.secure or proxy.forwarded_https(request.headers, _from_proxy(request.app[PANEL], request))
+
+
 def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
     # A browser-session cookie: the server ends the session after web.session_idle without a request (a max-age
     # here would end an active session that long after its login).
-    response.set_cookie(COOKIE, value, path="/ui", httponly=True, samesite="Strict", secure=request.secure)
+    response.set_cookie(COOKIE, value, path="/ui", httponly=True, samesite="Strict", secure=is_https(request))
 
 
 def panel_middleware(panel: Panel) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -109,10 +119,46 @@ def panel_middleware(panel: Panel) -> Callable[..., Awaitable[web.StreamResponse
 async def _guarded(panel: Panel, request: web.Request, handler: Handler) -> web.StreamResponse:
     open_path = request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIXES)
     session = panel.sessions.get(request.cookies.get(COOKIE), panel.clock())
+    signed_on = None
+    sso = proxy.proxy_user(request.headers, panel.settings.web.trusted_proxy_header, _from_proxy(panel, request))
+    if sso is not None and not open_path and (session is None or session.user != sso):
+        signed_on = await _proxy_session(panel, request, sso, session)
+        if signed_on is None:
+            return error_page(request, 403, "The user your single sign-on names is not a panel user: an administrator "
+                              "adds it with `maild users add`.")
+        session = signed_on
     if session is not None:
         request[SESSION] = session
     if open_path:
         return await handler(request)
+    if signed_on is not None:  # the new session's cookie goes on whatever the page answers, redirects included
+        try:
+            response = await _checked(panel, request, handler, signed_on)
+        except web.HTTPException as exc:
+            set_session_cookie(request, exc, signed_on.id)
+            raise
+        if not response.prepared:
+            set_session_cookie(request, response, signed_on.id)
+        return response
+    return await _checked(panel, request, handler, session)
+
+
+async def _proxy_session(panel: Panel, request: web.Request, name: str, old: Session | None) -> Session | None:
+    """A session for the user a trusted proxy names, with the role the users file gives it; None: no such user."""
+    users = await asyncio.to_thread(load_users, panel.settings.web.users_file)
+    user = users.get(name)
+    if user is None:
+        log.warning("web_sso_refused", peer=request.remote)  # never the name: a proxy misconfiguration may leak one
+        return None
+    if old is not None:  # the proxy now speaks for someone else: the old user's session ends
+        panel.sessions.end(old.id)
+    log.info("web_login", user=user.name, role=str(user.role), peer=request.remote, via="proxy")
+    return panel.sessions.create(user.name, user.role, panel.clock())
+
+
+async def _checked(
+    panel: Panel, request: web.Request, handler: Handler, session: Session | None
+) -> web.StreamResponse:
     if session is None:
         if request.method in ("GET", "HEAD"):
             target = request.path_qs if request.path.startswith("/ui/") else "/ui/"

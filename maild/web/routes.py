@@ -25,6 +25,7 @@ from maild.web.app import (
     embed_check,
     error_page,
     html,
+    is_https,
     new_login_token,
     set_session_cookie,
 )
@@ -81,7 +82,7 @@ async def login_form(request: web.Request, *, message: str = "", status: int = 2
         next=_safe_next(request.query.get("next")),
     )
     response = html(body, status=status)
-    response.set_cookie(LOGIN_COOKIE, token, path="/ui/login", httponly=True, samesite="Strict", secure=request.secure)
+    response.set_cookie(LOGIN_COOKIE, token, path="/ui/login", httponly=True, samesite="Strict", secure=is_https(request))
     return response
 
 
