@@ -447,9 +447,13 @@ def test_a_long_ticket_pages_its_replies(panel, browser):
     replies = page.locator("[data-reply]")
     assert replies.count() == 100 and replies.first.get_attribute("data-reply") == mids[0]
     page.click("text=Later replies")
+    page.wait_for_url("**/ui/tickets/5012?after=*")
+    page.wait_for_load_state("load")  # count a whole page, not one still being parsed
     assert [r.get_attribute("data-reply") for r in page.locator("[data-reply]").all()] == mids[100:]
     assert page.locator("text=Later replies").count() == 0
     page.click("text=First replies")
+    page.wait_for_url(panel.url + "/ui/tickets/5012")
+    page.wait_for_load_state("load")
     assert page.locator("[data-reply]").count() == 100
 
 
