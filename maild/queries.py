@@ -7,9 +7,10 @@ information is hidden here, once, for departments with receipts off.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -461,34 +462,17 @@ def list_replies(
     return ReplyPage(tuple(out), more)
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEvent:
-    """One event of a recipient's timeline, with who reported it."""
-
-    id: int
-    kind: str
-    at: str
-    source: str
-    via: str | None
-    status: str | None
-    reason: str | None
-    diagnostic: str | None
-    remote_mta: str | None
-    reporting_mta: str | None
-    reporting_ua: str | None
-
-
 def thread_timelines(
     db: sqlite_utils.Database, ticket: str, messages: Sequence[int] | None = None
-) -> dict[tuple[str | None, str], tuple[TimelineEvent, ...]]:
+) -> dict[tuple[str | None, str], tuple[Event, ...]]:
     """Every event of a ticket's recipients, keyed by (Message-ID, address), in (at, id) order.
 
     `messages`: only those replies (row ids, as a ThreadPage names them). Read events are left out
-    for a department with receipts off, as everywhere else.
+    for a department with receipts off, as everywhere else. An event stored before migration 5 kept its
+    report's Reporting-MTA and Reporting-UA only in its detail: they are read from there.
     """
     shown = Visibility(db)(ticket_department(db, ticket))
-    columns = """m.message_id, r.address, e.id, e.kind, e.at, e.source, e.status, e.reason, e.diagnostic,
-                  e.remote_mta, e.detail, e.via, e.reporting_mta, e.reporting_ua
+    columns = f"""{_EVENT_COLUMNS}, e.detail, m.message_id, r.address
              FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message"""
     if messages is None:
         rows = db.execute(f"SELECT {columns} WHERE m.ticket = ? ORDER BY e.at, e.id", (ticket,)).fetchall()
@@ -497,27 +481,27 @@ def thread_timelines(
     else:
         marks = ",".join("?" * len(messages))
         rows = db.execute(f"SELECT {columns} WHERE e.message IN ({marks}) ORDER BY e.at, e.id", list(messages)).fetchall()
-    out: dict[tuple[str | None, str], list[TimelineEvent]] = defaultdict(list)
-    for (message_id, address, eid, kind, at, source, status, reason, diagnostic, remote_mta, detail, via_column,
-         reporting_mta, reporting_ua) in rows:
-        if kind in READ_KINDS and not shown:
+    out: dict[tuple[str | None, str], list[Event]] = defaultdict(list)
+    for row in rows:
+        detail, message_id, address = row[_EVENT_WIDTH:]
+        if row[_KIND_AT] in READ_KINDS and not shown:
             continue
-        report: dict[str, object] = {}
-        if detail:
-            try:
-                parsed = json.loads(detail)
-            except ValueError:
-                parsed = {}
-            inner = parsed.get("report") if isinstance(parsed, dict) else None
-            report = inner if isinstance(inner, dict) else {}
-        what, via = source, via_column  # migration 5: source is what the world said, via how it arrived
-        out[(message_id, address)].append(
-            TimelineEvent(
-                eid, kind, at, what, via, status, reason, diagnostic, remote_mta,
-                reporting_mta or _text(report.get("reporting_mta")), reporting_ua or _text(report.get("reporting_ua")),
-            )
-        )
+        event = _event(row)
+        record = event.record
+        if (record.reporting_mta is None or record.reporting_ua is None) and detail:
+            event = dataclasses.replace(event, record=_reported_by(record, _detail(detail)))
+        out[(message_id, address)].append(event)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _reported_by(record: StatusRecord, detail: Mapping[str, Any] | None) -> StatusRecord:
+    inner = (detail or {}).get("report")
+    report = inner if isinstance(inner, Mapping) else {}
+    mta = record.reporting_mta or _text(report.get("reporting_mta"))
+    ua = record.reporting_ua or _text(report.get("reporting_ua"))
+    if (mta, ua) == (record.reporting_mta, record.reporting_ua):
+        return record
+    return dataclasses.replace(record, reporting_mta=mta, reporting_ua=ua)
 
 
 def _text(value: object) -> str | None:

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from maild import departments
+from maild.core.events import EventKind, EventSource
 from maild.core.reasons import in_words
 from maild.core.states import RecipientState
-from maild.queries import DepartmentRow, ReplyRow, TimelineEvent
+from maild.queries import DepartmentRow, ReplyRow
 from maild.core.record import Event
 from maild.status import RecipientStatus, ReplyStatus, ThreadInfo
 from maild.web import words
@@ -135,24 +136,28 @@ def failure_view(e: Event) -> FailureView:
     )
 
 
-def timeline_row(e: TimelineEvent) -> TimelineRow:
+def timeline_row(e: Event) -> TimelineRow:
+    f = e.record
     source = words.source_words(e.source)
-    who = _who(e.reporting_ua) if e.source == "mdn" else _who(e.reporting_mta) or _who(e.remote_mta)
-    if e.source == "smtp" and e.remote_mta:
-        who = _who(e.remote_mta)
-    if who and e.source != "admin":
+    who = _who(f.reporting_ua) if e.source == EventSource.MDN else _who(f.reporting_mta) or _who(f.remote_mta)
+    if e.source == EventSource.SMTP and f.remote_mta:
+        who = _who(f.remote_mta)
+    if who and e.source != EventSource.ADMIN:
         source = f"{source} from {who}"
     if e.via:
         source = f"{source}, via {e.via}"
-    detail = " ".join(x for x in (e.status, e.diagnostic) if x) or None
+    detail = " ".join(x for x in (f.status, f.diagnostic) if x) or None
     what = words.event_words(e.kind)
-    reason = in_words(e.reason, e.status) if e.kind in ("failed", "bounced", "deferred", "delayed") else None
+    reason = in_words(f.reason, f.status) if e.kind in _REASONED else None
     if reason:
         what = f"{what}: {reason}"
     return TimelineRow(e.at, what, source, detail)
 
 
-def recipient_view(r: RecipientStatus, timeline: Sequence[TimelineEvent] = (), *, receipts_enabled: bool) -> RecipientView:
+_REASONED = frozenset({EventKind.FAILED, EventKind.BOUNCED, EventKind.DEFERRED, EventKind.DELAYED})  # why, in words
+
+
+def recipient_view(r: RecipientStatus, timeline: Sequence[Event] = (), *, receipts_enabled: bool) -> RecipientView:
     no_receipt = None
     if r.state != RecipientState.READ:
         no_receipt = words.NO_RECEIPT_WORDS.get(r.state) if receipts_enabled else "read receipts are off for this department"
@@ -191,7 +196,7 @@ def reply_view(
     reply: ReplyStatus,
     *,
     receipts_enabled: bool,
-    timelines: Mapping[tuple[str | None, str], Sequence[TimelineEvent]] | None = None,
+    timelines: Mapping[tuple[str | None, str], Sequence[Event]] | None = None,
     ticket: str | None = None,
     department: str | None = None,
 ) -> ReplyView:
@@ -212,7 +217,7 @@ def reply_view(
 
 
 def ticket_view(
-    info: ThreadInfo, timelines: Mapping[tuple[str | None, str], Sequence[TimelineEvent]] | None = None
+    info: ThreadInfo, timelines: Mapping[tuple[str | None, str], Sequence[Event]] | None = None
 ) -> TicketView:
     return TicketView(
         ticket=info.ticket,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from maild.core.events import EventKind, RecipientKind
+from maild.core.events import EventKind, EventSource, RecipientKind, Via
 from maild.core.states import RecipientState
 from maild.core.record import StatusRecord
-from maild.queries import DepartmentRow, TimelineEvent
+from maild.queries import DepartmentRow
 from maild.status import (
     Event,
     RecipientInput,
@@ -104,13 +104,10 @@ def test_with_receipts_off_the_reason_is_the_department_switch_and_read_is_hidde
     assert view.no_receipt == "read receipts are off for this department"
 
 
-def ev(kind: str, source: str, **kw: object) -> TimelineEvent:
-    base: dict[str, object] = {
-        "id": 1, "kind": kind, "at": T, "source": source, "via": None, "status": None, "reason": None,
-        "diagnostic": None, "remote_mta": None, "reporting_mta": None, "reporting_ua": None,
-    }
-    base.update(kw)
-    return TimelineEvent(**base)  # type: ignore[arg-type]
+def ev(kind: str, source: str, *, at: str = T, via: str | None = None, **record: object) -> Event:
+    """One timeline event as maild.queries.thread_timelines gives it: the core's event with its status record."""
+    return Event(1, EventKind(kind), at, EventSource(source), Via(via) if via else None,
+                 StatusRecord(**record))  # type: ignore[arg-type]
 
 
 def test_timeline_names_who_reported_each_event():
