@@ -19,7 +19,7 @@ for `read_at`, `read_via` and `evidence`, and the SQL view `recipient_status`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -172,11 +172,3 @@ def _evidence(e: SignalEvent, counted: bool) -> Evidence:
     if e.kind in (EventKind.DISPATCHED, EventKind.PROCESSED, EventKind.MDN_FAILED):
         text += " (not counted)"
     return Evidence(ReadVia.MDN, str(e.kind), e.at, counted, text, agent=ua)
-
-
-def evidence_json(items: Sequence[Evidence]) -> list[dict[str, object]]:
-    return [
-        {"signal": str(x.signal), "event": x.event, "at": x.at, "counted": x.counted, "text": x.text,
-         "agent": x.agent, "author": x.author}
-        for x in items
-    ]

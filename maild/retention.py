@@ -31,14 +31,14 @@ ERASED_ADDRESS = "(erased)"
 
 @dataclass(frozen=True, slots=True)
 class PurgeResult:
-    deleted: Mapping[str, int] = field(default_factory=dict)  # event kind -> events deleted
+    """What a purge deleted (`maild purge --json` shows it through maild.core.jsonvalue)."""
 
-    @property
-    def total(self) -> int:
-        return sum(self.deleted.values())
+    deleted: int = 0  # events in all
+    by_kind: Mapping[str, int] = field(default_factory=dict)  # event kind -> events deleted, by kind name
 
-    def to_json(self) -> dict[str, object]:
-        return {"deleted": self.total, "by_kind": dict(sorted(self.deleted.items()))}
+
+def purged(counts: Mapping[str, int]) -> PurgeResult:
+    return PurgeResult(sum(counts.values()), dict(sorted(counts.items())))
 
 
 def cutoffs(policy: RetentionSettings, now: datetime) -> dict[str, str]:
@@ -76,7 +76,7 @@ def purge_batch(db: sqlite_utils.Database, limits: Mapping[str, str], *, cause: 
         db.conn.executemany("DELETE FROM events WHERE id = ?", [(r[0],) for r in rows])
         deleted[kind] += len(rows)
         left -= len(rows)
-    return PurgeResult(dict(deleted))
+    return purged(deleted)
 
 
 def purge(
@@ -94,8 +94,8 @@ def purge(
     while True:
         result = transact(lambda db: purge_batch(db, limits, cause=cause))
         if not result.deleted:
-            return PurgeResult(dict(total))
-        total.update(result.deleted)
+            return purged(total)
+        total.update(result.by_kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +191,7 @@ async def enforce(policy: RetentionSettings, store: StoreWrites, now: datetime) 
         result = await store.write(lambda db: purge_batch(db, limits, cause="retention"))
         if not result.deleted:
             break
-        total.update(result.deleted)
+        total.update(result.by_kind)
     if total:
         log.info("retention_purged", deleted=sum(total.values()), by_kind=dict(total))
-    return PurgeResult(dict(total))
+    return purged(total)

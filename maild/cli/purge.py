@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from maild import clock, config, logs, retention
+from maild.core.jsonvalue import encoder
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.core.events import EventKind
 from maild.errors import MaildError
@@ -43,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
         result = retention.purge(lambda job: transaction(db, job), limits, cause="purge")
     finally:
         db.conn.close()
-    log.info("events_purged", deleted=result.total, by_kind=dict(result.deleted), before=before)
+    log.info("events_purged", deleted=result.deleted, by_kind=dict(result.by_kind), before=before)
     if args.json:
-        print_json({"before": before, **result.to_json()})
+        print_json({"before": before, **encoder(retention.PurgeResult)(result)})
     else:
-        print(f"deleted {result.total} events recorded before {before}")
-        for kind, n in sorted(result.deleted.items()):
+        print(f"deleted {result.deleted} events recorded before {before}")
+        for kind, n in result.by_kind.items():
             print(f"  {kind}: {n}")
     return 0

@@ -6,10 +6,10 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from aiohttp import web
 
+from maild.core.jsonvalue import to_json
 from maild.metrics.snapshot import source_label
 
 
@@ -33,19 +33,19 @@ class HealthProbe:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    status: HealthStatus
-    problems: tuple[str, ...]
+    """What /healthz answers (its JSON body through maild.core.jsonvalue, in this field order)."""
 
-    @property
-    def ready(self) -> bool:
-        return self.status is not HealthStatus.UNAVAILABLE
+    status: HealthStatus
+    ready: bool  # maild can accept mail: every status but unavailable
+    problems: tuple[str, ...]
 
     @property
     def http_status(self) -> int:
         return 200 if self.ready else 503
 
-    def as_json(self) -> dict[str, Any]:
-        return {"status": str(self.status), "ready": self.ready, "problems": list(self.problems)}
+
+def _health(status: HealthStatus, problems: tuple[str, ...]) -> Health:
+    return Health(status, status is not HealthStatus.UNAVAILABLE, problems)
 
 
 def health(probe: HealthProbe) -> Health:
@@ -64,10 +64,10 @@ def health(probe: HealthProbe) -> Health:
         fatal.append(f"delivery paused: {probe.unrecorded_outcomes} outcomes waiting for the store")
     down = [f"source not connected: {source_label(n)}" for n, up in sorted(probe.sources.items()) if not up]
     if fatal:
-        return Health(HealthStatus.UNAVAILABLE, tuple(fatal + down))
+        return _health(HealthStatus.UNAVAILABLE, tuple(fatal + down))
     if down:
-        return Health(HealthStatus.DEGRADED, tuple(down))
-    return Health(HealthStatus.OK, ())
+        return _health(HealthStatus.DEGRADED, tuple(down))
+    return _health(HealthStatus.OK, ())
 
 
 Probe = Callable[[], HealthProbe] | Callable[[], Awaitable[HealthProbe]]
@@ -84,7 +84,7 @@ def healthz_handler(probe: Probe) -> Callable[[web.Request], Awaitable[web.Respo
             answer = probe()
             result = health(await answer if inspect.isawaitable(answer) else answer)
         except Exception as exc:  # noqa: BLE001 - a broken probe is an answer too
-            result = Health(HealthStatus.UNAVAILABLE, (f"probe failed: {type(exc).__name__}",))
-        return web.json_response(result.as_json(), status=result.http_status)
+            result = _health(HealthStatus.UNAVAILABLE, (f"probe failed: {type(exc).__name__}",))
+        return web.json_response(to_json(result), status=result.http_status)
 
     return handle

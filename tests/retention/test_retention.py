@@ -65,7 +65,7 @@ def test_purge_batch_stops_at_the_batch_size(tmp_path) -> None:
     limits = {"queued": "2099-01-01T00:00:00.000Z"}
     first = b.write(lambda db: retention.purge_batch(db, limits, cause="retention", batch=2))
     rest = b.write(lambda db: retention.purge_batch(db, limits, cause="retention", batch=2))
-    assert (first.total, rest.total) == (2, 1)
+    assert (first.deleted, rest.deleted) == (2, 1)
     b.close()
 
 
