@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from maild.core.reasons import Reason
 from maild.reports import mime
 from maild.reports.context import Context, Finding
 from maild.reports.fields import address_of, all_addresses, parse_fields
@@ -12,7 +13,7 @@ _FEEDBACK_TYPES = ("message/feedback-report",)
 
 def _complaint(address: str, diagnostic: str | None) -> RecipientResult:
     return RecipientResult(
-        address=address, original_recipient=None, action=None, status=None, reason="feedback", hard=False,
+        address=address, original_recipient=None, action=None, status=None, reason=Reason.FEEDBACK, hard=False,
         diagnostic=diagnostic, remote_mta=None, disposition=None,
     )
 

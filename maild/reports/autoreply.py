@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.reasons import Reason
 from maild.reports.context import Context, Finding
 from maild.reports.clues import message_ids
 from maild.reports.fields import all_addresses
@@ -57,7 +58,7 @@ def detect(ctx: Context) -> Finding | None:
         original_recipient=None,
         action=None,
         status=None,
-        reason="vacation",
+        reason=Reason.VACATION,
         hard=False,
         diagnostic=first,
         remote_mta=None,

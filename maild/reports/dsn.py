@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from email.message import Message
 
+from maild.core.reasons import Reason
 from maild.core.reason_rules import DEFAULT_STATUS, code_says_why, reason_for, smtp_command
 from maild.core.syntax import STATUS_CODE
 from maild.reports import mime
@@ -139,7 +140,7 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
     if status is None or status.endswith(".0.0") or diagnostic:
         # The reply the remote server gave: in Diagnostic-Code, or only in the human-readable part (OpenSMTPD).
         status = remote_status(status, diagnostic, None if diagnostic else _segment(_recipient_address(fields), human))
-    reason: str | None = None
+    reason: Reason | None = None
     hard: bool | None = None
     if action in ("failed", "delayed") or (action is None and status and status[0] in "45"):
         # The human-readable part often says what the fields do not: the SMTP command the reply answered
@@ -154,17 +155,17 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
         if action == "failed" and status and status[0] == "4" and reason in ("undefined", "onhold"):
             # A failure with a temporary code and nothing more precise: the MTA kept retrying until its
             # queue lifetime ran out.
-            reason = "expired"
+            reason = Reason.EXPIRED
         elif action in ("failed", "delayed") and status and status[0] == "4" and not diagnostic and (
             not code_says_why(status) and reason == reason_for(status, None)[0]
         ):
             # A temporary code that is only a class (4.4.0, 4.5.0), no diagnostic, and a human-readable text that
             # adds nothing to the class: what the report says is that delivery has not happened in time, still
             # retrying (delayed) or no longer (failed).
-            reason = "expired"
+            reason = Reason.EXPIRED
         elif reason == "undefined" and text:
             # An address and a diagnostic, but nothing that decides a reason.
-            reason = "onhold"
+            reason = Reason.ONHOLD
         if action == "delayed":
             hard = False
     original = address_of(fields.get("original-recipient"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from maild.core.reasons import Reason
+
 
 class ReportKind(StrEnum):
     DSN = "dsn"
@@ -20,13 +22,20 @@ class ReportKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RecipientResult:
-    """What a report says about one recipient, whatever kind of report said it."""
+    """What a report says about one recipient, whatever kind of report said it: a claim, not the recipient's status.
+
+    It is the parser's reading of the message (`maild parse --json` shows it as DESIGN.md documents, with the
+    report's own words: Original-Recipient, the MDN disposition and its modifiers, the DSN's dates). Whether it
+    applies, and to whom, is decided later; once it does, maild.receipts.mapping turns it into an event with the
+    one status record (maild.core.record.StatusRecord). Its reason is the core's typed reason (the one table in
+    maild.core.reasons), and it goes out through the one encoder like every record.
+    """
 
     address: str | None
     original_recipient: str | None
     action: str | None
     status: str | None
-    reason: str | None
+    reason: Reason | None  # the core reason table's name (maild.core.reasons)
     hard: bool | None
     diagnostic: str | None
     remote_mta: str | None

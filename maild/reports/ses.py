@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from maild.core.reasons import Reason
 from maild.core.reason_rules import reason_for
 from maild.reports.context import Context, Finding
 from maild.reports.dsn import action_of, status_of
@@ -53,7 +54,7 @@ def detect(ctx: Context) -> Finding | None:
 
 def _complaint(address: str, diagnostic: str | None) -> RecipientResult:
     return RecipientResult(
-        address=address, original_recipient=None, action=None, status=None, reason="feedback", hard=False,
+        address=address, original_recipient=None, action=None, status=None, reason=Reason.FEEDBACK, hard=False,
         diagnostic=diagnostic, remote_mta=None, disposition=None,
     )
 
