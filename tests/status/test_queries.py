@@ -11,3 +11,30 @@ from maild.queries import EVENT_FIELDS
 def test_the_event_columns_end_with_the_status_record_in_its_field_order() -> None:
     record = tuple(f.name for f in fields(StatusRecord))
     assert EVENT_FIELDS[-len(record):] == record  # _event builds StatusRecord(*those columns) positionally
+
+
+def test_timelines_are_the_core_events_with_who_reported_them_even_from_before_migration_5(tmp_path) -> None:
+    from maild.core.events import EventKind, EventSource, Via
+    from maild.queries import thread_timelines
+    from tests.support.builders import Builder
+    from tests.support.status_cases import BOUNCE
+
+    b = Builder(tmp_path / "maild.db")
+    r = b.reply("5", [("a@example.net", "to")], message_id="<t@x>")
+    b.event(r, "a@example.net", "accepted", 1)
+    b.event(r, "a@example.net", "bounced", 5, BOUNCE)
+    b.event(r, "a@example.net", "displayed", 9)
+    # an event migrated from schema 4: its Reporting-UA only in the detail the old ingest wrote
+    b.db.execute("UPDATE events SET reporting_ua = NULL, detail = ? WHERE kind = 'displayed'",
+                 ('{"report": {"reporting_ua": "host; Thunderbird 128"}}',))
+    b.db.conn.commit()
+    (timeline,) = thread_timelines(b.db, "5").values()
+    assert [(e.kind, e.source, e.via) for e in timeline] == [
+        (EventKind.QUEUED, EventSource.SMTP, None), (EventKind.ACCEPTED, EventSource.SMTP, None),
+        (EventKind.BOUNCED, EventSource.DSN, Via.IMAP), (EventKind.DISPLAYED, EventSource.MDN, Via.IMAP)]
+    assert timeline[2].record == BOUNCE
+    assert timeline[3].record.reporting_ua == "host; Thunderbird 128"
+    b.receipts("Billing", False)
+    (hidden,) = thread_timelines(b.db, "5").values()
+    assert [e.kind for e in hidden] == [EventKind.QUEUED, EventKind.ACCEPTED, EventKind.BOUNCED]  # read info hidden
+    b.close()
