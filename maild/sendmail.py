@@ -23,13 +23,13 @@ from email.utils import formatdate, getaddresses
 from pathlib import Path
 
 from maild import rewrite
+from maild.core.syntax import COMMAND_LINE_ADDRESS
 
 EX_OK = 0
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_TEMPFAIL = 75
 
-_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.\-\[\]:_]+")
 # -o options sendmail and Postfix accept that change nothing here (-oi is handled; -om, -oem, -odb ...).
 SYSTEM_CONFIG = Path("/etc/maild/maild.toml")
 
@@ -97,9 +97,9 @@ def parse_args(argv: Sequence[str]) -> Invocation:
             raise Usage(f"unknown option {arg}")
         i += 1
     for r in inv.recipients:
-        if not _ADDRESS.fullmatch(r.strip()):
+        if not COMMAND_LINE_ADDRESS.fullmatch(r.strip()):
             raise Usage(f"not an address: {r!r}")
-    if inv.sender is not None and inv.sender not in ("", "<>") and not _ADDRESS.fullmatch(inv.sender):
+    if inv.sender is not None and inv.sender not in ("", "<>") and not COMMAND_LINE_ADDRESS.fullmatch(inv.sender):
         raise Usage(f"-f: not an address: {inv.sender!r}")
     return inv
 

@@ -1,4 +1,4 @@
-"""The two bits of mail syntax everyone looks for: an enhanced status code (RFC 3463) and an address, one pattern each.
+"""Mail syntax, one place for all of maild: the enhanced status code (RFC 3463) and every address pattern.
 
 `STATUS_CODE` finds "5.1.1" in a DSN field, a diagnostic or an SMTP reply
 (never inside a longer dotted number such as a version or an IP address);
@@ -6,10 +6,21 @@
 local part at a domain or an address literal) in header values and text and,
 with `fullmatch`, checks one. `ADDRESS_PATTERN` is its text, for patterns that
 find an address in a context (after "Final-Recipient:", inside <...>).
+`SIMPLE_MAILBOX` reads the common one-mailbox header ("Name <a@b>" or a@b)
+without the full RFC 5322 parser.
+
+Reports are read leniently (the world writes what it writes); what intake
+accepts in MAIL FROM and RCPT TO is checked strictly by `address_problem`
+(RFC 5321 section 4.1.2, RFC 6531): dot-atom or quoted-string local parts of
+at most 64 octets, host names of LDH labels of 1 to 63 characters (255 in
+all) or address literals; no control character anywhere; UTF-8 in the local
+part or the domain only when the client asked for SMTPUTF8, and a non-UTF-8
+byte never (intake refuses it with 553 rather than failing at the end of DATA).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
@@ -18,6 +29,11 @@ _DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?"
 _LOCAL = r"[^\s<>()\[\]\",;:@]+"
 ADDRESS_PATTERN = rf"\"[^\"\s@]+\"@{_DOMAIN}|{_LOCAL}@{_DOMAIN}|{_LOCAL}@\[(?:IPv6:)?[0-9.:a-fA-F]+\]"
 ADDRESS = re.compile(ADDRESS_PATTERN)
+_SIMPLE_LOCAL_OR_DOMAIN = r'[^<>@\s",;:()]+'
+SIMPLE_MAILBOX = re.compile(
+    rf'\s*(?:"[^"\\<>]*"|[^",;:<>@()\\]*)\s*<({_SIMPLE_LOCAL_OR_DOMAIN}@{_SIMPLE_LOCAL_OR_DOMAIN})>\s*'
+    rf"|\s*({_SIMPLE_LOCAL_OR_DOMAIN}@{_SIMPLE_LOCAL_OR_DOMAIN})\s*"
+)
 
 
 def status_code_at_start(text: str) -> re.Match[str] | None:
@@ -26,3 +42,69 @@ def status_code_at_start(text: str) -> re.Match[str] | None:
     if m is None or (m.end() < len(text) and not text[m.end()].isspace()):
         return None
     return m
+
+
+# ------------------------------------------------------------------ envelope addresses (RFC 5321, RFC 6531)
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_UTF8_ATEXT = r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[^\x00-\x7f])"
+_DOT_ATOM_UTF8 = re.compile(rf"{_UTF8_ATEXT}+(?:\.{_UTF8_ATEXT}+)*")
+_QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
+_QUOTED_UTF8 = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|[^\x00-\x7f]|\\[\x20-\x7e])*"')
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_ANY_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# `<dot-atom@host.name>`, the common SMTP path, found without aiosmtpd's RFC 5322 parser (intake's fast path;
+# address_problem still checks what it finds, lengths included).
+SIMPLE_PATH = re.compile(rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@{_ANY_LABEL}(?:\.{_ANY_LABEL})*)>")
+# What maild-sendmail takes as an address on its command line (sendmail's own loose check; intake checks it
+# strictly when it submits).
+COMMAND_LINE_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.\-\[\]:_]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def address_problem(address: str, *, smtputf8: bool) -> str | None:
+    """None when `address` is a valid envelope address, else what is wrong with it (for the log)."""
+    try:
+        raw = address.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not UTF-8"  # aiosmtpd keeps undecodable bytes as surrogates
+    if _CONTROL.search(address):
+        return "control character"
+    if not smtputf8 and not address.isascii():
+        return "non-ASCII without SMTPUTF8"
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return "no local part or no domain"
+    if len(local.encode("utf-8")) > 64:
+        return "local part over 64 octets"
+    if len(raw) > 254:
+        return "address over 254 octets"
+    atom, quoted = (_DOT_ATOM_UTF8, _QUOTED_UTF8) if smtputf8 else (_DOT_ATOM, _QUOTED)
+    if not (atom.fullmatch(local) or quoted.fullmatch(local)):
+        return "local part syntax"
+    return domain_problem(domain)
+
+
+def domain_problem(domain: str) -> str | None:
+    if domain.startswith("[") and domain.endswith("]"):
+        literal = domain[1:-1]
+        try:
+            if literal[:5].lower() == "ipv6:":
+                ipaddress.IPv6Address(literal[5:])
+            else:
+                ipaddress.IPv4Address(literal)
+        except ValueError:
+            return "address literal"
+        return None
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")  # a U-label: its A-label must be a valid label
+        except UnicodeError:
+            return "internationalised domain"
+    if len(domain) > 253:
+        return "domain over 253 characters"
+    labels = domain.split(".")
+    if not all(_LABEL.fullmatch(label) for label in labels):
+        return "domain label syntax or length"
+    return None

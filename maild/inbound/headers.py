@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
+from maild.core.syntax import SIMPLE_MAILBOX
+
 # What is fetched and read; everything else of the message stays where it is.
 FIELDS = (
     "MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "SENDER", "REPLY-TO", "DATE", "SUBJECT", "CONTENT-TYPE",
@@ -106,13 +108,10 @@ def _decoded(value: str) -> str:
         return value
 
 
-_SIMPLE_ONE = re.compile(r'\s*(?:"[^"\\<>]*"|[^",;:<>@()\\]*)\s*<([^<>@\s",;:()]+@[^<>@\s",;:()]+)>\s*|\s*([^<>@\s",;:()]+@[^<>@\s",;:()]+)\s*')
-
-
 def _addresses(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
-    simple = _SIMPLE_ONE.fullmatch(value)  # "Name <a@b>" or a@b: most From lines, without the full RFC 5322 parser
+    simple = SIMPLE_MAILBOX.fullmatch(value)  # "Name <a@b>" or a@b: most From lines, without the full RFC 5322 parser
     if simple is not None:
         return ((simple.group(1) or simple.group(2)).lower(),)
     try:

@@ -24,7 +24,7 @@ from maild.config import Settings
 from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
 from maild.intake.accept import submission_of
-from maild.intake.address import address_problem
+from maild.core.syntax import SIMPLE_PATH, address_problem
 from maild.intake.auth import Users, load_users
 from maild.intake.authlimits import LOCKED, AuthLimiter, FailureWindow
 from maild.intake.classify import Classified, classify
@@ -46,12 +46,8 @@ from maild.store import Batchable, StoreWrites
 log = logs.get("intake")
 
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-# `<dot-atom@host.name>`: the common path, whose parse by aiosmtpd's RFC 5322 parser is this very text.
 _QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BARE_SPACE = re.compile(r"<[^>]*[ \t]")
-_SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>")
 
 
 def has_bare_cr_or_lf(raw: bytes) -> bool:
@@ -407,7 +403,7 @@ class _Session(SMTP):
         between the brackets and the parameters after the spaces. Anything else
         (quoted local parts, literals, comments, tabs) goes to aiosmtpd's own code.
         """
-        m = _SIMPLE_PATH.match(arg)
+        m = SIMPLE_PATH.match(arg)  # its parse by aiosmtpd's RFC 5322 parser is this very text
         if m is not None:
             rest = arg[m.end() :]
             if not rest or (rest[0] == " " and "(" not in rest and "\t" not in rest):

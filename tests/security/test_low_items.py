@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from maild.intake.address import address_problem
+from maild.core.syntax import address_problem
 from maild.receipts.ingest import ingest_report
 from maild.reports import parse
 from maild.store import transaction
