@@ -8,7 +8,8 @@ cooperative time limit only, no worker), so the figures show what the parser its
 
 Prints N, the median, p99, p99.9 and the maximum wall time, how many took longer than the limit, and the
 mutators of the slowest; writes the slowest inputs to --keep (default /work/bench-cache/fuzz-slow) to profile.
-Usage: python bench/fuzz_parse.py [-n N] [--seed S] [--limit SECONDS] [--worker] [--corpus PATH] [--keep DIR]
+`--baseline ROUNDS` times the unmutated corpus in-process and through the worker instead (what the hard limit costs).
+Usage: python bench/fuzz_parse.py [-n N] [--seed S] [--limit SECONDS] [--worker] [--baseline ROUNDS] [--corpus PATH] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -111,6 +112,28 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def baseline(seeds: list[bytes], rounds: int) -> None:
+    """What the hard limit costs an ordinary report: corpus messages per second, in-process and through the worker."""
+    from maild.receipts.parsework import WorkerParser
+
+    worker = WorkerParser(workers=1)
+    for raw in seeds:  # one untimed pass each: lazy imports and regex compiles, in both processes
+        parse(raw, HINTS)
+        worker(raw, HINTS)
+    rates: dict[str, list[float]] = {"in-process": [], "worker": []}
+    for _ in range(rounds):
+        for name, call in (("in-process", parse), ("worker", worker)):
+            started = time.perf_counter()
+            for raw in seeds:
+                call(raw, HINTS)
+            rates[name].append(len(seeds) / (time.perf_counter() - started))
+    worker.close()
+    print(f"fuzz_parse --baseline: {len(seeds)} corpus messages x {rounds} rounds, load={os.getloadavg()[0]:.2f}")
+    for name, values in rates.items():
+        print(f"  {name}: median {statistics.median(values):.0f} msg/s  (rounds: {', '.join(f'{v:.0f}' for v in values)})")
+    print(f"  worker / in-process: {statistics.median(rates['worker']) / statistics.median(rates['in-process']):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=2000)
@@ -118,6 +141,8 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=HINTS.time_limit, help="report inputs slower than this")
     ap.add_argument("--worker", action="store_true", help="parse through maild's bounded worker parser")
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("MAILD_CORPUS", REPO.parent / "shared" / "corpus")))
+    ap.add_argument("--baseline", type=int, default=0, metavar="ROUNDS",
+                    help="only time the unmutated corpus in-process and through the worker, ROUNDS interleaved rounds")
     ap.add_argument("--keep", type=Path, default=Path("/work/bench-cache/fuzz-slow"))
     args = ap.parse_args()
     seeds = [f.read_bytes() for f in corpus_files(args.corpus)]
@@ -138,6 +163,9 @@ def main() -> None:
                 timeouts += 1
                 return None
 
+    if args.baseline:
+        baseline(seeds, args.baseline)
+        return
     rng = random.Random(args.seed)
     times: list[tuple[float, str, int]] = []
     args.keep.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,10 @@ import re
 
 STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 
-_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?"
-_LOCAL = r"[^\s<>()\[\]\",;:@]+"
+# Bounded, and a bare local part starts only where a run of its characters starts: unbounded, a finder tried every
+# position of a long run without "@" and scanned to its end each time (20,000 characters: 2e8 steps, seconds).
+_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?"
+_LOCAL = r"(?<![^\s<>()\[\]\",;:@])[^\s<>()\[\]\",;:@]{1,256}"
 ADDRESS_PATTERN = rf"\"[^\"\s@]+\"@{_DOMAIN}|{_LOCAL}@{_DOMAIN}|{_LOCAL}@\[(?:IPv6:)?[0-9.:a-fA-F]+\]"
 ADDRESS = re.compile(ADDRESS_PATTERN)
 _SIMPLE_LOCAL_OR_DOMAIN = r'[^<>@\s",;:()]+'

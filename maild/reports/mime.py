@@ -105,11 +105,14 @@ def _decode_word(match: re.Match[str]) -> str:
     return decode_bytes(data, charset)
 
 
+MAX_HEADER_CHARS = 100_000  # of one header value decoded: a 1.4 MB Subject of encoded words took a second
+
+
 def decode_header(value: str | None) -> str | None:
     """Unfold, decode RFC 2047 words leniently and strip; None stays None."""
     if value is None:
         return None
-    value = _FOLD.sub("", str(value))
+    value = _FOLD.sub("", str(value)[:MAX_HEADER_CHARS])
     value = unsurrogate(value)
     if "=?" in value:
         value = _BETWEEN_WORDS.sub(r"\1\2", value)

@@ -26,7 +26,9 @@ from maild.receipts import parsework
 from maild.receipts import quarantine as q
 from maild.receipts.parsework import ParseTimeout, WorkerParser
 from maild.reports import ParseHints, parse
+from maild.core.syntax import ADDRESS
 from maild.reports.candidates import MAX_WEAK_ADDRESSES
+from maild.reports.dsn import MAX_RECIPIENTS
 from tests.receipts import mail
 from tests.receipts.conftest import event_kinds, send
 from tests.security.slow_parser import never_returns
@@ -171,3 +173,20 @@ def test_no_multiline_pattern_lets_white_space_after_a_line_start_run_across_lin
     assert len(found) > 5  # the walk sees the parser's patterns
     anchored = re.compile(r"(?<![\\\[])\^\\s")  # ^ as an anchor (not escaped, not a class's negation), then \s
     assert [name for name, p in found if anchored.search(p.pattern)] == []
+
+
+def test_a_dsn_of_thousands_of_recipient_blocks_is_read_up_to_its_cap():
+    blocks = b"".join(b"Final-Recipient: rfc822; a%d@example.net\nAction: failed\nStatus: 5.1.1\n\n" % i for i in range(3000))
+    raw = (b'From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail\nMIME-Version: 1.0\n'
+           b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n--B\nContent-Type: text/plain\n\n'
+           b"failed\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n" + blocks + b"--B--\n")
+    report = parse(raw, ParseHints(time_limit=60))  # the cap is the point here, not this machine's speed
+    assert report.kind == "dsn" and len(report.recipients) == MAX_RECIPIENTS
+    assert f"too many recipient blocks: the first {MAX_RECIPIENTS} read" in report.problems
+
+
+def test_an_address_starts_only_where_its_run_of_characters_starts_and_is_bounded():
+    # Unbounded, and tried from every position of a run: 20,000 characters without "@" cost 2e8 steps per search.
+    assert ADDRESS.search("x" * 300 + "@example.net") is None
+    assert ADDRESS.search("x" * 20 + "@example.net").group(0) == "x" * 20 + "@example.net"
+    assert ADDRESS.search("bounce to <a.b+c@example.net>").group(0) == "a.b+c@example.net"
