@@ -13,6 +13,7 @@ counted as a duplicate (a different status code is a new fact and recorded).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -371,6 +372,7 @@ def default_parser() -> Parser:
     global _WORKERS
     if _WORKERS is None:
         _WORKERS = WorkerParser()
+        atexit.register(_WORKERS.close)  # end the workers with the process, not after it (they would see EOF anyway)
     return _WORKERS
 
 
