@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlite_utils
-
 from maild.clock import iso
+from maild.core.sqldb import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +21,7 @@ def key(name: str) -> str:
     return name.strip().casefold()
 
 
-def receipts_enabled(db: sqlite_utils.Database, name: str | None, default: bool) -> bool:
+def receipts_enabled(db: Db, name: str | None, default: bool) -> bool:
     if not name:
         return default
     row = db.execute("SELECT receipts_enabled FROM departments WHERE key = ?", (key(name),)).fetchone()
@@ -41,7 +40,7 @@ class Switch:
 
 
 def set_receipts(
-    db: sqlite_utils.Database, name: str, enabled: bool, now: datetime, *, by: str | None = None, via: str = "cli"
+    db: Db, name: str, enabled: bool, now: datetime, *, by: str | None = None, via: str = "cli"
 ) -> Department:
     """Switch a department's read receipts and record who did it (department_switches). In a write transaction."""
     db.execute(
@@ -58,7 +57,7 @@ def set_receipts(
     return Department(row[0], enabled, True)
 
 
-def last_switches(db: sqlite_utils.Database) -> dict[str, Switch]:
+def last_switches(db: Db) -> dict[str, Switch]:
     """The latest recorded switch of every department that has one, by key."""
     rows = db.execute(
         """SELECT s.key, s.name, s.receipts_enabled, s.at, s.by, s.via FROM department_switches s
@@ -67,7 +66,7 @@ def last_switches(db: sqlite_utils.Database) -> dict[str, Switch]:
     return {str(k): Switch(name, bool(on), at, by, via) for k, name, on, at, by, via in rows}
 
 
-def switch_history(db: sqlite_utils.Database, name: str, limit: int = 20) -> list[Switch]:
+def switch_history(db: Db, name: str, limit: int = 20) -> list[Switch]:
     """A department's recorded switches, newest first."""
     rows = db.execute(
         "SELECT name, receipts_enabled, at, by, via FROM department_switches WHERE key = ? ORDER BY id DESC LIMIT ?",
@@ -76,7 +75,7 @@ def switch_history(db: sqlite_utils.Database, name: str, limit: int = 20) -> lis
     return [Switch(n, bool(on), at, by, via) for n, on, at, by, via in rows]
 
 
-def list_departments(db: sqlite_utils.Database) -> list[Department]:
+def list_departments(db: Db) -> list[Department]:
     """Every department with an explicit setting, by name."""
     rows = db.execute("SELECT name, receipts_enabled FROM departments ORDER BY key").fetchall()
     return [Department(name, bool(enabled), True) for name, enabled in rows]
@@ -85,7 +84,7 @@ def list_departments(db: sqlite_utils.Database) -> list[Department]:
 # ------------------------------------------------------------------ the open pixel (off unless switched on)
 
 
-def pixel_enabled(db: sqlite_utils.Database, name: str | None) -> bool:
+def pixel_enabled(db: Db, name: str | None) -> bool:
     """Whether tracked copies of this department get the open pixel; never without an explicit switch."""
     if not name:
         return False
@@ -93,7 +92,7 @@ def pixel_enabled(db: sqlite_utils.Database, name: str | None) -> bool:
     return row is not None and bool(row[0])
 
 
-def set_pixel(db: sqlite_utils.Database, name: str, enabled: bool, now: datetime) -> tuple[str, bool]:
+def set_pixel(db: Db, name: str, enabled: bool, now: datetime) -> tuple[str, bool]:
     """Switch a department's pixel on or off; returns (name as stored, enabled). Run in a write transaction."""
     db.execute(
         """INSERT INTO department_pixel (key, name, enabled, updated_at) VALUES (?, ?, ?, ?)
@@ -104,17 +103,17 @@ def set_pixel(db: sqlite_utils.Database, name: str, enabled: bool, now: datetime
     return str(row[0]), enabled
 
 
-def pixel_switches(db: sqlite_utils.Database) -> dict[str, bool]:
+def pixel_switches(db: Db) -> dict[str, bool]:
     """Every department with a pixel setting, by key."""
     return {str(k): bool(v) for k, v in db.execute("SELECT key, enabled FROM department_pixel")}
 
 
-def stored_pixel_counting(db: sqlite_utils.Database) -> bool:
+def stored_pixel_counting(db: Db) -> bool:
     row = db.execute("SELECT value FROM status_settings WHERE name = 'pixel_count_machine'").fetchone()
     return row is not None and row[0] == "1"
 
 
-def sync_pixel_counting(db: sqlite_utils.Database, count_machine_opens: bool) -> None:
+def sync_pixel_counting(db: Db, count_machine_opens: bool) -> None:
     """Store [pixel] count_machine_opens for the SQL views (status_settings.pixel_count_machine). In a write transaction."""
     db.execute(
         "INSERT INTO status_settings (name, value) VALUES ('pixel_count_machine', ?)"

@@ -1,6 +1,6 @@
 """Read queries: load a ticket's replies, recipients and events from the store into maild.status values, and pages of events.
 
-Every function here takes a `sqlite_utils.Database` and only reads, so it runs
+Every function here takes a store handle (`maild.core.sqldb.Db`) and only reads, so it runs
 in `Store.read` (the daemon) or on a command's own connection. Read
 information is hidden here, once, for departments with receipts off.
 """
@@ -13,8 +13,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
-
-import sqlite_utils
 
 from maild import departments
 from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind, Via
@@ -35,6 +33,7 @@ from maild.status import (
     reply_status,
     thread_info,
 )
+from maild.core.sqldb import Db
 
 # One event row, in the order `_event` unpacks it by name; the SELECT list is made from these names, so the hot
 # reads (a ticket's events, a page of 1,000) take plain tuples, with no per-row mapping by name. The record's
@@ -90,7 +89,7 @@ def _event(row: Sequence[Any], place: EventPlace | None = None) -> Event:
 class Visibility:
     """Whether read information of a department is shown; caches per department for one read."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
         self._default = store_settings.receipts_default(db)  # tracking.receipts_default, as the store keeps it
         self._cache: dict[str | None, bool] = {}
@@ -102,13 +101,13 @@ class Visibility:
         return self._cache[key]
 
 
-def ticket_department(db: sqlite_utils.Database, ticket: str) -> str | None:
+def ticket_department(db: Db, ticket: str) -> str | None:
     """A ticket's department is the one its latest message names."""
     row = db.execute("SELECT department FROM messages WHERE ticket = ? ORDER BY id DESC LIMIT 1", (ticket,)).fetchone()
     return None if row is None else cast(str | None, row[0])
 
 
-def ticket_departments(db: sqlite_utils.Database, tickets: Iterable[str]) -> dict[str, str | None]:
+def ticket_departments(db: Db, tickets: Iterable[str]) -> dict[str, str | None]:
     """`ticket_department` of many tickets in one read."""
     wanted = list(tickets)
     if not wanted:
@@ -130,7 +129,7 @@ class _Message:
     queued_at: str
 
 
-def _replies(db: sqlite_utils.Database, messages: Sequence[_Message]) -> list[ReplyInput]:
+def _replies(db: Db, messages: Sequence[_Message]) -> list[ReplyInput]:
     ids = [m.id for m in messages]
     marks = ",".join("?" * len(ids))
     by_recipient: dict[int, list[Event]] = defaultdict(list)
@@ -154,13 +153,13 @@ def _replies(db: sqlite_utils.Database, messages: Sequence[_Message]) -> list[Re
     ]
 
 
-def count_machine_opens(db: sqlite_utils.Database) -> bool:
+def count_machine_opens(db: Db) -> bool:
     """[pixel] count_machine_opens as stored for the SQL views (status_settings.pixel_count_machine)."""
     row = db.execute("SELECT value FROM status_settings WHERE name = 'pixel_count_machine'").fetchone()
     return row is not None and row[0] == "1"
 
 
-def load_thread(db: sqlite_utils.Database, ticket: str) -> ThreadInfo | None:
+def load_thread(db: Db, ticket: str) -> ThreadInfo | None:
     """Thread read info of one ticket, or None when maild has no message of it."""
     page = load_thread_page(db, ticket)
     return None if page is None else page.info
@@ -176,7 +175,7 @@ class ThreadPage:
 
 
 def load_thread_page(
-    db: sqlite_utils.Database, ticket: str, *, after: int = 0, limit: int | None = None
+    db: Db, ticket: str, *, after: int = 0, limit: int | None = None
 ) -> ThreadPage | None:
     """Replies of one ticket after the cursor `after` (a row id: keyset paging), at most `limit` (None: all).
 
@@ -200,7 +199,7 @@ def load_thread_page(
     return ThreadPage(info, tuple(m.id for m in messages), messages[-1].id if more else None)
 
 
-def _has_ticket(db: sqlite_utils.Database, ticket: str) -> bool:
+def _has_ticket(db: Db, ticket: str) -> bool:
     return db.execute("SELECT 1 FROM messages WHERE ticket = ? LIMIT 1", (ticket,)).fetchone() is not None
 
 
@@ -214,7 +213,7 @@ class MessageInfo:
     reply: ReplyStatus = field(metadata=INLINE)
 
 
-def load_message(db: sqlite_utils.Database, message_id: str) -> MessageInfo | None:
+def load_message(db: Db, message_id: str) -> MessageInfo | None:
     """One reply by its Message-ID header (with or without angle brackets); the latest when several share it."""
     wanted = message_id.strip()
     if not wanted.startswith("<"):
@@ -255,7 +254,7 @@ class EventPage:
 
 
 def list_events(
-    db: sqlite_utils.Database,
+    db: Db,
     *,
     after: int = 0,
     limit: int = 1000,
@@ -299,12 +298,12 @@ def list_events(
     return EventPage(tuple(out), rows[-1][_ID] if rows else after, len(rows) == limit)
 
 
-def latest_event_id(db: sqlite_utils.Database) -> int:
+def latest_event_id(db: Db) -> int:
     return int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
 
 def reply_state_around(
-    db: sqlite_utils.Database, message: int, event_id: int, visible: Callable[[str | None], bool]
+    db: Db, message: int, event_id: int, visible: Callable[[str | None], bool]
 ) -> tuple[ReplyState, ReplyState]:
     """A reply's state just before and just after one of its events (for webhooks' state changes)."""
     before, after, _ = reply_around(db, message, event_id, visible)
@@ -312,7 +311,7 @@ def reply_state_around(
 
 
 def reply_around(
-    db: sqlite_utils.Database, message: int, event_id: int, visible: Callable[[str | None], bool]
+    db: Db, message: int, event_id: int, visible: Callable[[str | None], bool]
 ) -> tuple[ReplyState, ReplyState, dict[str, RecipientStatus]]:
     """`reply_state_around`, plus each recipient's status (read_via, evidence) just after the event, by address."""
     (row,) = _rows(db, "SELECT ticket, department FROM messages WHERE id = ?", (message,))
@@ -376,7 +375,7 @@ def _phrase(text: str) -> str:
 SEARCH_MIN_SUBSTRING = 3  # the trigram index finds substrings of three characters or more
 
 
-def _search_ids(db: sqlite_utils.Database, term: str, before: int | None, limit: int) -> list[int]:
+def _search_ids(db: Db, term: str, before: int | None, limit: int) -> list[int]:
     """Ids of tracked messages matching `term`, newest first: the union of one index-backed query per field.
 
     The ticket exactly; the department by name (any case); a recipient address exactly or, from three
@@ -419,7 +418,7 @@ def _search_ids(db: sqlite_utils.Database, term: str, before: int | None, limit:
 
 
 def list_replies(
-    db: sqlite_utils.Database, *, search: str = "", before: int | None = None, limit: int = 50
+    db: Db, *, search: str = "", before: int | None = None, limit: int = 50
 ) -> ReplyPage:
     """Tracked replies newest first, `limit` a page, older than the `before` cursor (a row id: keyset paging).
 
@@ -463,7 +462,7 @@ def list_replies(
 
 
 def thread_timelines(
-    db: sqlite_utils.Database, ticket: str, messages: Sequence[int] | None = None
+    db: Db, ticket: str, messages: Sequence[int] | None = None
 ) -> dict[tuple[str | None, str], tuple[Event, ...]]:
     """Every event of a ticket's recipients, keyed by (Message-ID, address), in (at, id) order.
 
@@ -519,7 +518,7 @@ class DepartmentRow:
 
 
 def department_overview(
-    db: sqlite_utils.Database, *, configured: Iterable[str] = ()
+    db: Db, *, configured: Iterable[str] = ()
 ) -> list[DepartmentRow]:
     """Every department with a setting, seen on mail or configured, by name, with how many replies name it."""
     default = store_settings.receipts_default(db)
@@ -546,7 +545,7 @@ def department_overview(
     )
 
 
-def event_tickets_after(db: sqlite_utils.Database, after: int, limit: int = 10000) -> tuple[int, frozenset[str]]:
+def event_tickets_after(db: Db, after: int, limit: int = 10000) -> tuple[int, frozenset[str]]:
     """The newest event id and the tickets whose events came after `after` (for live pages)."""
     rows = db.execute(
         "SELECT e.id, m.ticket FROM events e JOIN messages m ON m.id = e.message WHERE e.id > ? ORDER BY e.id LIMIT ?",

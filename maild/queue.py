@@ -1,6 +1,6 @@
 """The mail queue as an operator sees it (like postqueue/mailq): list, show, retry, hold, release and delete messages.
 
-Functions of a `sqlite_utils.Database`, run by the CLI inside one transaction;
+Functions of a store handle (`maild.core.sqldb.Db`), run by the CLI inside one transaction;
 actions that end a recipient record an event like everything else does.
 """
 
@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlite_utils
-
 from maild.clock import iso, parse_iso
 from maild.core.events import EventKind, EventSource
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
-from maild.delivery.jobs import finish_messages
 from maild.errors import MaildError
 from maild.core.record import StatusRecord
 from maild.store import named_rows
 from maild.store.events import NewEvent, record_event
+from maild.core.sqldb import Db
 
 
 class UnknownMessage(MaildError):
@@ -61,7 +59,7 @@ class QueueEntry:
 _PENDING_SQL = sql_list(UNFINISHED_DELIVERY)
 
 
-def _entries(db: sqlite_utils.Database, where: str, params: tuple[object, ...]) -> list[QueueEntry]:
+def _entries(db: Db, where: str, params: tuple[object, ...]) -> list[QueueEntry]:
     rows = named_rows(
         db,
         f"""SELECT id, queue_id, message_id, ticket, department, sender, subject, size, received_at, held, tracked,
@@ -89,7 +87,7 @@ def _entries(db: sqlite_utils.Database, where: str, params: tuple[object, ...]) 
     return out
 
 
-def list_entries(db: sqlite_utils.Database, *, include_finished: bool = False) -> list[QueueEntry]:
+def list_entries(db: Db, *, include_finished: bool = False) -> list[QueueEntry]:
     """Messages with at least one recipient not final (all messages with include_finished)."""
     if include_finished:
         return _entries(db, "1", ())
@@ -98,7 +96,7 @@ def list_entries(db: sqlite_utils.Database, *, include_finished: bool = False) -
     )
 
 
-def show(db: sqlite_utils.Database, queue_id: str) -> tuple[QueueEntry, bytes]:
+def show(db: Db, queue_id: str) -> tuple[QueueEntry, bytes]:
     """One message with its header block; raises UnknownMessage."""
     found = _entries(db, "queue_id = ?", (normalise(queue_id),))
     if not found:
@@ -111,14 +109,14 @@ def normalise(queue_id: str) -> str:
     return queue_id.strip().upper()
 
 
-def _message_id(db: sqlite_utils.Database, queue_id: str) -> int:
+def _message_id(db: Db, queue_id: str) -> int:
     row = db.execute("SELECT id FROM messages WHERE queue_id = ?", (normalise(queue_id),)).fetchone()
     if row is None:
         raise UnknownMessage(queue_id)
     return int(row[0])
 
 
-def retry(db: sqlite_utils.Database, queue_id: str | None, now: datetime) -> int:
+def retry(db: Db, queue_id: str | None, now: datetime) -> int:
     """Make the recipients not final of one message (None: of every message) due now; returns how many."""
     where, params = ("", ()) if queue_id is None else (" AND message = ?", (_message_id(db, queue_id),))
     cursor = db.execute(
@@ -128,14 +126,14 @@ def retry(db: sqlite_utils.Database, queue_id: str | None, now: datetime) -> int
     return cursor.rowcount
 
 
-def set_held(db: sqlite_utils.Database, queue_id: str, held: bool) -> bool:
+def set_held(db: Db, queue_id: str, held: bool) -> bool:
     """Hold (no delivery attempts) or release a message; returns whether the flag changed."""
     message = _message_id(db, queue_id)
     cursor = db.execute("UPDATE messages SET held = ? WHERE id = ? AND held != ?", (int(held), message, int(held)))
     return cursor.rowcount > 0
 
 
-def delete(db: sqlite_utils.Database, queue_id: str, now: datetime) -> int:
+def delete(db: Db, queue_id: str, now: datetime) -> int:
     """Fail every recipient not final ("deleted by admin", source admin) and drop the body; returns how many."""
     message = _message_id(db, queue_id)
     pending = db.execute(
@@ -152,5 +150,7 @@ def delete(db: sqlite_utils.Database, queue_id: str, now: datetime) -> int:
             NewEvent(rid, message, EventKind.FAILED, now, EventSource.ADMIN, record, natural_key=f"admin-delete:{rid}"),
             recorded_at=now,
         )
+    from maild.delivery.jobs import finish_messages  # delete only: `maild queue list` never loads delivery
+
     finish_messages(db, {message}, now)
     return len(pending)

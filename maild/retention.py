@@ -15,13 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlite_utils
-
 from maild import logs
 from maild.clock import iso
 from maild.config import RetentionSettings, Settings
 from maild.core.events import EventKind
 from maild.store import StoreWrites
+from maild.core.sqldb import Db
 
 log = logs.get("retention")
 
@@ -51,7 +50,7 @@ def cutoffs(policy: RetentionSettings, now: datetime) -> dict[str, str]:
     return out
 
 
-def _count_erased(db: sqlite_utils.Database, rows: list[tuple[int, str, str]], cause: str) -> None:
+def _count_erased(db: Db, rows: list[tuple[int, str, str]], cause: str) -> None:
     counts = Counter((at[:10], kind) for _id, kind, at in rows)
     db.conn.executemany(
         """INSERT INTO erased_counts (day, kind, cause, count) VALUES (?, ?, ?, ?)
@@ -60,7 +59,7 @@ def _count_erased(db: sqlite_utils.Database, rows: list[tuple[int, str, str]], c
     )
 
 
-def purge_batch(db: sqlite_utils.Database, limits: Mapping[str, str], *, cause: str, batch: int = BATCH) -> PurgeResult:
+def purge_batch(db: Db, limits: Mapping[str, str], *, cause: str, batch: int = BATCH) -> PurgeResult:
     """Delete at most `batch` events older than their kind's cutoff; call again until it deletes nothing."""
     deleted: Counter[str] = Counter()
     left = batch
@@ -80,7 +79,7 @@ def purge_batch(db: sqlite_utils.Database, limits: Mapping[str, str], *, cause: 
 
 
 def purge(
-    transact: Callable[[Callable[[sqlite_utils.Database], PurgeResult]], PurgeResult],
+    transact: Callable[[Callable[[Db], PurgeResult]], PurgeResult],
     limits: Mapping[str, str],
     *,
     cause: str,
@@ -107,7 +106,7 @@ class ForgetResult:
     answers_erased: int = 0  # inbound_replies rows written by the address or counting for it
 
 
-def forget(db: sqlite_utils.Database, address: str) -> ForgetResult:
+def forget(db: Db, address: str) -> ForgetResult:
     """Erase one address: its events, the address itself, its tokens and SMTP replies, and its mentions in
     stored headers and bodies; counts of the erased events stay in erased_counts (cause 'forget')."""
     address = address.strip()
@@ -152,7 +151,7 @@ def address_pattern(address: str) -> re.Pattern[bytes]:
     )
 
 
-def _forget_quarantined(db: sqlite_utils.Database, pattern: re.Pattern[bytes]) -> int:
+def _forget_quarantined(db: Db, pattern: re.Pattern[bytes]) -> int:
     """Held receipts that mention the address are deleted whole: their raw bytes are about that person."""
     doomed = [
         qid

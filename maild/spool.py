@@ -13,14 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlite_utils
-
 from maild import departments, tokens
 from maild.clock import iso
 from maild.core.events import EventKind, EventSource, RecipientKind
 from maild.core.states import DeliveryState
 from maild.store import settings as store_settings
 from maild.store.events import CHUNK, NewEvent, record_events
+from maild.core.sqldb import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,7 @@ def new_queue_id() -> str:
     return secrets.token_hex(6).upper()
 
 
-def enqueue(db: sqlite_utils.Database, sub: Submission, keys: tokens.KeySet | None) -> Spooled:
+def enqueue(db: Db, sub: Submission, keys: tokens.KeySet | None) -> Spooled:
     """Store one message; run inside a write transaction. Tracked messages get one token per recipient.
 
     A tracked message asks for read receipts when its department does (the
@@ -74,7 +73,7 @@ def enqueue(db: sqlite_utils.Database, sub: Submission, keys: tokens.KeySet | No
 EnqueueItem = tuple[Submission, "tokens.KeySet | None"]  # submission, token keys
 
 
-def enqueue_many(db: sqlite_utils.Database, items: list[EnqueueItem]) -> list[Spooled]:
+def enqueue_many(db: Db, items: list[EnqueueItem]) -> list[Spooled]:
     """Store many messages in a few multi-row statements; run inside a write transaction.
 
     The rows are those `enqueue` stores one message at a time. Ids are chosen

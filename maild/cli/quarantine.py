@@ -7,8 +7,6 @@ import functools
 import getpass
 import sys
 
-import sqlite_utils
-
 from maild.config import Settings
 
 from maild import clock, logs, tokens
@@ -18,6 +16,7 @@ from maild.receipts import quarantine as q
 from maild.receipts.authn import UntokenedPolicy
 from maild.receipts.ingest import hints_from, ingest_now, policy_from
 from maild.store import open_for_command, transaction
+from maild.core.sqldb import Db
 
 log = logs.get("quarantine")
 
@@ -87,7 +86,7 @@ def run_quarantine(args: argparse.Namespace) -> int:
         db.conn.close()
 
 
-def _list(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
+def _list(db: Db, args: argparse.Namespace) -> int:
     held = q.items(db, include_released=args.all, limit=args.limit)
     if args.json:
         for item in held:
@@ -103,7 +102,7 @@ def _list(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
+def _show(db: Db, args: argparse.Namespace) -> int:
     found = q.get(db, args.id)
     if found is None:
         if args.json:
@@ -128,7 +127,7 @@ def _show(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
     return 0
 
 
-def _retry(db: sqlite_utils.Database, args: argparse.Namespace, settings: Settings) -> int:
+def _retry(db: Db, args: argparse.Namespace, settings: Settings) -> int:
     if not args.ids and not args.all:
         print("maild: give quarantine ids or --all", file=sys.stderr)
         return 2
@@ -177,7 +176,7 @@ def _operator() -> str | None:
         return None
 
 
-def _delete(db: sqlite_utils.Database, args: argparse.Namespace) -> int:
+def _delete(db: Db, args: argparse.Namespace) -> int:
     by = _operator()
     status = 0
     for item_id in dict.fromkeys(args.ids):

@@ -8,12 +8,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-import sqlite_utils
-
 from maild import clock, queue
 from maild.cli import common
 from maild.core.states import UNFINISHED_DELIVERY
 from maild.store import open_for_command, transaction
+from maild.core.sqldb import Db
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("id", metavar="ID")
 
 
-def _run(args: argparse.Namespace, job: Callable[[sqlite_utils.Database], Any]) -> Any:
+def _run(args: argparse.Namespace, job: Callable[[Db], Any]) -> Any:
     settings = common.load_settings(args, log_level="warning")
     db = open_for_command(settings.store.path, busy_timeout=settings.store.busy_timeout)
     try:

@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-import sqlite_utils
-
 from maild import config, departments, queries
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.cli.visible import raw_stdout, visible
@@ -15,6 +13,7 @@ from maild.core.jsonvalue import to_json
 from maild.core.record import Event
 from maild.status import ThreadInfo
 from maild.store import open_for_command, transaction
+from maild.core.sqldb import Db
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
-def open_read_side(settings: config.Settings) -> sqlite_utils.Database:
+def open_read_side(settings: config.Settings) -> Db:
     """A command's connection, with the stored receipts default brought in line with the configuration."""
     db = open_for_command(
         settings.store.path,

@@ -6,12 +6,11 @@ import argparse
 import dataclasses
 import sys
 
-import sqlite_utils
-
 from maild import clock
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.store import open_for_command, transaction
 from maild.writeback import outbox
+from maild.core.sqldb import Db
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,7 +58,7 @@ def run_writeback(args: argparse.Namespace) -> int:
 
         statuses = ("pending", "refused", "uncertain")
 
-        def job(d: sqlite_utils.Database) -> int:
+        def job(d: Db) -> int:
             if args.all:
                 return outbox.retry(d, now, statuses=statuses)
             return sum(outbox.retry(d, now, int(oid), statuses=statuses) for oid in args.ids)

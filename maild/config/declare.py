@@ -175,6 +175,8 @@ def http_url(value: Any, base: Path) -> str:
 
 def preset_tables(value: Any, _base: Path) -> Mapping[str, Any]:
     """[tracking.presets.NAME] tables, validated into maild.presets.model.Preset values."""
+    if isinstance(value, dict) and not value:
+        return {}  # none (the default): what loader.presets({}) gives, without importing the presets package
     from maild.presets import loader  # local: the presets package stays out of config's import time
 
     return loader.presets(value)

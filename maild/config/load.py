@@ -108,10 +108,10 @@ def _check_consistency(s: Settings) -> None:
             "own networks, or set intake.allow_open_relay = true if you really mean it",
         )
     _check_writeback(s)
-    from maild.presets import match  # local: see declare.presets
+    from maild.presets import builtin  # local: see declare.presets; names only, no patterns compiled
 
     try:
-        match.check_name(s.tracking.preset, s.tracking.presets)
+        builtin.check_name(s.tracking.preset, s.tracking.presets)
     except ValueError as exc:
         raise ConfigError(s.source, "tracking.preset", str(exc)) from None
     if s.http.listen:

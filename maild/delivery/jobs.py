@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlite_utils
-
 from maild import departments
 from maild.clock import iso, parse_iso
 from maild.core.events import EventSource
@@ -15,13 +13,14 @@ from maild.delivery.outcome import Outcome
 from maild.store import named_rows
 from maild.store import settings as store_settings
 from maild.store.events import CHUNK, NewEvent, record_events
+from maild.core.sqldb import Db
 
 _UNFINISHED = sql_list(UNFINISHED_DELIVERY)
 
 
 
 def pick_due(
-    db: sqlite_utils.Database,
+    db: Db,
     now: datetime,
     limit: int,
     skip: frozenset[int] | set[int] = frozenset(),
@@ -84,7 +83,7 @@ def pick_due(
     return due, messages
 
 
-def record_outcomes(db: sqlite_utils.Database, outcomes: list[Outcome], now: datetime) -> int:
+def record_outcomes(db: Db, outcomes: list[Outcome], now: datetime) -> int:
     """Store each outcome (state + event); a message whose recipients are all final loses its body. Returns finished.
 
     A few statements for the lot (one UPDATE joined to a VALUES list, one
@@ -140,7 +139,7 @@ def record_outcomes(db: sqlite_utils.Database, outcomes: list[Outcome], now: dat
 
 
 
-def finish_messages(db: sqlite_utils.Database, message_ids: set[int], now: datetime) -> int:
+def finish_messages(db: Db, message_ids: set[int], now: datetime) -> int:
     """Drop the body of each of these messages whose recipients are all final."""
     finished = 0
     wanted = sorted(message_ids)

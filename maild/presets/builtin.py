@@ -8,6 +8,7 @@ Message-ID form first, subject-only forms after, `generic` last.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 _AUTO_SUBMITTED = {"header": "Auto-Submitted", "pattern": r"(?i)^auto-"}
@@ -138,3 +139,15 @@ AUTO_ORDER = (
 
 GENERIC = "generic"
 AUTO = "auto"
+
+
+def known_names(custom: Mapping[str, object]) -> list[str]:
+    """Every preset name a configuration may give: the built-in ones, their aliases, auto, generic and the operator's."""
+    return sorted({AUTO, GENERIC, *TABLES, *ALIASES, *custom})
+
+
+def check_name(name: str, custom: Mapping[str, object]) -> None:
+    """Raise ValueError naming the choices when `name` is no preset (names only: the configuration checks it
+    without compiling any preset's patterns)."""
+    if name not in known_names(custom):
+        raise ValueError(f"unknown preset {name!r} (known: {', '.join(known_names(custom))})")

@@ -25,16 +25,6 @@ _NONE: list[str] = []  # shared, never mutated
 BUILTIN: dict[str, Preset] = {name: loader.preset(name, t, builtin=True) for name, t in builtin.TABLES.items()}
 
 
-def known_names(custom: Mapping[str, Preset]) -> list[str]:
-    return sorted({builtin.AUTO, builtin.GENERIC, *BUILTIN, *builtin.ALIASES, *custom})
-
-
-def check_name(name: str, custom: Mapping[str, Preset]) -> None:
-    """Raise ValueError naming the choices when `name` is no preset."""
-    if name not in known_names(custom):
-        raise ValueError(f"unknown preset {name!r} (known: {', '.join(known_names(custom))})")
-
-
 def generic(ticket_header: str, department_header: str, subject_pattern: re.Pattern[str]) -> Preset:
     """Today's rules as a preset: the ticket header, else the subject pattern; the department header."""
     return Preset(

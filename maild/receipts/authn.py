@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
-from email.policy import compat32
+from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
 # dkimpy's dnsfunc: TXT record of a name (bytes) as bytes, or None; tests pass a table of their own.
 Resolver = Callable[..., bytes | None]

@@ -12,15 +12,12 @@ counted as a duplicate (a different status code is a new fact and recorded).
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import sqlite_utils
 
 from maild import clock, logs
 from maild.config import Settings, TrackingSettings
@@ -38,6 +35,7 @@ from maild.reports.model import RecipientResult, Report, ReportKind
 from maild.store.events import NewEvent, record_event
 from maild.store.protocol import StoreWrites
 from maild.tokens import KeySet
+from maild.core.sqldb import Db
 
 log = logs.get("ingest")
 
@@ -66,7 +64,7 @@ STRICT = UntokenedPolicy()  # token-less reports need an aligned DKIM signature 
 
 
 def ingest_report(
-    db: sqlite_utils.Database,
+    db: Db,
     raw: bytes,
     report: Report | None,
     keys: KeySet,
@@ -154,7 +152,7 @@ def _natural_key(report: Report, recipient_id: int, kind: EventKind) -> str:
 
 
 def _correlate(
-    db: sqlite_utils.Database, report: Report, keys: KeySet, now: datetime, *, source: str, ref: str,
+    db: Db, report: Report, keys: KeySet, now: datetime, *, source: str, ref: str,
     authenticated: frozenset[str] = frozenset(), policy: UntokenedPolicy = STRICT,
 ) -> list[tuple[Match, RecipientResult]] | QuarantineReason:
     """Pairs of (recipient row, what the report says about it), or why the report cannot be trusted or matched.
@@ -266,7 +264,7 @@ def _blank(address: str) -> RecipientResult:
     return RecipientResult(address, None, None, None, None, None, None, None, None)
 
 
-def _same_bounce_known(db: sqlite_utils.Database, recipient_id: int, status: str | None, fingerprint: str) -> bool:
+def _same_bounce_known(db: Db, recipient_id: int, status: str | None, fingerprint: str) -> bool:
     row = db.execute(
         """SELECT 1 FROM events WHERE recipient = ? AND kind = ? AND status IS ?
            AND (natural_key IS NULL OR natural_key NOT LIKE ?) LIMIT 1""",
@@ -276,7 +274,7 @@ def _same_bounce_known(db: sqlite_utils.Database, recipient_id: int, status: str
 
 
 def _note_report(
-    db: sqlite_utils.Database, report: Report | None, source: str, ref: str, now: datetime, *,
+    db: Db, report: Report | None, source: str, ref: str, now: datetime, *,
     outcome: str, events: int, fingerprint: str | None = None, quarantine_id: int | None = None,
     kind: str | None = None,
 ) -> None:
@@ -300,7 +298,7 @@ def _note_report(
 
 
 def _quarantine(
-    db: sqlite_utils.Database,
+    db: Db,
     raw: bytes,
     report: Report | None,
     source: str,
@@ -345,7 +343,7 @@ def too_large_fingerprint(head: bytes, size: int) -> str:
 
 
 def quarantine_too_large(
-    db: sqlite_utils.Database, head: bytes, size: int, source: str, now: datetime, *,
+    db: Db, head: bytes, size: int, source: str, now: datetime, *,
     ref: str = "", limit: int, max_raw: int = q.MAX_RAW_BYTES,
 ) -> IngestOutcome:
     """Hold a message bigger than the parser's limit unparsed: `head` is its first bytes (at most `max_raw`), `size`
@@ -406,6 +404,8 @@ class Ingestor:
 
         `max_raw`: most raw bytes a quarantine entry keeps (the source's quarantine_max_bytes; None: the default).
         """
+        import asyncio  # the daemon's, loaded already: `maild ingest` (ingest_now) never loads it
+
         now = self.clock()
         limit = q.MAX_RAW_BYTES if max_raw is None else int(max_raw)
         report, error, authenticated = await asyncio.to_thread(self._prepare, raw)
@@ -481,7 +481,7 @@ def parse_safely(parser: Parser, raw: bytes, hints: ParseHints) -> tuple[Report 
 
 
 def ingest_now(
-    db: sqlite_utils.Database, raw: bytes, keys: KeySet, hints: ParseHints, source: str, ref: str, now: datetime,
+    db: Db, raw: bytes, keys: KeySet, hints: ParseHints, source: str, ref: str, now: datetime,
     *, parser: Parser | None = None, quarantine_id: int | None = None,
     policy: UntokenedPolicy = STRICT, resolver: Resolver | None = None,
 ) -> IngestOutcome:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-import sqlite_utils
-
 from maild import tokens
 from maild.clock import parse_iso
+from maild.core.sqldb import Db
 
 
 class MatchedBy(StrEnum):
@@ -63,7 +62,7 @@ _SELECT = """SELECT r.id, r.message, r.address,
              FROM recipients r JOIN messages m ON m.id = r.message"""
 
 
-def by_token(db: sqlite_utils.Database, keys: tokens.KeySet, token: str) -> Match | TokenRejected:
+def by_token(db: Db, keys: tokens.KeySet, token: str) -> Match | TokenRejected:
     """The recipient a token names, or why the token is not trusted."""
     token = token.strip().lower()
     checked = tokens.verify(keys, token)
@@ -75,7 +74,7 @@ def by_token(db: sqlite_utils.Database, keys: tokens.KeySet, token: str) -> Matc
     return Match(int(row[0]), int(row[1]), row[2], parse_iso(row[3]), MatchedBy.TOKEN)
 
 
-def by_message_id(db: sqlite_utils.Database, message_id: str, addresses: Iterable[str | None]) -> Match | None:
+def by_message_id(db: Db, message_id: str, addresses: Iterable[str | None]) -> Match | None:
     """The recipient of the message with this Message-ID whose address is one of `addresses` (case-insensitive)."""
     wanted = [a.strip().strip("<>").lower() for a in addresses if a and a.strip().strip("<>")]
     if not message_id or not wanted:

@@ -8,10 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import sqlite_utils
-
 from maild.clock import iso
 from maild.store import Row, named_row, named_rows
+from maild.core.sqldb import Db
 
 # Default of receipts[].quarantine_max_bytes: a report bigger than this is kept cut (its retry may then fail to parse).
 MAX_RAW_BYTES = 10 * 1024 * 1024
@@ -59,7 +58,7 @@ class QuarantineItem:
 
 
 def put(
-    db: sqlite_utils.Database,
+    db: Db,
     *,
     fingerprint: str,
     raw: bytes,
@@ -99,20 +98,20 @@ def put(
     return int(db.execute("SELECT id FROM quarantine WHERE fingerprint = ?", (fingerprint,)).fetchone()[0])
 
 
-def release(db: sqlite_utils.Database, fingerprint: str, now: datetime) -> None:
+def release(db: Db, fingerprint: str, now: datetime) -> None:
     """A retry applied it: keep the row (and raw bytes) for the record, marked released."""
     db.execute(
         "UPDATE quarantine SET state = 'released', retried_at = ? WHERE fingerprint = ?", (iso(now), fingerprint)
     )
 
 
-def release_id(db: sqlite_utils.Database, item_id: int, now: datetime) -> None:
+def release_id(db: Db, item_id: int, now: datetime) -> None:
     """A retry of this item applied (whatever fingerprint its bytes parse to now)."""
     db.execute("UPDATE quarantine SET state = 'released', retried_at = ? WHERE id = ?", (iso(now), item_id))
 
 
 def hold_again(
-    db: sqlite_utils.Database, item_id: int, *, reason: QuarantineReason, detail: dict[str, Any], now: datetime
+    db: Db, item_id: int, *, reason: QuarantineReason, detail: dict[str, Any], now: datetime
 ) -> bool:
     """A retry of this item failed again: its row takes the new reason (detail merged over the old), seen + 1, held.
 
@@ -129,7 +128,7 @@ def hold_again(
     return True
 
 
-def mark_retried(db: sqlite_utils.Database, item_id: int, now: datetime) -> None:
+def mark_retried(db: Db, item_id: int, now: datetime) -> None:
     db.execute("UPDATE quarantine SET retried_at = ? WHERE id = ?", (iso(now), item_id))
 
 
@@ -153,20 +152,20 @@ def _item(row: Row) -> QuarantineItem:
     )
 
 
-def items(db: sqlite_utils.Database, *, include_released: bool = False, limit: int = 1000) -> list[QuarantineItem]:
+def items(db: Db, *, include_released: bool = False, limit: int = 1000) -> list[QuarantineItem]:
     where = "" if include_released else "WHERE state = 'held'"
     rows = named_rows(db, f"SELECT {_COLUMNS} FROM quarantine {where} ORDER BY id LIMIT ?", (limit,))
     return [_item(r) for r in rows]
 
 
-def get(db: sqlite_utils.Database, item_id: int) -> tuple[QuarantineItem, bytes] | None:
+def get(db: Db, item_id: int) -> tuple[QuarantineItem, bytes] | None:
     row = named_row(db, f"SELECT {_COLUMNS}, raw FROM quarantine WHERE id = ?", (item_id,))
     if row is None:
         return None
     return _item(row), bytes(row["raw"] or b"")
 
 
-def delete(db: sqlite_utils.Database, item_id: int, *, fingerprint: str | None = None) -> QuarantineItem | None:
+def delete(db: Db, item_id: int, *, fingerprint: str | None = None) -> QuarantineItem | None:
     """Drop one item and its raw bytes for good (an administrator's decision); what it was, or None when absent.
 
     `fingerprint`: only if the row still holds that report. Row ids are reused after the newest row is
@@ -182,7 +181,7 @@ def delete(db: sqlite_utils.Database, item_id: int, *, fingerprint: str | None =
     return _item(row)
 
 
-def count_token_rejection(db: sqlite_utils.Database, reason: str, now: datetime) -> None:
+def count_token_rejection(db: Db, reason: str, now: datetime) -> None:
     db.execute(
         """INSERT INTO token_rejections (reason, count, last_at) VALUES (?, 1, ?)
            ON CONFLICT (reason) DO UPDATE SET count = token_rejections.count + 1, last_at = excluded.last_at""",

@@ -1,29 +1,37 @@
 """The store: SQLite on disk, one writer thread for the daemon, concurrent readers.
 
 `Store.write(job)` and `Store.read(job)` take a function of a
-`sqlite_utils.Database`; the domain modules (spool, events, queue queries)
-provide such functions so SQL stays next to the concept it stores. The rest
+`sqlite_utils.Database`; commands run the same jobs on a plain sqlite3
+handle (`open_for_command`), so a job a command runs too takes a
+`maild.core.sqldb.Db`, the part both handles share. The domain modules
+(spool, events, queue queries) provide such functions so SQL stays next
+to the concept it stores. The rest
 of maild holds a `StorePort` (maild.store.protocol), which `Store` implements.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import sqlite_utils
-
+from maild.core.sqldb import Db
 from maild.store import settings as store_settings
-from maild.store.db import connect, open_db, translate
+from maild.store.db import CommandDb, connect, open_command_db, translate
 from maild.store.protocol import Batchable, StorePort, StoreReads, StoreWrites
 from maild.store.rows import EnumColumn, Row, named_row, named_rows
 from maild.store.subjects import index_subjects, indexed_upto, keep_indexed
-from maild.store.writer import Writer
+
+if TYPE_CHECKING:
+    # The daemon's machinery, imported when a Store is made: a command (open_for_command) never loads
+    # asyncio, the thread pool, the writer or sqlite_utils.
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlite_utils
+
+    from maild.store.writer import Writer
 
 __all__ = [
     "Batchable", "EnumColumn", "Row", "Store", "StorePort", "StoreReads", "StoreWrites", "index_subjects",
@@ -31,6 +39,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Db)
 
 
 class Store:
@@ -42,8 +51,12 @@ class Store:
         self.path = path
         self.receipts_default = receipts_default  # tracking.receipts_default, stored at open (None: leave as stored)
         self.busy_timeout = busy_timeout
-        self.writer = Writer(path, busy_timeout=busy_timeout)
-        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="maild-reader")
+        from concurrent.futures import ThreadPoolExecutor
+
+        from maild.store.writer import Writer
+
+        self.writer: Writer = Writer(path, busy_timeout=busy_timeout)
+        self._readers: ThreadPoolExecutor = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="maild-reader")
         self._local = threading.local()
         self._reader_conns: list[sqlite_utils.Database] = []
         self._lock = threading.Lock()
@@ -72,6 +85,8 @@ class Store:
         return await self.writer.run(job)
 
     async def read(self, job: Callable[[sqlite_utils.Database], T]) -> T:
+        import asyncio  # loaded already by the daemon that awaits this
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read_in_thread, job)
 
@@ -89,14 +104,13 @@ class Store:
             db.conn.execute("ROLLBACK")
 
 
-def open_for_command(
-    path: Path, *, busy_timeout: float = 5.0, receipts_default: bool | None = None
-) -> sqlite_utils.Database:
+def open_for_command(path: Path, *, busy_timeout: float = 5.0, receipts_default: bool | None = None) -> CommandDb:
     """A direct connection for CLI commands (a process of their own: SQLite's locks serialise them with the daemon).
 
     `receipts_default` (tracking.receipts_default) is stored when it differs from the stored one, as `Store` does.
+    The handle is a plain sqlite3 one (`maild.core.sqldb.Db`): a command's start-up never imports sqlite_utils.
     """
-    db = open_db(path, busy_timeout=busy_timeout)
+    db = open_command_db(path, busy_timeout=busy_timeout)
     if receipts_default is not None and store_settings.receipts_default(db) != receipts_default:
         value = receipts_default
         try:
@@ -107,7 +121,7 @@ def open_for_command(
     return db
 
 
-def transaction(db: sqlite_utils.Database, job: Callable[[sqlite_utils.Database], T]) -> T:
+def transaction(db: D, job: Callable[[D], T]) -> T:
     """Run a job in one IMMEDIATE transaction on a command's own connection; SQLite errors become maild's."""
     try:
         db.conn.execute("BEGIN IMMEDIATE")

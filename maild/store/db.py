@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from maild import logs
+from maild.core.sqldb import Db
 from maild.errors import StoreBusy, StoreError
 from maild.store.schema import MIGRATIONS
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logs.get("store")
 
 
-def connect(path: Path, *, busy_timeout: float = 5.0, readonly: bool = False) -> sqlite_utils.Database:
+def _connection(path: Path, *, busy_timeout: float, readonly: bool) -> sqlite3.Connection:
     """A connection in WAL mode with synchronous=FULL: a commit is on disk before it returns.
 
     isolation_level=None: maild opens its own transactions (BEGIN IMMEDIATE for
@@ -39,11 +43,36 @@ def connect(path: Path, *, busy_timeout: float = 5.0, readonly: bool = False) ->
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite_utils.Database sets it: one behaviour for both handles
     except sqlite3.Error as exc:  # not a database, locked, unreadable
         raise translate(exc, f"cannot open database {path}") from None
     except OSError as exc:  # its folder cannot be created
         raise StoreError(f"cannot open database {path}: {exc.strerror or exc}") from None
-    return sqlite_utils.Database(conn)
+    return conn
+
+
+def connect(path: Path, *, busy_timeout: float = 5.0, readonly: bool = False) -> sqlite_utils.Database:
+    """The daemon's connection (see `_connection`), wrapped for sqlite_utils."""
+    import sqlite_utils  # the daemon's: commands open a CommandDb and never import it
+
+    return sqlite_utils.Database(_connection(path, busy_timeout=busy_timeout, readonly=readonly))
+
+
+class CommandDb:
+    """A command's handle: the connection and `execute()`, all a store job uses (`maild.core.sqldb.Db`).
+
+    sqlite_utils is not imported for it: its import (click, dateutil, pluggy's entry-point scan) cost a
+    short command such as `maild ingest`, run once per receipt, more than all of its own work.
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
+        # isolation_level=None: no implicit transaction to commit, so this is sqlite_utils' execute() exactly.
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
 
 
 def translate(exc: sqlite3.Error, context: str) -> Exception:
@@ -62,11 +91,11 @@ def is_store_trouble(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and any(t in str(exc).lower() for t in _TROUBLE)
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(db: Db) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database) -> int:
+def migrate(db: Db) -> int:
     """Apply the migrations this database has not seen; returns the resulting version."""
     current = schema_version(db)
     if current > len(MIGRATIONS):
@@ -81,7 +110,7 @@ def migrate(db: sqlite_utils.Database) -> int:
             if schema_version(db) >= version:
                 conn.execute("ROLLBACK")
                 continue
-            MIGRATIONS[version - 1](db)
+            MIGRATIONS[version - 1](_with_table_helpers(db))
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -97,3 +126,21 @@ def open_db(path: Path, *, busy_timeout: float = 5.0) -> sqlite_utils.Database:
     db = connect(path, busy_timeout=busy_timeout)
     migrate(db)
     return db
+
+
+def open_command_db(path: Path, *, busy_timeout: float = 5.0) -> CommandDb:
+    """A command's connection, opened for writing with the schema brought up to date (as `open_db`)."""
+    db = CommandDb(_connection(path, busy_timeout=busy_timeout, readonly=False))
+    try:
+        migrate(db)
+    except BaseException:
+        db.conn.close()
+        raise
+    return db
+
+
+def _with_table_helpers(db: Db) -> sqlite_utils.Database:
+    """The migrations create tables with sqlite_utils' helpers: the same connection, wrapped when one runs."""
+    import sqlite_utils  # only when a migration runs (a new or older database), never on a command's usual start
+
+    return db if isinstance(db, sqlite_utils.Database) else sqlite_utils.Database(db.conn)

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from maild.core.events import EventKind, EventSource, Via
 from maild.core.record import EMPTY, StatusRecord
 from maild.core.times import iso
+from maild.core.sqldb import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ _INSERT_ONE = _INSERT.format(rows=_ROW)
 CHUNK = 500  # rows per multi-row statement, well under SQLite's limit on parameters
 
 
-def record_event(db: sqlite_utils.Database, event: NewEvent, *, recorded_at: datetime) -> int | None:
+def record_event(db: Db, event: NewEvent, *, recorded_at: datetime) -> int | None:
     """Insert one event; returns its id, or None when its natural key was already recorded."""
     cursor = db.conn.execute(_INSERT_ONE, _values(event, iso(recorded_at)))
     if cursor.rowcount == 0 or cursor.lastrowid is None:
@@ -50,7 +49,7 @@ def record_event(db: sqlite_utils.Database, event: NewEvent, *, recorded_at: dat
     return cursor.lastrowid
 
 
-def record_events(db: sqlite_utils.Database, events: list[tuple[NewEvent, str]]) -> None:
+def record_events(db: Db, events: list[tuple[NewEvent, str]]) -> None:
     """Insert many events (each with its recorded_at, as ISO text) in as few statements as the parameter limit allows.
 
     Same rows as `record_event` one by one; an event whose natural key was already recorded is ignored.

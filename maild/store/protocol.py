@@ -12,15 +12,27 @@ a ``Batchable`` job names the function that stores many items at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import sqlite_utils
-
-from maild.store.writer import Batchable
+if TYPE_CHECKING:
+    import sqlite_utils
 
 T = TypeVar("T")
 
 __all__ = ["Batchable", "StorePort", "StoreReads", "StoreWrites"]
+
+
+class Batchable:
+    """A job that the writer may run with others sharing its `run_many`: `run_many(db, items)` returns one result per item."""
+
+    __slots__ = ("run_many", "item")
+
+    def __init__(self, run_many: Callable[[sqlite_utils.Database, list[Any]], list[Any]], item: Any) -> None:
+        self.run_many = run_many
+        self.item = item
+
+    def __call__(self, db: sqlite_utils.Database) -> Any:
+        return self.run_many(db, [self.item])[0]
 
 
 class StoreReads(Protocol):

@@ -7,21 +7,20 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Generic, NoReturn, TypeVar
 
-import sqlite_utils
-
 from maild.errors import StoreError
+from maild.core.sqldb import Db
 
 Row = sqlite3.Row
 
 
-def named_rows(db: sqlite_utils.Database, sql: str, params: Iterable[object] = ()) -> list[Row]:
+def named_rows(db: Db, sql: str, params: Iterable[object] = ()) -> list[Row]:
     """Every row of one SELECT, each readable by column name (or alias)."""
     cursor = db.conn.cursor()
     cursor.row_factory = sqlite3.Row
     return cursor.execute(sql, tuple(params)).fetchall()
 
 
-def named_row(db: sqlite_utils.Database, sql: str, params: Iterable[object] = ()) -> Row | None:
+def named_row(db: Db, sql: str, params: Iterable[object] = ()) -> Row | None:
     """The first row of one SELECT by column name, or None."""
     cursor = db.conn.cursor()
     cursor.row_factory = sqlite3.Row

@@ -8,8 +8,7 @@ old or the new schema.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from maild.store import (
     schema_helpdesk,
@@ -21,7 +20,10 @@ from maild.store import (
     schema_status,
 )
 
-Migration = Callable[[sqlite_utils.Database], None]
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
 
 
 def _v1_spool_and_events(db: sqlite_utils.Database) -> None:

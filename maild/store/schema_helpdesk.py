@@ -9,7 +9,10 @@ makes a write-back happen at most once, across retries and restarts.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -18,7 +18,10 @@
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _RECIPIENT_STATUS = """
 CREATE VIEW recipient_status AS

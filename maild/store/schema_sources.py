@@ -22,11 +22,14 @@ the recipient read.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from maild.core.events import READ_KINDS, EventKind, EventSource, Via
 from maild.core.states import sql_list
 from maild.store import schema_inbound, schema_status
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _VIAS = sql_list(Via)
 _REPORT_SOURCES = sql_list(

@@ -10,7 +10,10 @@ case-insensitively for ASCII letters in SQL (SQLite's lower()).
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # The receipts switch of each message: its ticket's department (the latest
 # message of the ticket names it), the departments table, else the stored

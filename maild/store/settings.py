@@ -10,18 +10,18 @@ asks for a read receipt) and delivery, so all of them agree.
 
 from __future__ import annotations
 
-import sqlite_utils
+from maild.core.sqldb import Db
 
 _NAME = "receipts_default"
 
 
-def receipts_default(db: sqlite_utils.Database) -> bool:
+def receipts_default(db: Db) -> bool:
     """The stored default; on (as the views' COALESCE) when no configuration was ever stored."""
     row = db.execute("SELECT value FROM status_settings WHERE name = ?", (_NAME,)).fetchone()
     return True if row is None else bool(row[0] == "1")
 
 
-def set_receipts_default(db: sqlite_utils.Database, value: bool) -> bool:
+def set_receipts_default(db: Db, value: bool) -> bool:
     """Store the configured default; True when it changed. Run in a write transaction."""
     text = "1" if value else "0"
     row = db.execute("SELECT value FROM status_settings WHERE name = ?", (_NAME,)).fetchone()

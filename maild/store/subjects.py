@@ -7,25 +7,27 @@ newer messages directly (maild.queries).
 
 from __future__ import annotations
 
-import asyncio
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from maild import logs
+from maild.core.sqldb import Db
 from maild.store.protocol import StoreWrites
+
+if TYPE_CHECKING:
+    import asyncio  # the daemon's loop runs keep_indexed; a command importing maild.store never loads asyncio
 
 log = logs.get("store")
 
 BATCH = 5000  # messages per write: a short transaction, so the writer stays free for intake
 
 
-def indexed_upto(db: sqlite_utils.Database) -> int:
+def indexed_upto(db: Db) -> int:
     """The newest message id in the subject index (every older one is in it too)."""
     row = db.execute("SELECT upto FROM subject_index_state").fetchone()
     return 0 if row is None else int(row[0])
 
 
-def index_subjects(db: sqlite_utils.Database, limit: int = BATCH) -> int:
+def index_subjects(db: Db, limit: int = BATCH) -> int:
     """Add the next `limit` messages' subjects to the index; how many messages it looked at. In a write transaction."""
     upto = indexed_upto(db)
     rows = db.execute("SELECT id, subject FROM messages WHERE id > ? ORDER BY id LIMIT ?", (upto, limit)).fetchall()
@@ -40,6 +42,8 @@ def index_subjects(db: sqlite_utils.Database, limit: int = BATCH) -> int:
 
 async def keep_indexed(store: StoreWrites, interval: float, *, stop: asyncio.Event | None = None) -> None:
     """The daemon's catch-up loop: batches until the index reaches the newest message, then a look every `interval`."""
+    import asyncio
+
     stop = stop or asyncio.Event()
     while not stop.is_set():
         try:

@@ -30,6 +30,7 @@ import sqlite_utils
 
 from maild import logs
 from maild.store.db import is_store_trouble, open_db, translate
+from maild.store.protocol import Batchable
 
 log = logs.get("store")
 T = TypeVar("T")
@@ -37,19 +38,6 @@ Job = Callable[[sqlite_utils.Database], Any]
 
 _STOP = object()
 MAX_BATCH = 256
-
-
-class Batchable:
-    """A job that the writer may run with others sharing its `run_many`: `run_many(db, items)` returns one result per item."""
-
-    __slots__ = ("run_many", "item")
-
-    def __init__(self, run_many: Callable[[sqlite_utils.Database, list[Any]], list[Any]], item: Any) -> None:
-        self.run_many = run_many
-        self.item = item
-
-    def __call__(self, db: sqlite_utils.Database) -> Any:
-        return self.run_many(db, [self.item])[0]
 
 
 @dataclass(slots=True)

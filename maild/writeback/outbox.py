@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlite_utils
-
 from maild.clock import iso
 from maild.config import WritebackTarget
+from maild.core.sqldb import Db
 
 READ_STATES = frozenset({"read", "declined", "deleted_unread"})
 # What each event says about its recipient, as write-back names it (the recipient states of DESIGN.md).
@@ -54,11 +53,11 @@ def mode_of(target: WritebackTarget) -> str:
     return target.mode or default
 
 
-def _latest_event(db: sqlite_utils.Database) -> int:
+def _latest_event(db: Db) -> int:
     return int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
 
-def cursor(db: sqlite_utils.Database, target: WritebackTarget, now: datetime) -> int:
+def cursor(db: Db, target: WritebackTarget, now: datetime) -> int:
     """The last event looked at; a target seen for the first time starts after the latest event."""
     row = db.execute("SELECT last_event FROM writeback_cursors WHERE target = ?", (target.label,)).fetchone()
     if row is not None:
@@ -70,7 +69,7 @@ def cursor(db: sqlite_utils.Database, target: WritebackTarget, now: datetime) ->
     return start
 
 
-def collect(db: sqlite_utils.Database, target: WritebackTarget, now: datetime, *, limit: int = 500) -> int:
+def collect(db: Db, target: WritebackTarget, now: datetime, *, limit: int = 500) -> int:
     """Turn the events after the cursor into outbox rows; returns how many rows were new. Run in a write transaction."""
     after = cursor(db, target, now)
     rows = db.execute(
@@ -115,7 +114,7 @@ def collect(db: sqlite_utils.Database, target: WritebackTarget, now: datetime, *
     return created
 
 
-def due(db: sqlite_utils.Database, target: WritebackTarget, now: datetime, *, limit: int = 50) -> list[Item]:
+def due(db: Db, target: WritebackTarget, now: datetime, *, limit: int = 50) -> list[Item]:
     rows = db.execute(
         """SELECT o.id, o.message, o.recipient, o.state, o.attempts, m.ticket, m.helpdesk_ids, r.address, o.event
            FROM writeback_outbox o JOIN messages m ON m.id = o.message JOIN recipients r ON r.id = o.recipient
@@ -148,7 +147,7 @@ def _ids(text: str | None) -> Mapping[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-def ticket_summary(db: sqlite_utils.Database, ticket: str, helpdesk: str) -> tuple[tuple[str, str, str | None], ...]:
+def ticket_summary(db: Db, ticket: str, helpdesk: str) -> tuple[tuple[str, str, str | None], ...]:
     """Each recipient of the ticket's latest reply to them: (address, state, when), read information as visible."""
     rows = db.execute(
         """SELECT rs.address, rs.state, coalesce(rs.read_at, rs.failure_at, rs.delivered_at)
@@ -162,21 +161,21 @@ def ticket_summary(db: sqlite_utils.Database, ticket: str, helpdesk: str) -> tup
     return tuple(latest.values())
 
 
-def mark_done(db: sqlite_utils.Database, oid: int, now: datetime) -> None:
+def mark_done(db: Db, oid: int, now: datetime) -> None:
     db.execute(
         "UPDATE writeback_outbox SET status = 'done', done_at = ?, last_error = NULL WHERE id = ? AND status = 'pending'",
         (iso(now), oid),
     )
 
 
-def mark_retry(db: sqlite_utils.Database, oid: int, attempts: int, retry_at: datetime, error: str) -> None:
+def mark_retry(db: Db, oid: int, attempts: int, retry_at: datetime, error: str) -> None:
     db.execute(
         "UPDATE writeback_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
         (attempts, iso(retry_at), error[:500], oid),
     )
 
 
-def mark_refused(db: sqlite_utils.Database, oid: int, attempts: int, error: str, now: datetime) -> None:
+def mark_refused(db: Db, oid: int, attempts: int, error: str, now: datetime) -> None:
     db.execute(
         "UPDATE writeback_outbox SET status = 'refused', attempts = ?, last_error = ?, done_at = ? WHERE id = ?",
         (attempts, error[:500], iso(now), oid),
@@ -198,7 +197,7 @@ class Row:
     created_at: str
 
 
-def list_rows(db: sqlite_utils.Database, *, status: str | None = None, limit: int = 1000) -> list[Row]:
+def list_rows(db: Db, *, status: str | None = None, limit: int = 1000) -> list[Row]:
     where, params = ("WHERE o.status = ?", [status]) if status else ("", [])
     rows = db.execute(
         f"""SELECT o.id, o.target, m.ticket, o.recipient, r.address, o.state, o.status, o.attempts, o.next_attempt_at,
@@ -211,7 +210,7 @@ def list_rows(db: sqlite_utils.Database, *, status: str | None = None, limit: in
 
 
 def retry(
-    db: sqlite_utils.Database, now: datetime, oid: int | None = None, *, statuses: tuple[str, ...] = ("pending", "refused")
+    db: Db, now: datetime, oid: int | None = None, *, statuses: tuple[str, ...] = ("pending", "refused")
 ) -> int:
     """Make rows in `statuses` due now (one, or all of them); returns how many."""
     marks = ",".join("?" * len(statuses))
@@ -220,7 +219,7 @@ def retry(
     return int(cur.rowcount)
 
 
-def counts(db: sqlite_utils.Database) -> list[tuple[str, str, int]]:
+def counts(db: Db) -> list[tuple[str, str, int]]:
     """(target, status, rows) for /metrics."""
     return [(str(t), str(s), int(n)) for t, s, n in db.execute(
         "SELECT target, status, count(*) FROM writeback_outbox GROUP BY target, status ORDER BY target, status"
