@@ -209,11 +209,45 @@ _FRANCE_PTT = {code: Reason(name) if name else None for code, name in _FRANCE_PT
 # Only a bare "rejected"/"denied", tried when no rule matched: the code, when it has a class of its own, says more.
 _BARE_REFUSAL = re.compile(r"reject|refused|denied|not accepted|not permitted|unacceptable")
 
-# Matched against lower-cased text without re.I: case-insensitive matching made each search several times slower.
-_COMPILED = [(Reason(reason), re.compile(pattern)) for reason, pattern in _TEXT_RULES]
+
+
+class _Rule:
+    """One row of _TEXT_RULES, compiled on its first search: a command that reads one report compiles only the
+    rules it tries (compiling the whole table was a third of `maild parse`'s start-up)."""
+
+    __slots__ = ("reason", "source", "pattern", "literals")
+
+    def __init__(self, reason: str, source: str) -> None:
+        self.reason = Reason(reason)
+        self.source = source
+        self.pattern: re.Pattern[str] | None = None
+        # The substrings one of which every match holds; None: always search (not derived yet, or none known).
+        self.literals: frozenset[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self.pattern is None:
+            # Matched against lower-cased text without re.I: case-insensitive matching made each search several times slower.
+            self.pattern = re.compile(self.source)
+        return self.pattern
+
+
+_RULES = [_Rule(reason, pattern) for reason, pattern in _TEXT_RULES]
 # Most samples match none of a rule's words, and a few substring checks cost less than one search; a rule with
-# many alternative spellings is cheaper to search outright.
-_PREFILTERS = [(r, p, lits if lits is not None and len(lits) <= 16 else None) for r, p in _COMPILED for lits in [required_literals(p)]]
+# many alternative spellings is cheaper to search outright. Deriving them parses every pattern once more, which
+# pays off over many reports, not for the one or two a short command reads: they are derived on the Nth sample.
+_PREFILTER_FROM_SAMPLE = 4
+_samples = 0
+
+
+def _derive_prefilters() -> None:
+    for rule in _RULES:
+        lits = required_literals(rule.compiled())
+        rule.literals = lits if lits is not None and len(lits) <= 16 else None
+
+
+def compiled_rules() -> list[tuple[Reason, re.Pattern[str]]]:
+    """Every text rule in order, compiled (for tests of the table and its pre-checks)."""
+    return [(rule.reason, rule.compiled()) for rule in _RULES]
 
 # The SMTP command a reply answered, as bounces word it: Postfix "(in reply to RCPT TO command)", Exim "after
 # RCPT TO:", Sendmail ">>> DATA", qmail "Connected to ... but sender was rejected". Matched on lower-cased text.
@@ -322,7 +356,12 @@ _NO_ADDRESS = re.compile(r"\b5\d\d:? (?:<> ?)?: ")
 
 
 def _text_reason(sample: str) -> Reason | None:
-    for reason, pattern, literals in _PREFILTERS:
-        if (literals is None or any(s in sample for s in literals)) and pattern.search(sample):
-            return reason
+    global _samples
+    _samples += 1
+    if _samples == _PREFILTER_FROM_SAMPLE:
+        _derive_prefilters()
+    for rule in _RULES:
+        literals = rule.literals
+        if (literals is None or any(s in sample for s in literals)) and (rule.pattern or rule.compiled()).search(sample):
+            return rule.reason
     return None

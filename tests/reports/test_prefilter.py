@@ -13,7 +13,7 @@ from maild.reports.context import Context
 from maild.reports.clues import ParseHints
 from maild.core.prefilter import cannot_match_ci, might_match, required_literals
 
-_CHECKED = [p for _, p in reason_rules._COMPILED] + [
+_CHECKED = [p for _, p in reason_rules.compiled_rules()] + [
     bounce._RETURNED_MARKER, retrying._KEEPS_TRYING, retrying._GAVE_UP, candidates._ENVELOPE_SENDER, candidates._MESSAGE_ID,
 ]
 
@@ -47,11 +47,11 @@ def test_literals_read_from_patterns() -> None:
 def test_prefilter_never_rejects_a_match(text: str) -> None:
     matched = 0
     lowered = " ".join(text.lower().split())  # what the reason rules are searched in
-    for _, pattern in reason_rules._COMPILED:
+    for _, pattern in reason_rules.compiled_rules():
         if pattern.search(lowered):
             matched += 1
             assert might_match(required_literals(pattern), lowered), pattern.pattern[:40]
-    for pattern in _CHECKED[len(reason_rules._COMPILED):]:
+    for pattern in _CHECKED[len(reason_rules.compiled_rules()):]:
         if pattern.search(text):
             matched += 1
             assert not cannot_match_ci(required_literals(pattern), text), pattern.pattern[:40]
@@ -61,10 +61,10 @@ def test_prefilter_never_rejects_a_match(text: str) -> None:
 def test_prefilter_agrees_on_the_corpus(corpus: Path) -> None:
     for text in _texts(corpus):
         lowered = " ".join(text[:4000].lower().split())
-        for _, pattern in reason_rules._COMPILED:
+        for _, pattern in reason_rules.compiled_rules():
             if pattern.search(lowered):
                 assert might_match(required_literals(pattern), lowered), pattern.pattern[:40]
-        for pattern in _CHECKED[len(reason_rules._COMPILED):]:
+        for pattern in _CHECKED[len(reason_rules.compiled_rules()):]:
             if pattern.search(text):
                 assert not cannot_match_ci(required_literals(pattern), text), pattern.pattern[:40]
         expected = bounce._RETURNED_MARKER.search(text)

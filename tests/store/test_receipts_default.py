@@ -23,8 +23,8 @@ def submission(queue_id: str, department: str | None) -> spool.Submission:
 def test_with_nothing_stored_the_default_is_on_as_in_the_views(tmp_path) -> None:
     db = open_for_command(tmp_path / "maild.db")
     spooled = transaction(db, lambda d: spool.enqueue(d, submission("Q1", "Billing"), KEYS))
-    (row,) = db.query("SELECT receipts_enabled FROM message_visibility")
-    assert (store_settings.receipts_default(db), spooled.receipts_requested, row["receipts_enabled"]) == (True, True, 1)
+    (row,) = db.execute("SELECT receipts_enabled FROM message_visibility").fetchall()
+    assert (store_settings.receipts_default(db), spooled.receipts_requested, row[0]) == (True, True, 1)
     db.conn.close()
 
 
@@ -58,8 +58,8 @@ async def test_the_daemon_store_stores_it_at_open_and_intake_reads_it(tmp_path) 
 def test_the_sql_views_and_queries_agree_on_the_stored_default(tmp_path) -> None:
     db = open_for_command(tmp_path / "maild.db", receipts_default=False)
     transaction(db, lambda d: spool.enqueue(d, submission("Q1", "Sales"), KEYS))
-    (view,) = db.query("SELECT receipts_enabled FROM reply_status WHERE ticket = 'Q1'")
+    (view,) = db.execute("SELECT receipts_enabled FROM reply_status WHERE ticket = 'Q1'").fetchall()
     info = queries.load_thread(db, "Q1")
     db.conn.close()
     assert info is not None
-    assert (bool(view["receipts_enabled"]), info.receipts_enabled) == (False, False)
+    assert (bool(view[0]), info.receipts_enabled) == (False, False)
