@@ -31,9 +31,15 @@ class UntokenedPolicy:
 
 
 def default_resolver() -> Resolver:
-    from dkim.dnsplug import get_txt  # type: ignore[import-untyped]  # dnspython underneath; loaded when a key is needed
+    """dkimpy's own DNS lookup, imported on the first key looked up: dnspython's import is most of a `maild ingest`
+    start-up, and a report with no DKIM signature never needs it."""
 
-    return get_txt  # type: ignore[no-any-return]
+    def lookup(name: bytes, timeout: float = 5) -> bytes | None:
+        from dkim.dnsplug import get_txt  # type: ignore[import-untyped]
+
+        return get_txt(name, timeout)  # type: ignore[no-any-return]
+
+    return lookup
 
 
 def table_resolver(records: dict[str, bytes]) -> Resolver:
@@ -47,11 +53,10 @@ def table_resolver(records: dict[str, bytes]) -> Resolver:
 
 def dkim_domains(raw: bytes, resolver: Resolver) -> set[str]:
     """The d= domains of the DKIM signatures on `raw` that verify; a malformed one simply does not count."""
-    import dkim  # type: ignore[import-untyped]
-
     count = len(re.findall(rb"(?im)^dkim-signature\s*:", raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]))
     if not count:
         return set()
+    import dkim  # type: ignore[import-untyped]  # only for a signed report: its import pulls in dnspython
     found: set[str] = set()
     try:
         verifier = dkim.DKIM(raw)
