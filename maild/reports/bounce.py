@@ -47,6 +47,11 @@ _REPLY_CODE = re.compile(r"(?<![\d.])([245])[0-5]\d(?=[ -]|$)")
 
 
 def detect(ctx: Context) -> Finding | None:
+    finding = ctx.once("bounce.detect", lambda: _detect(ctx))  # a dialect may fall back to it first: read once
+    return None if finding is None else finding.copy()
+
+
+def _detect(ctx: Context) -> Finding | None:
     failed_header = ctx.header_all("x-failed-recipients")
     if not looks_like_bounce(ctx, bool(failed_header)):
         return None

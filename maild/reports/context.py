@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import email
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 from functools import cached_property
+from typing import Any, TypeVar, cast
 
 from maild.reports import mime
 from maild.reports.clues import ParseHints
 from maild.reports.model import RecipientResult, ReportKind
+
+T = TypeVar("T")
 
 _HTML_TAG = re.compile(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.I | re.S)
 _HTML_BREAK = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d)[^>]*>", re.I)
@@ -29,6 +33,10 @@ class Finding:
     arrival_date: str | None = None
     original_message_id: str | None = None
 
+    def copy(self) -> Finding:
+        """A copy whose recipient list the caller may change (the dialects adjust what a shared reader found)."""
+        return replace(self, recipients=list(self.recipients))
+
 
 class Context:
     """One message being parsed: the compat32 tree, the hints, the time budget and the problems noticed so far."""
@@ -38,6 +46,15 @@ class Context:
         self.hints = hints
         self.budget = budget
         self.problems = problems
+        self._once: dict[str, Any] = {}
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """compute() the first time `key` is asked for, the same value after: a dialect and the generic reader
+        after it read the same status part and the same heuristics, and a message pays for them once."""
+        if key in self._once:
+            return cast(T, self._once[key])
+        value = self._once[key] = compute()
+        return value
 
     def note(self, problem: str) -> None:
         if problem not in self.problems:

@@ -28,6 +28,10 @@ _ACTIONS = {
 
 def find_status_text(ctx: Context) -> str | None:
     """The text of the machine-readable status part, wherever and however it was put."""
+    return ctx.once("dsn.status_text", lambda: _find_status_text(ctx))
+
+
+def _find_status_text(ctx: Context) -> str | None:
     fallback: Message | None = None
     for part, _ in ctx.parts:
         ctype = mime.content_type(part)
@@ -227,6 +231,11 @@ MAX_RECIPIENTS = 500  # recipient blocks read from one report: each runs the rea
 
 
 def detect(ctx: Context) -> Finding | None:
+    finding = ctx.once("dsn.detect", lambda: _detect(ctx))  # the dialects ask too: read once per message
+    return None if finding is None else finding.copy()
+
+
+def _detect(ctx: Context) -> Finding | None:
     text = find_status_text(ctx)
     if text is None:
         return None

@@ -255,7 +255,14 @@ def _block_text(block: Message) -> str:
 
 
 def part_text(part: Message) -> str:
-    """The decoded text of a leaf part, or of a message/* part compat32 split into header blocks."""
+    """The decoded text of a leaf part, or of a message/* part compat32 split into header blocks (decoded once per part)."""
+    cached: str | None = part.__dict__.get("_maild_text")
+    if cached is None:
+        cached = part.__dict__["_maild_text"] = _part_text(part)
+    return cached
+
+
+def _part_text(part: Message) -> str:
     payload = part._payload  # type: ignore[attr-defined]
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if isinstance(payload, list):
