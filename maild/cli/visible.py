@@ -18,10 +18,12 @@ import re
 import sys
 from typing import Any, TextIO
 
+from maild.core.lazyre import lazy
+
 _UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_ANY = re.compile(f"[{_UNSAFE}]")
-_ANY_LINE = re.compile(f"[\t\n{_UNSAFE}]")
-_JSON_EXTRA = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")  # json.dumps leaves these
+_ANY = lazy(f"[{_UNSAFE}]")
+_ANY_LINE = lazy(f"[\t\n{_UNSAFE}]")
+_JSON_EXTRA = lazy("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")  # json.dumps leaves these
 
 
 def _escape(m: re.Match[str]) -> str:

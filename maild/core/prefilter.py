@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 # The regex parser's own modules (Python 3.11+): the parsed form is what the literals are read from. They are
 # private, so they are typed Any here; a Python that changes them fails the prefilter tests, never silently.
@@ -126,6 +126,12 @@ def cannot_match_ci(literals: Literals | None, text: str) -> bool:
     return not any(s in lowered for s in literals)
 
 
-def search_ci(pattern: re.Pattern[str], literals: Literals | None, text: str) -> re.Match[str] | None:
+class Searchable(Protocol):
+    """A compiled pattern, or one compiled on first use (core.lazyre)."""
+
+    def search(self, string: str, /) -> re.Match[str] | None: ...
+
+
+def search_ci(pattern: Searchable, literals: Literals | None, text: str) -> re.Match[str] | None:
     """pattern.search(text) for a re.I pattern, skipped when the text cannot match."""
     return None if cannot_match_ci(literals, text) else pattern.search(text)

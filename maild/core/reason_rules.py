@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.core.prefilter import required_literals
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
 from maild.core.syntax import STATUS_CODE
@@ -207,7 +208,7 @@ _FRANCE_PTT_NAMES: dict[str, str | None] = {
 _FRANCE_PTT = {code: Reason(name) if name else None for code, name in _FRANCE_PTT_NAMES.items()}
 
 # Only a bare "rejected"/"denied", tried when no rule matched: the code, when it has a class of its own, says more.
-_BARE_REFUSAL = re.compile(r"reject|refused|denied|not accepted|not permitted|unacceptable")
+_BARE_REFUSAL = lazy(r"reject|refused|denied|not accepted|not permitted|unacceptable")
 
 
 
@@ -251,7 +252,7 @@ def compiled_rules() -> list[tuple[Reason, re.Pattern[str]]]:
 
 # The SMTP command a reply answered, as bounces word it: Postfix "(in reply to RCPT TO command)", Exim "after
 # RCPT TO:", Sendmail ">>> DATA", qmail "Connected to ... but sender was rejected". Matched on lower-cased text.
-_COMMAND = re.compile(
+_COMMAND = lazy(
     r"in reply to (?:the )?(?:end of )?(rcpt|mail|data|ehlo|helo)\b|"
     r"(?:after|during|for) (?:the )?(?:end of )?(rcpt|mail|data|ehlo|helo|initial connection|greeting|text)\b|"
     r"(?:>>>|in:|smtp command:?|-+smtp command) ?(rcpt|mail|data|ehlo|helo)\b|"

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from importlib import import_module
 
+from maild.core.lazyre import lazy
 from maild.reports import arf, dsn, lhost, mdn, mime, truncated
 from maild.reports.context import Context, Finding
 from maild.reports.clues import (
@@ -62,7 +63,7 @@ DETECTORS: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
 _REPORT_HEADERS_FOR_TOKENS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-postfix-sender")
 # [ \t]*, not \s*, after ^ in every re.M pattern: \s* runs across blank lines from each line start, so 20,000
 # empty lines cost 20,000 scans of the rest (80 s); tests/security/test_parse_deadline.py holds every pattern to it.
-_RETURNED_TOKEN_LINE = re.compile(r"^[ \t]*(?:return-path|disposition-notification-to|to|x-original-to)\s*:.*$", re.I | re.M)
+_RETURNED_TOKEN_LINE = lazy(r"^[ \t]*(?:return-path|disposition-notification-to|to|x-original-to)\s*:.*$", re.I | re.M)
 
 
 def parse(raw: bytes, hints: ParseHints | None = None) -> Report:
@@ -153,7 +154,7 @@ def _report(ctx: Context, raw: bytes, finding: Finding) -> Report:
     )
 
 
-_INLINE_MSGID = re.compile(r"^[ \t]*message-id\s*:\s*(<[^>\s]+>)", re.I | re.M)
+_INLINE_MSGID = lazy(r"^[ \t]*message-id\s*:\s*(<[^>\s]+>)", re.I | re.M)
 
 
 def _inline_message_id(text: str) -> str | None:

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.core.reasons import Reason
 from maild.reports.context import Context, Finding
 from maild.reports.clues import message_ids
 from maild.reports.fields import all_addresses
 from maild.reports.model import RecipientResult, ReportKind
 
-OOO_SUBJECT = re.compile(
+OOO_SUBJECT = lazy(
     r"out of (?:the )?office|auto(?:matic|matische|matique)?[- ]?(?:reply|response|antwort|answer|réponse|respuesta|risposta|resposta|antwoord)|"
     r"autoreply|auto-reply|vacation|on leave|away from (?:the )?office|abwesen|nicht im büro|außer haus|"
     r"absence|absent|réponse automatique|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|"
     r"resposta automática|ausente|automatisch antwoord|afwezig|не в офисе|автоматический ответ|自动回复|自動回覆|自動応答|不在",
     re.I,
 )
-_LEADING_OOO = re.compile(r"^[\s\[(]*(?:" + OOO_SUBJECT.pattern + r")\w*(?:[\s\w]{0,20}?)\s*(?:[:：\])\-–]|$)", re.I)
-_OOO_BODY = re.compile(
+_LEADING_OOO = lazy(r"^[\s\[(]*(?:" + OOO_SUBJECT.pattern + r")\w*(?:[\s\w]{0,20}?)\s*(?:[:：\])\-–]|$)", re.I)
+_OOO_BODY = lazy(
     r"\b(?:i am|i'm|i will be) (?:currently )?(?:out of (?:the )?office|away|on (?:vacation|holiday|leave)|absent)|"
     r"(?:ich bin|bin ich) .{0,40}(?:nicht im büro|abwesend|im urlaub)|je suis (?:absente?|en congés?)|estoy (?:fuera|de vacaciones|ausente)|"
     r"sono (?:assente|fuori ufficio|in ferie)|estou (?:ausente|fora do escritório|de férias)|ik ben (?:afwezig|met vakantie)|"
     r"limited access to (?:my )?e-?mail|will (?:respond|reply|get back to you) (?:to your (?:message|e-?mail) )?(?:when|upon|after) (?:i|my) return",
     re.I,
 )
-_BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.I)
+_BOUNCE_SENDER = lazy(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.I)
 
 
 def is_autoreply(ctx: Context) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from maild.core.prefilter import first_possible, required_literals
+from maild.core.lazyre import lazy
+from maild.core.prefilter import first_possible
 from maild.core.reason_rules import DEFAULT_STATUS, reason_for
 from maild.core.reasons import Reason
 from maild.reports import mime, retrying
@@ -13,13 +14,13 @@ from maild.reports.context import Context, Finding
 from maild.reports.dsn import status_of
 from maild.reports.model import RecipientResult, ReportKind
 
-BOUNCE_SENDER = re.compile(
+BOUNCE_SENDER = lazy(
     r"mailer[-_ ]?daemon|post[-_]?master|mdaemon|mail delivery (?:subsystem|system|service)|mail administrator|delivery ?status|"
     r"\bbounces?\b|mail ?router|mailerdaemon|delivery[-_ ]?(?:notification|failure|report)|nobody@|mmdf|smtp gateway|"
     r"internet mail delivery|system administrator|mail transport|postoffice|microsoft outlook|microsoftexchange",
     re.I,
 )
-BOUNCE_SUBJECT = re.compile(
+BOUNCE_SUBJECT = lazy(
     r"undeliver|undelivered|not (?:be )?delivered|delivery (?:status|failure|failed|notification|problem|report|has failed)|"
     r"returned mail|return(?:ed)? to sender|failure notice|mail delivery failed|delivery fail|nondeliver|non-deliver|non remis|"
     r"could not send|couldn't be delivered|message not delivered|mail system error|warning: could not|delayed mail|"
@@ -31,7 +32,7 @@ BOUNCE_SUBJECT = re.compile(
     re.I,
 )
 # Where the returned copy of our message starts; text after it is not about the failure.
-_RETURNED_MARKER = re.compile(
+_RETURNED_MARKER = lazy(
     r"^[ \t]*(?:[-=_* ]{2,}.*(?:original message|original mail|copy of (?:the|your) message|returned message|message follows|"
     r"message headers|headers? follow|unsent message|rejected message|undelivered message)|"
     r"-{3,} ?(?:original|below|this is a copy|the header of the original|forwarded)|.*original message (?:follows|headers)|"
@@ -41,9 +42,8 @@ _RETURNED_MARKER = re.compile(
     r"-+ ?(?:unsent|returned) message|original message header|\[original message|your message reads)",
     re.I | re.M,
 )
-_MARKER_LITERALS = required_literals(_RETURNED_MARKER)
-_DAEMON_SENDER = re.compile(r"mailer[-_]?daemon@|<mailer[-_]?daemon>|^\s*mailer[-_]?daemon\s*$", re.I)
-_REPLY_CODE = re.compile(r"(?<![\d.])([245])[0-5]\d(?=[ -]|$)")
+_DAEMON_SENDER = lazy(r"mailer[-_]?daemon@|<mailer[-_]?daemon>|^\s*mailer[-_]?daemon\s*$", re.I)
+_REPLY_CODE = lazy(r"(?<![\d.])([245])[0-5]\d(?=[ -]|$)")
 
 
 def detect(ctx: Context) -> Finding | None:
@@ -90,11 +90,11 @@ def looks_like_bounce(ctx: Context, failed_header: bool) -> bool:
 
 
 # Reply and forward prefixes in the languages mail clients write them (Re, Fwd, AW, WG, TR, RV, SV, VS, Antw, ...).
-_DISCUSSION_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|vs|antw|doorst|odp|pd|ynt|ilt|yml|enc|res)\s*(?:\[\d+\])?\s*[:：]\s*)+\S", re.I)
-_FAILURE_WORDS = re.compile(r"could not be delivered|not yet been delivered|did not receive a copy|not be delivered|delivery error|fatal (?:delivery )?error|could not deliver|unable to deliver|message (?:was )?not delivered|has not been delivered|delivery problems?|hasn't been delivered|undeliverable|delivery (?:has )?failed|permanent(?:ly)? (?:error|fail)|user unknown|unknown user|no such user|not delivered|returned to sender|failed recipient|following address(?:es)? (?:failed|had)|delivery to the following", re.I)
+_DISCUSSION_SUBJECT = lazy(r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|vs|antw|doorst|odp|pd|ynt|ilt|yml|enc|res)\s*(?:\[\d+\])?\s*[:：]\s*)+\S", re.I)
+_FAILURE_WORDS = lazy(r"could not be delivered|not yet been delivered|did not receive a copy|not be delivered|delivery error|fatal (?:delivery )?error|could not deliver|unable to deliver|message (?:was )?not delivered|has not been delivered|delivery problems?|hasn't been delivered|undeliverable|delivery (?:has )?failed|permanent(?:ly)? (?:error|fail)|user unknown|unknown user|no such user|not delivered|returned to sender|failed recipient|following address(?:es)? (?:failed|had)|delivery to the following", re.I)
 
 
-_FORWARD_MARKER = re.compile(
+_FORWARD_MARKER = lazy(
     r"^[ \t]*(?:begin forwarded message|-+ ?(?:forwarded message|original message|weitergeleitete nachricht|message d'origine|"
     r"mensaje original|messaggio originale|ursprüngliche nachricht) ?-*|on .{0,200} wrote:|am .{0,200} schrieb .{0,80}:)",
     re.I | re.M,
@@ -126,7 +126,7 @@ def _returned_marker(text: str) -> re.Match[str] | None:
     """_RETURNED_MARKER.search(text), started at the first line that can hold a marker (the search is costly per line)."""
     if not text.isascii():  # re.I literals lowered are exact on ASCII text only
         return _RETURNED_MARKER.search(text)
-    first = first_possible(_MARKER_LITERALS, text.lower())
+    first = first_possible(_RETURNED_MARKER.literals(), text.lower())
     if first < 0:
         return None
     # A match begins at that line, or earlier only across blank lines (its leading ^\s* spans them).

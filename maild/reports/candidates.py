@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from email.message import Message
 from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
-from maild.core.prefilter import cannot_match_ci, required_literals
+from maild.core.lazyre import LazyPattern, lazy
+from maild.core.prefilter import cannot_match_ci
 from maild.reports import mime
 from maild.reports.context import Context
 from maild.core.syntax import ADDRESS_PATTERN
@@ -16,11 +17,11 @@ from maild.reports.fields import all_addresses, normalize_address
 
 # An address as bounce texts print it: bare, in angle brackets, quoted, or with a quoted local part.
 _A = rf"(?<![\w.+=/-])(?P<a>{ADDRESS_PATTERN})"  # an address not glued to a longer word
-_QUOTE_PREFIX = re.compile(r"^(?:\s*>)+ ?")
+_QUOTE_PREFIX = lazy(r"^(?:\s*>)+ ?")
 
 # Positions where every MTA family puts the failed recipient; anything else in a bounce is context.
-_STRUCTURAL: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p, re.I)
+_STRUCTURAL: tuple[LazyPattern, ...] = tuple(
+    lazy(p, re.I)
     for p in (
         # Alone on its line (Exim, Postfix, Biglobe, fml): "  <a@b>", "a@b:", "\"a@b\"".
         rf"^\s*[<\"'(]?{_A}[>\"')]?\s*[:.,]?\s*$",
@@ -44,21 +45,19 @@ _STRUCTURAL: tuple[re.Pattern[str], ...] = tuple(
     )
 )
 # The address the sender wrote, where the MTA rewrote it: report that one (it is what the sender knows).
-_EXPANDED = re.compile(rf"\((?:expanded|generated) from:?\s*<?{_A}>?\s*\)", re.I)
-_ORIGINAL_ADDRESS = re.compile(rf"^\s*original(?:ly)? (?:address|recipient)\s*:\s*(?:rfc822\s*;\s*)?<?{_A}", re.I)
-_HEADER_START = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*:")
-_ENVELOPE_SENDER = re.compile(rf"\b(?:mail from|envelope-from|envelope sender|return-path)\s*:?\s*<?{_A}", re.I)
-_MESSAGE_ID = re.compile(r"message-id\s*:\s*<?([^>\s]+)", re.I)
-_ENVELOPE_LITERALS = required_literals(_ENVELOPE_SENDER)
-_MESSAGE_ID_LITERALS = required_literals(_MESSAGE_ID)
-_IGNORED_LOCAL = re.compile(r"^(?:mailer-daemon|root|abuse|noreply|no-reply|daemon|nobody|double-bounce|bounces?|mail)$", re.I)
-_NOISE_LINE = re.compile(
+_EXPANDED = lazy(rf"\((?:expanded|generated) from:?\s*<?{_A}>?\s*\)", re.I)
+_ORIGINAL_ADDRESS = lazy(rf"^\s*original(?:ly)? (?:address|recipient)\s*:\s*(?:rfc822\s*;\s*)?<?{_A}", re.I)
+_HEADER_START = lazy(r"^\s*[A-Za-z][A-Za-z0-9-]*:")
+_ENVELOPE_SENDER = lazy(rf"\b(?:mail from|envelope-from|envelope sender|return-path)\s*:?\s*<?{_A}", re.I)
+_MESSAGE_ID = lazy(r"message-id\s*:\s*<?([^>\s]+)", re.I)
+_IGNORED_LOCAL = lazy(r"^(?:mailer-daemon|root|abuse|noreply|no-reply|daemon|nobody|double-bounce|bounces?|mail)$", re.I)
+_NOISE_LINE = lazy(
     r"^\s*(?:received|from|reply-to|return-path|sender|message-id|references|in-reply-to|dkim-signature|x-[\w-]+|date|by|for|with|"
     r"id|envelope-from|authentication-results|arc-[\w-]+|list-[\w-]+|errors-to|cc|subject|mail from)\b\s*[:(]?",
     re.I,
 )
-_SENDER_CONTEXT = re.compile(r"\b(?:mail from|sender|reply-to|return-path|envelope-from|list|owner|moderator|subscribe|unsubscribe|contact|write to|questions?)\b|\bfrom\s*:?\s*$", re.I)
-_RECIPIENT_CONTEXT = re.compile(
+_SENDER_CONTEXT = lazy(r"\b(?:mail from|sender|reply-to|return-path|envelope-from|list|owner|moderator|subscribe|unsubscribe|contact|write to|questions?)\b|\bfrom\s*:?\s*$", re.I)
+_RECIPIENT_CONTEXT = lazy(
     r"\b(?:to|for|recipients?|rcpt|address(?:es)?|user|mailbox|account|unknown|fail(?:ed|ure)?|error|rejected|denied|refused|"
     r"undeliver\w*|deliver\w*|invalid|quota|full|exist\w*|reason|[245]\d\d|[245]\.\d{1,3}\.\d{1,3})\b|[:<>]",
     re.I,
@@ -141,13 +140,13 @@ def _recipient_side(ctx: Context) -> set[str]:
 
 
 def _envelope_senders(text: str) -> set[str]:
-    if cannot_match_ci(_ENVELOPE_LITERALS, text):
+    if cannot_match_ci(_ENVELOPE_SENDER.literals(), text):
         return set()
     return {normalize_address(m.group("a")) or "" for m in _ENVELOPE_SENDER.finditer(text)} - {""}
 
 
 def _message_ids(text: str) -> set[str]:
-    if cannot_match_ci(_MESSAGE_ID_LITERALS, text):
+    if cannot_match_ci(_MESSAGE_ID.literals(), text):
         return set()
     return {m.group(1).strip("<>").lower() for m in _MESSAGE_ID.finditer(text)}
 

@@ -6,11 +6,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS
 
-_TOKEN = re.compile(r"^[a-z2-7]{16,56}$")
-_MSGID = re.compile(r"<([^<>\s]+)>")
-_BARE_MSGID = re.compile(r"[^\s<>\"',;()]+@[^\s<>\"',;()]+")
+_TOKEN = lazy(r"^[a-z2-7]{16,56}$")
+_MSGID = lazy(r"<([^<>\s]+)>")
+_BARE_MSGID = lazy(r"[^\s<>\"',;()]+@[^\s<>\"',;()]+")
 
 
 @dataclass(frozen=True)

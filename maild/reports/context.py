@@ -11,14 +11,15 @@ from email._policybase import compat32  # the same object email.policy exports, 
 from functools import cached_property
 from typing import Any, TypeVar, cast
 
+from maild.core.lazyre import lazy
 from maild.reports import mime
 from maild.reports.clues import ParseHints
 from maild.reports.model import RecipientResult, ReportKind
 
 T = TypeVar("T")
 
-_HTML_TAG = re.compile(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.I | re.S)
-_HTML_BREAK = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d)[^>]*>", re.I)
+_HTML_TAG = lazy(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.I | re.S)
+_HTML_BREAK = lazy(r"<(?:br|/p|/div|/tr|/li|/h\d)[^>]*>", re.I)
 
 
 @dataclass

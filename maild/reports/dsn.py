@@ -6,6 +6,7 @@ import functools
 import re
 from email.message import Message
 
+from maild.core.lazyre import lazy
 from maild.core.reasons import Reason
 from maild.core.reason_rules import DEFAULT_STATUS, code_says_why, reason_for, smtp_command
 from maild.core.syntax import STATUS_CODE
@@ -17,8 +18,8 @@ from maild.reports.model import RecipientResult, ReportKind
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _PER_MESSAGE = {"original-envelope-id", "reporting-mta", "dsn-gateway", "received-from-mta", "arrival-date", "x-postfix-queue-id", "x-postfix-sender"}
 _RECIPIENT_STARTS = {"final-recipient", "original-recipient", "x-actual-recipient"}
-_LOOKS_LIKE_STATUS = re.compile(r"^[ \t]*(?:final|original)-recipient[ \t]*:", re.I | re.M)
-_HAS_ACTION_OR_STATUS = re.compile(r"^[ \t]*(?:action|status)[ \t]*:", re.I | re.M)
+_LOOKS_LIKE_STATUS = lazy(r"^[ \t]*(?:final|original)-recipient[ \t]*:", re.I | re.M)
+_HAS_ACTION_OR_STATUS = lazy(r"^[ \t]*(?:action|status)[ \t]*:", re.I | re.M)
 _ACTIONS = {
     "failed": "failed", "failure": "failed", "fail": "failed", "bounced": "failed", "error": "failed",
     "delayed": "delayed", "delay": "delayed", "deferred": "delayed",
@@ -88,7 +89,7 @@ def status_of(*texts: str | None) -> str | None:
 
 
 # A code right after the remote server's three-digit reply ("550-'5.7.1", "552 5.2.2"): the remote's own words.
-_REPLY_STATUS = re.compile(r"(?<!\d)([245])\d\d[ -]['\"(#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
+_REPLY_STATUS = lazy(r"(?<!\d)([245])\d\d[ -]['\"(#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 # Codes a reporting MTA writes when it only knows the outcome: "5.0.0 failed", "4.4.7 expired", "5.1.0 address error".
 _SUMMARY_DETAILS = frozenset({"0.0", "1.0", "2.0", "3.0", "4.0", "5.0", "6.0", "7.0", "4.7"})
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS, ADDRESS_PATTERN
 
-_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)$")
-_ANGLE_ADDR = re.compile(rf"<\s*({ADDRESS_PATTERN})\s*>")
+_FIELD = lazy(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)$")
+_ANGLE_ADDR = lazy(rf"<\s*({ADDRESS_PATTERN})\s*>")
 
 Field = tuple[str, str]
 

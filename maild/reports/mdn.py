@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.reports import mime
 from maild.reports.context import Context, Finding
 from maild.reports.clues import message_id
@@ -12,11 +13,11 @@ from maild.reports.model import RecipientResult, ReportKind
 
 MDN_TYPES = ("message/disposition-notification", "message/global-disposition-notification")
 DISPOSITIONS = ("displayed", "deleted", "dispatched", "processed", "denied", "failed")
-_DISPOSITION = re.compile(
+_DISPOSITION = lazy(
     r"^\s*(?:(?P<action>[\w-]+)\s*/\s*(?P<sending>[\w-]+)\s*;)?\s*(?P<type>[\w-]+)\s*(?:/\s*(?P<mods>[\w ,/-]+))?",
 )
-_TYPE_ANYWHERE = re.compile(r"\b(" + "|".join(DISPOSITIONS) + r")\b", re.I)
-_HAS_DISPOSITION = re.compile(r"^[ \t]*disposition[ \t]*:", re.I | re.M)
+_TYPE_ANYWHERE = lazy(r"\b(" + "|".join(DISPOSITIONS) + r")\b", re.I)
+_HAS_DISPOSITION = lazy(r"^[ \t]*disposition[ \t]*:", re.I | re.M)
 
 
 def parse_disposition(value: str) -> tuple[str | None, tuple[str, ...]]:

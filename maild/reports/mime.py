@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from email.message import Message
 from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
+from maild.core.lazyre import lazy
+
 # Charsets that are mislabelled in the wild map to the superset that decodes what senders really meant.
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",
@@ -33,9 +35,9 @@ _CHARSET_ALIASES = {
     "iso-2022-jp": "iso2022_jp_ext",
 }
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
-_BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
-_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
+_ENCODED_WORD = lazy(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_BETWEEN_WORDS = lazy(r"(\?=)[ \t\r\n]+(=\?)")
+_FOLD = lazy(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 
 
 class TimeLimit(Exception):

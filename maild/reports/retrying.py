@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from maild.core.prefilter import required_literals, search_ci
+from maild.core.lazyre import lazy
+from maild.core.prefilter import search_ci
 
 
 class Retry(StrEnum):
@@ -22,17 +23,17 @@ class Retry(StrEnum):
     KEEPS_TRYING = "keeps_trying"  # still queued: delayed
 
 
-_KEEPS_TRYING_SUBJECT = re.compile(
+_KEEPS_TRYING_SUBJECT = lazy(
     r"\bdelay|warning|will retry|still (?:being )?tr|not yet been delivered|temporar|verzögert|retard|\(delay\)", re.I,
 )
-_KEEPS_TRYING = re.compile(
+_KEEPS_TRYING = lazy(
     r"will (?:be )?(?:re)?tr(?:y|ied)|still (?:be(?:ing)? )?tr(?:y|ied)|no action is required|delivery (?:has been|is) delayed|"
     r"not yet been delivered|will continue (?:to )?try|further attempts|warning message only|this is only a warning|"
     r"only a temporary failure|temporary failure report|(?:do not|don't) need to re-?send|kept in the queue|"
     r"has been delayed|retry (?:will|again) (?:be made|in)|will be attempted again|is still being tried",
     re.I,
 )
-_GAVE_UP = re.compile(
+_GAVE_UP = lazy(
     r"permanent (?:error|failure)|failed permanently|permanently (?:failed|rejected|undeliverable)|(?:i've|i have|has) given up|"
     r"giving up\b|not going to try again|gave up|retry time(?:out)? (?:exceeded|not reached for any host after a long failure)|"
     r"have been failing for a long time|could not be delivered (?:for|within|after) \d|too long in the queue|"
@@ -40,18 +41,16 @@ _GAVE_UP = re.compile(
     r"no further (?:delivery )?attempts|will not be (?:re)?tried|won't be (?:re)?tried|will not (?:try|retry)",
     re.I,
 )
-_GAVE_UP_SUBJECT = re.compile(r"\bfailed\b|failure|undeliver|returned mail|unzustellbar|non remis|permanent", re.I)
-_KEEPS_LITERALS = required_literals(_KEEPS_TRYING)
-_GAVE_LITERALS = required_literals(_GAVE_UP)
+_GAVE_UP_SUBJECT = lazy(r"\bfailed\b|failure|undeliver|returned mail|unzustellbar|non remis|permanent", re.I)
 
 
 def said(subject: str, text: str) -> Retry | None:
     """What the notice says about retrying, from its subject and the text about the failure (None: it does not say)."""
     sample = text[:5000]
-    keeps = search_ci(_KEEPS_TRYING, _KEEPS_LITERALS, sample) is not None or (
+    keeps = search_ci(_KEEPS_TRYING, _KEEPS_TRYING.literals(), sample) is not None or (
         _KEEPS_TRYING_SUBJECT.search(subject) is not None and _GAVE_UP_SUBJECT.search(subject) is None
     )
-    gave = search_ci(_GAVE_UP, _GAVE_LITERALS, sample) is not None
+    gave = search_ci(_GAVE_UP, _GAVE_UP.literals(), sample) is not None
     if keeps and not gave:
         return Retry.KEEPS_TRYING
     if gave and not keeps:

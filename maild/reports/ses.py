@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from maild.core.lazyre import lazy
 from maild.core.reasons import Reason
 from maild.core.reason_rules import reason_for
 from maild.reports.context import Context, Finding
@@ -13,7 +14,7 @@ from maild.reports.dsn import action_of, status_of
 from maild.reports.fields import address_of
 from maild.reports.model import RecipientResult, ReportKind
 
-_NOTIFICATION = re.compile(r"\\?\"notificationType\\?\"\s*:\s*\\?\"(Bounce|Complaint)")
+_NOTIFICATION = lazy(r"\\?\"notificationType\\?\"\s*:\s*\\?\"(Bounce|Complaint)")
 
 
 def detect(ctx: Context) -> Finding | None:

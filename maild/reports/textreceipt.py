@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.reports import tnef
 from maild.reports.context import Context, Finding
 from maild.reports.clues import message_ids
@@ -25,16 +26,16 @@ def _alternatives(phrases: list[str]) -> str:
 _UNREAD_PREFIXES = sorted({p for row in LOCALES for p in row.unread_subjects}, key=len, reverse=True)
 _READ_PREFIXES = sorted({p for row in LOCALES for p in row.read_subjects} - set(_UNREAD_PREFIXES), key=len, reverse=True)
 # "Unread" prefixes first so "Not read:" never reads as "read:".
-_SUBJECT = re.compile(
+_SUBJECT = lazy(
     r"^\s*(?P<prefix>" + "|".join(re.escape(p) for p in _UNREAD_PREFIXES + _READ_PREFIXES) + r")\s*[:：]\s*(?P<rest>.*)$",
     re.I | re.S,
 )
-_NOTES_SUBJECT = re.compile(r"^\s*(?:return receipt|empfangsbestätigung|accusé de réception|confirmación de lectura|ricevuta di ritorno)\b", re.I)
+_NOTES_SUBJECT = lazy(r"^\s*(?:return receipt|empfangsbestätigung|accusé de réception|confirmación de lectura|ricevuta di ritorno)\b", re.I)
 
 # The sentence a receipt body is built around; matched on the body with its whitespace collapsed.
-_READ_BODY = re.compile(_alternatives([p for row in LOCALES for p in row.read_body]), re.I | re.S)
-_UNREAD_BODY = re.compile(_alternatives([p for row in LOCALES for p in row.unread_body]), re.I | re.S)
-_QUOTED_HEADERS = re.compile(
+_READ_BODY = lazy(_alternatives([p for row in LOCALES for p in row.read_body]), re.I | re.S)
+_UNREAD_BODY = lazy(_alternatives([p for row in LOCALES for p in row.unread_body]), re.I | re.S)
+_QUOTED_HEADERS = lazy(
     r"^[ \t]*(?:" + "|".join(sorted({re.escape(label) for row in LOCALES for label in row.subject_labels})) + r")\s*[:：]",
     re.I | re.M,
 )

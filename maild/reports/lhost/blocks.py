@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 
+from maild.core.prefilter import Searchable
 from maild.reports import dsn, retrying
 from maild.reports.context import Context, Finding
 from maild.reports.fields import normalize_address, parse_fields
 from maild.reports.model import RecipientResult
 
 
-def before(text: str, marker: re.Pattern[str]) -> str:
+def before(text: str, marker: Searchable) -> str:
     """The text up to the marker of the returned message (all of it when there is none)."""
     match = marker.search(text)
     return text[: match.start()] if match else text

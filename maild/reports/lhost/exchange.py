@@ -12,17 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from maild.core.lazyre import lazy
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.dsn import remote_status
 from maild.reports.lhost import blocks
 
 NAME = "exchange"
-_SUBJECT = re.compile(r"^\s*(?:undeliverable|delivery delayed|unzustellbar|non remis|no se puede entregar|non recapitabile|onbestelbaar)\s*:", re.I)
-_SENDER = re.compile(r"postmaster@|microsoftexchange|mailer-daemon@", re.I)
-_DELAYED = re.compile(r"delivery is delayed to these recipients|this is only a notification|delivery delayed|still trying|will continue trying", re.I)
-_FAILED = re.compile(r"delivery has failed to these recipients|your message (?:to .{0,200} )?couldn't be delivered|wasn't delivered|could not be delivered", re.I)
-_RETURNED = re.compile(r"returned\s+'(\d{3}[ -]\d\.\d{1,3}\.\d{1,3})", re.I)
+_SUBJECT = lazy(r"^\s*(?:undeliverable|delivery delayed|unzustellbar|non remis|no se puede entregar|non recapitabile|onbestelbaar)\s*:", re.I)
+_SENDER = lazy(r"postmaster@|microsoftexchange|mailer-daemon@", re.I)
+_DELAYED = lazy(r"delivery is delayed to these recipients|this is only a notification|delivery delayed|still trying|will continue trying", re.I)
+_FAILED = lazy(r"delivery has failed to these recipients|your message (?:to .{0,200} )?couldn't be delivered|wasn't delivered|could not be delivered", re.I)
+_RETURNED = lazy(r"returned\s+'(\d{3}[ -]\d\.\d{1,3}\.\d{1,3})", re.I)
 
 
 def matches(ctx: Context) -> bool:

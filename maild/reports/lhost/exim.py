@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
@@ -18,12 +19,12 @@ from maild.reports.lhost import blocks
 from maild.reports.model import ReportKind
 
 NAME = "exim"
-_SUBJECT = re.compile(r"^\s*(?:mail delivery failed|warning: message \S+ delayed)", re.I)
-_FAILED = re.compile(r"could not be delivered to one or more of its\s+recipients|the following address(?:\(es\))? failed", re.I)
-_DELAYED = re.compile(r"has not yet been delivered to one or more of its\s+recipients", re.I)
-_LIST = re.compile(r"following address(?:\(es\))? failed:|address(?:es)? to which the message has not yet been delivered (?:is|are):", re.I)
-_MARKER = re.compile(r"^-{3,} ?(?:this is a copy of the message|the body of the message is|this is a copy of the message's headers)", re.I | re.M)
-_ADDRESS = re.compile(rf"^ {{1,3}}(?:<)?({ADDRESS_PATTERN})(?:>)?(?::)?[ \t]*(?:\(.*\))?[ \t]*$", re.M)
+_SUBJECT = lazy(r"^\s*(?:mail delivery failed|warning: message \S+ delayed)", re.I)
+_FAILED = lazy(r"could not be delivered to one or more of its\s+recipients|the following address(?:\(es\))? failed", re.I)
+_DELAYED = lazy(r"has not yet been delivered to one or more of its\s+recipients", re.I)
+_LIST = lazy(r"following address(?:\(es\))? failed:|address(?:es)? to which the message has not yet been delivered (?:is|are):", re.I)
+_MARKER = lazy(r"^-{3,} ?(?:this is a copy of the message|the body of the message is|this is a copy of the message's headers)", re.I | re.M)
+_ADDRESS = lazy(rf"^ {{1,3}}(?:<)?({ADDRESS_PATTERN})(?:>)?(?::)?[ \t]*(?:\(.*\))?[ \t]*$", re.M)
 
 
 def matches(ctx: Context) -> bool:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import blocks
 
 NAME = "gmail"
-_SENDER = re.compile(r"mailer-daemon@(?:googlemail\.com|google\.com|gmail\.com)", re.I)
-_SUBJECT = re.compile(r"^\s*delivery status notification\s*\((?:failure|delay)\)", re.I)
-_DELAYED = re.compile(r"has been delayed|will be retried|temporary failure", re.I)
-_FAILED = re.compile(r"failed permanently|permanent failure|your message wasn't delivered|couldn't be delivered", re.I)
-_MARKER = re.compile(r"^[ \t]*-{3,}\s*original message\s*-{3,}", re.I | re.M)
+_SENDER = lazy(r"mailer-daemon@(?:googlemail\.com|google\.com|gmail\.com)", re.I)
+_SUBJECT = lazy(r"^\s*delivery status notification\s*\((?:failure|delay)\)", re.I)
+_DELAYED = lazy(r"has been delayed|will be retried|temporary failure", re.I)
+_FAILED = lazy(r"failed permanently|permanent failure|your message wasn't delivered|couldn't be delivered", re.I)
+_MARKER = lazy(r"^[ \t]*-{3,}\s*original message\s*-{3,}", re.I | re.M)
 
 
 def matches(ctx: Context) -> bool:

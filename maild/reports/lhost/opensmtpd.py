@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from maild.core.lazyre import lazy
 from maild.core.reasons import Reason
 from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
@@ -24,12 +25,12 @@ from maild.reports.lhost import blocks
 from maild.reports.model import ReportKind
 
 NAME = "opensmtpd"
-_SUBJECT = re.compile(r"^\s*delivery status notification\s*:", re.I)
-_FAILED = re.compile(r"an error has occurred while attempting to deliver a message", re.I)
-_DELAYED = re.compile(r"a message is delayed for more than|only a temporary failure report", re.I)
-_MARKER = re.compile(r"^[ \t]*below is a copy of the original message", re.I | re.M)
-_LINE = re.compile(rf"^({ADDRESS_PATTERN}):[ \t]+(\S.*)$", re.M)
-_EXPIRED = re.compile(r"envelope expired\b", re.I)
+_SUBJECT = lazy(r"^\s*delivery status notification\s*:", re.I)
+_FAILED = lazy(r"an error has occurred while attempting to deliver a message", re.I)
+_DELAYED = lazy(r"a message is delayed for more than|only a temporary failure report", re.I)
+_MARKER = lazy(r"^[ \t]*below is a copy of the original message", re.I | re.M)
+_LINE = lazy(rf"^({ADDRESS_PATTERN}):[ \t]+(\S.*)$", re.M)
+_EXPIRED = lazy(r"envelope expired\b", re.I)
 
 
 def matches(ctx: Context) -> bool:

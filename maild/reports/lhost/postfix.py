@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
@@ -17,11 +18,11 @@ from maild.reports.lhost import blocks
 from maild.reports.model import ReportKind
 
 NAME = "postfix"
-_SUBJECT = re.compile(r"^\s*(?:undelivered mail returned to sender|delayed mail \(still being retried\))", re.I)
-_WARNING = re.compile(r"this is a warning only|you do not need to resend your message|will be retried until", re.I)
-_GREETING = re.compile(r"this is the mail system at host", re.I)
-_PARAGRAPH = re.compile(rf"^<({ADDRESS_PATTERN})>(?: \(expanded from <[^<>]+>\))?:[ \t]*(.*(?:\n(?!\s*\n).*)*)", re.M)
-_MARKER = re.compile(r"^[ \t]*(?:-{3,}|content-description: undelivered message)", re.I | re.M)
+_SUBJECT = lazy(r"^\s*(?:undelivered mail returned to sender|delayed mail \(still being retried\))", re.I)
+_WARNING = lazy(r"this is a warning only|you do not need to resend your message|will be retried until", re.I)
+_GREETING = lazy(r"this is the mail system at host", re.I)
+_PARAGRAPH = lazy(rf"^<({ADDRESS_PATTERN})>(?: \(expanded from <[^<>]+>\))?:[ \t]*(.*(?:\n(?!\s*\n).*)*)", re.M)
+_MARKER = lazy(r"^[ \t]*(?:-{3,}|content-description: undelivered message)", re.I | re.M)
 
 
 def matches(ctx: Context) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
@@ -17,11 +18,11 @@ from maild.reports.lhost import blocks
 from maild.reports.model import ReportKind
 
 NAME = "qmail"
-_SUBJECT = re.compile(r"^\s*failure notice\s*$", re.I)
-_GREETING = re.compile(r"this is the qmail-send program|i'm afraid i wasn't able to deliver your message|"
+_SUBJECT = lazy(r"^\s*failure notice\s*$", re.I)
+_GREETING = lazy(r"this is the qmail-send program|i'm afraid i wasn't able to deliver your message|"
                        r"sorry, we were unable to deliver your message", re.I)
-_MARKER = re.compile(r"^--- (?:below this line is a copy of the message|enclosed are the original headers)", re.I | re.M)
-_ADDRESS = re.compile(rf"^<({ADDRESS_PATTERN})>:[ \t]*$", re.M)
+_MARKER = lazy(r"^--- (?:below this line is a copy of the message|enclosed are the original headers)", re.I | re.M)
+_ADDRESS = lazy(rf"^<({ADDRESS_PATTERN})>:[ \t]*$", re.M)
 
 
 def matches(ctx: Context) -> bool:

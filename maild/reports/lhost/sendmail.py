@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import blocks
 
 NAME = "sendmail"
-_SUBJECT = re.compile(r"^\s*(?:returned mail\s*:|warning: could not send message for past)", re.I)
-_WARNING = re.compile(r"this is a warning message only|you do not need to resend your message|will keep trying until", re.I)
-_FATAL = re.compile(r"-{3,}\s*the following address(?:es)? had permanent fatal errors\s*-{3,}", re.I)
+_SUBJECT = lazy(r"^\s*(?:returned mail\s*:|warning: could not send message for past)", re.I)
+_WARNING = lazy(r"this is a warning message only|you do not need to resend your message|will keep trying until", re.I)
+_FATAL = lazy(r"-{3,}\s*the following address(?:es)? had permanent fatal errors\s*-{3,}", re.I)
 
 
 def matches(ctx: Context) -> bool:

@@ -1,0 +1,72 @@
+"""Regexes compiled on their first use: a module's pattern table costs nothing until a message needs it.
+
+Python compiles a regex in pure Python, and the parser's tables (the dialects' markers, the bounce
+heuristics, the retry words) were most of what `maild parse` and `maild ingest` spent importing before
+they read one byte of mail. A `LazyPattern` is written where `re.compile` was and behaves like it; its
+literal pre-check (``core.prefilter``) is derived only once the pattern has been searched a few times,
+because deriving it parses the pattern again, which pays off over many messages, not for one.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from maild.core.prefilter import Literals, required_literals
+
+_DERIVE_ON_USE = 4  # the pre-check literals are derived on this many-th call of literals()
+
+
+class LazyPattern:
+    """re.compile(pattern, flags), done on the first search; `pattern` and `flags` as on re.Pattern."""
+
+    __slots__ = ("pattern", "flags", "_compiled", "_literals", "_uses")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+        self._literals: Literals | None = None
+        self._uses = 0
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def literals(self) -> Literals | None:
+        """The pattern's pre-check literals (see core.prefilter); None (search outright) until derived."""
+        if self._uses < _DERIVE_ON_USE:
+            self._uses += 1
+            if self._uses < _DERIVE_ON_USE:
+                return None
+            self._literals = required_literals(self.compiled())
+        return self._literals
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return (self._compiled or self.compiled()).search(string, pos, endpos)
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return (self._compiled or self.compiled()).match(string, pos, endpos)
+
+    def fullmatch(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return (self._compiled or self.compiled()).fullmatch(string, pos, endpos)
+
+    def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        return (self._compiled or self.compiled()).finditer(string, pos, endpos)
+
+    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
+        return (self._compiled or self.compiled()).findall(string, pos, endpos)
+
+    def sub(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> str:
+        return (self._compiled or self.compiled()).sub(repl, string, count)
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        return (self._compiled or self.compiled()).split(string, maxsplit)
+
+
+def lazy(pattern: str, flags: int = 0) -> LazyPattern:
+    """Where `re.compile(pattern, flags)` would be: compiled on first use."""
+    return LazyPattern(pattern, flags)
