@@ -48,6 +48,8 @@ class Context:
         self.budget = budget
         self.problems = problems
         self._once: dict[str, Any] = {}
+        self._headers: dict[str, str | None] = {}
+        self._all_headers: dict[str, tuple[str, ...]] = {}
 
     def once(self, key: str, compute: Callable[[], T]) -> T:
         """compute() the first time `key` is asked for, the same value after: a dialect and the generic reader
@@ -66,11 +68,19 @@ class Context:
         return mime.headers(self.msg)
 
     def header(self, name: str) -> str | None:
-        values = self.top.get(name.lower())
-        return mime.decode_header(values[0]) if values else None
+        key = name.lower()
+        decoded = self._headers
+        if key not in decoded:  # every detector asks for From, Subject, Auto-Submitted...: decoded once each
+            values = self.top.get(key)
+            decoded[key] = mime.decode_header(values[0]) if values else None
+        return decoded[key]
 
     def header_all(self, name: str) -> list[str]:
-        return [v for v in (mime.decode_header(x) for x in self.top.get(name.lower(), [])) if v]
+        key = name.lower()
+        decoded = self._all_headers.get(key)
+        if decoded is None:
+            decoded = self._all_headers[key] = tuple(v for v in (mime.decode_header(x) for x in self.top.get(key, [])) if v)
+        return list(decoded)
 
     @cached_property
     def parts(self) -> list[tuple[Message, int]]:

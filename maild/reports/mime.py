@@ -114,7 +114,9 @@ def decode_header(value: str | None) -> str | None:
     """Unfold, decode RFC 2047 words leniently and strip; None stays None."""
     if value is None:
         return None
-    value = _FOLD.sub("", str(value)[:MAX_HEADER_CHARS])
+    value = str(value)[:MAX_HEADER_CHARS]
+    if "\n" in value or "\r" in value:  # most values are one line: no substitution to run
+        value = _FOLD.sub("", value)
     value = unsurrogate(value)
     if "=?" in value:
         value = _BETWEEN_WORDS.sub(r"\1\2", value)
