@@ -15,13 +15,14 @@ from dataclasses import replace
 from email.message import Message
 from email.utils import getaddresses
 
+from maild.core.lazyre import lazy
 from maild.reports.model import RecipientResult
 
 _HEADERS = ("to", "cc", "bcc", "resent-to", "resent-cc")
 # Shorter than this after the "@" and the prefix says too little to pick one address.
 _MIN_DOMAIN = 1
 # A notice that pastes our headers as text (qmail's "--- Below this line is a copy of the message.").
-_INLINE = re.compile(r"^[ \t]*(?:to|cc|resent-to)[ \t]*:[ \t]*(.+(?:\r?\n[ \t]+\S.*)*)", re.I | re.M)
+_INLINE = lazy(r"^[ \t]*(?:to|cc|resent-to)[ \t]*:[ \t]*(.+(?:\r?\n[ \t]+\S.*)*)", re.I | re.M)
 
 
 def returned_recipients(returned: Message | None, inline_text: str = "") -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from maild.core.lazyre import lazy
 from maild.core.reason_rules import reason_for, smtp_command
 from maild.core.reasons import Reason
 from maild.reports.context import Context, Finding
@@ -27,8 +28,8 @@ from maild.reports.model import RecipientResult
 NAME = "amazonses"
 _SES_HEADERS = ("x-ses-outgoing", "x-aws-outgoing", "x-amz-sns-message-type", "x-amz-sns-topic-arn")
 # "5.1.0 - Unknown address error 550-'5.7.1 <a@b>... Access denied' (delivery attempts: 0)"
-_WRAPPED = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3}\s+-\s+[^'\"]*?\b([245]\d\d)[ -]['\"](.+)['\"]", re.S)
-_EXPIRED = re.compile(r"\bdelivery expired\b", re.I)
+_WRAPPED = lazy(r"^\s*[245]\.\d{1,3}\.\d{1,3}\s+-\s+[^'\"]*?\b([245]\d\d)[ -]['\"](.+)['\"]", re.S)
+_EXPIRED = lazy(r"\bdelivery expired\b", re.I)
 
 
 def matches(ctx: Context) -> bool:

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import blocks
 
 NAME = "courier"
-_SUBJECT = re.compile(r"^\s*(?:notice: mail delivery status\.|warning: delayed mail\.)\s*$", re.I)
-_SENDER = re.compile(r"courier mail server at ", re.I)
-_BANNER = re.compile(r"running the courier mail server", re.I)
-_DELAYED = re.compile(r"delays in delivering your message|additional attempts to deliver your message will be made", re.I)
-_FAILED = re.compile(r"undeliverable mail|your message to the following recipients cannot be delivered", re.I)
+_SUBJECT = lazy(r"^\s*(?:notice: mail delivery status\.|warning: delayed mail\.)\s*$", re.I)
+_SENDER = lazy(r"courier mail server at ", re.I)
+_BANNER = lazy(r"running the courier mail server", re.I)
+_DELAYED = lazy(r"delays in delivering your message|additional attempts to deliver your message will be made", re.I)
+_FAILED = lazy(r"undeliverable mail|your message to the following recipients cannot be delivered", re.I)
 
 
 def matches(ctx: Context) -> bool:

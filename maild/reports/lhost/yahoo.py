@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS_PATTERN
 from maild.reports import retrying
 from maild.reports.context import Context, Finding
@@ -19,10 +20,10 @@ from maild.reports.lhost import blocks
 from maild.reports.model import ReportKind
 
 NAME = "yahoo"
-_SUBJECT = re.compile(r"^\s*failure notice\s*$", re.I)
-_GREETING = re.compile(r"sorry, we were unable to deliver your message to the following address", re.I)
-_MARKER = re.compile(r"^--- below this line is a copy of the message", re.I | re.M)
-_ADDRESS = re.compile(rf"^<({ADDRESS_PATTERN})>:[ \t]*$", re.M)
+_SUBJECT = lazy(r"^\s*failure notice\s*$", re.I)
+_GREETING = lazy(r"sorry, we were unable to deliver your message to the following address", re.I)
+_MARKER = lazy(r"^--- below this line is a copy of the message", re.I | re.M)
+_ADDRESS = lazy(rf"^<({ADDRESS_PATTERN})>:[ \t]*$", re.M)
 
 
 def matches(ctx: Context) -> bool:
