@@ -24,6 +24,7 @@ from maild.config.declare import (
     path,
     preset_tables,
     regex,
+    section,
     setting,
     size,
     source_url,
@@ -34,13 +35,13 @@ from maild.config.declare import (
 from maild.core.urls import Scheme, SourceUrl, UpstreamUrl, parse_upstream_url
 
 
-@dataclass(frozen=True)
+@section
 class StoreSettings:
     path: Path = setting("var/maild.db", "SQLite database file (WAL mode; created with its folder).", path)
     busy_timeout: float = setting("5s", "How long a reader or writer waits for a lock before giving up.", duration)
 
 
-@dataclass(frozen=True)
+@section
 class IntakeSettings:
     listen: tuple[tuple[str, int], ...] = setting(
         ["127.0.0.1:10025"], "SMTP listeners for the helpdesk's outgoing mail (HOST:PORT list).", list_of(hostport)
@@ -107,7 +108,7 @@ class IntakeSettings:
     )
 
 
-@dataclass(frozen=True)
+@section
 class DeliverySettings:
     upstream: UpstreamUrl = setting(
         "maildir:var/outbox",
@@ -137,7 +138,7 @@ class DeliverySettings:
     batch_size: int = setting(500, "Most due recipients picked from the spool per read.", integer(1, 100000))
 
 
-@dataclass(frozen=True)
+@section
 class TrackingSettings:
     return_path: str = setting(
         "receipts@helpdesk.example.com", "Receipts address; the token goes after the delimiter.", address
@@ -187,7 +188,7 @@ class TrackingSettings:
     )
 
 
-@dataclass(frozen=True)
+@section
 class ReceiptSource:
     url: SourceUrl = setting(
         "maildir:var/receipts",
@@ -227,7 +228,7 @@ def next_hop_url(value: Any, base: Path) -> UpstreamUrl | None:
     return url
 
 
-@dataclass(frozen=True)
+@section
 class InboundSource:
     """Where customers' answers arrive ([[inbound]]): read only, see maild/inbound/."""
 
@@ -256,7 +257,7 @@ class InboundSource:
     )
 
 
-@dataclass(frozen=True)
+@section
 class HttpSettings:
     listen: str = setting("127.0.0.1:8025", "HTTP API and /metrics listener (HOST:PORT); empty: off.", string)
     token_file: Path = setting(
@@ -264,7 +265,7 @@ class HttpSettings:
     )
 
 
-@dataclass(frozen=True)
+@section
 class WebSettings:
     users_file: Path = setting(
         "var/web-users", "Panel users under /ui/, one 'name:role:scrypt-hash' per line (`maild users add`).", path
@@ -289,7 +290,7 @@ class WebSettings:
     )
 
 
-@dataclass(frozen=True)
+@section
 class LogSettings:
     level: str = setting("info", "Lowest level logged.", choice("debug", "info", "warning", "error"))
     format: str = setting(
@@ -312,7 +313,7 @@ def _optional_hostport(value: Any, base: Path) -> tuple[str, int] | None:
     return None if value == "" else hostport(value, base)
 
 
-@dataclass(frozen=True)
+@section
 class PixelSettings:
     """The opt-in open pixel (per department: `maild departments pixel NAME on`); see maild/pixel/."""
 
@@ -342,7 +343,7 @@ class PixelSettings:
     )
 
 
-@dataclass(frozen=True)
+@section
 class ServiceSettings:
     stop_timeout: float = setting(
         "30s",
@@ -351,7 +352,7 @@ class ServiceSettings:
     )
 
 
-@dataclass(frozen=True)
+@section
 class WebhookSettings:
     urls: tuple[str, ...] = setting([], "URLs every new event and reply state change is POSTed to as JSON.", list_of(http_url))
     secret_file: Path = setting(
@@ -364,7 +365,7 @@ class WebhookSettings:
     batch_size: int = setting(100, "Most events read per look.", integer(1, 10000))
 
 
-@dataclass(frozen=True)
+@section
 class RetentionSettings:
     events: float = setting("0", "Delete events older than this (by their time); 0 keeps them for ever.", duration)
     kinds: Mapping[str, float] = setting(
@@ -377,7 +378,7 @@ class RetentionSettings:
 WRITEBACK_STATES = ("delivered", "read", "declined", "deleted_unread", "bounced", "failed")
 
 
-@dataclass(frozen=True)
+@section
 class WritebackTarget:
     kind: str = setting(
         "rt", "rt (ticket custom field), zammad (internal note and/or tag), freescout (viewed indicator or note), "
