@@ -233,6 +233,10 @@ class _Rule:
 
 
 _RULES = [_Rule(reason, pattern) for reason, pattern in _TEXT_RULES]
+# Per code reason, the index of the last rule naming a reason it yields to (-1: none; see reason_for).
+_LAST_YIELD = {
+    coded: max((i for i, rule in enumerate(_RULES) if rule.reason in among), default=-1) for coded, among in _YIELDS.items()
+}
 # Most samples match none of a rule's words, and a few substring checks cost less than one search; a rule with
 # many alternative spellings is cheaper to search outright. Deriving them parses every pattern once more, which
 # pays off over many reports, not for the one or two a short command reads: they are derived on the Nth sample.
@@ -297,8 +301,10 @@ def reason_for(status: str | None, text: str | None, *, command: str | None = No
     sample = " ".join(text[:4000].lower().split()) if text else ""
     if command is None and sample:
         command = smtp_command(sample)
-    texted = _text_reason(sample) if sample else None
     coded = _CODE_REASON.get(detail) if detail else None
+    # With a code that decides, the text matters only if it names one of the reasons the code yields to: the
+    # rules after the last of those are not tried (a command reading one report then compiles fewer of them).
+    texted = _text_reason(sample, None if coded is None else _LAST_YIELD.get(coded, -1)) if sample else None
     provider = _FRANCE_PTT_CODE.search(sample) if sample else None
     reason: Reason | None = None
     if provider is not None and _FRANCE_PTT.get(provider.group(1)) is not None:
@@ -356,12 +362,13 @@ _OUR_HOST_WHY = frozenset({
 _NO_ADDRESS = re.compile(r"\b5\d\d:? (?:<> ?)?: ")
 
 
-def _text_reason(sample: str) -> Reason | None:
+def _text_reason(sample: str, last: int | None = None) -> Reason | None:
+    """The reason of the first rule matching the sample; with `last`, None once the rules up to that index failed."""
     global _samples
     _samples += 1
     if _samples == _PREFILTER_FROM_SAMPLE:
         _derive_prefilters()
-    for rule in _RULES:
+    for rule in _RULES if last is None else _RULES[: last + 1]:
         literals = rule.literals
         if literals is not None:
             for s in literals:  # a plain loop: a generator per rule cost as much as the substring tests
