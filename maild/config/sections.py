@@ -93,8 +93,12 @@ class IntakeSettings:
     data_memory_budget: float = setting(
         "128MB",
         "Message bytes all DATA transfers together may hold at once (each reserves its SIZE=, else max_message_size); "
-        "beyond it DATA gets 452 4.3.1.",
+        "beyond it DATA waits up to data_memory_wait, then gets 452 4.3.1.",
         size,
+    )
+    data_memory_wait: float = setting(
+        "30s", "How long a DATA that does not fit data_memory_budget waits for other transfers before 452 4.3.1.",
+        duration,
     )
     max_header_size: float = setting("1MB", "Largest header section of a message; larger ones get 552 5.3.4.", size)
     max_header_lines: int = setting(2000, "Most header lines in a message; more get 552 5.3.4.", integer(1))

@@ -11,6 +11,7 @@ have their share of the total reserved from untrusted clients.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import socket
@@ -153,12 +154,18 @@ def widen_backlog(sock: _HasFileno, backlog: int) -> None:
 
 
 class MemoryBudget:
-    """Bytes of message data that DATA transfers may hold at once; a transfer reserves its size before 354."""
+    """Bytes of message data that DATA transfers may hold at once; a transfer reserves its size before 354.
+
+    A transfer that does not fit waits (bounded) for others to finish rather than being refused at once: a helpdesk
+    that declares no SIZE= reserves `max_message_size` per transfer, so a refusal would turn a few concurrent small
+    replies into 452s.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.reserved = 0
         self.peak = 0
+        self._released: asyncio.Event | None = None
 
     def reserve(self, size: int) -> bool:
         if self.reserved and self.reserved + size > self.limit:
@@ -167,8 +174,27 @@ class MemoryBudget:
         self.peak = max(self.peak, self.reserved)
         return True
 
+    async def reserve_within(self, size: int, wait: float) -> bool:
+        """Reserve `size`, waiting up to `wait` seconds for transfers in progress to release theirs."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while not self.reserve(size):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if self._released is None:
+                self._released = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._released.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
     def release(self, size: int) -> None:
         self.reserved = max(0, self.reserved - size)
+        if self._released is not None:  # wake every waiter; each tries again
+            self._released.set()
+            self._released = None
 
 
 def declared_size(mail_options: list[str]) -> int | None:

@@ -371,7 +371,7 @@ class _Session(SMTP):
             return
         limit = int(self.event_handler.settings.intake.max_message_size)
         want = min(declared_size(envelope.mail_options) or limit, limit)
-        if not self._memory.reserve(want):
+        if not await self._memory.reserve_within(want, self.event_handler.settings.intake.data_memory_wait):
             self.event_handler.stats.reject("memory_budget")
             self._refusals.emit(("memory_budget",), log.warning, "data_refused", reason="memory_budget", size=want)
             await self.push("452 4.3.1 Insufficient system storage, try again later")

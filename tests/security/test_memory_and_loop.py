@@ -70,8 +70,9 @@ async def test_other_sessions_are_served_while_a_large_message_is_classified(mak
         writer.close()
 
 
-async def test_concurrent_data_beyond_the_memory_budget_gets_452_and_later_fits(make_config, start_intake):
-    intake = await start_intake(make_config(CONFIG + 'data_memory_budget = "1MB"\nmax_message_size = "1MB"\n'))
+async def test_concurrent_data_beyond_the_memory_budget_gets_452_after_its_wait_and_later_fits(make_config, start_intake):
+    intake = await start_intake(make_config(
+        CONFIG + 'data_memory_budget = "1MB"\nmax_message_size = "1MB"\ndata_memory_wait = "0.3s"\n'))
     first_r, first_w = await _open_transaction(intake.port, size=600_000)
     second_r, second_w = await _open_transaction(intake.port, size=600_000)
     assert (await _command(first_r, first_w, b"DATA\r\n")).startswith(b"354")
@@ -80,6 +81,27 @@ async def test_concurrent_data_beyond_the_memory_budget_gets_452_and_later_fits(
     assert (await _command(first_r, first_w, message * 100 + b".\r\n")).startswith(b"250")
     assert (await _command(second_r, second_w, b"DATA\r\n")).startswith(b"354")  # the budget was released
     assert (await _command(second_r, second_w, message + b".\r\n")).startswith(b"250")
+    for writer in (first_w, second_w):
+        writer.close()
+
+
+async def test_a_data_that_does_not_fit_waits_for_a_transfer_to_finish_instead_of_452(make_config, start_intake):
+    # no SIZE= declared (many helpdesks' SMTP clients): each transfer reserves max_message_size
+    intake = await start_intake(make_config(
+        CONFIG + 'data_memory_budget = "1MB"\nmax_message_size = "1MB"\ndata_memory_wait = "60s"\n'))
+    first_r, first_w = await _open_transaction(intake.port)
+    second_r, second_w = await _open_transaction(intake.port)
+    assert (await _command(first_r, first_w, b"DATA\r\n")).startswith(b"354")
+    second_w.write(b"DATA\r\n")
+    await second_w.drain()
+    waiting = asyncio.ensure_future(asyncio.wait_for(second_r.readline(), 60))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # neither admitted nor refused: waiting for the budget
+    message = b"Subject: x\r\n\r\n" + b"a" * 70 + b"\r\n"
+    assert (await _command(first_r, first_w, message + b".\r\n")).startswith(b"250")
+    assert (await waiting).startswith(b"354")  # admitted once the first transfer released its reservation
+    assert (await _command(second_r, second_w, message + b".\r\n")).startswith(b"250")
+    assert intake.rows("SELECT count(*) FROM messages") == [(2,)]
     for writer in (first_w, second_w):
         writer.close()
 
