@@ -60,6 +60,11 @@ def has_bare_cr_or_lf(raw: bytes) -> bool:
     return raw.count(b"\r") != pairs or raw.count(b"\n") != pairs
 
 
+# A message being checked and stored costs a few times its size (the parsed copy, the classification's
+# decoded parts): measured 140-170 MB for an ordinary 35 MB message. What a transfer keeps of its reservation
+# once its data is in.
+WORKING_COPIES = 5
+
 class IntakeHandler:
     """aiosmtpd handler: relay policy, classification and durable spooling."""
 
@@ -186,6 +191,8 @@ class IntakeHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
+        if isinstance(server, _Session):
+            server.data_read(len(raw))
         peer = _peer(session)
         received_at = self.clock()
         queue_id = new_queue_id()
@@ -289,6 +296,7 @@ class _Session(SMTP):
     ) -> None:
         super().__init__(handler, **kwargs)
         self._memory = memory
+        self._held = 0  # bytes of the memory budget this session's DATA holds now
         self._live = live
         self._gate = gate
         self._refusals = refusals
@@ -378,14 +386,23 @@ class _Session(SMTP):
             return
         # a client that declared SIZE= is held to it (RFC 1870): its reservation bounds what it may send
         self.data_size_limit = want
+        self._held = want
         self._in_data = True
         try:
             await super().smtp_DATA(arg)
         finally:
             self._in_data = False
             self.data_size_limit = limit
-            self._memory.release(want)
+            self._memory.release(self._held)
+            self._held = 0
             self._reset_timeout()
+
+    def data_read(self, size: int) -> None:
+        """The whole message is in: keep only what checking and storing it costs, so others' DATA may start."""
+        keep = min(self._held, size * WORKING_COPIES)
+        if keep < self._held:
+            self._memory.release(self._held - keep)
+            self._held = keep
 
     async def _handle_client(self) -> None:
         if self.event_handler.closing:

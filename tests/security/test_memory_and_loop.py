@@ -128,3 +128,29 @@ def test_declared_size_and_header_limits():
     assert header_check(b"A: b\r\n" * 30 + b"\r\nbody", 1000, 10).too_big  # too many lines
     assert header_check(b"A: " + b"b" * 200 + b"\r\n\r\n", 100, 10).too_big  # too many bytes
     assert header_check(b"A: " + b"b" * 200, 100, 10).too_big  # no end of header within the limit
+
+
+async def test_a_transfer_keeps_only_what_its_message_costs_once_its_data_is_in(make_config, start_intake):
+    """Without SIZE= a transfer reserves max_message_size; once its data is read it keeps a few times its real
+    size, so another DATA starts while the first message is still being checked and stored."""
+    intake = await start_intake(make_config(
+        CONFIG + 'max_header_size = "30MB"\nmax_header_lines = 10000000\nmax_message_size = "10MB"\n'
+        'data_memory_budget = "16MB"\ndata_memory_wait = "0.1s"\n'))
+    first_r, first_w = await _open_transaction(intake.port)
+    second_r, second_w = await _open_transaction(intake.port)
+    assert (await _command(first_r, first_w, b"DATA\r\n")).startswith(b"354")
+    first_w.write(_bomb(1_000_000))  # about 1 MB whose classification takes a while
+    await first_w.drain()
+    stored = asyncio.ensure_future(asyncio.wait_for(first_r.readline(), 120))
+    admitted_while_first_in_progress = False
+    while not stored.done():
+        reply = await _command(second_r, second_w, b"DATA\r\n")
+        if reply.startswith(b"354"):
+            admitted_while_first_in_progress = not stored.done()
+            assert (await _command(second_r, second_w, b"Subject: y\r\n\r\nbody\r\n.\r\n")).startswith(b"250")
+            break
+        assert reply.startswith(b"452 4.3.1")
+    assert (await stored).startswith(b"250 2.0.0")
+    assert admitted_while_first_in_progress
+    for writer in (first_w, second_w):
+        writer.close()
