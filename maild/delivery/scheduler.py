@@ -86,7 +86,7 @@ class Scheduler:
     async def run(self) -> None:
         """Deliver until stop(): on every wake() and every delivery.poll_interval."""
         interval = self.settings.delivery.poll_interval
-        log.info("delivery_started", upstream=self.settings.delivery.upstream, concurrency=self.settings.delivery.concurrency)
+        log.info("delivery_started", upstream=str(self.settings.delivery.upstream), concurrency=self.settings.delivery.concurrency)
         while not self._stopping:
             self._wake.clear()
             try:
