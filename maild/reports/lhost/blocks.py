@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from maild.core.lazyre import LazyPattern
 from maild.core.prefilter import Searchable
 from maild.reports import dsn, retrying
 from maild.reports.context import Context, Finding
@@ -16,6 +17,15 @@ def before(text: str, marker: Searchable) -> str:
     """The text up to the marker of the returned message (all of it when there is none)."""
     match = marker.search(text)
     return text[: match.start()] if match else text
+
+
+def by_address(body: str, address: LazyPattern, *, with_address_line: bool = False) -> list[tuple[str, str]]:
+    """(address as printed, its lines) for each match of `address` (group 1): the text up to the next match."""
+    starts = list(address.finditer(body))
+    if not starts:
+        return []
+    ends = [m.start() for m in starts[1:]] + [len(body)]
+    return [(m.group(1), body[m.start() if with_address_line else m.end(): end]) for m, end in zip(starts, ends, strict=True)]
 
 
 def recipients(blocks: Iterable[tuple[str, str]], retry: retrying.Retry | None) -> list[RecipientResult]:

@@ -48,6 +48,5 @@ def parse(ctx: Context) -> Finding | None:
     if listing is None:
         return None
     body = blocks.before(text[listing.end():], _MARKER)
-    starts = list(_ADDRESS.finditer(body))
-    pairs = [(m.group(1), body[m.start(): starts[i + 1].start() if i + 1 < len(starts) else len(body)]) for i, m in enumerate(starts)]
+    pairs = blocks.by_address(body, _ADDRESS, with_address_line=True)
     return Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retry))

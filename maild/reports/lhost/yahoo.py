@@ -37,6 +37,5 @@ def parse(ctx: Context) -> Finding | None:
     if not _GREETING.search(text[:3000]):
         return None
     body = blocks.before(text, _MARKER)
-    starts = list(_ADDRESS.finditer(body))
-    pairs = [(m.group(1), body[m.end(): starts[i + 1].start() if i + 1 < len(starts) else len(body)]) for i, m in enumerate(starts)]
+    pairs = blocks.by_address(body, _ADDRESS)
     return Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retrying.Retry.GAVE_UP))
