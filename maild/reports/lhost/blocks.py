@@ -9,6 +9,7 @@ from maild.core.lazyre import LazyPattern
 from maild.core.prefilter import Searchable
 from maild.reports import dsn, retrying
 from maild.reports.context import Context, Finding
+from maild.reports.model import ReportKind
 from maild.reports.fields import normalize_address, parse_fields
 from maild.reports.model import RecipientResult
 
@@ -26,6 +27,18 @@ def by_address(body: str, address: LazyPattern, *, with_address_line: bool = Fal
         return []
     ends = [m.start() for m in starts[1:]] + [len(body)]
     return [(m.group(1), body[m.start() if with_address_line else m.end(): end]) for m, end in zip(starts, ends, strict=True)]
+
+
+def qmail_layout(ctx: Context, greeting: LazyPattern, marker: LazyPattern, address: LazyPattern) -> Finding | None:
+    """A notice in qmail's layout (a greeting, `<address>:` blocks, the returned copy): each listed address failed.
+
+    Transient failures are retried silently until the queue lifetime ends, so such a notice is always final.
+    """
+    text = ctx.body_text[:60000]
+    if not greeting.search(text[:3000]):
+        return None
+    pairs = by_address(before(text, marker), address)
+    return Finding(kind=ReportKind.BOUNCE, recipients=recipients(pairs, retrying.Retry.GAVE_UP))
 
 
 def recipients(blocks: Iterable[tuple[str, str]], retry: retrying.Retry | None) -> list[RecipientResult]:

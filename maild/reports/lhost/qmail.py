@@ -12,10 +12,8 @@ import re
 
 from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS_PATTERN
-from maild.reports import retrying
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import blocks
-from maild.reports.model import ReportKind
 
 NAME = "qmail"
 _SUBJECT = lazy(r"^\s*failure notice\s*$", re.I)
@@ -30,10 +28,4 @@ def matches(ctx: Context) -> bool:
 
 
 def parse(ctx: Context) -> Finding | None:
-    text = ctx.body_text[:60000]
-    if not _GREETING.search(text[:3000]):
-        return None
-    body = blocks.before(text, _MARKER)
-    pairs = blocks.by_address(body, _ADDRESS)
-    # Transient failures are retried silently until the queue lifetime ends; a bounce is always final.
-    return Finding(kind=ReportKind.BOUNCE, recipients=blocks.recipients(pairs, retrying.Retry.GAVE_UP))
+    return blocks.qmail_layout(ctx, _GREETING, _MARKER, _ADDRESS)
