@@ -17,6 +17,14 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=["auto", "json", "console"], default=None, help="override log.format")
 
 
+def add_config_option_after(*actions: argparse.ArgumentParser) -> None:
+    """--config and --log-format after an action too (`maild users list --config F`); SUPPRESS keeps a value
+    given before the action when it is not repeated after it."""
+    for sp in actions:
+        sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
+        sp.add_argument("--log-format", choices=["auto", "json", "console"], default=argparse.SUPPRESS)
+
+
 def load_settings(args: argparse.Namespace, *, log_level: str | None = None) -> config.Settings:
     """Load --config and set up logging from it (the command line's --log-format wins)."""
     settings = config.load(args.config)

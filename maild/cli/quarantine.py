@@ -10,7 +10,7 @@ import sys
 from maild.config import Settings
 
 from maild import clock, logs, tokens
-from maild.cli.common import add_config_option, load_settings, print_json
+from maild.cli.common import add_config_option, add_config_option_after, load_settings, print_json
 from maild.core.jsonvalue import to_json
 from maild.receipts import quarantine as q
 from maild.receipts.authn import UntokenedPolicy
@@ -65,9 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     delete.add_argument("ids", type=int, nargs="+", metavar="ID")
     delete.add_argument("--json", action="store_true", help="one JSON object per line")
-    for sp in (ls, show, retry, delete):  # --config after the action too; SUPPRESS keeps a value given before it
-        sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
-        sp.add_argument("--log-format", choices=["auto", "json", "console"], default=argparse.SUPPRESS)
+    add_config_option_after(ls, show, retry, delete)
     p.set_defaults(func=run_quarantine)
 
 

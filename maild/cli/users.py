@@ -7,7 +7,7 @@ import getpass
 import sys
 import time
 
-from maild.cli.common import add_config_option, load_settings, print_json
+from maild.cli.common import add_config_option, add_config_option_after, load_settings, print_json
 from maild.http.auth import load_secret
 from maild.web import embed
 from maild.web.users import Role, add_user, load_users, remove_user, set_password
@@ -34,9 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pw = actions.add_parser("passwd", help="set a user's password", epilog="Example: maild users passwd alice")
     pw.add_argument("name")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    for sp in (add, ls, rm, pw):
-        sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
-        sp.add_argument("--log-format", choices=["auto", "json", "console"], default=argparse.SUPPRESS)
+    add_config_option_after(add, ls, rm, pw)
     p.set_defaults(func=run_users)
 
     e = sub.add_parser(

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 
 from maild import clock
-from maild.cli.common import add_config_option, load_settings, print_json
+from maild.cli.common import add_config_option, add_config_option_after, load_settings, print_json
 from maild.store import open_for_command, transaction
 from maild.writeback import outbox
 from maild.core.sqldb import Db
@@ -31,9 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     retry = actions.add_parser("retry", help="make rows due now", epilog="Example: maild writeback retry 12")
     retry.add_argument("ids", type=int, nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every row not done")
-    for sp in (ls, retry):
-        sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
-        sp.add_argument("--log-format", choices=["auto", "json", "console"], default=argparse.SUPPRESS)
+    add_config_option_after(ls, retry)
     p.set_defaults(func=run_writeback)
 
 
