@@ -93,7 +93,7 @@ MAILER(`smtp')dnl
 class Sendmail:
     """One private Sendmail with its queue in `folder` and the scripted remote server it relays everything to."""
 
-    def __init__(self, folder: Path, reply: Reply, *, queuewarn: str = "1s") -> None:
+    def __init__(self, folder: Path, reply: Reply, *, queuewarn: str = "1h") -> None:
         self.folder = folder
         self.remote = _Scripted(reply)
         self.controller = _BoundController(self.remote)
