@@ -1,4 +1,4 @@
-"""Cost of helpdesk presets at intake: classify() per message with preset "auto" against "generic", side by side.
+"""Cost of helpdesk presets at intake: read_incoming() per message with preset "auto" against "generic", side by side.
 
 Two message sets: the helpdesk replies of tests/presets/helpdesk_mail.py (one of
 each product, FreeScout's HTML body included) and a plain generic reply (headers
@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from maild import config  # noqa: E402
-from maild.intake.classify import classify  # noqa: E402
+from maild.intake.incoming import read_incoming  # noqa: E402
 from tests.presets import helpdesk_mail as hm  # noqa: E402
 
 PLAIN = (
@@ -33,7 +33,7 @@ def rate(messages: list[bytes], policy: config.TrackingSettings, repeat: int) ->
     started = time.perf_counter()
     for _ in range(repeat):
         for raw in messages:
-            classify(raw, "s@helpdesk.example.com", ["b@example.net", "c@example.net"], policy)
+            read_incoming(raw, "s@helpdesk.example.com", ["b@example.net", "c@example.net"], policy)
     return repeat * len(messages) / (time.perf_counter() - started)
 
 

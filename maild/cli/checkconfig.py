@@ -41,14 +41,14 @@ def markdown_reference() -> str:
 
 def explain_message(settings: config.Settings, path: str, *, as_json: bool) -> int:
     """What intake would make of one message file: the preset that matched, ticket, department, tracked or why not."""
-    from maild.intake.classify import classify  # local: check-config alone stays light
+    from maild.intake.incoming import read_incoming  # local: check-config alone stays light
 
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         print(f"maild: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 1
-    c = classify(raw, "", [], settings.tracking)
+    c = read_incoming(raw, "", [], settings.tracking)
     result = {
         "file": path,
         "preset": c.preset,

@@ -27,7 +27,7 @@ from maild.intake.accept import submission_of
 from maild.core.syntax import SIMPLE_PATH, address_problem
 from maild.intake.auth import Users, load_users
 from maild.intake.authlimits import LOCKED, AuthLimiter, FailureWindow
-from maild.intake.classify import Classified, classify
+from maild.intake.incoming import Incoming, read_incoming
 from maild.intake.limits import (
     REPLY,
     DescriptorBudget,
@@ -251,7 +251,7 @@ class IntakeHandler:
 
 def _examine(
     raw: bytes, sender: str, rcpts: list[str], settings: Settings, fallback_message_id: str
-) -> Classified | str:
+) -> Incoming | str:
     """The classification, or "reason:reply" for a message refused as it is (runs in a worker thread)."""
     if has_bare_cr_or_lf(raw):
         return "bare_newline:554 5.6.0 Message contains a bare CR or LF; refused (send CRLF line ends)"
@@ -261,7 +261,7 @@ def _examine(
     header = header_check(raw, int(s.max_header_size), s.max_header_lines)
     if header.too_big:
         return "header_too_big:552 5.3.4 Message header too big (see intake.max_header_size and max_header_lines)"
-    return classify(raw, sender, rcpts, settings.tracking, fallback_message_id=fallback_message_id)
+    return read_incoming(raw, sender, rcpts, settings.tracking, fallback_message_id=fallback_message_id)
 
 
 async def _settled(result: Any) -> AuthResult:

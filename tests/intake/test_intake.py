@@ -203,7 +203,7 @@ async def test_unexpected_error_answers_451_not_500(make_config, start_intake, m
     def broken(*args, **kwargs):
         raise ValueError("internal detail that must not leak")
 
-    monkeypatch.setattr("maild.intake.server.classify", broken)
+    monkeypatch.setattr("maild.intake.server.read_incoming", broken)
     with pytest.raises(aiosmtplib.SMTPDataError) as info:
         await send(intake.port, ["alice@example.net"])
     assert info.value.code == 451 and "internal detail" not in info.value.message

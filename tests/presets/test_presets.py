@@ -9,7 +9,7 @@ import pytest
 
 from maild import config
 from maild.errors import ConfigError
-from maild.intake.classify import classify
+from maild.intake.incoming import read_incoming
 from tests.presets import helpdesk_mail as hm
 
 
@@ -20,7 +20,7 @@ def tracking(**tracking: Any) -> config.TrackingSettings:
 @pytest.mark.parametrize("make", hm.ALL, ids=lambda f: f.__name__)
 def test_auto_recognises_each_helpdesk(make):
     reply = make()
-    c = classify(reply.raw, "bounce@helpdesk.example", ["alice@example.net"], tracking())
+    c = read_incoming(reply.raw, "bounce@helpdesk.example", ["alice@example.net"], tracking())
     assert c.preset == reply.product
     assert c.tracked is reply.tracked
     if reply.tracked:
@@ -33,52 +33,52 @@ def test_auto_recognises_each_helpdesk(make):
 
 def test_rt_queue_subject_tag_names_the_department():
     reply = hm.rt(ticket=55, queue_tag="Billing")
-    c = classify(reply.raw, "", ["alice@example.net"], tracking())
+    c = read_incoming(reply.raw, "", ["alice@example.net"], tracking())
     assert (c.ticket, c.department) == ("55", "Billing")
 
 
 def test_glpi_entity_tag_names_the_department_and_zero_padding_goes():
     reply = hm.glpi(ticket=9, entity_tag="ACME-IT")
-    c = classify(reply.raw, "", ["alice@example.net"], tracking())
+    c = read_incoming(reply.raw, "", ["alice@example.net"], tracking())
     assert (c.ticket, c.department, c.tracked) == ("9", "ACME-IT", True)
 
 
 def test_glpi_auto_submitted_replies_are_still_tracked():
-    c = classify(hm.glpi().raw, "", ["alice@example.net"], tracking())
+    c = read_incoming(hm.glpi().raw, "", ["alice@example.net"], tracking())
     assert c.tracked and c.preset == "glpi"
 
 
 def test_sender_departments_map_addresses_then_domains():
     t = tracking(sender_departments={"sales@zammad.example.com": "Sales", "hesk.example.com": "Help"})
-    assert classify(hm.zammad().raw, "", ["a@example.net"], t).department == "Sales"
-    assert classify(hm.hesk().raw, "", ["a@example.net"], t).department == "Help"
-    assert classify(hm.znuny().raw, "", ["a@example.net"], t).department == "support@znuny.example.com"
+    assert read_incoming(hm.zammad().raw, "", ["a@example.net"], t).department == "Sales"
+    assert read_incoming(hm.hesk().raw, "", ["a@example.net"], t).department == "Help"
+    assert read_incoming(hm.znuny().raw, "", ["a@example.net"], t).department == "support@znuny.example.com"
 
 
 def test_from_address_is_lowercased_addr_spec():
     raw = hm.hesk().raw.replace(b"noreply@hesk.example.com", b"NoReply@HESK.example.com")
-    assert classify(raw, "", ["a@example.net"], tracking()).department == "noreply@hesk.example.com"
+    assert read_incoming(raw, "", ["a@example.net"], tracking()).department == "noreply@hesk.example.com"
 
 
 def test_explicit_department_header_still_wins_under_generic():
     raw = b"From: a@x.example\r\nTo: b@example.net\r\nSubject: [#5] x\r\nX-Department: Billing\r\n\r\nbody\r\n"
-    c = classify(raw, "", ["b@example.net"], tracking())
+    c = read_incoming(raw, "", ["b@example.net"], tracking())
     assert (c.preset, c.ticket, c.department) == ("generic", "5", "Billing")
 
 
 def test_malformed_rt_ticket_is_relayed_untracked_with_a_reason():
     raw = hm.rt().raw.replace(b"X-RT-Ticket: rt.example.com #1234", b"X-RT-Ticket: rt.example.com #12x4")
     raw = raw.replace(b"[rt.example.com #1234] ", b"")
-    c = classify(raw, "", ["alice@example.net"], tracking())
+    c = read_incoming(raw, "", ["alice@example.net"], tracking())
     assert c.preset == "rt" and c.ticket is None and not c.tracked
     assert c.malformed
     assert c.headers + c.body == raw
 
 
 def test_explicit_preset_and_alias():
-    c = classify(hm.znuny().raw, "", ["a@example.net"], tracking(preset="otrs"))
+    c = read_incoming(hm.znuny().raw, "", ["a@example.net"], tracking(preset="otrs"))
     assert (c.preset, c.ticket) == ("znuny", "2026120110000017")
-    c = classify(hm.zammad().raw, "", ["a@example.net"], tracking(preset="generic"))
+    c = read_incoming(hm.zammad().raw, "", ["a@example.net"], tracking(preset="generic"))
     assert (c.preset, c.tracked) == ("generic", False)
 
 
@@ -89,7 +89,7 @@ def test_operator_preset_is_data_and_detected_before_builtins():
         "department": [{"header": "Organization"}],
     }
     raw = hm.zammad().raw.replace(b"[Ticket#31001]", b"[Case:88]")
-    c = classify(raw, "", ["a@example.net"], tracking(presets={"ourzammad": mine}))
+    c = read_incoming(raw, "", ["a@example.net"], tracking(presets={"ourzammad": mine}))
     assert (c.preset, c.ticket, c.department) == ("ourzammad", "88", "Example")
 
 

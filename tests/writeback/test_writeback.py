@@ -14,7 +14,7 @@ import pytest
 
 from maild import config
 from maild.errors import ConfigError
-from maild.intake.classify import classify
+from maild.intake.incoming import read_incoming
 from maild.store import Store
 from maild.writeback.dispatcher import WritebackDispatcher
 from maild.writeback.requests import MARK
@@ -220,7 +220,7 @@ async def test_mail_of_another_helpdesk_is_never_written(make_env):
 def test_the_helpdesks_echo_of_a_write_back_is_never_tracked():
     # GLPI mails technicians each follow-up, maild's private one included
     raw = hm.glpi().raw.replace(b"the answer.", f"{MARK}: alice@example.net read at 2026-12-01".encode())
-    c = classify(raw, "", ["tech@glpi.example.com"], config.parse({}, Path("/tmp/maild.toml")).tracking)
+    c = read_incoming(raw, "", ["tech@glpi.example.com"], config.parse({}, Path("/tmp/maild.toml")).tracking)
     assert not c.tracked and "write-back" in c.skipped
 
 

@@ -1,6 +1,6 @@
 """What a received message is to maild: its ticket, department, recipient kinds, and the headers to keep.
 
-Pure: bytes and the tracking settings in, a `Classified` out; no I/O.
+Pure: bytes and the tracking settings in, an `Incoming` out; no I/O.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _REPLACED_ON_TRACKED = ("Return-Path", "Disposition-Notification-To", "Bcc")
 
 
 @dataclass(frozen=True, slots=True)
-class Classified:
+class Incoming:
     ticket: str | None
     department: str | None
     message_id: str | None
@@ -99,9 +99,9 @@ def recipient_kinds(headers: bytes | list[rewrite.Field], envelope: list[str]) -
     return tuple(out)
 
 
-def classify(
+def read_incoming(
     raw: bytes, sender: str, envelope: list[str], policy: TrackingSettings, *, fallback_message_id: str | None = None
-) -> Classified:
+) -> Incoming:
     """`fallback_message_id` is given to tracked mail that has none (as Postfix's cleanup adds one):
     read receipts and bounces name the original by its Message-ID."""
     headers, body = rewrite.split_message(raw)
@@ -123,7 +123,7 @@ def classify(
     if tracked and message_id is None and fallback_message_id:
         message_id = fallback_message_id
         kept = rewrite.prepend(kept, [("Message-ID", message_id)])
-    return Classified(
+    return Incoming(
         ticket=ticket,
         department=department,
         message_id=message_id,
