@@ -49,6 +49,22 @@ class EventSource(StrEnum):
     PIXEL = "pixel"
 
 
+class ReportKind(StrEnum):
+    """What a received report is, as the parser reads it. An event it makes has the same name as its source."""
+
+    DSN = "dsn"
+    MDN = "mdn"
+    BOUNCE = "bounce"
+    AUTOREPLY = "autoreply"
+    ARF = "arf"
+    UNKNOWN = "unknown"  # not a report: never makes an event
+
+    @property
+    def source(self) -> EventSource:
+        """The source of the events this report makes; ValueError for UNKNOWN, which makes none."""
+        return EventSource(self.value)
+
+
 class Via(StrEnum):
     """How a report reached maild; kept apart from what it said (``EventSource``)."""
 

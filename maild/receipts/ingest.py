@@ -123,7 +123,7 @@ def ingest_report(
             message_id=match.message_id,
             kind=kind,
             at=mapping.event_time(report, result, queued_at=match.queued_at, received_at=now),
-            source=mapping.event_source(report.kind),
+            source=report.kind.source,
             record=mapping.status_record(report, result),
             detail=mapping.event_detail(report, result, matched_by=match.matched_by, ingest_source=source, ref=ref, received_at=now),
             natural_key=_natural_key(report, match.recipient_id, kind),

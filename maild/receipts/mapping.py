@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from maild.clock import iso
-from maild.core.events import EventKind, EventSource, Via
+from maild.core.events import EventKind, Via
 from maild.core.jsonvalue import to_json
 from maild.core.record import StatusRecord
 from maild.reports.model import RecipientResult, Report, ReportKind
@@ -138,20 +138,6 @@ def event_detail(
         "ref": ref,
         "received_at": iso(received_at),
     }
-
-
-_SOURCES = {
-    ReportKind.DSN: EventSource.DSN,
-    ReportKind.MDN: EventSource.MDN,
-    ReportKind.BOUNCE: EventSource.BOUNCE,
-    ReportKind.AUTOREPLY: EventSource.AUTOREPLY,
-    ReportKind.ARF: EventSource.ARF,
-}
-
-
-def event_source(kind: ReportKind) -> EventSource:
-    """What the world said: the kind of report an event comes from (UNKNOWN reports never make events)."""
-    return _SOURCES.get(kind, EventSource.BOUNCE)
 
 
 def via_of(name: str) -> Via | None:

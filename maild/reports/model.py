@@ -6,18 +6,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from maild.core.events import ReportKind as ReportKind  # defined beside EventSource, whose names it shares
 from maild.core.reasons import Reason
-
-
-class ReportKind(StrEnum):
-    DSN = "dsn"
-    MDN = "mdn"
-    BOUNCE = "bounce"
-    AUTOREPLY = "autoreply"
-    ARF = "arf"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
