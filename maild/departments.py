@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from maild.clock import iso
+from maild.core.jsonvalue import HIDDEN
 from maild.core.sqldb import Db
 
 
@@ -30,9 +31,11 @@ def receipts_enabled(db: Db, name: str | None, default: bool) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Switch:
-    """One change of a department's read-receipt switch: to what, when, by whom and from where."""
+    """One change of a department's read-receipt switch: to what, when, by whom and from where.
 
-    name: str
+    Shown in JSON under its department (`last_switch`), so without the name again."""
+
+    name: str = field(metadata=HIDDEN)
     receipts_enabled: bool
     at: str
     by: str | None  # the panel user or the API; None from the CLI (whoever runs it on the host)

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from maild import departments
 from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind, Via
-from maild.core.jsonvalue import INLINE
+from maild.core.jsonvalue import HIDDEN, INLINE
 from maild.core.record import EMPTY, Event, EventPlace, StatusRecord
 from maild.core.states import ReplyState, sql_list
 from maild.store import EnumColumn, indexed_upto
@@ -513,7 +513,7 @@ class DepartmentRow:
     receipts_enabled: bool
     explicit: bool  # False: follows tracking.receipts_default
     replies: int  # tracked messages that name it
-    updated_at: str | None
+    updated_at: str | None = field(metadata=HIDDEN)  # not in the API: last_switch says when, and by whom
     last_switch: departments.Switch | None = None  # who switched it last, when, to what (None: never switched)
 
 

@@ -10,6 +10,7 @@ from maild import clock, departments, logs
 from maild.cli.common import add_config_option, load_settings, print_json
 from maild.cli.visible import visible
 from maild.cli.status import open_read_side
+from maild.core.jsonvalue import to_json
 from maild.store import transaction
 
 log = logs.get("departments")
@@ -71,7 +72,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "departments": [
                     {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit,
                      "pixel": pixel.get(departments.key(d.name), False),
-                     "last_switch": _switch_json(switches.get(departments.key(d.name)))}
+                     "last_switch": to_json(switches.get(departments.key(d.name)))}
                     for d in listed
                 ],
             }
@@ -90,12 +91,6 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {receipts:<13}  {'on' if pixel.get(departments.key(d.name)) else 'off':<5}  {told}".rstrip())
     print(f"{'(others)':<{width}}  {'on' if default else 'off'} (tracking.receipts_default)")
     return 0
-
-
-def _switch_json(switch: departments.Switch | None) -> dict[str, object] | None:
-    if switch is None:
-        return None
-    return {"receipts_enabled": switch.receipts_enabled, "at": switch.at, "by": switch.by, "via": switch.via}
 
 
 def _operator() -> str | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from maild import clock, queue
 from maild.cli import common
+from maild.core.jsonvalue import JSONValue, encoder
 from maild.core.states import UNFINISHED_DELIVERY
 from maild.store import open_for_command, transaction
 from maild.core.sqldb import Db
@@ -69,10 +70,9 @@ def _guard(args: argparse.Namespace, action: Callable[[], int]) -> int:
         return 1
 
 
-def _entry_json(entry: queue.QueueEntry, now: Any) -> dict[str, Any]:
-    data = asdict(entry)
-    data["age_seconds"] = entry.age_seconds(now)
-    return data
+def _entry_json(entry: queue.QueueEntry, now: datetime) -> dict[str, JSONValue]:
+    """The entry as the one encoder writes it, with its age at `now` (not a field: it changes as you look)."""
+    return {**encoder(queue.QueueEntry)(entry), "age_seconds": entry.age_seconds(now)}
 
 
 def _age(seconds: int) -> str:

@@ -119,21 +119,13 @@ async def tickets(request: web.Request) -> web.Response:
     return web.json_response({"tickets": body})
 
 
-def _department_json(d: queries.DepartmentRow) -> dict[str, object]:
-    last = d.last_switch
-    switched = None if last is None else {"receipts_enabled": last.receipts_enabled, "at": last.at, "by": last.by,
-                                          "via": last.via}
-    return {"name": d.name, "receipts_enabled": d.receipts_enabled, "explicit": d.explicit, "replies": d.replies,
-            "last_switch": switched}
-
-
 async def department_list(request: web.Request) -> web.Response:
     default = _default(request)
     configured = set(request.app[SETTINGS].tracking.sender_departments.values())
     rows = await request.app[STORE].read(
         lambda db: queries.department_overview(db, configured=configured)
     )
-    return web.json_response({"default": default, "departments": [_department_json(d) for d in rows]})
+    return web.json_response({"default": default, "departments": [to_json(d) for d in rows]})
 
 
 async def department_switch(request: web.Request) -> web.Response:

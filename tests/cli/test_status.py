@@ -125,6 +125,7 @@ def test_departments_list_shows_explicit_seen_and_default(site, capsys) -> None:
     assert switches["Billing"] is None and switches["Sales"] is None  # never switched: they follow the default
     legal = switches["Legal"]
     assert (legal["receipts_enabled"], legal["via"]) == (False, "cli") and legal["at"].endswith("Z")
+    assert sorted(legal) == ["at", "by", "receipts_enabled", "via"]
     assert listed == {
         "default": True,
         "departments": [

@@ -48,6 +48,11 @@ async def test_departments_listed_and_switched_through_the_api(api) -> None:  # 
     async with client.get("/v1/departments") as r:
         rows = {d["name"].casefold(): d for d in (await r.json())["departments"]}
     assert rows["sales"]["receipts_enabled"] is False and rows["sales"]["replies"] == 1
+    # the fields docs/openapi.json names, and the switch under its department without the name again
+    assert list(rows["sales"]) == ["name", "receipts_enabled", "explicit", "replies", "last_switch"]
+    assert rows["sales"]["last_switch"]["receipts_enabled"] is False and rows["sales"]["last_switch"]["via"] == "api"
+    assert sorted(rows["sales"]["last_switch"]) == ["at", "by", "receipts_enabled", "via"]
+    assert rows["billing"]["last_switch"] is None
 
 
 async def test_a_bad_switch_body_is_400_and_changes_nothing(api) -> None:  # noqa: F811
