@@ -21,6 +21,7 @@ from maild import clock, config, departments, liblogs, logs, metrics, retention,
 from maild.config import Settings
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.core.stats import SourceStats
+from maild.delivery.journal import OutcomeJournal, beside
 from maild.delivery.scheduler import Scheduler
 from maild.errors import MaildError
 from maild.http.app import HttpServer, build_app, start_http
@@ -58,6 +59,7 @@ class Daemon:
     store: Store | None = None
     keys: tokens.KeySet | None = None
     delivery: Scheduler | None = None
+    journal: OutcomeJournal | None = None  # kept across the schedulers a reload builds
     intake: IntakeServer | None = None
     ingestor: Ingestor | None = None
     sources: list[Source] = field(default_factory=list)
@@ -81,7 +83,8 @@ class Daemon:
             await asyncio.to_thread(load_secret, s.web.embed_key_file, "web.embed_key_file")  # the panel's embed key
         self.store = Store(s.store.path, busy_timeout=s.store.busy_timeout, receipts_default=s.tracking.receipts_default)
         await asyncio.to_thread(self.store.open)
-        self.delivery = Scheduler(s, self.store, self.keys)
+        self.journal = await asyncio.to_thread(OutcomeJournal(beside(s.store.path)).open)
+        self.delivery = Scheduler(s, self.store, self.keys, journal=self.journal)
         self._spawn(self.delivery.run(), "delivery")
         self.webhooks = WebhookDispatcher(s, self.store)
         self._spawn(self.webhooks.run(), "webhooks")
@@ -239,6 +242,8 @@ class Daemon:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
+        if self.journal is not None:
+            self.journal.close()
         log.info("maild_stopped")
 
 
@@ -294,7 +299,7 @@ class Daemon:
                 log.info("delivery_restarting")
                 assert self.store is not None  # a running delivery has its store
                 await self.delivery.stop(settings.service.stop_timeout)
-                self.delivery = Scheduler(settings, self._open_store(), keys)
+                self.delivery = Scheduler(settings, self._open_store(), keys, journal=self.journal)
                 self._spawn(self.delivery.run(), "delivery")
                 if self.intake is not None:
                     self.intake.handler.on_spooled = self.delivery.wake

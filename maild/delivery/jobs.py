@@ -137,6 +137,26 @@ def record_outcomes(db: Db, outcomes: list[Outcome], now: datetime) -> int:
     return finish_messages(db, {o.message for o in outcomes}, now)
 
 
+def record_replayed(db: Db, outcomes: list[Outcome], now: datetime) -> int:
+    """Record outcomes an earlier run kept in the outcome journal; returns how many still had their recipient.
+
+    Recording one twice changes nothing (events have natural keys; a finished
+    recipient is not updated). A recipient gone meanwhile (`maild forget`) is
+    skipped: its outcome has no one left to belong to.
+    """
+    wanted = sorted({o.recipient for o in outcomes})
+    present: set[int] = set()
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        present.update(
+            r[0] for r in db.execute(f"SELECT id FROM recipients WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+        )
+    kept = [o for o in outcomes if o.recipient in present]
+    if kept:
+        record_outcomes(db, kept, now)
+    return len(kept)
+
+
 
 
 def finish_messages(db: Db, message_ids: set[int], now: datetime) -> int:

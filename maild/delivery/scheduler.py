@@ -5,7 +5,9 @@ outcome is committed, so whatever is in flight at a crash is sent again after
 restart. An in-memory set of in-flight recipient ids keeps one copy from being
 picked twice while it is on its way. An outcome the store could not record
 stays in flight (maild.delivery.unrecorded): written again, never sent again,
-and nothing new is picked until it is written.
+and nothing new is picked until it is written; it is also kept in the outcome
+journal (maild.delivery.journal), which the next run records before it picks
+anything, so a crash or a stop during an outage sends none of those again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from maild.core.states import DeliveryState
 from maild.core.stats import DeliveryStats
 from maild.delivery import copies, jobs, transport
 from maild.delivery.copies import Copy
+from maild.delivery.journal import OutcomeJournal
 from maild.delivery.outcome import Outcome, RetryPolicy, decide
 from maild.delivery.transport import Answer, Transport
 from maild.delivery.unrecorded import Unrecorded
@@ -49,6 +52,7 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] = clock.now,
         transport_: Transport | None = None,
+        journal: OutcomeJournal | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -62,6 +66,8 @@ class Scheduler:
         self._in_flight: set[int] = set()
         self._finished_while_picking: set[int] | None = None
         self.unrecorded = Unrecorded()
+        self.journal = journal
+        self._journal_waiting = 0  # outcomes of an earlier run, in the journal, not yet in the store
         self._record_retry: asyncio.Task[None] | None = None
         self._ratelog = RateLog(interval=30.0)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -80,13 +86,15 @@ class Scheduler:
     def stats(self) -> DeliveryStats:
         c = self._counts
         return DeliveryStats(
-            len(self._in_flight), c["accepted"], c["deferred"], c["failed"], c["attempts"], len(self.unrecorded)
+            len(self._in_flight), c["accepted"], c["deferred"], c["failed"], c["attempts"],
+            len(self.unrecorded) + self._journal_waiting,
         )
 
     async def run(self) -> None:
         """Deliver until stop(): on every wake() and every delivery.poll_interval."""
         interval = self.settings.delivery.poll_interval
         log.info("delivery_started", upstream=str(self.settings.delivery.upstream), concurrency=self.settings.delivery.concurrency)
+        await self._replay_journal()
         while not self._stopping:
             self._wake.clear()
             try:
@@ -122,14 +130,17 @@ class Scheduler:
             self._record_retry.cancel()
             await asyncio.gather(self._record_retry, return_exceptions=True)
         if self.unrecorded and not await self._write_unrecorded():
-            # The spool still says queued: these go out again after the restart (at-least-once).
-            log.error("delivery_outcomes_unrecorded_at_stop", outcomes=len(self.unrecorded), error=self.unrecorded.last_error)
+            if self.unrecorded.all_journaled():  # the next run records them before it sends anything
+                log.warning("delivery_outcomes_kept_in_journal", outcomes=len(self.unrecorded), error=self.unrecorded.last_error)
+            else:  # the spool still says queued: these go out again after the restart (at-least-once)
+                log.error("delivery_outcomes_unrecorded_at_stop", outcomes=len(self.unrecorded), error=self.unrecorded.last_error)
         await self.transport.close()
         log.info("delivery_stopped")
 
     async def deliver_due(self) -> int:
         """One pass: send everything due now and wait for the outcomes; returns the number of copies attempted."""
         attempted = 0
+        await self._replay_journal()
         while True:
             started = await self._start_due(limit=self.settings.delivery.batch_size)
             if not started:
@@ -141,7 +152,7 @@ class Scheduler:
     # ------------------------------------------------------------ picking
 
     async def _start_due(self, limit: int | None = None) -> list[asyncio.Task[None]]:
-        if self.unrecorded:  # the store cannot take outcomes: send nothing more until it takes these
+        if self.unrecorded or self._journal_waiting:  # the store cannot take outcomes: send nothing until it takes these
             return []
         room = self._max_pending - len(self._tasks) if limit is None else limit
         if room <= 0:
@@ -209,7 +220,8 @@ class Scheduler:
                 log.error("delivery_record_failed", queue_id=copy.queue_id, error=str(exc), recipients=len(ids))
                 if not self.unrecorded:
                     log.warning("delivery_paused", reason="store cannot record outcomes")
-                self.unrecorded.hold(copy, outcomes, exc)
+                journaled = self.journal is not None and self.journal.append(outcomes)
+                self.unrecorded.hold(copy, outcomes, exc, journaled=journaled)
                 held = True
                 self._start_record_retry()
                 return
@@ -232,7 +244,8 @@ class Scheduler:
 
     async def _write_unrecorded(self) -> bool:
         """One write of every held outcome; on success they are released and counted, and delivery resumes."""
-        everything = self.unrecorded.outcomes()
+        held_now = self.unrecorded.snapshot()
+        everything = [o for h in held_now for o in h.outcomes]
         if not everything:
             return True
         try:
@@ -246,11 +259,54 @@ class Scheduler:
             )
             return False
         waited = self.unrecorded.oldest_seconds()
-        for held in self.unrecorded.take():
+        self.unrecorded.take(held_now)
+        self._rejournal()
+        for held in held_now:
             self._count(held.copy, list(held.outcomes))
             self._release([r.id for r in held.copy.recipients])
+        if self.unrecorded:  # answered while that write ran: the retry records them
+            self._start_record_retry()
+            return False
         log.info("delivery_resumed", recorded=len(everything), waited_seconds=round(waited, 1))
         return True
+
+    def _rejournal(self) -> None:
+        """The journal holds exactly what is still held: cleared, then what waits is written to it again."""
+        if self.journal is None:
+            return
+        self.journal.clear()
+        for held in self.unrecorded.snapshot():
+            self.journal.append(held.outcomes)
+
+    async def _replay_journal(self) -> None:
+        """Record what an earlier run could not, before anything is picked: those copies must not go out again."""
+        if self.journal is None:
+            return
+        pending = list(self.journal.pending())
+        if not pending:
+            return
+        self._journal_waiting = len(pending)
+        log.warning("delivery_journal_replaying", outcomes=len(pending), path=str(self.journal.path))
+        attempt = 0
+        while not self._stopping:
+            try:
+                recorded = await self.store.write(lambda db: jobs.record_replayed(db, pending, self.clock()))
+            except Exception as exc:
+                attempt += 1
+                self._ratelog.emit(
+                    "journal_replay", log.error, "delivery_journal_replay_failed", outcomes=len(pending), error=str(exc),
+                )
+                try:  # stop() sets the wake, so a stop does not wait for the backoff
+                    async with asyncio.timeout(backoff(attempt, RECORD_RETRY_FIRST, RECORD_RETRY_MAX)):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                continue
+            self.journal.clear()
+            self._journal_waiting = 0
+            log.info("delivery_journal_replayed", outcomes=len(pending), recorded=recorded)
+            return
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         """Store outcomes; those of copies finishing in the same loop turn share one write job.

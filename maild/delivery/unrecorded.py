@@ -7,9 +7,12 @@ The scheduler keeps such a copy's recipients out of every pick while its
 outcome waits here, pauses picking new work while anything waits, and writes
 the lot again with backoff until the store takes it.
 
-Only a crash while outcomes wait here can still cost a duplicate: the spool
-says queued, so the copy is sent again after the restart (at-least-once, as
-for a crash in flight).
+Memory does not survive a crash or a stop, so each held outcome is also
+written to the outcome journal (maild.delivery.journal), space allocated before
+the disk filled, and replayed into the store before the next run picks
+anything. Only an outcome the journal could not take either (it was full, or
+could not be allocated) can still cost a duplicate after a crash: the spool
+says queued, so that copy is sent again (at-least-once, as for a crash in flight).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Held:
     copy: Copy
     outcomes: tuple[Outcome, ...]
     since: float  # monotonic
+    journaled: bool = False  # also in the outcome journal: survives a crash or a stop
 
 
 @dataclass
@@ -37,8 +41,8 @@ class Unrecorded:
     failures: int = 0  # write attempts that failed since the first outcome was held
     last_error: str | None = None
 
-    def hold(self, copy: Copy, outcomes: list[Outcome], error: BaseException) -> None:
-        self._held.append(Held(copy, tuple(outcomes), time.monotonic()))
+    def hold(self, copy: Copy, outcomes: list[Outcome], error: BaseException, *, journaled: bool = False) -> None:
+        self._held.append(Held(copy, tuple(outcomes), time.monotonic(), journaled))
         self.last_error = str(error)
 
     def __len__(self) -> int:
@@ -56,11 +60,19 @@ class Unrecorded:
     def outcomes(self) -> list[Outcome]:
         return [o for h in self._held for o in h.outcomes]
 
-    def take(self) -> list[Held]:
-        """Everything held, now recorded: the caller releases and counts them."""
-        held, self._held = self._held, []
-        self.failures, self.last_error = 0, None
-        return held
+    def snapshot(self) -> list[Held]:
+        """What is held now: the next write records these (copies answered during that write are held after them)."""
+        return list(self._held)
+
+    def take(self, written: list[Held]) -> None:
+        """These are recorded now: no longer held (the caller releases and counts them)."""
+        done = {id(h) for h in written}
+        self._held = [h for h in self._held if id(h) not in done]
+        if not self._held:
+            self.failures, self.last_error = 0, None
+
+    def all_journaled(self) -> bool:
+        return all(h.journaled for h in self._held)
 
     def oldest_seconds(self) -> float:
         return time.monotonic() - min(h.since for h in self._held) if self._held else 0.0

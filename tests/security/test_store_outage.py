@@ -3,7 +3,8 @@
 The attack reproduced: an outcome that could not be committed (another writer
 holding the lock, a full disk) used to put the copy in a 60 s cooldown and send
 it again, and the next copies went out meanwhile: 4 copies of each message in
-3.5 minutes of a full disk.
+3.5 minutes of a full disk. Held outcomes also go to the outcome journal, so a
+crash or a stop during the outage does not send those copies again either.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from maild import metrics
+from maild.delivery.journal import OutcomeJournal
 from maild.delivery.scheduler import Scheduler
 from maild.store import Store
 from tests.delivery.conftest import KEYS, FakeClock, UpstreamServer, enqueue, make_settings
@@ -86,6 +88,77 @@ async def _outage_then_recovery(
         await asyncio.gather(runner, return_exceptions=True)
 
 
+async def _crash_during_outage_then_restart(
+    tmp_path: Path, upstream: UpstreamServer, store: Store, break_store: Callable[[], None],  # noqa: F811
+    mend_store: Callable[[], None], *, stop: bool = False,
+) -> None:
+    n_messages = 20
+    for n in range(n_messages):
+        await enqueue(store, [f"user{n}@example.net"])
+    settings = make_settings(
+        tmp_path, f"smtp://127.0.0.1:{upstream.port}", concurrency=2, batch_size=2, poll_interval="0.05s"
+    )
+    where = tmp_path / "maild.db-outcomes"
+    journal = OutcomeJournal(where, size=256 * 1024).open()  # as the daemon does, before anything fills the disk
+    d = Scheduler(settings, store, KEYS, clock=FakeClock(), journal=journal)
+    break_store()
+    runner = asyncio.create_task(d.run())
+    await until(lambda: d.stats().unrecorded >= 1, what="the first outcome held")
+    await until(lambda: d.stats().in_flight == d.stats().unrecorded, what="copies on the wire answered")
+    sent = len(upstream.received)
+    held = d.stats().unrecorded
+    assert 0 < sent < n_messages and held == sent
+    if stop:  # a stop while the store still cannot write: the last write fails, the journal keeps them
+        await d.stop(1)
+        runner.cancel()
+    else:  # kill -9: the scheduler's memory is gone and nothing more is said to the store
+        for task in [runner, *d._tasks, *([d._record_retry] if d._record_retry else [])]:
+            task.cancel()
+        await d.transport.close()
+    await asyncio.gather(runner, return_exceptions=True)
+    journal.close()
+    assert await states(store) == ["queued"] * n_messages  # the store knows nothing of what was sent
+    mend_store()
+
+    again = OutcomeJournal(where, size=256 * 1024).open()
+    assert len(again.pending()) == held
+    d2 = Scheduler(settings, store, KEYS, clock=FakeClock(), journal=again)
+    runner2 = asyncio.create_task(d2.run())
+    try:
+        await until(lambda: len(upstream.received) >= n_messages, what="the rest delivered after the restart")
+        await until(lambda: d2.stats().in_flight == 0 and d2.stats().accepted == n_messages - sent, what="outcomes recorded")
+        assert await states(store) == ["accepted"] * n_messages
+        # each recipient exactly once: the copies answered before the crash were not sent again
+        assert sorted(r.rcpt_tos[0] for r in upstream.received) == sorted(f"user{n}@example.net" for n in range(n_messages))
+        assert again.pending() == ()
+        events = await store.read(lambda db: db.execute(
+            "SELECT count(*) FROM events WHERE kind = 'accepted'").fetchone()[0])
+        assert events == n_messages  # the replayed ones once each, with the others
+    finally:
+        await d2.stop(5)
+        runner2.cancel()
+        await asyncio.gather(runner2, return_exceptions=True)
+        again.close()
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["kill", "stop"])
+async def test_a_crash_or_stop_while_the_lock_is_held_sends_nothing_again_after_the_restart(
+    tmp_path, upstream, stop  # noqa: F811
+):
+    store = Store(tmp_path / "maild.db", busy_timeout=0.2).open()
+    other = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
+    try:
+        await _crash_during_outage_then_restart(
+            tmp_path, upstream, store,
+            break_store=lambda: other.execute("BEGIN IMMEDIATE"),
+            mend_store=lambda: other.execute("ROLLBACK"),
+            stop=stop,
+        )
+    finally:
+        other.close()
+        store.close()
+
+
 async def test_another_writer_holding_the_lock_pauses_delivery_without_a_resend(tmp_path, upstream):  # noqa: F811
     store = Store(tmp_path / "maild.db", busy_timeout=0.2).open()
     other = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
@@ -144,6 +217,23 @@ async def test_a_full_disk_pauses_delivery_without_a_resend_and_records_everythi
             small_disk, upstream, store,
             break_store=break_store,
             mend_store=lambda: filler[0].unlink(),
+        )
+    finally:
+        store.close()
+
+
+async def test_a_crash_while_the_disk_is_full_sends_nothing_again_after_the_restart(small_disk, upstream):  # noqa: F811
+    store = Store(small_disk / "maild.db", busy_timeout=0.2).open()
+    filler: list[Path] = []
+
+    def break_store() -> None:
+        with sqlite3.connect(small_disk / "maild.db") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        filler.append(fill(small_disk))
+
+    try:
+        await _crash_during_outage_then_restart(
+            small_disk, upstream, store, break_store=break_store, mend_store=lambda: filler[0].unlink(),
         )
     finally:
         store.close()
