@@ -2,7 +2,7 @@
 
 The fixtures in tests/data/lhost follow each MTA's bounce templates (qmail-send's, Exim's deliver.c and
 default warning message, OpenSMTPD's smtpd/bounce.c, Sendmail's savemail.c warning, Gmail's notice text, Exchange Online's NDR,
-Courier's module.dsn (dsn.C and its dsnheader/dsnfailed/dsndelayed/dsnfooter texts), Yahoo's qmail-derived "Failure Notice"
+fml 4's kern/fml.pl notices (its deny text, its loop alert), Courier's module.dsn (dsn.C and its dsnheader/dsnfailed/dsndelayed/dsnfooter texts), Yahoo's qmail-derived "Failure Notice"
 with "Remote host said:" and the bracketed command, Amazon SES's email feedback whose Diagnostic-Code wraps the remote's
 reply "5.1.0 - Unknown address error 550-'...'"), or
 are real Exim, Sendmail or OpenSMTPD output (exim-real-*, sendmail-real-*, opensmtpd-real-*, kept by
@@ -90,6 +90,10 @@ EXPECTED = {
         ("nobody@remote.example.net", "failed", "5.1.1", "userunknown"),
         ("quota@remote.example.net", "failed", "4.2.2", "mailboxfull"),
     ]),
+    # fml 4 (kern/fml.pl): the list refused a post from a non-member (RejectHandler and its deny text), or dropped
+    # it as a loop (DupMessageIdP); the list address bounced, for good (fml never retries), with no code of its own.
+    "fml-not-member.eml": ("fml", [("staff@lists.example.org", "failed", None, "rejected")]),
+    "fml-loop-alert.eml": ("fml", [("staff@lists.example.org", "failed", "5.4.6", "systemerror")]),
 }
 
 
@@ -159,6 +163,16 @@ def test_an_explicit_action_field_is_kept_over_the_notices_words() -> None:
     report = parse(mail.dsn(TOKEN, "alice@example.net", action="delayed", status="4.4.1"))
     assert "dialect postfix" in report.problems
     assert [(r.address, r.action) for r in report.recipients] == [("alice@example.net", "delayed")]
+
+
+def test_a_post_that_fml_distributes_is_not_its_notice() -> None:
+    # A list member's message quoting fml's refusal, as the list sends it out: X-MLServer, but its author's Message-ID.
+    raw = (DATA / "fml-not-member.eml").read_bytes()
+    raw = raw.replace(b"Message-Id: <202412021810.FML4711.staff@lists.example.org>", b"Message-Id: <abc123@mail.example.com>")
+    raw = raw.replace(b"From: staff-admin@lists.example.org", b"From: Ann <ann@example.com>")
+    report = parse(raw)
+    assert not any(p.startswith("dialect") for p in report.problems)
+    assert not [r for r in report.recipients if r.bounced]
 
 
 def test_real_opensmtpd_success_notice_reports_the_relayed_recipient() -> None:

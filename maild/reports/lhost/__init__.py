@@ -9,7 +9,8 @@ after all dialects and stay the last resort for formats nobody wrote a module fo
 
 Registered: OpenSMTPD, Yahoo (qmail's layout, Yahoo's headers), qmail, Exim, Postfix, Sendmail, Courier, Gmail,
 Exchange/Office 365, Amazon SES (its email feedback; its JSON through SNS via ``maild.reports.ses``, which also
-stays a generic detector for JSON that arrives with other headers).
+stays a generic detector for JSON that arrives with other headers), and the fml mailing-list manager's refusals
+and loop alerts.
 
 Adding an MTA is one module here (``NAME``, ``matches``, ``parse``) registered in ``DIALECTS``, plus its
 fixtures in tests/data/lhost with the expected results from the scenario that produced them.
@@ -20,7 +21,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from maild.reports.context import Context, Finding
-from maild.reports.lhost import amazonses, courier, exchange, exim, gmail, opensmtpd, postfix, qmail, sendmail, yahoo
+from maild.reports.lhost import amazonses, courier, exchange, exim, fml, gmail, opensmtpd, postfix, qmail, sendmail, yahoo
 
 
 class Dialect(Protocol):
@@ -35,7 +36,7 @@ class Dialect(Protocol):
 
 # Order matters only where two dialects could claim the same headers; the more specific comes first.
 # Yahoo's notices are qmail's layout with Yahoo's headers: Yahoo first.
-DIALECTS: tuple[Dialect, ...] = (opensmtpd, yahoo, qmail, exim, postfix, sendmail, courier, gmail, exchange, amazonses)
+DIALECTS: tuple[Dialect, ...] = (opensmtpd, yahoo, qmail, exim, postfix, sendmail, courier, gmail, exchange, amazonses, fml)
 
 
 def detect(ctx: Context) -> Finding | None:
