@@ -5,7 +5,8 @@ so a 4.x.x code in a failure notice does not make it a delay: qmail's "This is a
 given up", Exim's "retry timeout exceeded", Gmail's "failed permanently" say failed. A delay warning may
 quote a 5.x.x reply from one of several hosts while the message stays queued: OpenSMTPD's "only a
 temporary failure report", Gmail's "Message will be retried", Sendmail's "Warning: could not send message
-for past 4 hours" say delayed. When a notice says both (a digest of several recipients), neither wins and
+for past 4 hours" (its subject; a bare "Warning:" says nothing, MDaemon heads failures with it), Exim's
+"Delivery attempts will continue for some time" say delayed. When a notice says both (a digest of several recipients), neither wins and
 the code decides.
 """
 
@@ -24,13 +25,14 @@ class Retry(StrEnum):
 
 
 _KEEPS_TRYING_SUBJECT = lazy(
-    r"\bdelay|warning|will retry|still (?:being )?tr|not yet been delivered|temporar|verzögert|retard|\(delay\)", re.I,
+    r"\bdelay|could not (?:send|deliver) (?:the )?message for (?:the )?past|will retry|still (?:being )?tr|not yet been delivered|temporar|verzögert|retard|\(delay\)", re.I,
 )
 _KEEPS_TRYING = lazy(
     r"will (?:be )?(?:re)?tr(?:y|ied)|still (?:be(?:ing)? )?tr(?:y|ied)|no action is required|delivery (?:has been|is) delayed|"
     r"not yet been delivered|will continue (?:to )?try|further attempts|warning message only|this is only a warning|"
     r"only a temporary failure|temporary failure report|(?:do not|don't) need to re-?send|kept in the queue|"
-    r"has been delayed|retry (?:will|again) (?:be made|in)|will be attempted again|is still being tried",
+    r"has been delayed|retry (?:will|again) (?:be made|in)|will be attempted again|is still being tried|"
+    r"delivery attempts will continue|will continue to try to deliver",
     re.I,
 )
 _GAVE_UP = lazy(

@@ -15,6 +15,12 @@ SAYINGS = [
     ("Delivery status notification: temporary failure", "Please note that this is only a temporary failure report.", Retry.KEEPS_TRYING),
     ("Delivery Status Notification (Delay)", "Message will be retried for 2 more day(s)", Retry.KEEPS_TRYING),
     ("Warning: could not send message for past 4 hours", "The original message was received at ...", Retry.KEEPS_TRYING),
+    # Exim's delay warning (deliver.c): "No action is required on your part. Delivery attempts will continue for some time".
+    ("Warning: message 1L7v7Z-00025a-Qx delayed 24 hours", "Delivery attempts will continue for\nsome time", Retry.KEEPS_TRYING),
+    ("Delivery failure notification", "could not be delivered to the following recipients:\na@b.example\n"
+     "Delivery attempts will continue to be made for 5 day(s).", Retry.KEEPS_TRYING),
+    # "Warning" alone in a subject does not say the message is still queued: the text must.
+    ("Warning: a@b.example - User unknown!", "a@b.example - no such user here.", None),
     ("Undelivered Mail Returned to Sender", "I'm sorry to have to inform you that your message could not be delivered", None),
     # A digest that says both: neither wins, the code decides.
     ("Delivery report", "a@b: permanent error\nc@d: this is only a warning, will be retried", None),
