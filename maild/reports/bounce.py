@@ -11,7 +11,7 @@ from maild.core.reasons import Reason
 from maild.reports import mime, retrying
 from maild.reports.candidates import failed_addresses
 from maild.reports.context import Context, Finding
-from maild.reports.dsn import status_of
+from maild.reports.dsn import failure_status_of
 from maild.reports.model import RecipientResult, ReportKind
 
 BOUNCE_SENDER = lazy(
@@ -155,7 +155,7 @@ def _recipient(address: str, text: str, retry: retrying.Retry | None) -> Recipie
 
 def recipient(address: str, segment: str, text: str, retry: retrying.Retry | None) -> RecipientResult:
     """One failed or delayed recipient from the lines about it (``segment``) within the notice's failure text."""
-    status = status_of(segment, text)
+    status = failure_status_of(segment, text)
     reply = _REPLY_CODE.search(segment) or _REPLY_CODE.search(text)
     diagnostic = " ".join(line.strip() for line in segment.splitlines() if line.strip())[:1000] or None
     # The lines about this address first: cheaper, and right when one bounce reports several reasons.

@@ -88,6 +88,21 @@ def status_of(*texts: str | None) -> str | None:
     return None
 
 
+def failure_status_of(*texts: str | None) -> str | None:
+    """status_of, passing over the codes of success replies: a transcript quotes the replies that accepted the
+    address (Postfix's "Out: 250 2.1.5 Ok" after RCPT TO) before the one that failed it."""
+    for text in texts:
+        if text:
+            for match in STATUS_CODE.finditer(text):
+                if match.group(1) == "2" and _SUCCESS_REPLY.search(text, max(0, match.start() - 5), match.start()):
+                    continue
+                return f"{match.group(1)}.{int(match.group(2))}.{int(match.group(3))}"
+    return None
+
+
+_SUCCESS_REPLY = lazy(r"(?<!\d)2\d\d[ -]$")
+
+
 # A code right after the remote server's three-digit reply ("550-'5.7.1", "552 5.2.2"): the remote's own words.
 _REPLY_STATUS = lazy(r"(?<!\d)([245])\d\d[ -]['\"(#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 # Codes a reporting MTA writes when it only knows the outcome: "5.0.0 failed", "4.4.7 expired", "5.1.0 address error".

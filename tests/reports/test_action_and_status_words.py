@@ -57,3 +57,14 @@ def test_words_decide_before_the_code(retry: Retry | None, status: str | None, e
 )
 def test_status_comes_from_the_remote_reply_when_the_field_is_a_summary(status: str | None, diagnostic: str, expected: str) -> None:
     assert remote_status(status, diagnostic) == expected
+
+
+def test_a_session_transcript_takes_the_failing_reply_not_the_accepting_one() -> None:
+    # Postfix smtpd's postmaster notice (smtpd_chat.c: "Transcript of session follows.", " In:  "/" Out: " lines):
+    # RCPT TO was accepted with 250 2.1.5, then DATA failed with 451 4.3.0, which the client will retry.
+    from pathlib import Path
+
+    from maild.reports import parse
+
+    raw = (Path(__file__).resolve().parents[1] / "data" / "reports" / "postfix-smtpd-errors.eml").read_bytes()
+    assert [(r.address, r.action, r.status) for r in parse(raw).recipients] == [("alice@mx.example.org", "delayed", "4.3.0")]
