@@ -33,11 +33,15 @@ from pathlib import Path
 
 from maild.reports import parse
 
-# Reached when set: recall 0.987, precision 0.993, status 0.991, action 0.957, reason 0.916 (293/320); each threshold
-# sits a little below so a real regression fails. Action was 0.961 before OpenSMTPD's "Envelope expired" notices were
-# read as failures: three expectations here (Sisimai's reading of the delay template) say delayed, while a real
-# OpenSMTPD 6.8 run (tests/e2e/test_opensmtpd_notices.py) shows the envelope dropped.
-THRESHOLDS = {"recall": 0.98, "precision": 0.99, "status_accuracy": 0.98, "action_accuracy": 0.955, "reason_accuracy": 0.90}
+# Reached when set (issue 10, second pass): recall 0.991 (443/447), precision 0.993 (443/446), status 0.996 (233/234),
+# action 0.959 (423/441), reason 0.916 (295/322); each threshold is the measured figure rounded down, so losing one
+# recipient fails. What the remaining misses are: all 18 action misses are Sisimai's reading,
+# not the notice's (Sisimai 4.25 sets Action "delayed" for any recipient whose reason is "expired" and whose notice has
+# no Action field, Sisimai/Data.pm, although those notices say "giving up", "permanent error", "failed permanently";
+# its "failed" for OpenSMTPD's and Gmail's delay warnings); the three extras are the same Postfix shape read two ways by
+# the two oracles (flufl's dsn_17 wants the Original-Recipient where Sisimai's rfc3464-09 wants the Final-Recipient),
+# Sisimai's Final-Recipient at a dotless host, and a Domino notice whose text and fields name different domains.
+THRESHOLDS = {"recall": 0.991, "precision": 0.993, "status_accuracy": 0.995, "action_accuracy": 0.959, "reason_accuracy": 0.916}
 
 
 @dataclass
