@@ -93,6 +93,7 @@ EXPECTED = {
     # fml 4 (kern/fml.pl): the list refused a post from a non-member (RejectHandler and its deny text), or dropped
     # it as a loop (DupMessageIdP); the list address bounced, for good (fml never retries), with no code of its own.
     "fml-not-member.eml": ("fml", [("staff@lists.example.org", "failed", None, "rejected")]),
+    "fml-not-member-ja.eml": ("fml", [("staff@lists.example.org", "failed", None, "rejected")]),
     "fml-loop-alert.eml": ("fml", [("staff@lists.example.org", "failed", "5.4.6", "systemerror")]),
 }
 

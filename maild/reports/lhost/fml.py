@@ -5,7 +5,8 @@ a Message-Id of its own making ("<TIME.FMLPID.LIST>", where a distributed post k
 looping message under "Original mail as follows:". The sentence that names the list is fml's own:
 
 * a post from a non-member (RejectHandler): Subject "You ADDRESS are not member (LIST)", the deny file's text
-  "You are not a member of this mailing list <LIST>." (drafts/deny); the poster's address was refused;
+  "You are not a member of this mailing list <LIST>." (drafts/deny, or its Japanese text "... <LIST> のメンバー
+  ではありません"); the poster's address was refused;
 * a loop (DupMessageIdP, the X-ML-Info check): Subject "Loop Alert: ...", "Duplicated Message-ID in <LIST>."
   or "fml <LIST> has detected a loop condition"; the list dropped the copy.
 
@@ -27,7 +28,12 @@ from maild.reports.model import RecipientResult, ReportKind
 
 NAME = "fml"
 _MARKER = lazy(r"^[ \t]*original mail as follows:", re.I | re.M)
-_NOT_MEMBER = lazy(rf"you are not a member of this mailing list <({ADDRESS_PATTERN})>", re.I)
+# The deny text in English and in Japanese (fml's default LANGUAGE; the notice is then ISO-2022-JP).
+_NOT_MEMBER = lazy(
+    rf"you are not a member of this mailing list <({ADDRESS_PATTERN})>|"
+    rf"\u30e1\u30fc\u30ea\u30f3\u30b0\u30ea\u30b9\u30c8\s*<({ADDRESS_PATTERN})>\s*\u306e\u30e1\u30f3\u30d0\u30fc\u3067\u306f\u3042\u308a\u307e\u305b\u3093",
+    re.I,
+)
 _LOOP = lazy(rf"duplicated message-id in <({ADDRESS_PATTERN})>|fml <({ADDRESS_PATTERN})> has detected a loop condition", re.I)
 _LOOP_STATUS = "5.4.6"  # RFC 3463: routing loop detected
 
@@ -41,7 +47,7 @@ def matches(ctx: Context) -> bool:
 def parse(ctx: Context) -> Finding | None:
     text = blocks.before(ctx.body_text[:20000], _MARKER)
     if match := _NOT_MEMBER.search(text):
-        return _finding(match.group(1), Reason.REJECTED, REASON_TABLE[Reason.REJECTED].default_status, match.group(0))
+        return _finding(match.group(1) or match.group(2), Reason.REJECTED, REASON_TABLE[Reason.REJECTED].default_status, match.group(0))
     if match := _LOOP.search(text):
         return _finding(match.group(1) or match.group(2), Reason.SYSTEMERROR, _LOOP_STATUS, match.group(0))
     return None
