@@ -202,38 +202,37 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+class FullDisk:
+    """Fills the small disk (after an empty WAL, so the store's next write needs new space) and frees it again."""
+
+    def __init__(self, disk: Path) -> None:
+        self.disk = disk
+        self.filler: Path | None = None
+
+    def fill(self) -> None:
+        # WAL frames are reused after a checkpoint: start from an empty WAL so the next write needs new space
+        with sqlite3.connect(self.disk / "maild.db") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.filler = fill(self.disk)
+
+    def free(self) -> None:
+        assert self.filler is not None
+        self.filler.unlink()
+
+
 async def test_a_full_disk_pauses_delivery_without_a_resend_and_records_everything_after(small_disk, upstream):  # noqa: F811
     store = Store(small_disk / "maild.db", busy_timeout=0.2).open()
-    filler: list[Path] = []
-
-    def break_store() -> None:
-        # WAL frames are reused after a checkpoint: start from an empty WAL so the next write needs new space
-        with sqlite3.connect(small_disk / "maild.db") as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        filler.append(fill(small_disk))
-
+    disk = FullDisk(small_disk)
     try:
-        await _outage_then_recovery(
-            small_disk, upstream, store,
-            break_store=break_store,
-            mend_store=lambda: filler[0].unlink(),
-        )
+        await _outage_then_recovery(small_disk, upstream, store, break_store=disk.fill, mend_store=disk.free)
     finally:
         store.close()
 
 
 async def test_a_crash_while_the_disk_is_full_sends_nothing_again_after_the_restart(small_disk, upstream):  # noqa: F811
     store = Store(small_disk / "maild.db", busy_timeout=0.2).open()
-    filler: list[Path] = []
-
-    def break_store() -> None:
-        with sqlite3.connect(small_disk / "maild.db") as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        filler.append(fill(small_disk))
-
+    disk = FullDisk(small_disk)
     try:
-        await _crash_during_outage_then_restart(
-            small_disk, upstream, store, break_store=break_store, mend_store=lambda: filler[0].unlink(),
-        )
+        await _crash_during_outage_then_restart(small_disk, upstream, store, break_store=disk.fill, mend_store=disk.free)
     finally:
         store.close()
