@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from maild.core.lazyre import lazy
@@ -145,12 +146,49 @@ def _segment(address: str, text: str) -> str:
     if index < 0:
         return text[:2000]
     start = lower.rfind("\n", 0, index) + 1
-    lines = text[start:].splitlines()[:8]
-    return "\n".join(lines)
+    lines = text[start:].splitlines()[:16]
+    for n in range(1, min(len(lines), 8)):
+        if _PASTED_HEADER.match(lines[n]) and _PASTED_HEADER.match(_next_field(lines, n + 1)):
+            # The returned message's headers pasted right under the failure (Zoho, webmail gateways, notices
+            # without a marker): what they say (Content-Type, Received) is about our message, not the failure.
+            # Two header fields in a row: one alone may be the notice's own (indimail's "From: <a> RCPT: <b> ...").
+            return "\n".join(lines[:n])
+    return "\n".join(lines[:8])
+
+
+def _next_field(lines: list[str], n: int) -> str:
+    """The line that starts the next header field after a field's continuation lines ("" when there is none)."""
+    while n < len(lines) and lines[n][:1] in (" ", "\t"):
+        n += 1
+    return lines[n] if n < len(lines) else ""
+
+
+_FIELDS = r"(?:received|message-id|return-path|mime-version|content-type|content-transfer-encoding|dkim-signature|" \
+          r"x-[a-z0-9-]+|date|from|to|cc|subject|user-agent|references|in-reply-to)[ \t]*:(?!//)"
+# Two header fields in a row at the start of a line (continuation lines between them): a pasted header block.
+_PASTED_BLOCK = lazy(rf"^{_FIELDS}.*\n(?:[ \t].*\n)*{_FIELDS}", re.I | re.M)
+_PASTED_HEADER = lazy(_FIELDS, re.I)
+
+
+@functools.lru_cache(maxsize=4)
+def _before_pasted_headers(text: str) -> str:
+    """The failure text up to a header block of the returned message pasted after the first failed address
+    without a marker (a block before it is the notice's own summary, or a part whose headers a broken MIME
+    structure left in the text)."""
+    first = _first_address_line(text)
+    match = _PASTED_BLOCK.search(text, first + 1) if first >= 0 else None
+    return text[: match.start()] if match else text
+
+
+def _first_address_line(text: str) -> int:
+    at = text.find("@")
+    return text.find("\n", at) if at >= 0 else -1
 
 
 def _recipient(address: str, text: str, retry: retrying.Retry | None) -> RecipientResult:
-    return recipient(address, _segment(address, text), text, retry)
+    # The whole text is where the reason and code are looked for when the address's own lines say nothing:
+    # never in the returned message's headers (its Content-Type is not a content error).
+    return recipient(address, _segment(address, text), _before_pasted_headers(text), retry)
 
 
 def recipient(address: str, segment: str, text: str, retry: retrying.Retry | None) -> RecipientResult:
@@ -169,6 +207,11 @@ def recipient(address: str, segment: str, text: str, retry: retrying.Retry | Non
         klass = "4" if retry is retrying.Retry.KEEPS_TRYING or (retry is None and reply and reply.group(1) == "4") else "5"
         status = klass + DEFAULT_STATUS[reason][1:]
     action = retrying.action(retry, status)
+    temporary = status[0] == "4" if status else bool(reply and reply.group(1) == "4")
+    if retry is retrying.Retry.GAVE_UP and temporary and reason in (Reason.UNDEFINED, Reason.ONHOLD):
+        # The notice says it gave up, and what it last heard was temporary with nothing more precise: its
+        # retries ran out (as an RFC 3464 report's failed 4.x.x is read).
+        reason = Reason.EXPIRED
     if action == "delayed":
         hard = False
     return RecipientResult(

@@ -36,3 +36,41 @@ def test_dsn_recipient_is_the_original_only_for_an_internal_forward(final: str, 
 )
 def test_a_block_on_us_under_5_1_1_is_never_a_hard_bad_address(text: str, reason: str) -> None:
     assert reason_for("5.1.1", text.lower()) == (reason, False)
+
+
+def _notice(body: str, subject: str = "failure notice") -> bytes:
+    head = f"From: MAILER-DAEMON@mx.example.org\nTo: receipts@helpdesk.example.com\nSubject: {subject}\n\n"
+    return (head + body).encode()
+
+
+def test_the_returned_headers_pasted_without_a_marker_never_decide_the_reason() -> None:
+    # A notice that pastes our message's headers right under the failure line, with no marker line between:
+    # their Content-Type and Received lines are about our message, not about why it failed.
+    from maild.reports import parse
+
+    raw = _notice(
+        "This message was created automatically by mail delivery software.\n"
+        "A message that you sent could not be delivered to one or more of its recipients. This is a permanent error.\n\n"
+        "ann@remote.example.net Error, Host not reachable.\n\n\n"
+        "Received:from mx.helpdesk.example.com by mx.example.org\n    with SMTP id 4711; Mon, 2 Dec 2024 10:00:00 +0000\n"
+        "Message-ID:<reply-42@helpdesk.example.com>\nContent-Type:text/plain; charset=\"UTF-8\"\nSubject:Your invoice\n",
+        subject="Undelivered Mail Returned to Sender",
+    )
+    [r] = parse(raw).recipients
+    assert (r.address, r.action) == ("ann@remote.example.net", "failed")
+    assert r.reason != "contenterror" and "Content-Type" not in (r.diagnostic or "")
+
+
+def test_a_notice_that_gave_up_after_a_bare_temporary_reply_reads_as_expired() -> None:
+    # qmail-send's wording (qmail-send.c): it gave up; the last reply was a 450 that says nothing more precise.
+    from maild.reports import parse
+
+    raw = _notice(
+        "Hi. This is the qmail-send program at mx.example.org.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        "<ann@remote.example.net>:\n192.0.2.25 does not like recipient.\nRemote host said: 450 Requested action not taken\n\n"
+        "--- Below this line is a copy of the message.\n\nSubject: Your invoice\n\nHello.\n"
+    )
+    [r] = parse(raw).recipients
+    assert (r.address, r.action, r.reason) == ("ann@remote.example.net", "failed", "expired")
