@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +15,18 @@ from maild import config
 from maild.cli.common import add_config_option
 from maild.cli.visible import json_line, raw_stdout, visible
 from maild.core.jsonvalue import to_json
+from maild.receipts import parsestream
+from maild.receipts.parsework import GRACE, ParseTimeout
 from maild.reports import ParseHints, parse
 from maild.reports.clues import hints_for
 
-EPILOG = """examples:
+EPILOG = f"""examples:
   maild parse bounce.eml                 a table of what the report says
   maild parse --json Maildir/new/* | jq .kind
   cat message.eml | maild parse - --json  read standard input
+
+Each file is parsed in a child process killed {GRACE} s past the time limit: that file is
+reported as an error (parse_timeout, exit status 1) and the files after it are still parsed.
 """
 
 
@@ -31,22 +40,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="message files; - reads standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file (JSON Lines)")
+    parser.add_argument(
+        "--time-limit", type=_seconds, default=ParseHints().time_limit, metavar="SECONDS",
+        help=f"the parser's time limit per file (default %(default)s); a parse still running {GRACE} s later is killed",
+    )
     add_config_option(parser)
     parser.set_defaults(func=run)
 
 
-def _read(name: str) -> bytes:
-    if name == "-":
-        return sys.stdin.buffer.read()
-    return Path(name).read_bytes()
-
-
-def parse_file(name: str, hints: ParseHints) -> dict[str, Any]:
-    """One JSON Lines object: the report, or an error for a file that cannot be read."""
+def _seconds(text: str) -> float:
     try:
-        raw = _read(name)
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds: {text!r}")
+    return value
+
+
+def _read(name: str) -> bytes | str:
+    """The file's bytes, or why it cannot be read."""
+    try:
+        return sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
-        return {"file": name, "error": exc.strerror or str(exc)}
+        return exc.strerror or str(exc)
+
+
+def parse_file(name: str, raw: bytes | str, hints: ParseHints) -> dict[str, Any]:
+    """One JSON Lines object: the report, or an error for a file that cannot be read (`raw` is then the reason)."""
+    if isinstance(raw, str):
+        return {"file": name, "error": raw}
     try:
         report = parse(raw, hints)
     except Exception as exc:  # parse() promises not to raise; if it ever does, still no traceback
@@ -56,16 +79,38 @@ def parse_file(name: str, hints: ParseHints) -> dict[str, Any]:
     return {"file": name, **encoded}
 
 
+def results(names: list[str], hints: ParseHints) -> Iterator[tuple[bool, str]]:
+    """(failed, JSON line) per file in order, each parsed in a child process killed GRACE s past the time limit."""
+
+    def work(item: tuple[str, bytes | str]) -> str:
+        result = parse_file(*item, hints)
+        return ("1" if "error" in result else "0") + json_line(result)  # the flag saves the parent a JSON decode
+
+    lines = parsestream.stream(len(names), lambda i: (names[i], _read(names[i])), work, hints.time_limit + GRACE)
+    with closing(lines):  # an interrupt (Ctrl-C, SIGTERM) in the caller's code still kills the child
+        for name, line in zip(names, lines, strict=True):
+            if isinstance(line, str):
+                yield line[0] == "1", line[1:]
+            elif isinstance(line, ParseTimeout):
+                yield True, json_line({"file": name, "error": f"parse_timeout: {line}"})
+            else:
+                yield True, json_line({"file": name, "error": f"parser failure: {line}"})
+
+
 def run(args: argparse.Namespace) -> int:
     tracking = config.load(args.config).tracking
-    hints = hints_for(tracking.return_path, tracking.delimiter)
-    results = [parse_file(name, hints) for name in args.files]
-    if args.json:
-        for result in results:
-            sys.stdout.write(json_line(result) + "\n")
-    else:
-        _print_table(results)
-    return 1 if any("error" in r for r in results) else 0
+    hints = dataclasses.replace(hints_for(tracking.return_path, tracking.delimiter), time_limit=args.time_limit)
+    failed = False
+    table: list[dict[str, Any]] = []
+    for bad, line in results(args.files, hints):
+        failed = failed or bad
+        if args.json:
+            sys.stdout.write(line + "\n")
+        else:
+            table.append(json.loads(line))
+    if not args.json:
+        _print_table(table)
+    return 1 if failed else 0
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:

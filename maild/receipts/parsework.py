@@ -20,19 +20,20 @@ thread holds.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
-import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 from maild import liblogs, logs
 from maild.errors import TransientError
 from maild.reports import ParseHints, Report, parse
+
+if TYPE_CHECKING:  # multiprocessing, socket and subprocess load when a worker starts: `maild parse` imports this module
+    import subprocess
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 GRACE = 0.5  # seconds past the cooperative limit before the worker is killed
 _START_TIMEOUT = 30.0  # a worker that cannot even start (a machine out of processes) is a failure, not a timeout
@@ -84,6 +85,9 @@ class _Worker:
         self._check_started()
 
     def _start(self, target: Target) -> None:
+        import multiprocessing
+        from multiprocessing.connection import Connection
+
         if threading.active_count() == 1:
             ctx = multiprocessing.get_context("fork")
             self.conn, child = ctx.Pipe(duplex=True)
@@ -93,6 +97,9 @@ class _Worker:
         else:
             # Not multiprocessing's spawn or forkserver: both run the parent's __main__ again in the child, and
             # `python -m maild` has no guard (it would start the command, `maild run` included, in the worker).
+            import socket
+            import subprocess
+
             ours, theirs = socket.socketpair()
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
             self._spawned = subprocess.Popen(
@@ -210,4 +217,6 @@ class WorkerParser:
 
 
 if __name__ == "__main__":  # a worker started by a process with threads: `python -m maild.receipts.parsework FD TARGET`
+    from multiprocessing.connection import Connection
+
     _serve(Connection(int(sys.argv[1])), _target_named(sys.argv[2]))

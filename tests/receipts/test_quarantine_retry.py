@@ -101,11 +101,11 @@ def test_maild_parse_uses_the_shared_hints(monkeypatch, config_file, tmp_path, c
     import maild.cli.parse as cli_parse
 
     seen: list[ParseHints] = []
-    real = cli_parse.parse_file
-    monkeypatch.setattr(cli_parse, "parse_file", lambda name, hints: seen.append(hints) or real(name, hints))
+    real = cli_parse.results  # in this process; parse_file runs in the parse child
+    monkeypatch.setattr(cli_parse, "results", lambda names, hints: seen.append(hints) or real(names, hints))
     eml = tmp_path / "r.eml"
     eml.write_bytes(mail.spam())
     assert main(["parse", str(eml), "--json", "--config", str(config_file)]) == 0
     capsys.readouterr()
-    assert seen == [hints_for("receipts@helpdesk.example.com", "+")]
+    assert seen == [hints_for("receipts@helpdesk.example.com", "+")]  # and the default time limit
     assert not hasattr(cli_parse, "hints_from_settings")  # no second builder

@@ -33,9 +33,9 @@ class Raises:
 scan._DETECTORS = [Warns, Raises]
 if sys.argv[1] == "--crash":
     import maild.cli.parse
-    def crash(name, hints):
+    def crash(names, hints):
         raise KeyError("a bug in maild")
-    maild.cli.parse.parse_file = crash
+    maild.cli.parse.results = crash
     del sys.argv[1]
 from maild.cli import main
 sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,167 @@
+"""A list of parses run in order in one forked child that is killed at each item's deadline: `maild parse`'s hard limit.
+
+`parsework.WorkerParser` is for callers that parse one message at a time from
+several threads (the daemon, ingest); it costs a round trip per message (0.53×
+of in-process). A command that parses a known list in order needs no round
+trip: one child, forked after the imports, loads and parses the items itself
+and streams each finished line back through a pipe, while the parent only
+relays the lines and watches the deadline of the item in progress. The child
+writes an empty line when an item is loaded and its parse starts (loading a
+file or standard input is not parse time), then the item's line when it is
+done. An item still running at its deadline gets the child SIGKILLed (nothing
+in it can delay that), is reported as `ParseTimeout`, and a fresh child is
+forked for the items after it. The child also arms a timer of its own per item
+(`_ORPHAN_SLACK` past the deadline; SIGALRM's default action ends it), so a
+child whose parent died or stopped reading never runs on.
+
+Forking is safe only in a process with one thread (parsework says why), so
+`stream` refuses to start in any other.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from types import FrameType
+from typing import Generic, NoReturn, TypeVar
+
+from maild import logs
+from maild.receipts.parsework import ParseTimeout, ParseWorkerFailed
+
+T = TypeVar("T")
+_log = logs.get("parse")
+_ORPHAN_SLACK = 1.0  # seconds past the deadline after which a child ends itself (its parent is gone or not reading)
+_MARK = b""  # the child's line for "item loaded, parse started"
+
+
+def stream(
+    count: int, load: Callable[[int], T], work: Callable[[T], str], deadline: float,
+) -> Generator[str | ParseTimeout | ParseWorkerFailed, None, None]:
+    """For items 0..count-1 in order: `work(load(i))` (one line, no newline), or why it has none.
+
+    Run in a forked child; `work` past `deadline` seconds of wall time is killed with its child and yields
+    ParseTimeout; a child that dies otherwise (out of memory) yields ParseWorkerFailed for the item it was on.
+    SIGTERM of this process while it runs kills the child and exits 143; so does Ctrl-C (the terminal
+    signals both; KeyboardInterrupt here). No child is left when the iterator ends or is closed.
+    """
+    if threading.active_count() != 1:
+        raise RuntimeError("parsestream forks: it must run in a process with one thread")
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    child: _Child[T] | None = None
+    try:
+        index = 0
+        while index < count:
+            child = _Child(index, count, load, work, deadline)
+            for result in child.results():
+                yield result
+                index += 1
+            child.reap()
+            child = None
+    finally:
+        if child is not None:
+            child.kill()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(128 + signum)  # unwinds through stream's finally, which kills the child
+
+
+class _Child(Generic[T]):
+    """One forked child working from item `first` to the end, and the parent's end of its pipe."""
+
+    def __init__(self, first: int, count: int, load: Callable[[int], T], work: Callable[[T], str], deadline: float) -> None:
+        self.first, self.count, self.deadline = first, count, deadline
+        for out in (sys.stdout, sys.stderr):  # what the parent has buffered must not be written twice
+            out.flush()
+        read_end, write_end = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(read_end)
+            _child_main(write_end, first, count, load, work, deadline)
+        os.close(write_end)
+        self.fd = read_end
+        self._poll = select.poll()
+        self._poll.register(read_end, select.POLLIN)
+
+    def results(self) -> Iterator[str | ParseTimeout | ParseWorkerFailed]:
+        """This child's items in order; ends after a timeout or a death (its item reported), or at the last item."""
+        index, started, pending = self.first, None, b""
+        while index < self.count:
+            wait = None if started is None else max(0.0, started + self.deadline - time.monotonic())
+            if not self._poll.poll(None if wait is None else wait * 1000):
+                self.kill()
+                yield ParseTimeout(self.deadline)
+                return
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:  # the child is gone without this item's line
+                status = self.reap()
+                timed_out = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM
+                yield ParseTimeout(self.deadline) if timed_out else ParseWorkerFailed(_death(status))
+                return
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if line == _MARK:
+                    started = time.monotonic()
+                    continue
+                yield line.decode("utf-8", "surrogateescape")
+                index, started = index + 1, None
+
+    def kill(self) -> None:
+        if self.pid > 0:  # not yet reaped, so the pid is still this child's (0 would signal our process group)
+            os.kill(self.pid, signal.SIGKILL)
+        self.reap()
+
+    def reap(self) -> int:
+        """Wait for the child (killing it first if it still runs) and close the pipe; its wait status."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.pid <= 0:
+            return self._status
+        _, self._status = os.waitpid(self.pid, 0)  # the pipe is closed: a child still writing gets EPIPE and ends
+        self.pid = 0
+        return self._status
+
+    _status = 0
+
+
+def _death(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"the parse process was killed by signal {os.WTERMSIG(status)}"
+    return f"the parse process ended with status {os.waitstatus_to_exitcode(status)}"
+
+
+def _child_main(fd: int, first: int, count: int, load: Callable[[int], T], work: Callable[[T], str], deadline: float) -> NoReturn:
+    """The child: never returns into the parent's code; its exit skips the parent's atexit handlers and buffers."""
+    code = 0
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole process group: end quietly
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        for index in range(first, count):
+            item = load(index)
+            _write(fd, _MARK + b"\n")
+            signal.setitimer(signal.ITIMER_REAL, deadline + _ORPHAN_SLACK)
+            line = work(item)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            _write(fd, line.replace("\n", " ").encode("utf-8", "surrogateescape") + b"\n")
+    except BrokenPipeError:
+        code = 0  # the parent stopped reading (it was killed, or its own output was closed)
+    except BaseException as exc:  # noqa: B036 - no traceback from a child: the parent reports its item as failed
+        _log.error("parse_process_failed", error=f"{type(exc).__name__}: {exc}")
+        code = 70
+    finally:
+        sys.stderr.flush()  # its log lines (a library's warning); stdout is the parent's alone
+        os._exit(code)
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

@@ -1,0 +1,124 @@
+"""parsestream: items parsed in order in one forked child, an item past its deadline killed with its child and the rest still done.
+
+The work functions here stand in for a parse step that checks no budget (the stdlib's email parser on a huge
+MIME tree, a quadratic stdlib helper): a loop that never ends, a process that dies, a parent that stops reading.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from maild.receipts import parsestream
+from maild.receipts.parsework import ParseTimeout, ParseWorkerFailed
+
+DEADLINE = 0.3
+SLACK = 5.0  # a loaded 2-core machine: a bound, not a speed figure
+
+
+def work(item: str) -> str:
+    if item == "hang":
+        while True:  # checks no budget
+            pass
+    if item == "die":
+        os._exit(3)
+    if item == "oom":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return f"done {item} in {os.getpid()}"
+
+
+def run(items: list[str], deadline: float = DEADLINE) -> list[object]:
+    return list(parsestream.stream(len(items), items.__getitem__, work, deadline))
+
+
+def children() -> set[int]:
+    """This process's child processes, zombies included (a child killed and not waited for shows as state Z)."""
+    me = str(os.getpid())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if stat.rsplit(")", 1)[1].split()[1] == me:
+                found.add(int(entry))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_child_left_behind():
+    before = children()  # a session's servers may be children of this process too
+    yield
+    assert children() - before == set()
+
+
+def test_items_come_back_in_order_from_one_child():
+    out = run(["a", "b", "c"])
+    assert [str(x).split(" in ")[0] for x in out] == ["done a", "done b", "done c"]
+    assert len({str(x).split(" in ")[1] for x in out}) == 1  # one fork, not one per item
+
+
+def test_an_item_past_its_deadline_is_a_timeout_and_the_items_after_it_are_done_by_a_fresh_child():
+    started = time.monotonic()
+    out = run(["a", "hang", "b", "hang", "c"])
+    took = time.monotonic() - started
+    assert [type(x) for x in out] == [str, ParseTimeout, str, ParseTimeout, str]
+    assert [x.seconds for x in out if isinstance(x, ParseTimeout)] == [DEADLINE, DEADLINE]
+    assert str(out[1]) == "the parse took longer than 0.3 s"
+    assert len({str(x).split(" in ")[1] for x in out if isinstance(x, str)}) == 3  # a new child after each kill
+    assert took < 2 * DEADLINE + SLACK
+
+
+def test_a_child_that_dies_fails_its_item_only():
+    out = run(["a", "die", "oom", "b"])
+    assert [type(x) for x in out] == [str, ParseWorkerFailed, ParseWorkerFailed, str]
+    assert str(out[1]) == "the parse process ended with status 3"
+    assert str(out[2]) == "the parse process was killed by signal 9"
+
+
+def test_loading_an_item_is_not_parse_time():
+    def slow_load(i: int) -> str:
+        time.sleep(2 * DEADLINE)  # standard input that arrives slowly
+        return "a"
+
+    out = list(parsestream.stream(2, slow_load, work, DEADLINE))
+    assert [type(x) for x in out] == [str, str]
+
+
+def test_closing_the_stream_mid_parse_kills_the_child():
+    before = children()
+    lines = parsestream.stream(3, ["a", "hang", "b"].__getitem__, work, 60.0)
+    assert next(lines).startswith("done a")
+    assert children() - before
+    lines.close()  # as an interrupt in the caller's loop does (the CLI holds the stream in `closing`)
+
+
+def test_a_child_whose_parent_stops_reading_ends_itself_past_the_deadline():
+    # The parent's own watch is what kills at the deadline; this is the child's timer, for a parent that is gone or
+    # blocked writing its output. Simulated by reading the pipe only after the child's timer has run out.
+    started = time.monotonic()
+    child = parsestream._Child(0, 1, ["hang"].__getitem__, work, DEADLINE)
+    _, status = os.waitpid(child.pid, 0)
+    child.pid = 0
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM
+    assert time.monotonic() - started < DEADLINE + parsestream._ORPHAN_SLACK + SLACK
+    child.reap()
+
+
+def test_a_process_with_threads_is_refused_since_forking_it_is_unsafe():
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with pytest.raises(RuntimeError, match="one thread"):
+            next(parsestream.stream(1, ["a"].__getitem__, work, DEADLINE))
+    finally:
+        stop.set()
+        thread.join()
+
