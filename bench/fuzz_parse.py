@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from maild import liblogs, logs
 from maild.reports import ParseHints, parse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,31 +109,118 @@ MUTATORS: dict[str, Mutator] = {
 }
 
 
+def fuzzed(seeds: list[bytes], seed: int, i: int) -> tuple[str, bytes]:
+    """Input `i` of run `seed` and its mutator's name; each input has its own generator, so any process can rebuild input i."""
+    rng = random.Random(f"{seed}/{i}")
+    name = rng.choice(sorted(MUTATORS))
+    return name, MUTATORS[name](rng, rng.choice(seeds), seeds)
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def baseline(seeds: list[bytes], rounds: int) -> None:
-    """What the hard limit costs an ordinary report: corpus messages per second, in-process and through the worker."""
+def baseline(files: list[Path], rounds: int) -> None:
+    """What the hard limit costs an ordinary report: corpus messages per second, in-process and through each bounded path.
+
+    `maild parse` before (read, parse, encode each file in this process) against `maild parse` now (the same in one
+    forked child streaming its lines back, maild.receipts.parsestream), and `parse` against the pooled worker
+    that ingest uses (a round trip per message, maild.receipts.parsework).
+    """
+    from maild.cli import parse as command
+    from maild.cli.visible import json_line
     from maild.receipts.parsework import WorkerParser
 
+    seeds = [f.read_bytes() for f in files]
+    names = [str(f) for f in files]
     worker = WorkerParser(workers=1)
-    for raw in seeds:  # one untimed pass each: lazy imports and regex compiles, in both processes
-        parse(raw, HINTS)
-        worker(raw, HINTS)
-    rates: dict[str, list[float]] = {"in-process": [], "worker": []}
+
+    def in_process() -> None:
+        for raw in seeds:
+            parse(raw, HINTS)
+
+    def through_worker() -> None:
+        for raw in seeds:
+            worker(raw, HINTS)
+
+    def command_before() -> None:  # the command's loop before the hard limit: everything in this process
+        for name in names:
+            json_line(command.parse_file(name, command._read(name), HINTS))
+
+    def command_now() -> None:
+        for _ in command.results(names, HINTS):
+            pass
+
+    runs = {"in-process": in_process, "worker": through_worker, "parse command before": command_before,
+            "parse command now": command_now}
+    for call in runs.values():  # one untimed pass each: lazy imports and regex compiles, in every process
+        call()
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
-        for name, call in (("in-process", parse), ("worker", worker)):
+        for name, call in runs.items():
             started = time.perf_counter()
-            for raw in seeds:
-                call(raw, HINTS)
+            call()
             rates[name].append(len(seeds) / (time.perf_counter() - started))
     worker.close()
     print(f"fuzz_parse --baseline: {len(seeds)} corpus messages x {rounds} rounds, load={os.getloadavg()[0]:.2f}")
     for name, values in rates.items():
         print(f"  {name}: median {statistics.median(values):.0f} msg/s  (rounds: {', '.join(f'{v:.0f}' for v in values)})")
-    print(f"  worker / in-process: {statistics.median(rates['worker']) / statistics.median(rates['in-process']):.2f}")
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    print(f"  worker / in-process: {median['worker'] / median['in-process']:.2f}")
+    print(f"  parse command now / before: {median['parse command now'] / median['parse command before']:.2f}")
+
+
+def through_stream(seeds: list[bytes], args: argparse.Namespace) -> None:
+    """The inputs through `maild parse`'s hard limit (maild.receipts.parsestream): each input is built in the child.
+
+    For a parse that finished, its wall and CPU time in the child; for one killed at the deadline, the time this
+    process saw from the previous answer to the kill (building the input included: an upper bound).
+    """
+    from maild.receipts import parsestream
+    from maild.receipts.parsework import GRACE, ParseTimeout
+
+    def work(item: tuple[str, bytes]) -> str:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        report = parse(item[1], HINTS)
+        return f"{item[0]}\t{time.perf_counter() - started:.4f}\t{time.process_time() - cpu_started:.4f}\t{report.kind}"
+
+    deadline = HINTS.time_limit + GRACE
+    walls: list[float] = []
+    cpus: list[float] = []
+    timeouts: list[tuple[float, int, str]] = []
+    failed: list[tuple[int, str]] = []
+    log = args.times.open("w", buffering=1) if args.times else None
+    last = time.perf_counter()
+    results = parsestream.stream(args.n, lambda i: fuzzed(seeds, args.seed, i), work, deadline)
+    for i, result in enumerate(results):
+        now = time.perf_counter()
+        if isinstance(result, str):
+            name, wall, cpu, _kind = result.split("\t")
+            walls.append(float(wall))
+            cpus.append(float(cpu))
+        elif isinstance(result, ParseTimeout):
+            name = fuzzed(seeds, args.seed, i)[0]
+            timeouts.append((now - last, i, name))
+            wall = cpu = "timeout"
+        else:
+            name = fuzzed(seeds, args.seed, i)[0]
+            failed.append((i, f"{name}: {result}"))
+            wall = cpu = "failed"
+        if log is not None:
+            log.write(f"{i}\t{name}\t{wall}\t{cpu}\n")
+        last = now
+    print(f"fuzz_parse --stream: N={args.n} seed={args.seed} deadline={deadline:.1f} s load={os.getloadavg()[0]:.2f}")
+    print(f"  finished: {len(walls)}  wall median {statistics.median(walls) * 1000:.1f} ms  p99 {quantile(walls, 0.99) * 1000:.1f} ms"
+          f"  max {max(walls):.2f} s  over 1.0 s: {sum(w > 1.0 for w in walls)}  over {args.limit:.1f} s: {sum(w > args.limit for w in walls)}")
+    print(f"  CPU median {statistics.median(cpus) * 1000:.1f} ms  p99 {quantile(cpus, 0.99) * 1000:.1f} ms  max {max(cpus):.2f} s")
+    print(f"  parse_timeout: {len(timeouts)}" + (f"  answer within {max(t for t, _, _ in timeouts):.2f} s of the previous one at most"
+                                                   if timeouts else ""))
+    print(f"  child died otherwise: {len(failed)}")
+    for took, i, name in sorted(timeouts, reverse=True):
+        print(f"  timeout: input {i} {name}, killed {took:.2f} s after the previous answer")
+    for i, why in failed:
+        print(f"  failed: input {i} {why}")
 
 
 def main() -> None:
@@ -141,14 +229,25 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--limit", type=float, default=HINTS.time_limit, help="report inputs slower than this")
     ap.add_argument("--worker", action="store_true", help="parse through maild's bounded worker parser")
+    ap.add_argument("--stream", action="store_true", help="parse as `maild parse` does: in order in one child killed at each deadline")
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("MAILD_CORPUS", REPO.parent / "shared" / "corpus")))
     ap.add_argument("--baseline", type=int, default=0, metavar="ROUNDS",
                     help="only time the unmutated corpus in-process and through the worker, ROUNDS interleaved rounds")
     ap.add_argument("--keep", type=Path, default=Path("/work/bench-cache/fuzz-slow"))
+    ap.add_argument("--times", type=Path, help="also write one line per input: index, mutator, wall s, CPU s")
     args = ap.parse_args()
-    seeds = [f.read_bytes() for f in corpus_files(args.corpus)]
-    if not seeds:
+    logs.configure("warning", "json")  # as every command does: a library's log record or traceback is one JSON line
+    liblogs.route_command_output()
+    files = corpus_files(args.corpus)
+    if not files:
         raise SystemExit(f"no corpus files under {args.corpus}")
+    if args.baseline:
+        baseline(files, args.baseline)
+        return
+    seeds = [f.read_bytes() for f in files]
+    if args.stream:
+        through_stream(seeds, args)
+        return
     run: Callable[[bytes], object] = lambda raw: parse(raw, HINTS)  # noqa: E731
     timeouts = 0
     if args.worker:
@@ -164,21 +263,19 @@ def main() -> None:
                 timeouts += 1
                 return None
 
-    if args.baseline:
-        baseline(seeds, args.baseline)
-        return
-    rng = random.Random(args.seed)
     times: list[tuple[float, str, int]] = []
     cpus: list[float] = []  # this process's CPU time per input: what load on a shared machine does not inflate
     args.keep.mkdir(parents=True, exist_ok=True)
+    log = args.times.open("w", buffering=1) if args.times else None
     for i in range(args.n):
-        name = rng.choice(sorted(MUTATORS))
-        raw = MUTATORS[name](rng, rng.choice(seeds), seeds)
+        name, raw = fuzzed(seeds, args.seed, i)
         started, cpu_started = time.perf_counter(), time.process_time()
         run(raw)
         took = time.perf_counter() - started
         cpus.append(time.process_time() - cpu_started)
         times.append((took, name, i))
+        if log is not None:
+            log.write(f"{i}\t{name}\t{took:.4f}\t{cpus[-1]:.4f}\n")
         if took > args.limit / 4:
             (args.keep / f"{args.seed}-{i}-{name}.eml").write_bytes(raw)
     walls = [t for t, _, _ in times]
@@ -186,11 +283,11 @@ def main() -> None:
     print(f"fuzz_parse: N={len(walls)} seed={args.seed} worker={args.worker} load={os.getloadavg()[0]:.2f}")
     print(f"  median {statistics.median(walls) * 1000:.1f} ms  p99 {quantile(walls, 0.99) * 1000:.1f} ms  "
           f"p99.9 {quantile(walls, 0.999) * 1000:.1f} ms  max {max(walls):.2f} s")
-    print(f"  over {args.limit:.1f} s: {len(over)}" + (f"  parse_timeout: {timeouts}" if args.worker else ""))
+    print(f"  over 1.0 s: {sum(t > 1.0 for t in walls)}  over {args.limit:.1f} s: {len(over)}" + (f"  parse_timeout: {timeouts}" if args.worker else ""))
     if not args.worker:
         print(f"  CPU: median {statistics.median(cpus) * 1000:.1f} ms  p99 {quantile(cpus, 0.99) * 1000:.1f} ms  "
-              f"p99.9 {quantile(cpus, 0.999) * 1000:.1f} ms  max {max(cpus):.2f} s  over {args.limit:.1f} s: "
-              f"{sum(c > args.limit for c in cpus)}")
+              f"p99.9 {quantile(cpus, 0.999) * 1000:.1f} ms  max {max(cpus):.2f} s  over 1.0 s: "
+              f"{sum(c > 1.0 for c in cpus)}  over {args.limit:.1f} s: {sum(c > args.limit for c in cpus)}")
     for took, name, i in sorted(times, reverse=True)[:8]:
         print(f"  slow: {took:.2f} s  {name}  input {i}")
 
