@@ -17,24 +17,36 @@ def parse_fields(text: str) -> list[list[Field]]:
     """Blocks of (lower-case name, unfolded value); any case, spaces before the colon, any line ends."""
     blocks: list[list[Field]] = []
     current: list[Field] = []
+    # The last field's value as its pieces, joined once the field ends: adding each continuation line to the string
+    # was quadratic (a fuzzed DSN with one continuation line 20,000 times took 2 s of CPU here).
+    pieces: list[str] = []
+
+    def end_field() -> None:
+        if current and len(pieces) > 1:
+            current[-1] = (current[-1][0], " ".join(p for p in pieces if p))
+        pieces.clear()
+
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line.strip():
+            end_field()
             if current:
                 blocks.append(current)
                 current = []
             continue
         if line[0] in " \t":
             if current:
-                name, value = current[-1]
-                current[-1] = (name, (value + " " + line.strip()).strip())
+                pieces.append(line.strip())
             continue
         match = _FIELD.match(line)
         if match:
-            current.append((match.group(1).lower(), match.group(2).strip()))
+            end_field()
+            value = match.group(2).strip()
+            current.append((match.group(1).lower(), value))
+            pieces.append(value)
         elif current and current[-1][0] in _CONTINUABLE:
             # Some MTAs wrap long diagnostics without the leading space folding needs.
-            name, value = current[-1]
-            current[-1] = (name, (value + " " + line.strip()).strip())
+            pieces.append(line.strip())
+    end_field()
     if current:
         blocks.append(current)
     return blocks

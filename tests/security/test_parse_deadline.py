@@ -164,6 +164,23 @@ def test_flufl_bounce_does_not_decode_a_message_whose_parts_are_too_big():
     assert "flufl.bounce skipped: message too big" in parse(raw, ParseHints(time_limit=60)).problems  # the limit aside
 
 
+def test_flufl_bounce_does_not_read_a_message_whose_headers_are_too_big():
+    # A fuzzed bounce (input 6218) with an X-Failed-Recipients of 500 KB: its Exim detector's getaddresses took 1.1 s.
+    raw = b"X-Failed-Recipients:" + b"; a=b" * 100_000 + b"\n" + ADDRESS_RUN[:200]
+    assert "flufl.bounce skipped: message too big" in parse(raw, ParseHints(time_limit=60)).problems
+
+
+def test_a_status_field_continued_20000_times_is_joined_once_with_single_spaces():
+    # A fuzzed DSN (input 5270) repeated one continuation line 20,000 times: adding each to the value was quadratic.
+    from maild.reports.fields import parse_fields
+
+    text = "Final-Recipient: rfc822; a@example.net\nDiagnostic-Code: smtp; 550\n" + "    see https://x.example/1\n" * 20_000
+    ((recipient, diagnostic),) = parse_fields(text + "\n\n")
+    assert recipient == ("final-recipient", "rfc822; a@example.net")
+    assert diagnostic == ("diagnostic-code", "smtp; 550" + " see https://x.example/1" * 20_000)
+    assert parse_fields("Action: failed\n\tx \n \nStatus: 5.1.1\n  \n") == [[("action", "failed x")], [("status", "5.1.1")]]
+
+
 def test_a_bounce_line_of_40000_addresses_is_read_only_in_part():
     report = parse(ADDRESS_RUN, ParseHints())
     assert "time limit" not in report.problems
