@@ -192,8 +192,8 @@ def through_stream(seeds: list[bytes], args: argparse.Namespace) -> None:
     failed: list[tuple[int, str]] = []
     log = args.times.open("w", buffering=1) if args.times else None
     last = time.perf_counter()
-    results = parsestream.stream(args.n, lambda i: fuzzed(seeds, args.seed, i), work, deadline)
-    for i, result in enumerate(results):
+    results = parsestream.stream(args.n - args.start, lambda k: fuzzed(seeds, args.seed, args.start + k), work, deadline)
+    for i, result in enumerate(results, args.start):
         now = time.perf_counter()
         if isinstance(result, str):
             name, wall, cpu, _kind = result.split("\t")
@@ -202,7 +202,7 @@ def through_stream(seeds: list[bytes], args: argparse.Namespace) -> None:
         elif isinstance(result, ParseTimeout):
             name = fuzzed(seeds, args.seed, i)[0]
             timeouts.append((now - last, i, name))
-            wall = cpu = "timeout"
+            wall, cpu = "timeout", f"{now - last:.4f}"  # killed this long after the previous answer
         else:
             name = fuzzed(seeds, args.seed, i)[0]
             failed.append((i, f"{name}: {result}"))
@@ -210,7 +210,7 @@ def through_stream(seeds: list[bytes], args: argparse.Namespace) -> None:
         if log is not None:
             log.write(f"{i}\t{name}\t{wall}\t{cpu}\n")
         last = now
-    print(f"fuzz_parse --stream: N={args.n} seed={args.seed} deadline={deadline:.1f} s load={os.getloadavg()[0]:.2f}")
+    print(f"fuzz_parse --stream: inputs {args.start}..{args.n - 1} seed={args.seed} deadline={deadline:.1f} s load={os.getloadavg()[0]:.2f}")
     print(f"  finished: {len(walls)}  wall median {statistics.median(walls) * 1000:.1f} ms  p99 {quantile(walls, 0.99) * 1000:.1f} ms"
           f"  max {max(walls):.2f} s  over 1.0 s: {sum(w > 1.0 for w in walls)}  over {args.limit:.1f} s: {sum(w > args.limit for w in walls)}")
     print(f"  CPU median {statistics.median(cpus) * 1000:.1f} ms  p99 {quantile(cpus, 0.99) * 1000:.1f} ms  max {max(cpus):.2f} s")
@@ -227,6 +227,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--start", type=int, default=0, help="begin at input START (a run split over processes)")
     ap.add_argument("--limit", type=float, default=HINTS.time_limit, help="report inputs slower than this")
     ap.add_argument("--worker", action="store_true", help="parse through maild's bounded worker parser")
     ap.add_argument("--stream", action="store_true", help="parse as `maild parse` does: in order in one child killed at each deadline")
@@ -267,7 +268,7 @@ def main() -> None:
     cpus: list[float] = []  # this process's CPU time per input: what load on a shared machine does not inflate
     args.keep.mkdir(parents=True, exist_ok=True)
     log = args.times.open("w", buffering=1) if args.times else None
-    for i in range(args.n):
+    for i in range(args.start, args.n):
         name, raw = fuzzed(seeds, args.seed, i)
         started, cpu_started = time.perf_counter(), time.process_time()
         run(raw)
@@ -280,7 +281,7 @@ def main() -> None:
             (args.keep / f"{args.seed}-{i}-{name}.eml").write_bytes(raw)
     walls = [t for t, _, _ in times]
     over = [t for t in times if t[0] > args.limit]
-    print(f"fuzz_parse: N={len(walls)} seed={args.seed} worker={args.worker} load={os.getloadavg()[0]:.2f}")
+    print(f"fuzz_parse: inputs {args.start}..{args.n - 1} seed={args.seed} worker={args.worker} load={os.getloadavg()[0]:.2f}")
     print(f"  median {statistics.median(walls) * 1000:.1f} ms  p99 {quantile(walls, 0.99) * 1000:.1f} ms  "
           f"p99.9 {quantile(walls, 0.999) * 1000:.1f} ms  max {max(walls):.2f} s")
     print(f"  over 1.0 s: {sum(t > 1.0 for t in walls)}  over {args.limit:.1f} s: {len(over)}" + (f"  parse_timeout: {timeouts}" if args.worker else ""))
