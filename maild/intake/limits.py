@@ -158,43 +158,73 @@ class MemoryBudget:
 
     A transfer that does not fit waits (bounded) for others to finish rather than being refused at once: a helpdesk
     that declares no SIZE= reserves `max_message_size` per transfer, so a refusal would turn a few concurrent small
-    replies into 452s.
+    replies into 452s. Waiters are served first come, first served: a release hands its bytes to the waiters at
+    the head of the queue that now fit, instead of waking every waiter to race for them (with 20 sessions and no
+    SIZE= that was seventeen wake-ups and seventeen new timers per message).
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.reserved = 0
         self.peak = 0
-        self._released: asyncio.Event | None = None
+        self._waiters: deque[tuple[int, asyncio.Future[bool]]] = deque()
 
-    def reserve(self, size: int) -> bool:
-        if self.reserved and self.reserved + size > self.limit:
-            return False  # the first transfer always fits: a budget below one message must not refuse them all
+    def _fits(self, size: int) -> bool:
+        # the first transfer always fits: a budget below one message must not refuse them all
+        return not self.reserved or self.reserved + size <= self.limit
+
+    def _take(self, size: int) -> None:
         self.reserved += size
         self.peak = max(self.peak, self.reserved)
+
+    def reserve(self, size: int) -> bool:
+        if not self._fits(size):
+            return False
+        self._take(size)
         return True
 
     async def reserve_within(self, size: int, wait: float) -> bool:
         """Reserve `size`, waiting up to `wait` seconds for transfers in progress to release theirs."""
+        if not self._waiters and self.reserve(size):
+            return True
+        if wait <= 0:
+            return False
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while not self.reserve(size):
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            if self._released is None:
-                self._released = asyncio.Event()
-            try:
-                await asyncio.wait_for(self._released.wait(), remaining)
-            except TimeoutError:
-                return False
-        return True
+        granted: asyncio.Future[bool] = loop.create_future()
+        entry = (size, granted)
+        self._waiters.append(entry)
+        timer = loop.call_later(wait, self._expire, entry)
+        try:
+            return await granted
+        except asyncio.CancelledError:  # the session went away while waiting, or just after being granted
+            if granted.done() and not granted.cancelled() and granted.result():
+                self.release(size)
+            raise
+        finally:
+            timer.cancel()
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+                self._grant()  # it may have been the head that kept smaller ones behind it waiting
+
+    def _expire(self, entry: tuple[int, asyncio.Future[bool]]) -> None:
+        if not entry[1].done():
+            entry[1].set_result(False)
+
+    def _grant(self) -> None:
+        while self._waiters:
+            size, granted = self._waiters[0]
+            if granted.done():  # timed out or cancelled: no longer waiting
+                self._waiters.popleft()
+                continue
+            if not self._fits(size):
+                return
+            self._waiters.popleft()
+            self._take(size)
+            granted.set_result(True)
 
     def release(self, size: int) -> None:
         self.reserved = max(0, self.reserved - size)
-        if self._released is not None:  # wake every waiter; each tries again
-            self._released.set()
-            self._released = None
+        self._grant()
 
 
 def declared_size(mail_options: list[str]) -> int | None:
