@@ -104,7 +104,10 @@ def drop_tokens(headers: bytes, name: str, tokens: Iterable[str]) -> bytes:
     Only the named tokens go: "OOF, DR, NDR, RN, NRN" less RN and NRN is
     "OOF, DR, NDR". Every other field stays byte for byte.
     """
-    lower, drop = name.lower(), {t.lower() for t in tokens}
+    lower = name.lower()
+    if lower.encode("ascii") not in headers.lower():
+        return headers  # the common case, every tracked copy asking for receipts: no such field, no parse
+    drop = {t.lower() for t in tokens}
     out = []
     changed = False
     for f in fields(headers):
