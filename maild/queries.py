@@ -275,8 +275,10 @@ def list_events(
         where.append("e.recorded_at >= ?")
         params.append(since)
     rows = db.execute(
+        # The department decides only whether a read event is shown: looked up (a subquery per row) for those alone.
         f"""SELECT {_EVENT_COLUMNS}, e.message, m.ticket, m.message_id, r.address, r.kind,
-                   CASE WHEN m.ticket IS NULL THEN m.department
+                   CASE WHEN e.kind NOT IN {sql_list(READ_KINDS)} THEN NULL
+                        WHEN m.ticket IS NULL THEN m.department
                         ELSE (SELECT m2.department FROM messages m2 WHERE m2.ticket = m.ticket
                               ORDER BY m2.id DESC LIMIT 1) END
             FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
