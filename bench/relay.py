@@ -10,7 +10,9 @@ recipient. Contenders, side by side in every round:
   proxy-per-rcpt the same, one copy per recipient as maild does
   postfix        a private Postfix instance relaying to the sink (--postfix; needs root)
 
-Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix]
+Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR]
+
+For maild it also prints the daemon's CPU seconds (user + system, all threads) per 1000 messages.
 """
 
 from __future__ import annotations
@@ -33,8 +35,21 @@ from collections.abc import Iterator
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PY = sys.executable
+MAILD = {"repo": REPO, "python": Path(PY)}  # which checkout's maild runs (--maild-repo), with its own venv if it has one
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 MESSAGE_BYTES = 10 * 1024
+
+
+DAEMON: list[int] = []  # the pid of the maild daemon being measured (its CPU time is read from /proc)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process, all its threads (Linux /proc); None where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -127,10 +142,14 @@ level = "warning"
 format = "json"
 """
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with process([PY, "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env) as proc:
+    env = {**os.environ, "PYTHONPATH": str(MAILD["repo"])}
+    with process([str(MAILD["python"]), "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env) as proc:
         wait_greeting(port, proc)
-        yield port
+        DAEMON[:] = [proc.pid]
+        try:
+            yield port
+        finally:
+            DAEMON.clear()
 
 
 def proxy(mode: str) -> Callable[[Path, int], AbstractContextManager[int]]:
@@ -162,13 +181,17 @@ def postfix(workdir: Path, sink_port: int) -> Iterator[int]:
 
 
 def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: SinkClient, sink_port: int,
-            messages: int, recipients: int, sessions: int) -> float:
-    """Recipients per second from the first connection to the sink counting the last recipient."""
+            messages: int, recipients: int, sessions: int) -> tuple[float, float | None]:
+    """Recipients per second from the first connection to the sink counting the last recipient, and for maild
+    the daemon's CPU seconds per 1000 messages over the same span (steadier than throughput on a shared machine)."""
     expected = messages * recipients
+    cpu: float | None = None
     with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
         workdir = Path(tmp)
         with start(workdir, sink_port) as port:
             sink.reset()
+            daemon = DAEMON[0] if DAEMON else None
+            cpu_before = cpu_seconds(daemon) if daemon else None
             started = time.perf_counter()
             subprocess.run(
                 [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(MESSAGE_BYTES),
@@ -182,9 +205,12 @@ def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: Sin
                     raise RuntimeError(f"sink counted {count} of {expected}")
                 time.sleep(0.002)
             elapsed = time.perf_counter() - started
+            cpu_after = cpu_seconds(daemon) if daemon else None
+            if cpu_before is not None and cpu_after is not None:
+                cpu = (cpu_after - cpu_before) / messages * 1000
             if count > expected:
                 print(f"  note: sink counted {count} > {expected} (duplicates)", file=sys.stderr)
-    return expected / elapsed
+    return expected / elapsed, cpu
 
 
 def main() -> int:
@@ -195,7 +221,12 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--postfix", action="store_true", help="also a private Postfix relay (root)")
     parser.add_argument("--only", default="", help="comma-separated contenders to run")
+    parser.add_argument("--maild-repo", type=Path, default=REPO,
+                        help="run another checkout's maild (with its .venv if it has one), e.g. /work/wt-old")
     args = parser.parse_args()
+    MAILD["repo"] = args.maild_repo.resolve()
+    venv_python = MAILD["repo"] / ".venv" / "bin" / "python"
+    MAILD["python"] = venv_python if venv_python.exists() else Path(PY)
     contenders: dict[str, Callable[[Path, int], AbstractContextManager[int]]] = {
         "maild": maild,
         "proxy-once": proxy("once"),
@@ -207,6 +238,7 @@ def main() -> int:
         contenders = {k: v for k, v in contenders.items() if k in args.only.split(",")}
     counts = [int(x) for x in args.recipients.split(",")]
     results: dict[tuple[str, int], list[float]] = {}
+    cpus: dict[int, list[float]] = {}  # maild's CPU seconds per 1000 messages, by recipient count
     with tempfile.TemporaryDirectory(prefix="maild-sink-") as tmp:
         port_file = Path(tmp) / "sink.port"
         with process([PY, str(HERE / "relay_sink.py"), str(port_file)], Path(tmp), "sink") as sink_proc:
@@ -215,10 +247,13 @@ def main() -> int:
             for round_ in range(1, args.rounds + 1):
                 for rcpts in counts:
                     for name, start in contenders.items():
-                        rate = measure(start, sink, sink_port, args.messages, rcpts, args.sessions)
+                        rate, cpu = measure(start, sink, sink_port, args.messages, rcpts, args.sessions)
                         results.setdefault((name, rcpts), []).append(rate)
+                        if cpu is not None:
+                            cpus.setdefault(rcpts, []).append(cpu)
                         print(f"round {round_} rcpts={rcpts} {name:<15} {rate:8.0f} recipients/s "
-                              f"({rate / rcpts:6.0f} messages/s)", flush=True)
+                              f"({rate / rcpts:6.0f} messages/s)"
+                              + (f", daemon CPU {cpu:.2f} s per 1000 messages" if cpu is not None else ""), flush=True)
     print()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
           f"{args.messages} messages of {MESSAGE_BYTES // 1024} KB, {args.sessions} sessions, {args.rounds} rounds")
@@ -228,6 +263,10 @@ def main() -> int:
         med = statistics.median(rates)
         medians[(name, rcpts)] = med
         print(f"{name:<16}{rcpts:>6}{med:>15.0f}{med / rcpts:>8.0f}{min(rates):>8.0f}{max(rates):>8.0f}")
+    for rcpts, values in cpus.items():
+        print(f"maild daemon CPU (user+sys, all threads), rcpts={rcpts}: median {statistics.median(values):.2f} s "
+              f"per 1000 messages (min {min(values):.2f}, max {max(values):.2f})")
+    print(f"maild from {MAILD['repo']}; load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
     for rcpts in counts:
         if ("maild", rcpts) not in medians:
