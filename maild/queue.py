@@ -29,6 +29,8 @@ class UnknownMessage(MaildError):
 
 @dataclass(frozen=True, slots=True)
 class QueueRecipient:
+    """One recipient of a queued message, as `maild queue list` shows it."""
+
     address: str
     kind: str
     state: str
@@ -39,6 +41,8 @@ class QueueRecipient:
 
 @dataclass(frozen=True, slots=True)
 class QueueEntry:
+    """One queued message with its recipients, as `maild queue list` shows it."""
+
     queue_id: str
     message_id: str | None
     ticket: str | None

@@ -48,12 +48,16 @@ class Rejection(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Verified:
+    """A token that verified: the recipient it names and the key that signed it."""
+
     recipient_id: int
     key_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
+    """A token that did not verify, and why."""
+
     reason: Rejection
 
 

@@ -421,6 +421,8 @@ class WritebackTarget:
 
 @dataclass(frozen=True)
 class Settings:
+    """A whole configuration: every table converted and checked, with the file it came from."""
+
     source: Path
     store: StoreSettings
     intake: IntakeSettings

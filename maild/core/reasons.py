@@ -54,6 +54,8 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReasonInfo:
+    """One row of the reason table: a reason, whether it is hard, what it means."""
+
     reason: Reason
     hard: bool  # the address itself is bad (only ever for a permanent code)
     meaning: str  # what it means, in a helpdesk's words

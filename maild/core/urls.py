@@ -37,6 +37,8 @@ def _host(host: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamUrl:
+    """Where the relay delivers: an SMTP, LMTP or maildir URL, parsed."""
+
     scheme: Scheme
     host: str = ""
     port: int = 0
@@ -50,6 +52,8 @@ class UpstreamUrl:
 
 @dataclass(frozen=True, slots=True)
 class SourceUrl:
+    """Where receipts are read from: an IMAP, LMTP or maildir URL, parsed."""
+
     scheme: Scheme
     host: str = ""
     port: int = 0

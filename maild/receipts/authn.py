@@ -26,6 +26,8 @@ MAX_SIGNATURES = 5  # a report with more DKIM signatures than this gets only the
 
 @dataclass(frozen=True, slots=True)
 class UntokenedPolicy:
+    """What a report without a token needs before it is believed: the trusted authserv-ids, or the opt-out."""
+
     trusted_authserv_ids: tuple[str, ...] = ()
     allow_unauthenticated: bool = False  # the operator's explicit opt-out: Message-ID + address alone
 

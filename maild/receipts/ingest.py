@@ -44,6 +44,8 @@ Parser = Callable[[bytes, ParseHints], Report]
 
 @dataclass(frozen=True, slots=True)
 class IngestOutcome:
+    """What ingesting one report did: events recorded, duplicates, the quarantine if any."""
+
     applied: int  # events recorded now
     duplicates: int  # events this report stands for that were already recorded
     quarantine: QuarantineReason | None  # why it was quarantined, None when it was not

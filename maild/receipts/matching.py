@@ -45,6 +45,8 @@ class TokenProblem(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TokenRejected:
+    """A token found in a report that did not verify, and why."""
+
     token: str
     problem: TokenProblem
 

@@ -43,6 +43,8 @@ class QuarantineState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class QuarantineItem:
+    """One quarantined message as the store keeps it."""
+
     id: int
     fingerprint: str
     source: str

@@ -20,6 +20,8 @@ from maild.core.sqldb import Db
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
+    """One event to record for a recipient, before it has an id."""
+
     recipient_id: int
     message_id: int  # messages.id
     kind: EventKind

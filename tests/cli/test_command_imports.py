@@ -105,3 +105,40 @@ def test_help_still_lists_every_command() -> None:
 def test_the_probe_sees_what_the_daemon_imports() -> None:
     # The property above could pass vacuously if the probe saw nothing; `run` does load the daemon's parts.
     assert "maild.cli.run" in loaded_by("run")
+
+
+DATACLASSES = """
+import dataclasses, json, sys
+import maild.cli as cli
+cli.build_parser(sys.argv[1:])
+for name in list(sys.modules):
+    if name.startswith("maild"):
+        __import__(name)
+generated = sorted(
+    f"{module.__name__}.{obj.__name__}"
+    for name, module in list(sys.modules.items()) if name.startswith("maild")
+    for obj in list(vars(module).values())
+    if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
+    and (obj.__doc__ or "").startswith(obj.__name__ + "(")
+)
+json.dump({"generated": generated, "tokenize_regex": any("FR|" in str(k) for k in __import__("re")._cache)}, sys.stdout)
+"""
+
+
+def dataclass_docs(command: str) -> dict[str, object]:
+    out = subprocess.run([sys.executable, "-c", DATACLASSES, command], capture_output=True, text=True, check=True).stdout
+    found: dict[str, object] = json.loads(out)
+    return found
+
+
+@pytest.mark.parametrize("command", ["parse", "ingest", "status", "events", "queue"])
+def test_no_command_compiles_tokenize_for_a_dataclass_docstring(command: str) -> None:
+    # dataclass() writes a missing docstring from inspect.signature(cls): for a settings table (init=False) that
+    # reads object's signature through tokenize and compiles tokenize's large regex, at every command's start.
+    assert dataclass_docs(command)["tokenize_regex"] is False
+
+
+@pytest.mark.parametrize("command", ["parse", "ingest", "queue"])
+def test_command_dataclasses_have_their_own_docstring(command: str) -> None:
+    # Each generated docstring is one inspect.signature() call at import; the once-per-receipt commands pay none.
+    assert dataclass_docs(command)["generated"] == []
