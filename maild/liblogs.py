@@ -12,8 +12,12 @@ worker route library logging and warnings (`route_command_output`).
 
 from __future__ import annotations
 
-import logging
+import importlib.util
+import sys
 import warnings
+from collections.abc import Callable
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from maild import logs
@@ -21,6 +25,7 @@ from maild.ratelog import RateLog
 
 if TYPE_CHECKING:
     import asyncio
+    import logging
 
 log = logs.get("library")
 _repeats = RateLog(interval=10.0)
@@ -32,29 +37,90 @@ def _text(value: object) -> str:
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
 
 
-class _ToStructlog(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            fields: dict[str, Any] = {"logger": record.name, "text": _text(record.getMessage())}
-            if record.exc_info and record.exc_info[1] is not None:
-                error = record.exc_info[1]
-                fields["error"] = _text(f"{type(error).__name__}: {error}")
-            fn = log.error if record.levelno >= logging.ERROR else log.warning
-            # keyed by the message template, not its arguments: one line per kind of message per interval
-            _repeats.emit(("logging", record.name, str(record.msg)), fn, "library_log", **fields)
-        except Exception:  # a log line never raises into the library that wrote it
-            pass
+_handler: logging.Handler | None = None
 
 
-_handler = _ToStructlog(level=logging.WARNING)
+def _structlog_handler() -> logging.Handler:
+    """The one handler that writes library records as events; logging is imported here, not with this module."""
+    global _handler
+    if _handler is None:
+        import logging
+
+        class _ToStructlog(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                try:
+                    fields: dict[str, Any] = {"logger": record.name, "text": _text(record.getMessage())}
+                    if record.exc_info and record.exc_info[1] is not None:
+                        error = record.exc_info[1]
+                        fields["error"] = _text(f"{type(error).__name__}: {error}")
+                    fn = log.error if record.levelno >= logging.ERROR else log.warning
+                    # keyed by the message template, not its arguments: one line per kind of message per interval
+                    _repeats.emit(("logging", record.name, str(record.msg)), fn, "library_log", **fields)
+                except Exception:  # a log line never raises into the library that wrote it
+                    pass
+
+        _handler = _ToStructlog(level=logging.WARNING)
+    return _handler
 
 
 def route_stdlib_logging() -> None:
     """Every library's WARNING and above goes through the structured logger; below that is dropped."""
+    import logging
+
+    handler = _structlog_handler()
     root = logging.getLogger()
-    if _handler not in root.handlers:
-        root.addHandler(_handler)
+    if handler not in root.handlers:
+        root.addHandler(handler)
     root.setLevel(logging.WARNING)
+
+
+class _Then:
+    """A loader that runs its module with the real loader, then calls `then` (other attributes are the real loader's)."""
+
+    def __init__(self, loader: Any, then: Callable[[], None]) -> None:
+        self._loader = loader
+        self._then = then
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        created: ModuleType | None = self._loader.create_module(spec)
+        return created
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._then()
+
+    def __getattr__(self, name: str) -> Any:  # get_source for tracebacks, is_package...
+        return getattr(self._loader, name)
+
+
+class _WhenImported:
+    """On sys.meta_path until `name` is first imported; then `then` runs right after the module has run."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Then(spec.loader, self.then)  # type: ignore[assignment]
+        return spec
+
+
+def route_stdlib_logging_when_imported() -> None:
+    """route_stdlib_logging() now if a library has imported logging, else as soon as one does.
+
+    Importing logging (with threading, traceback, string, weakref) is a short command's cost even when no
+    library of the command ever uses it: `maild parse` of a DSN never does.
+    """
+    if "logging" in sys.modules:
+        route_stdlib_logging()
+    elif not any(isinstance(f, _WhenImported) for f in sys.meta_path):
+        sys.meta_path.insert(0, _WhenImported("logging", route_stdlib_logging))
 
 
 def _warning_to_log(
@@ -75,7 +141,7 @@ def route_warnings() -> None:
 
 def route_command_output() -> None:
     """For a CLI command: every library's log record and warning goes through the structured logger."""
-    route_stdlib_logging()
+    route_stdlib_logging_when_imported()
     route_warnings()
 
 

@@ -48,10 +48,11 @@ def test_parse_does_not_import_the_store() -> None:
 
 # What a short command loads beyond its parser but never needs: sqlite_utils (click, dateutil, pluggy and its
 # entry-point scan), asyncio and the writer thread (the daemon's store), dkimpy and dnspython (a report with no
-# DKIM signature), the modern email policy, the delivery engine (queue list), the compiled presets.
+# DKIM signature), the modern email policy, the delivery engine (queue list), the compiled presets, and stdlib
+# logging (routed when a library first imports it: maild.liblogs).
 NOT_FOR_COMMANDS = (
     "sqlite_utils", "click", "dateutil", "pluggy", "asyncio", "concurrent.futures", "maild.store.writer", "dkim", "dns",
-    "email.policy", "maild.delivery", "maild.presets.match",
+    "email.policy", "maild.delivery", "maild.presets.match", "logging",
 )
 
 RUN = """

@@ -77,3 +77,29 @@ def test_an_unexpected_exception_in_a_command_is_one_json_line_with_exit_1(tmp_p
     assert code == 1
     (failed,) = [e for e in events(lines) if e["event"] == "command_failed"]
     assert failed["command"] == "parse" and failed["error"] == "KeyError: 'a bug in maild'"
+
+
+LATE = '''
+import sys
+from maild import liblogs, logs
+logs.configure("warning", "json")
+liblogs.route_command_output()
+loaded_before = "logging" in sys.modules
+import logging  # as a library first imported in the middle of a command (flufl.bounce for a bounce) does
+try:
+    raise ValueError("deep inside")
+except ValueError:
+    logging.getLogger("late.library").exception("a late library failed: %s", "badly")
+logging.getLogger("late.library").info("below warning: dropped")
+print(loaded_before, file=sys.stdout)
+'''
+
+
+def test_a_library_that_imports_logging_after_the_command_started_is_routed_too(tmp_path):
+    # route_command_output() does not import logging itself (a DSN's parse never needs it); it routes logging
+    # when a library first imports it.
+    done = subprocess.run([sys.executable, "-c", LATE], capture_output=True, cwd=ROOT, timeout=60)
+    assert done.stdout.decode().strip() == "False"
+    (logged,) = events(done.stderr.decode().splitlines())
+    assert logged["event"] == "library_log" and logged["logger"] == "late.library"
+    assert logged["text"] == "a late library failed: badly" and logged["error"] == "ValueError: deep inside"
