@@ -23,6 +23,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from maild.core.lazyre import lazy
+
 STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 
 # Bounded, and a bare local part starts only where a run of its characters starts: unbounded, a finder tried every
@@ -32,7 +34,9 @@ _LOCAL = r"(?<![^\s<>()\[\]\",;:@])[^\s<>()\[\]\",;:@]{1,256}"
 ADDRESS_PATTERN = rf"\"[^\"\s@]+\"@{_DOMAIN}|{_LOCAL}@{_DOMAIN}|{_LOCAL}@\[(?:IPv6:)?[0-9.:a-fA-F]+\]"
 ADDRESS = re.compile(ADDRESS_PATTERN)
 _SIMPLE_LOCAL_OR_DOMAIN = r'[^<>@\s",;:()]+'
-SIMPLE_MAILBOX = re.compile(
+# The patterns below serve intake, the sendmail command and inbound headers: compiled on first use, not
+# at the start of every command that imports this module for STATUS_CODE and ADDRESS.
+SIMPLE_MAILBOX = lazy(
     rf'\s*(?:"[^"\\<>]*"|[^",;:<>@()\\]*)\s*<({_SIMPLE_LOCAL_OR_DOMAIN}@{_SIMPLE_LOCAL_OR_DOMAIN})>\s*'
     rf"|\s*({_SIMPLE_LOCAL_OR_DOMAIN}@{_SIMPLE_LOCAL_OR_DOMAIN})\s*"
 )
@@ -49,20 +53,20 @@ def status_code_at_start(text: str) -> re.Match[str] | None:
 # ------------------------------------------------------------------ envelope addresses (RFC 5321, RFC 6531)
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-_DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_DOT_ATOM = lazy(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _UTF8_ATEXT = r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[^\x00-\x7f])"
-_DOT_ATOM_UTF8 = re.compile(rf"{_UTF8_ATEXT}+(?:\.{_UTF8_ATEXT}+)*")
-_QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
-_QUOTED_UTF8 = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|[^\x00-\x7f]|\\[\x20-\x7e])*"')
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_DOT_ATOM_UTF8 = lazy(rf"{_UTF8_ATEXT}+(?:\.{_UTF8_ATEXT}+)*")
+_QUOTED = lazy(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
+_QUOTED_UTF8 = lazy(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|[^\x00-\x7f]|\\[\x20-\x7e])*"')
+_LABEL = lazy(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _ANY_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # `<dot-atom@host.name>`, the common SMTP path, found without aiosmtpd's RFC 5322 parser (intake's fast path;
 # address_problem still checks what it finds, lengths included).
-SIMPLE_PATH = re.compile(rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@{_ANY_LABEL}(?:\.{_ANY_LABEL})*)>")
+SIMPLE_PATH = lazy(rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@{_ANY_LABEL}(?:\.{_ANY_LABEL})*)>")
 # What maild-sendmail takes as an address on its command line (sendmail's own loose check; intake checks it
 # strictly when it submits).
-COMMAND_LINE_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.\-\[\]:_]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+COMMAND_LINE_ADDRESS = lazy(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.\-\[\]:_]+")
+_CONTROL = lazy(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def address_problem(address: str, *, smtputf8: bool) -> str | None:
