@@ -7,15 +7,15 @@ naming the key path.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, TypeVar, dataclass_transform
 
 from maild.core.events import EventKind
+from maild.core.frozen import frozen
 from maild.core.paths import resolve_path
 from maild.core.syntax import ADDRESS
 from maild.core.urls import SourceUrl, UpstreamUrl, parse_source_url, parse_upstream_url
@@ -32,62 +32,15 @@ def setting(default: Any, help: str, convert: Converter, *, secret: bool = False
 
 @dataclass_transform(frozen_default=True)
 def section(cls: type[T]) -> type[T]:
-    """A settings table: a frozen dataclass whose __init__, __repr__, __eq__ and __hash__ are shared, not generated.
+    """A settings table: a frozen dataclass whose methods are shared, not generated (maild.core.frozen).
 
-    dataclass() writes and compiles those for every class; for fifteen tables of up to thirty settings that
-    was a third of a short command's start-up (every command loads them all to validate its file). A table
-    is built once per process, so a generic constructor costs nothing that matters. Fields, replace(),
-    immutability and equality are a dataclass's.
+    dataclass() writes and compiles __init__, __repr__, __eq__, __hash__ and the frozen __setattr__ and
+    __delattr__ for every class; for fifteen tables of up to thirty settings that was a third of a short
+    command's start-up (every command loads them all to validate its file), and the two frozen ones alone
+    were still half of importing maild.config.
     """
-    # dataclass() writes a missing docstring from inspect.signature(cls), which for init=False reads object's
-    # text signature through tokenize and compiles tokenize's regex: 4-10 ms of every command's start-up.
     cls.__doc__ = cls.__doc__ or f"The [{cls.__name__}] settings table."
-    cls = dataclasses.dataclass(frozen=True, init=False, repr=False, eq=False)(cls)
-    for name, method in (("__init__", _init), ("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash)):
-        setattr(cls, name, method)
-    return cls
-
-
-def _init(self: Any, *args: Any, **kwargs: Any) -> None:
-    name = type(self).__name__
-    fields = dataclasses.fields(self)
-    if len(args) > len(fields):
-        raise TypeError(f"{name}() takes {len(fields)} positional arguments but {len(args)} were given")
-    for f, value in zip(fields, args, strict=False):
-        if f.name in kwargs:
-            raise TypeError(f"{name}() got multiple values for argument {f.name!r}")
-        kwargs[f.name] = value
-    for f in fields:
-        if f.name in kwargs:
-            value = kwargs.pop(f.name)
-        elif f.default is not MISSING:
-            value = f.default
-        elif f.default_factory is not MISSING:
-            value = f.default_factory()
-        else:
-            raise TypeError(f"{name}() missing required argument: {f.name!r}")
-        object.__setattr__(self, f.name, value)
-    if kwargs:
-        raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
-
-
-def _values(self: Any) -> tuple[Any, ...]:
-    return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)
-
-
-def _repr(self: Any) -> str:
-    shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr)
-    return f"{type(self).__qualname__}({shown})"
-
-
-def _eq(self: Any, other: object) -> object:  # bool, or NotImplemented for another class
-    if other.__class__ is not self.__class__:
-        return NotImplemented
-    return _values(self) == _values(other)
-
-
-def _hash(self: Any) -> int:
-    return hash(_values(self))
+    return frozen(cls)
 
 
 def string(value: Any, _base: Path) -> str:

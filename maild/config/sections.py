@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -419,7 +418,7 @@ class WritebackTarget:
         return self.name or self.kind
 
 
-@dataclass(frozen=True)
+@section
 class Settings:
     """A whole configuration: every table converted and checked, with the file it came from."""
 

@@ -8,8 +8,9 @@ never reads as "the address is bad". How a code and a text decide the reason is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from maild.core.frozen import frozen
 
 
 class Reason(StrEnum):
@@ -52,7 +53,7 @@ class Reason(StrEnum):
     VACATION = "vacation"  # an auto-reply
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReasonInfo:
     """One row of the reason table: a reason, whether it is hard, what it means."""
 

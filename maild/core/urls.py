@@ -8,11 +8,11 @@ ValueError("expected ...") naming the accepted forms, which the configuration tu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote
 
+from maild.core.frozen import frozen
 from maild.core.paths import resolve_path
 
 
@@ -35,7 +35,7 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UpstreamUrl:
     """Where the relay delivers: an SMTP, LMTP or maildir URL, parsed."""
 
@@ -50,7 +50,7 @@ class UpstreamUrl:
         return f"{self.scheme}://{_host(self.host)}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SourceUrl:
     """Where receipts are read from: an IMAP, LMTP or maildir URL, parsed."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from maild.core.frozen import frozen
 from maild.core.lazyre import lazy
 from maild.core.syntax import ADDRESS
 
@@ -16,7 +16,7 @@ _MSGID = lazy(r"<([^<>\s]+)>")
 _BARE_MSGID = lazy(r"(?<![^\s<>\"',;()])[^\s<>\"',;()]{1,256}@[^\s<>\"',;()]{1,256}")
 
 
-@dataclass(frozen=True)
+@frozen
 class ParseHints:
     """What the parser knows about maild's own addresses, and its limits."""
 

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from maild.core.events import ReportKind as ReportKind  # defined beside EventSource, whose names it shares
+from maild.core.frozen import frozen
 from maild.core.reasons import Reason
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RecipientResult:
     """What a report says about one recipient, whatever kind of report said it: a claim, not the recipient's status.
 
@@ -40,7 +39,7 @@ class RecipientResult:
         return self.action in ("failed", "delayed")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Report:
     """Everything the parser learnt from one message; kind UNKNOWN means it is not a report about our mail."""
 

@@ -6,6 +6,7 @@ their import pulls in is their start-up. A property of the import graph, checked
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -143,3 +144,21 @@ def test_no_command_compiles_tokenize_for_a_dataclass_docstring(command: str) ->
 def test_command_dataclasses_have_their_own_docstring(command: str) -> None:
     # Each generated docstring is one inspect.signature() call at import; the once-per-receipt commands pay none.
     assert dataclass_docs(command)["generated"] == []
+
+
+def test_the_records_every_short_command_imports_have_shared_methods() -> None:
+    # dataclass(frozen=True) compiles five or six methods per class at import; these classes are imported by
+    # every short command (the settings tables, the URLs of their defaults, the reason table, the parser's values).
+    from maild.config import sections
+    from maild.core import reasons, urls
+    from maild.reports import clues, model
+
+    records = [
+        *(cls for cls in vars(sections).values() if isinstance(cls, type) and cls.__module__ == sections.__name__
+          and dataclasses.is_dataclass(cls)),
+        urls.UpstreamUrl, urls.SourceUrl, reasons.ReasonInfo, clues.ParseHints, model.Report, model.RecipientResult,
+    ]
+    assert len(records) > 10
+    generated = [cls.__name__ for cls in records for name in ("__init__", "__setattr__", "__eq__")
+                 if getattr(cls, name).__code__.co_filename == "<string>"]
+    assert generated == []

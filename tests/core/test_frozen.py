@@ -1,0 +1,104 @@
+"""core.frozen behaves like dataclass(frozen=True): each behaviour compared with a generated twin of the same fields."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from dataclasses import dataclass, field
+
+import pytest
+
+from maild.core.frozen import frozen
+
+
+@frozen
+class Shared:
+    """A record with a required field, a default and a default factory."""
+
+    name: str
+    size: int = 3
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    note: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The same fields with dataclass()'s generated methods."""
+
+    name: str
+    size: int = 3
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    note: str | None = field(default=None, repr=False, compare=False)
+
+
+def twins(*args: object, **kwargs: object) -> tuple[Shared, Generated]:
+    return Shared(*args, **kwargs), Generated(*args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [(("a",), {}), (("a", 5), {}), ((), {"name": "b", "tags": ("x",)}), (("c",), {"note": "n", "size": 0})],
+)
+def test_construction_repr_equality_and_hash_match_a_generated_dataclass(args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+    ours, theirs = twins(*args, **kwargs)
+    assert [getattr(ours, f.name) for f in dataclasses.fields(ours)] == [getattr(theirs, f.name) for f in dataclasses.fields(theirs)]
+    assert repr(ours) == repr(theirs).replace("Generated", "Shared")
+    assert ours == Shared(*args, **kwargs) and hash(ours) == hash(Shared(*args, **kwargs))  # type: ignore[arg-type]
+    assert hash(ours) == hash(theirs)  # the same tuple of compared fields
+
+
+def test_compare_false_fields_are_left_out_of_equality_as_in_a_dataclass() -> None:
+    assert Shared("a", note="x") == Shared("a", note="y")
+    assert Generated("a", note="x") == Generated("a", note="y")
+    assert Shared("a") != Shared("b") and Shared("a") != Generated("a")  # type: ignore[comparison-overlap]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((), {}), (("a", 1, (), None, "extra"), {}), (("a",), {"name": "b"}), (("a",), {"colour": "red"})],
+    ids=["missing", "too many", "twice", "unknown"],
+)
+def test_wrong_arguments_raise_type_error_like_a_dataclass(args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+    with pytest.raises(TypeError):
+        Generated(*args, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Shared(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_assignment_and_deletion_are_refused() -> None:
+    record = Shared("a")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.name = "b"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del record.size
+    assert record.name == "a" and record.size == 3
+
+
+def test_replace_fields_and_pickle_work_as_on_a_dataclass() -> None:
+    record = Shared("a", tags=("t",))
+    assert dataclasses.is_dataclass(record)
+    assert [f.name for f in dataclasses.fields(record)] == ["name", "size", "tags", "note"]
+    assert dataclasses.replace(record, size=9) == Shared("a", 9, ("t",))
+    assert pickle.loads(pickle.dumps(record)) == record
+    assert dataclasses.asdict(record) == {"name": "a", "size": 3, "tags": ("t",), "note": None}
+
+
+def test_default_factory_gives_each_record_its_own_value() -> None:
+    @frozen
+    class Holder:
+        """Holds a list made per record."""
+
+        items: list[int] = field(default_factory=list)
+
+    one, two = Holder(), Holder()
+    one.items.append(1)
+    assert two.items == []
+
+
+def test_a_field_left_out_of_the_constructor_is_refused_at_declaration() -> None:
+    with pytest.raises(TypeError):
+        @frozen
+        class Odd:
+            """init=False has no shared constructor."""
+
+            computed: int = field(default=0, init=False)
