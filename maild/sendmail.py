@@ -19,11 +19,11 @@ import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email.utils import formatdate, getaddresses
+from email.utils import formatdate
 from pathlib import Path
 
 from maild import rewrite
-from maild.core.syntax import COMMAND_LINE_ADDRESS
+from maild.core.syntax import COMMAND_LINE_ADDRESS, UnreadableAddresses, address_pairs
 
 EX_OK = 0
 EX_USAGE = 64
@@ -132,7 +132,7 @@ def prepare(raw: bytes, inv: Invocation, *, default_sender: str) -> tuple[bytes,
     recipients = list(inv.recipients)
     if inv.from_headers:
         for name in ("To", "Cc", "Bcc"):
-            recipients += [a for _, a in getaddresses(rewrite.get_all(headers, name)) if "@" in a]
+            recipients += [a for _, a in address_pairs(rewrite.get_all(headers, name)) if "@" in a]
         headers = rewrite.strip(headers, ["Bcc"])
     seen: set[str] = set()
     unique = [r for r in recipients if not (r.lower() in seen or seen.add(r.lower()))]  # type: ignore[func-returns-value]
@@ -252,7 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EX_DATAERR, f"message larger than intake.max_message_size ({limit} bytes): not sent")
     if not raw.strip():
         return _fail(EX_DATAERR, "empty message on standard input: not sent")
-    data, sender, recipients = prepare(raw, inv, default_sender=inv.sender if inv.sender is not None else default_sender())
+    try:
+        data, sender, recipients = prepare(raw, inv, default_sender=inv.sender if inv.sender is not None else default_sender())
+    except UnreadableAddresses as exc:
+        return _fail(EX_DATAERR, f"-t: {exc}: not sent")
     if not recipients:
         return _fail(EX_USAGE, "no recipients (give them as arguments, or -t to read To/Cc/Bcc)")
     if len(data) > limit:

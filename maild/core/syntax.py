@@ -7,7 +7,9 @@ local part at a domain or an address literal) in header values and text and,
 with `fullmatch`, checks one. `ADDRESS_PATTERN` is its text, for patterns that
 find an address in a context (after "Final-Recipient:", inside <...>).
 `SIMPLE_MAILBOX` reads the common one-mailbox header ("Name <a@b>" or a@b)
-without the full RFC 5322 parser.
+without the full RFC 5322 parser; `address_pairs` is the full parser
+(`email.utils.getaddresses`) with a clear error instead of a RecursionError
+on comments nested a few hundred deep.
 
 Reports are read leniently (the world writes what it writes); what intake
 accepts in MAIL FROM and RCPT TO is checked strictly by `address_problem`
@@ -114,3 +116,22 @@ def domain_problem(domain: str) -> str | None:
     if not all(_LABEL.fullmatch(label) for label in labels):
         return "domain label syntax or length"
     return None
+
+
+class UnreadableAddresses(ValueError):
+    """An address header the RFC 5322 parser cannot read: its comments nest too deeply."""
+
+
+def address_pairs(values: list[str]) -> list[tuple[str, str]]:
+    """(display name, address) pairs of address header values; UnreadableAddresses for pathological nesting.
+
+    The stdlib's parser recurses once per nested comment: about 500 "(" raise
+    RecursionError, which callers would take for a bug (intake answered 451,
+    so the client retried the same message for ever).
+    """
+    from email.utils import getaddresses  # local: the commands that never read an address header skip email.utils
+
+    try:
+        return getaddresses(values)
+    except RecursionError:
+        raise UnreadableAddresses("an address header nests comments too deeply to be read") from None

@@ -12,9 +12,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from email.header import decode_header, make_header
-from email.utils import getaddresses
 
-from maild.core.syntax import SIMPLE_MAILBOX
+from maild.core.syntax import SIMPLE_MAILBOX, address_pairs
 
 # What is fetched and read; everything else of the message stays where it is.
 FIELDS = (
@@ -115,8 +114,8 @@ def _addresses(value: str | None) -> tuple[str, ...]:
     if simple is not None:
         return ((simple.group(1) or simple.group(2)).lower(),)
     try:
-        pairs = getaddresses([value])
-    except (ValueError, IndexError):
+        pairs = address_pairs([value])
+    except (ValueError, IndexError):  # UnreadableAddresses too
         return ()
     return tuple(dict.fromkeys(a.strip().lower() for _, a in pairs if "@" in a and " " not in a.strip()))
 

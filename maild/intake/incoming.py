@@ -8,11 +8,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import getaddresses
 
 from maild import rewrite
 from maild.config import TrackingSettings
 from maild.core.events import RecipientKind
+from maild.core.syntax import address_pairs
 from maild.presets import match as presets
 from maild.presets.model import Match, Preset
 from maild.spool import SpoolRecipient
@@ -38,7 +38,7 @@ class Incoming:
 
 
 def addresses(values: list[str]) -> set[str]:
-    return {addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr}
+    return {addr.strip().lower() for _, addr in address_pairs(values) if "@" in addr}
 
 
 WRITEBACK_MARK = b"maild write-back"  # maild.writeback.requests.MARK: every text maild writes into a helpdesk
@@ -62,7 +62,7 @@ def find(headers: bytes | list[rewrite.Field], body: bytes, policy: TrackingSett
 
 def sender_department(headers: bytes | list[rewrite.Field], sender: str, mapping: Mapping[str, str]) -> str | None:
     """The department of the From address (then the envelope sender): mapped by address, then by domain, else itself."""
-    from_addrs = [a.strip().lower() for _, a in getaddresses(rewrite.get_all(headers, "From")) if "@" in a]
+    from_addrs = [a.strip().lower() for _, a in address_pairs(rewrite.get_all(headers, "From")) if "@" in a]
     candidates = [*from_addrs, *([sender.lower()] if "@" in sender else [])]
     for address in candidates:
         if address in mapping:

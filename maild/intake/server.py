@@ -24,7 +24,7 @@ from maild.config import Settings
 from maild.core.stats import IntakeStats
 from maild.errors import StoreBusy, StoreError
 from maild.intake.accept import submission_of
-from maild.core.syntax import SIMPLE_PATH, address_problem
+from maild.core.syntax import SIMPLE_PATH, UnreadableAddresses, address_problem
 from maild.intake.auth import Users, load_users
 from maild.intake.authlimits import LOCKED, AuthLimiter, FailureWindow
 from maild.intake.incoming import Incoming, read_incoming
@@ -272,7 +272,10 @@ def _examine(
     header = header_check(raw, int(s.max_header_size), s.max_header_lines)
     if header.too_big:
         return "header_too_big:552 5.3.4 Message header too big (see intake.max_header_size and max_header_lines)"
-    return read_incoming(raw, sender, rcpts, settings.tracking, fallback_message_id=fallback_message_id)
+    try:
+        return read_incoming(raw, sender, rcpts, settings.tracking, fallback_message_id=fallback_message_id)
+    except UnreadableAddresses:  # the same message would fail the same way: a permanent refusal, not 451 for ever
+        return "unreadable_address_header:554 5.6.0 An address header (From, To or Cc) nests comments too deeply to be read; refused"
 
 
 async def _settled(result: Any) -> AuthResult:

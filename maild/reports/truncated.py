@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from email.message import Message
-from email.utils import getaddresses
 
 from maild.core.lazyre import lazy
+from maild.core.syntax import UnreadableAddresses, address_pairs
 from maild.reports.model import RecipientResult
 
 _HEADERS = ("to", "cc", "bcc", "resent-to", "resent-cc")
@@ -35,7 +35,11 @@ def returned_recipients(returned: Message | None, inline_text: str = "") -> list
     else:
         values = [" ".join(m.group(1).split()) for m in _INLINE.finditer(inline_text[:100000])]
     out: list[str] = []
-    for _, address in getaddresses(values):
+    try:
+        pairs = address_pairs(values)
+    except UnreadableAddresses:  # the rest of the notice is still read
+        pairs = []
+    for _, address in pairs:
         address = address.strip()
         if "@" in address and address.lower() not in (a.lower() for a in out):
             out.append(address)

@@ -51,3 +51,12 @@ def test_an_address_is_found_inside_angle_brackets_and_names() -> None:
     assert [m.group(0) for m in ADDRESS.finditer('"Jane" <jane@example.com>, bob@example.net')] == [
         "jane@example.com", "bob@example.net",
     ]
+
+
+def test_address_pairs_reads_addresses_and_refuses_nesting_the_stdlib_cannot_read() -> None:
+    from maild.core.syntax import UnreadableAddresses, address_pairs
+
+    assert address_pairs(["Alice <a@example.net>, b@example.org (Bob (the builder))"]) == [
+        ("Alice", "a@example.net"), ("Bob the builder", "b@example.org")]
+    with pytest.raises(UnreadableAddresses, match="too deeply"):
+        address_pairs(["a@example.net " + "(" * 2000])

@@ -125,6 +125,13 @@ async def test_no_recipients_is_64(tmp_path):
     assert code == 64 and "no recipients" in err and err.count("\n") == 1
 
 
+async def test_t_with_an_address_header_nested_too_deep_is_65_and_says_why(tmp_path):
+    cfg = _config(tmp_path, _free_port())
+    code, err = await run(["-t", "-C", str(cfg)], b"To: a@example.net " + b"(" * 900 + b"\nSubject: x\n\nbody\n")
+    assert code == 65 and "nests comments too deeply" in err and err.count("\n") == 1  # one line, no traceback
+    assert not (tmp_path / "var" / "maild.db").exists()
+
+
 async def test_too_large_is_65_and_nothing_is_stored(tmp_path):
     cfg = _config(tmp_path, _free_port(), 'max_message_size = "1KB"\n')
     code, err = await run(["-C", str(cfg), "a@example.net"], b"Subject: x\n\n" + b"y" * 4000 + b"\n")

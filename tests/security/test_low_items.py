@@ -85,6 +85,16 @@ async def test_lines_of_998_characters_pass_and_longer_ones_are_refused(make_con
     assert (await _data(intake.port, b"Subject: x\r\n\r\n" + b"a" * 999 + b"\r\n")).startswith(b"500")
 
 
+@pytest.mark.parametrize("field", [b"To", b"Cc", b"From"])
+async def test_an_address_header_nested_too_deep_is_refused_for_good(make_config, start_intake, field):
+    # The stdlib's address parser recursed once per "(": RecursionError, answered 451, so the client retried for ever.
+    intake = await start_intake(make_config(CONFIG))
+    raw = field + b": alice@example.net " + b"(" * 900 + b"\r\nSubject: [#5] x\r\n\r\nbody\r\n"
+    reply = await _data(intake.port, raw)
+    assert reply.startswith(b"554 5.6.0") and b"nests comments too deeply" in reply
+    assert intake.rows("SELECT count(*) FROM messages") == [(0,)]
+
+
 async def test_untracked_mail_loses_its_bcc_header(make_config, start_intake):
     intake = await start_intake(make_config(CONFIG))
     raw = b"From: a@helpdesk.example.com\r\nTo: alice@example.net\r\nBcc: secret@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
