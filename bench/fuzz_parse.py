@@ -2,15 +2,20 @@
 
 Each input is a corpus file (../shared/corpus, or $MAILD_CORPUS) changed by one seeded mutator: byte flips,
 insertions and cuts, a line repeated thousands of times, a run of one character, a splice of two files, deep
-MIME nesting, thousands of parts, long folded headers. `maild.reports.parse` runs in this process (the
-cooperative time limit only, no worker), so the figures show what the parser itself does with hostile input;
-`--worker` runs each input through maild's bounded parser instead (maild.receipts.parsework), as ingest does.
+MIME nesting, thousands of parts, long folded headers. Input i of seed S comes from its own generator, so a run
+can be split over processes (`--start`) and any input rebuilt alone. `maild.reports.parse` runs in this process
+(the cooperative time limit only, no worker), so the figures show what the parser itself does with hostile input;
+`--worker` runs each input through ingest's bounded parser instead (maild.receipts.parsework), `--stream` through
+`maild parse`'s (maild.receipts.parsestream: one child, killed at each input's deadline).
 
-Prints N, the median, p99, p99.9 and the maximum wall time (and, in-process, CPU time: a loaded machine inflates
-wall time, not CPU time), how many took longer than the limit, and the
-mutators of the slowest; writes the slowest inputs to --keep (default /work/bench-cache/fuzz-slow) to profile.
-`--baseline ROUNDS` times the unmutated corpus in-process and through the worker instead (what the hard limit costs).
-Usage: python bench/fuzz_parse.py [-n N] [--seed S] [--limit SECONDS] [--worker] [--baseline ROUNDS] [--corpus PATH] [--keep DIR]
+Prints the median, p99, p99.9 and the maximum wall time (and CPU time: a loaded machine inflates wall time, not
+CPU time), how many took longer than 1 s and than the limit, the parse timeouts, and the mutators of the slowest;
+writes the slowest inputs to --keep (default /work/bench-cache/fuzz-slow) to profile, and with `--times FILE` one
+line per input (index, mutator, wall s, CPU s; for a timeout "timeout" and the seconds to the kill).
+`--baseline ROUNDS` times the unmutated corpus instead: in-process against the worker, and `maild parse`'s loop
+before the hard limit (in-process) against now (the forked child streaming its lines): what the hard limit costs.
+Usage: python bench/fuzz_parse.py [-n N] [--start I] [--seed S] [--limit SECONDS] [--worker | --stream]
+       [--times FILE] [--baseline ROUNDS] [--corpus PATH] [--keep DIR]
 """
 
 from __future__ import annotations
