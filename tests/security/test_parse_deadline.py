@@ -181,6 +181,15 @@ def test_a_status_field_continued_20000_times_is_joined_once_with_single_spaces(
     assert parse_fields("Action: failed\n\tx \n \nStatus: 5.1.1\n  \n") == [[("action", "failed x")], [("status", "5.1.1")]]
 
 
+def test_undeclared_8bit_text_is_judged_utf8_or_not_on_its_start():
+    # A fuzzed 10 MB body of 8-bit bytes (input 15924): counting every one of them took 2 s of CPU.
+    from maild.reports import mime
+
+    start = "é".encode() * 40_000  # 80,000 bytes of UTF-8, then bytes that are not
+    assert mime.decode_bytes(start + b"\xe9" * 5_000_000, None).startswith("é" * 40_000)
+    assert mime.decode_bytes(b"caf\xe9 " + "é".encode() * 5, None).startswith("café")  # mostly cp1252: read as cp1252
+
+
 def test_a_bounce_line_of_40000_addresses_is_read_only_in_part():
     report = parse(ADDRESS_RUN, ParseHints())
     assert "time limit" not in report.problems
