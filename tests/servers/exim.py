@@ -154,15 +154,20 @@ class Exim:
         shutil.copy(exim_root() / "usr/sbin/exim4", self.binary)
         self.binary.chmod(0o755)  # without the setuid bit
         self.config = self.folder / "exim.conf"
-        self.config.write_text(CONFIG.format(
-            exim=self.binary, dir=self.folder, own_domain=self.own_domain, delay_warning=self.delay_warning,
-            sink_port=self.sink_controller.port, remote_port=self.remote.port, retry=self.retry,
-        ))
+        self.configure(retry=self.retry, delay_warning=self.delay_warning)
         self.env = {
             "PATH": "/usr/sbin:/usr/bin:/bin", "NSS_WRAPPER_PASSWD": str(passwd), "NSS_WRAPPER_GROUP": str(group),
             "LD_PRELOAD": str(nss_wrapper()), "LD_LIBRARY_PATH": str(exim_root() / LIB),
         }
         return self
+
+    def configure(self, *, retry: str, delay_warning: str) -> None:
+        """(Re)write the configuration: every later Exim command (a queue run) reads the new retry rule and warning time."""
+        self.retry, self.delay_warning = retry, delay_warning
+        self.config.write_text(CONFIG.format(
+            exim=self.binary, dir=self.folder, own_domain=self.own_domain, delay_warning=delay_warning,
+            sink_port=self.sink_controller.port, remote_port=self.remote.port, retry=retry,
+        ))
 
     def __exit__(self, *exc: object) -> None:
         self.remote.stop()
