@@ -63,8 +63,9 @@ async def test_reports_are_recorded_then_moved_to_processed(db, dovecot, dovecot
     await append(dovecot, dovecot_user, mail.mdn(sent.token("bob@example.net"), "bob@example.net"))
     async with running(make_source()):
         await async_wait_for(lambda: len(event_kinds(db)) == 2, what="two events")
+        # recorded first, then moved: the MOVE may still be on its way when the events are committed
+        await async_wait_for(lambda: dovecot.uids(dovecot_user, "INBOX") == [], what="both moved out of INBOX")
         assert sorted(await uids(dovecot, dovecot_user, "processed")) == [1, 2]
-        assert await uids(dovecot, dovecot_user, "INBOX") == []
     rows = db.execute("SELECT recipient, kind, source, via FROM events WHERE kind != 'queued' ORDER BY recipient").fetchall()
     assert rows == [(sent.rid("alice@example.net"), "bounced", "dsn", "imap"),
                     (sent.rid("bob@example.net"), "displayed", "mdn", "imap")]
@@ -79,8 +80,9 @@ async def test_spam_forged_and_unknown_reports_go_to_quarantine_folder_and_table
     await append(dovecot, dovecot_user, mail.dsn(None, "carol@example.net", original_message_id="<never@sent>"))
     async with running(make_source()):
         await async_wait_for(lambda: db.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 3, what="3 held")
+        # held first, then moved: the MOVE may still be on its way when the quarantine rows are committed
+        await async_wait_for(lambda: dovecot.uids(dovecot_user, "INBOX") == [], what="all three moved out of INBOX")
     assert sorted(await uids(dovecot, dovecot_user, "quarantine")) == [1, 2, 3]
-    assert await uids(dovecot, dovecot_user, "INBOX") == []
     reasons = sorted(r[0] for r in db.execute("SELECT reason FROM quarantine"))
     assert reasons == ["no_match", "not_a_report", "token_bad_signature"]
     assert event_kinds(db) == []
