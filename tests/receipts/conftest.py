@@ -145,30 +145,37 @@ def ingestor(settings, store):
     return Ingestor(settings, store, KEYS)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    """Poll a condition (no sleep-based synchronisation): returns its first truthy value or fails the test."""
+# A bound only a real failure reaches: on a loaded 2-core runner one ingest or IMAP round trip can take seconds.
+WAIT = 30.0
+
+
+def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "condition") -> object:
+    """Poll a condition (no sleep-based synchronisation): returns its first truthy value or fails the test.
+    The condition is looked at once more after the deadline (a stalled process may wake up past it)."""
     import time
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         value = condition()
         if value:
             return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
-async def async_wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+async def async_wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "condition") -> object:
     import asyncio
     import time
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         value = condition()
         if value:
             return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def event_kinds(db: sqlite_utils.Database, recipient: int | None = None) -> list[str]:

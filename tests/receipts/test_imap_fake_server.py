@@ -123,7 +123,7 @@ async def test_exists_pushed_during_idle_is_fetched_at_once(db, tmp_path, ingest
         await async_wait_for(lambda: fake.idling, what="idling")
         started = time.monotonic()
         fake.arrive(mail.mdn(sent.token("alice@example.net"), "alice@example.net"))  # * 1 EXISTS to the idler
-        await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=5, what="moved after the push")
+        await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=20, what="moved after the push")
         elapsed = time.monotonic() - started
         await async_wait_for(lambda: fake.idling, what="idling again")
         exits = dict(source.stats.idle_exits)  # before stop() adds its own exit
@@ -150,7 +150,7 @@ async def test_mail_announced_in_the_gap_before_idle_is_fetched_without_waiting(
     fake.on_answer = in_the_gap
     source = make(fake, tmp_path, ingestor, store, idle_renew="60s", idle_keepalive="60s")
     async with running(fake, source):
-        await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=5, what="moved")
+        await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=20, what="moved")
         elapsed = time.monotonic() - arrived[0]
         await async_wait_for(lambda: fake.idling, what="idling again")
         exits = dict(source.stats.idle_exits)  # before stop() adds its own exit
@@ -189,7 +189,8 @@ async def test_mail_the_server_never_announces_is_found_by_the_next_keepalive_se
     async with running(fake, source):
         await async_wait_for(lambda: fake.idling, what="idling")
         fake.arrive(mail.mdn(sent.token("alice@example.net"), "alice@example.net"), notify="never")
-        await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=3, what="found by a keepalive search")
+        # within half the 60 s idle_renew: only a keepalive search (every 0.2 s) can have found it
+        await async_wait_for(lambda: fake.moved == {1: "processed"}, timeout=30, what="found by a keepalive search")
         exits = dict(source.stats.idle_exits)
     assert "push" not in exits and "pending" not in exits and exits.get("keepalive", 0) >= 1
     assert fake.connections == 1
