@@ -1,13 +1,20 @@
-"""The report parser in a worker process that is killed at its deadline: a hard bound on one parse's wall time.
+"""The report parser in a worker process that is killed at its deadline: a hard bound on one parse's CPU time.
 
 The parser's own time limit (`ParseHints.time_limit`) is cooperative: it is
 checked between steps, so one step that runs long on hostile input (a huge
 MIME tree in the stdlib's email parser, a regex over a pathological line)
-overruns it. Here each parse runs in a child process; when no answer has come
-`grace` seconds after the cooperative limit, the child is killed (SIGKILL,
-so nothing in it can delay that) and `ParseTimeout` is raised: ingest then
-quarantines the message as `parse_timeout`, never drops it and never marks it
-processed without its events.
+overruns it. Here each parse runs in a child process; when the child has used
+`grace` seconds of CPU past the cooperative limit without answering, it is
+killed (SIGKILL, so nothing in it can delay that) and `ParseTimeout` is
+raised: ingest then quarantines the message as `parse_timeout`, never drops it
+and never marks it processed without its events.
+
+Both limits count CPU time, not wall time: on a busy machine (other processes
+taking the cores) a normal report's parse takes longer on the clock, and was
+quarantined as `parse_timeout` when the deadline was wall time. A worker that
+gets no CPU at all is still bounded: WALL_CAP times the deadline on the clock
+(at least MIN_WALL_CAP seconds). Where a child's CPU time cannot be read (no
+/proc), the deadline is wall time as before.
 
 Workers are kept and reused (a parse costs one round trip over a pipe, not a
 process start). A process with one thread (`maild ingest`) forks its worker:
@@ -23,6 +30,7 @@ import importlib
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -35,7 +43,10 @@ if TYPE_CHECKING:  # multiprocessing, socket and subprocess load when a worker s
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
-GRACE = 0.5  # seconds past the cooperative limit before the worker is killed
+GRACE = 0.5  # seconds of CPU past the cooperative limit before the worker is killed
+WALL_CAP = 20.0  # a parse that used little CPU (a machine that gave it none) is killed after this many deadlines...
+MIN_WALL_CAP = 60.0  # ...or this many seconds on the clock, whichever is longer
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _START_TIMEOUT = 30.0  # a worker that cannot even start (a machine out of processes) is a failure, not a timeout
 
 
@@ -43,8 +54,22 @@ class ParseTimeout(Exception):
     """The parse was still running at its hard deadline; the worker was killed."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"the parse took longer than {seconds:.1f} s")
+        super().__init__(f"the parse took more than {seconds:.1f} s of CPU time")
         self.seconds = round(seconds, 3)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a running process has used, from /proc; None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat.rpartition(b")")[2].split()  # after the command name, which may hold spaces and parentheses
+    try:
+        return (int(fields[11]) + int(fields[12])) / _TICK  # utime and stime: fields 14 and 15 of proc(5)
+    except (IndexError, ValueError):
+        return None
 
 
 class ParseWorkerFailed(Exception):
@@ -125,10 +150,35 @@ class _Worker:
             return self._forked.is_alive()
         return self._spawned is not None and self._spawned.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        if self._forked is not None:
+            return self._forked.pid
+        return self._spawned.pid if self._spawned is not None else None
+
+    def _cpu(self) -> float | None:
+        pid = self.pid
+        return cpu_seconds(pid) if pid is not None else None
+
+    def _answered_within(self, seconds: float) -> bool:
+        """Wait for the answer while the worker has used less than `seconds` of CPU on this parse (module docstring)."""
+        started, base = time.monotonic(), self._cpu()
+        cap = max(seconds * WALL_CAP, MIN_WALL_CAP) if base is not None else seconds
+        wait = seconds
+        while not self.conn.poll(max(wait, 0.01)):
+            elapsed = time.monotonic() - started
+            now = self._cpu() if base is not None else None
+            used = now - base if now is not None and base is not None else elapsed
+            if used >= seconds or elapsed >= cap:
+                return False
+            # one thread: its CPU time grows no faster than the clock, so the budget cannot run out before then
+            wait = min(seconds - used, cap - elapsed)
+        return True
+
     def run(self, raw: bytes, hints: ParseHints, seconds: float) -> Report:
         try:
             self.conn.send((raw, hints))
-            if not self.conn.poll(seconds):
+            if not self._answered_within(seconds):
                 raise ParseTimeout(seconds)
             report = self.conn.recv()
         except (EOFError, OSError) as exc:

@@ -75,10 +75,10 @@ def test_mutated_messages_never_raise_and_respect_the_time_limit(seed: int, ops:
     raw = SEEDS[seed]
     for op in ops:
         raw = _mutate(raw, op, where, blob)
-    started = time.monotonic()
+    started = time.thread_time()  # the limit counts this thread's CPU time (a loaded runner's clock runs ahead of it)
     report = parse(raw, HINTS)
     # Generous: the limit only cuts work between steps, one step (the MIME parse) may overrun it.
-    assert time.monotonic() - started < HINTS.time_limit * 5  # the limit is the behaviour; x5 for a loaded runner
+    assert time.thread_time() - started < HINTS.time_limit * 5  # the limit is the behaviour
     assert isinstance(report.kind, ReportKind)
     assert not any(p.startswith("parser error") for p in report.problems), report.problems
 

@@ -8,15 +8,19 @@ ingest quarantines the message as `parse_timeout`, keeps its bytes and never rec
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import importlib
 import pkgutil
 import re
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +84,34 @@ def test_in_a_process_with_threads_the_worker_is_a_new_interpreter_and_is_killed
         other.join()
         stuck.close()
         real.close()
+
+
+def test_a_worker_the_machine_gives_no_cpu_for_longer_than_the_deadline_is_not_a_parse_timeout():
+    # A busy machine: other processes take the cores and the parse waits on the clock, not on its input. With the
+    # deadline on wall time a normal DSN was quarantined as parse_timeout (the full suite under load, 2 s limit).
+    parser = WorkerParser()
+    hints = ParseHints()
+    try:
+        assert parser(mail.spam(), hints).kind == "unknown"  # one worker up, idle, reused for the next parse
+        (worker,) = parser._idle
+        pid = worker.pid
+        assert pid is not None
+        def cont() -> None:
+            with contextlib.suppress(ProcessLookupError):  # killed at a wall-clock deadline: the failure is below
+                os.kill(pid, signal.SIGCONT)
+
+        os.kill(pid, signal.SIGSTOP)  # no CPU at all, for a second longer than the whole deadline
+        resume = threading.Timer(parser.deadline(hints) + 1.0, cont)
+        resume.start()
+        started = time.monotonic()
+        try:
+            report = parser(mail.dsn(None, "alice@example.net"), hints)
+        finally:
+            resume.join()
+        assert time.monotonic() - started > parser.deadline(hints)  # it really waited past the deadline on the clock
+        assert report.kind == "dsn" and [r.action for r in report.recipients] == ["failed"]
+    finally:
+        parser.close()
 
 
 async def test_ingest_quarantines_a_parse_timeout_with_its_bytes_and_records_nothing(db, ingestor, capfd):
