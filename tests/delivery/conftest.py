@@ -260,7 +260,7 @@ async def enqueue(
     return await store.write(job)
 
 
-async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+async def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     """Poll a condition until it holds or the deadline passes (never a bare sleep to synchronise)."""
     deadline = time.monotonic() + timeout
     while True:

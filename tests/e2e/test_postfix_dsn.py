@@ -34,7 +34,7 @@ from tests.daemon.conftest import MaildProcess, NotifySocket, free_port
 from tests.servers.dovecot import Dovecot
 from tests.servers.postfix_upstream import DEFER_RCPT, REJECT_RCPT, UNKNOWN_RCPT, UpstreamPostfix
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 ALICE = "alice@example.net"
 AGENT = "agent@helpdesk.example.com"
@@ -237,7 +237,7 @@ def test_real_postfix_dsns_smtp_replies_and_mdn_become_recipient_states(
     # the three DSNs (success, failure, delayed) were moved out of INBOX into "processed", none quarantined
     poll("3 DSNs moved to the processed folder",
          lambda: len(maildir_files(receipts.maildir, "processed")) == 3 and not maildir_files(receipts.maildir),
-         diagnose, timeout=15)
+         diagnose)
     assert not maildir_files(receipts.maildir, "quarantine")
     assert len(dovecot.uids(receipts, "processed")) == 3  # and IMAP agrees with the disk
     # maild's DSN parameters reached Postfix: the success DSN exists at all (NOTIFY=SUCCESS), each DSN went to the
@@ -265,8 +265,8 @@ def test_real_postfix_dsns_smtp_replies_and_mdn_become_recipient_states(
         assert s.sendmail("", [dnt], mdn) == {}  # MDNs go out with a null envelope sender (RFC 8098 section 2.1)
 
     doc = poll("alice read", lambda: (d := status(config, ticket)) and by_address(d)[ALICE]["state"] == "read" and d,
-               diagnose, timeout=20)
+               diagnose)
     assert by_address(doc)[ALICE]["read_at"]
     assert doc["replies"][0]["state"] == "read_by_to"
-    poll("the MDN moved to processed", lambda: len(maildir_files(receipts.maildir, "processed")) == 4, diagnose, timeout=15)
+    poll("the MDN moved to processed", lambda: len(maildir_files(receipts.maildir, "processed")) == 4, diagnose)
 

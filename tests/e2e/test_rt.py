@@ -170,8 +170,12 @@ def test_rt_reply_is_tracked_relayed_receipted_and_written_back(
 
     text = poll("RT's custom field written back", field, diagnose, timeout=60)
     assert "delivered" not in text.split(f"{ALICE} ", 1)[1].split(";")[0]
-    rows = [json.loads(line) for line in maild_cli(config, "writeback", "list", "--json").stdout.splitlines()]
-    assert rows and all(r["status"] == "done" for r in rows), rows
+    # RT shows the field once it answered maild's write; maild records that answer a moment later
+    def all_done() -> list[dict] | None:
+        listed = [json.loads(line) for line in maild_cli(config, "writeback", "list", "--json").stdout.splitlines()]
+        return listed if listed and all(r["status"] == "done" for r in listed) else None
+
+    rows = poll("every write-back row done", all_done, diagnose, timeout=60)
     assert len({(r["recipient"], r["state"]) for r in rows}) == len(rows)  # at most one write per recipient and state
     assert {(r["address"], r["state"]) for r in rows} >= {(ALICE, "delivered"), (ALICE, "read"), (UNKNOWN_RCPT, "bounced")}
     # the write-back made RT send nothing: no mail is tracked after the last correspondence

@@ -43,7 +43,7 @@ async def test_retention_loop_deletes_only_expired_kinds_and_counts_them(tmp_pat
     stop = asyncio.Event()
     now = at(60 * 24 * 5)  # five days after the reply: queued and accepted are older than a day
     task = asyncio.create_task(retention.retention_loop(s, store, lambda: now, stop=stop))
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while (await store.read(lambda db: db.execute("SELECT count(*) FROM events").fetchone()[0])) != 1:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)

@@ -27,7 +27,7 @@ from tests.delivery.conftest import KEYS, FakeClock, UpstreamServer, enqueue, ma
 from tests.delivery.conftest import upstream  # noqa: F401  (fixture)
 
 
-async def until(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+async def until(condition: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -39,7 +39,7 @@ def recipient_state(page, mid: str, address: str) -> str:
     return page.locator(f'[data-reply="{mid}"] [data-recipient="{address}"]').get_attribute("data-state")
 
 
-def wait_state(page, selector: str, state: str, timeout: float = 15_000) -> None:
+def wait_state(page, selector: str, state: str, timeout: float = 60_000) -> None:
     page.wait_for_selector(f'{selector}[data-state="{state}"]', timeout=timeout)
 
 
@@ -63,7 +63,7 @@ def test_to_cc_bcc_states_and_a_receipt_arriving_while_the_page_is_open(panel, b
     for address, kind in (("ann@example.net", "to"), ("cid@example.net", "cc"), ("bea@example.net", "bcc")):
         row = page.locator(f'{reply} [data-recipient="{address}"]')
         assert row.get_attribute("data-kind") == kind
-    wait_for(lambda: page.reload() or reply_state(page, mid) == "delivered", timeout=20, what="delivered")
+    wait_for(lambda: page.reload() or reply_state(page, mid) == "delivered", timeout=60, what="delivered")
     assert "delivered" in page.locator(f"{reply} .mark-words").inner_text()
 
     # A Cc reads it: the open page changes by itself (no reload) to "read by a Cc or Bcc recipient".
@@ -99,7 +99,7 @@ def test_single_recipient_marks_declined_and_the_bounce_label(panel, browser):
                       diagnostic="smtp; 552 5.2.2 <x1@example.net>: mailbox full"))
     page = login(browser, panel, "agent")
     page.goto(panel.url + "/ui/tickets/5002")
-    wait_for(lambda: page.reload() or recipient_state(page, two, "x1@example.net") == "bounced", timeout=20,
+    wait_for(lambda: page.reload() or recipient_state(page, two, "x1@example.net") == "bounced", timeout=60,
              what="the first bounce")
     assert reply_state(page, two) == "delivered"  # one of two failed: no bounce label
     assert page.locator(f'[data-reply="{two}"] .bounce-label').count() == 0
@@ -109,7 +109,7 @@ def test_single_recipient_marks_declined_and_the_bounce_label(panel, browser):
     assert page.locator(f'[data-reply="{two}"] .bounce-label').inner_text() == "Bounced"
     x2 = page.locator(f'[data-reply="{two}"] [data-recipient="x2@example.net"]').inner_text()
     assert "address does not exist — permanent" in x2 and "mx.example.net" in x2
-    wait_for(lambda: page.reload() or recipient_state(page, one, "solo@example.net") == "declined", timeout=20,
+    wait_for(lambda: page.reload() or recipient_state(page, one, "solo@example.net") == "declined", timeout=60,
              what="the declined receipt")
     assert reply_state(page, one) == "delivered"
     assert page.locator(f'[data-reply="{one}"] .tick').count() == 2
@@ -128,7 +128,7 @@ def test_html_and_script_in_a_subject_and_a_diagnostic_stay_inert(panel, browser
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(panel.url + "/ui/tickets/5003")
-    wait_for(lambda: page.reload() or reply_state(page, mid) == "failed", timeout=20, what="the bounce")
+    wait_for(lambda: page.reload() or reply_state(page, mid) == "failed", timeout=60, what="the bounce")
     assert page.evaluate("window.__pwned") is None and not dialogs
     assert page.locator(f'[data-reply="{mid}"] img, [data-reply="{mid}"] script').count() == 0
     assert HOSTILE in page.locator(f'[data-reply="{mid}"] h2').inner_text()
@@ -182,7 +182,7 @@ def test_the_department_switch_is_immediate_logged_and_hides_read_information(pa
     panel.receive(mdn(panel.token(mid, "sw@example.net"), "sw@example.net", original_message_id=mid))
     agent = login(browser, panel, "agent")
     agent.goto(panel.url + "/ui/tickets/5004")
-    wait_for(lambda: agent.reload() or reply_state(agent, mid) == "read", timeout=20, what="the read receipt")
+    wait_for(lambda: agent.reload() or reply_state(agent, mid) == "read", timeout=60, what="the read receipt")
     admin = login(browser, panel, "admin")
     admin.click("nav >> text=Departments")
     row = admin.locator('[data-department="Support"]')
@@ -226,7 +226,7 @@ def test_queue_actions_ask_for_confirmation_first(panel, browser):
     admin = login(browser, panel, "admin")
     admin.goto(panel.url + "/ui/queue")
     wait_for(lambda: admin.reload() or admin.locator("tr[data-queue-id]", has_text="[#5006] Stuck").count() == 1,
-             timeout=20, what="the deferred copy in the queue")
+             timeout=60, what="the deferred copy in the queue")
     row = admin.locator("tr[data-queue-id]", has_text="[#5006] Stuck")
     queue_id = row.get_attribute("data-queue-id")
     row.locator("text=Hold").click()
@@ -261,7 +261,7 @@ def test_the_quarantine_page_lists_what_could_not_be_applied(panel, browser):
     panel.receive(mdn("notavalidtoken", "q@example.net", original_message_id="<nobody@x>"))
     admin = login(browser, panel, "admin")
     admin.goto(panel.url + "/ui/quarantine")
-    wait_for(lambda: admin.reload() or admin.locator("tr[data-quarantine-id]").count() >= 1, timeout=20,
+    wait_for(lambda: admin.reload() or admin.locator("tr[data-quarantine-id]").count() >= 1, timeout=60,
              what="the quarantined receipt")
     row = admin.locator("tr[data-quarantine-id]").first
     assert "held" in row.inner_text() and "no_match" in row.inner_text() and "q@example.net" in row.inner_text()
@@ -346,7 +346,7 @@ def test_quarantine_delete_asks_first_and_is_logged_with_who(panel, browser):
     admin = login(browser, panel, "admin")
     admin.goto(panel.url + "/ui/quarantine")
     held = admin.locator("tr[data-quarantine-id]", has_text="del@example.net")
-    wait_for(lambda: admin.reload() or held.count() == 1, timeout=20, what="the quarantined receipt")
+    wait_for(lambda: admin.reload() or held.count() == 1, timeout=60, what="the quarantined receipt")
     item = held.get_attribute("data-quarantine-id")
     held.locator("text=Delete").click()
     assert f"Delete quarantine item {item}?" in admin.inner_text("h1")
@@ -376,7 +376,7 @@ def test_quarantine_delete_asks_first_and_is_logged_with_who(panel, browser):
     panel.receive(mdn("notavalidtoken", "del2@example.net", original_message_id="<nobody-del2@x>"))
     admin.goto(panel.url + "/ui/quarantine")
     wait_for(lambda: admin.reload() or admin.locator("tr[data-quarantine-id]", has_text="del2@example.net").count(),
-             timeout=20, what="the second quarantined receipt")
+             timeout=60, what="the second quarantined receipt")
     newer = admin.locator("tr[data-quarantine-id]", has_text="del2@example.net").get_attribute("data-quarantine-id")
     stale = admin.request.post(panel.url + f"/ui/quarantine/{newer}/delete",
                                form={"csrf": csrf, "confirm": "yes", "fingerprint": "not-the-one-shown"})
@@ -390,7 +390,7 @@ def test_quarantine_delete_from_the_cli(panel):
         listed = panel.cli("quarantine", "list", "--json").stdout
         return next((str(json.loads(line)["id"]) for line in listed.splitlines() if "cli-del@example.net" in line), None)
 
-    item = wait_for(held, timeout=20, what="the quarantined receipt")
+    item = wait_for(held, timeout=60, what="the quarantined receipt")
     done = panel.cli("quarantine", "delete", item, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"id": int(item), "deleted": True, "reason": "no_match", "state": "held"}
@@ -429,7 +429,7 @@ def test_an_embedded_ticket_updates_live(panel, browser):
     url = panel.cli("embed-url", "5011", "--ttl", "600", "--base", panel.url).stdout.strip()
     page = browser.new_context().new_page()  # no session: the link's signature is all it has
     page.goto(url)
-    wait_for(lambda: page.reload() or reply_state(page, mid) == "delivered", timeout=20, what="delivered")
+    wait_for(lambda: page.reload() or reply_state(page, mid) == "delivered", timeout=60, what="delivered")
     page.evaluate("window.__same_page = true")
     panel.receive(mdn(token, "live@example.net", original_message_id=mid))
     wait_state(page, f'[data-reply="{mid}"]', "read")
@@ -470,7 +470,7 @@ def test_the_daemon_indexes_new_subjects_by_itself(panel, browser):
             hit = db.execute("SELECT rowid FROM message_subjects WHERE message_subjects MATCH '\"quokka\"'").fetchall()
             return upto >= row[0] and hit == [row]
 
-    wait_for(indexed, timeout=20, what="the subject in the index")
+    wait_for(indexed, timeout=60, what="the subject in the index")
     page = login(browser, panel, "agent")
     page.goto(panel.url + "/ui/?q=QUOKKA+sight")
     assert [r.get_attribute("data-reply") for r in page.locator("tr.reply").all()] == [mid]
