@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# A child pytest starts its plugins (Playwright, Hypothesis, asyncio) before it runs anything: 44 s each on the loaded
+# 2-core runner (two of them in one test), against 120 s before. The bounds are for a child that hangs, not a slow one.
+CHILD_TIMEOUT = 400
+pytestmark = pytest.mark.timeout(900)
 
 CONFTEST = "from tests.support.skip_policy import pytest_make_collect_report, pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401\n"
 CASES = """
@@ -40,7 +44,7 @@ def child(tmp_path: Path, env: dict[str, str], *args: str, files: dict[str, str]
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *args],
-        cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=CHILD_TIMEOUT,
     )
 
 
@@ -79,7 +83,7 @@ def test_the_real_corpus_tests_fail_under_ci_when_the_corpus_is_absent(tmp_path:
     env.pop("MAILD_REQUIRE_SERVERS", None)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/reports/test_postfix_dsn.py", "-x"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT,
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"missing: bounce corpus not found at {tmp_path / 'nonexistent'}" in run.stdout
