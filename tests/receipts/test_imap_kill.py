@@ -31,7 +31,8 @@ class HoldingProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
 
     def _accept(self) -> None:
         while True:
@@ -41,8 +42,9 @@ class HoldingProxy:
                 return
             server = socket.create_connection(("127.0.0.1", self.target), timeout=30)
             self._sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
+            for args in ((client, server, True), (server, client, False)):
+                self._threads.append(threading.Thread(target=self._pipe, args=args, daemon=True))
+                self._threads[-1].start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
         try:
@@ -61,9 +63,16 @@ class HoldingProxy:
                     pass
 
     def close(self) -> None:
-        self.listener.close()
-        for s in self._sockets:
+        # close() alone does not wake a thread blocked in accept(): shutdown() does. The threads are joined, so none
+        # outlives the test (a later test that forks wants a process with one thread: test_parsestream.py).
+        for s in (self.listener, *self._sockets):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             s.close()
+        for t in self._threads:
+            t.join(30)
 
 
 @pytest.fixture

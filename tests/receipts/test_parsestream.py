@@ -52,6 +52,16 @@ def children() -> set[int]:
 
 
 @pytest.fixture(autouse=True)
+def one_thread():
+    """parsestream forks, so it refuses a process with threads; earlier tests' threads (a proxy's, a server's, an
+    executor's) end in their own time after those tests: wait for them (a bound only a thread that never ends reaches)."""
+    deadline = time.monotonic() + 60
+    while threading.active_count() != 1:
+        assert time.monotonic() < deadline, f"threads still running: {[t.name for t in threading.enumerate()]}"
+        time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
 def no_child_left_behind():
     before = children()  # a session's servers may be children of this process too
     yield
