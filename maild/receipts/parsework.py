@@ -54,7 +54,7 @@ class ParseTimeout(Exception):
     """The parse was still running at its hard deadline; the worker was killed."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"the parse took more than {seconds:.1f} s of CPU time")
+        super().__init__(f"the parse took longer than {seconds:.1f} s")
         self.seconds = round(seconds, 3)
 
 
