@@ -141,35 +141,41 @@ async def _crash_during_outage_then_restart(
         again.close()
 
 
+class HeldLock:
+    """Another process's write transaction on the store: taken, then rolled back."""
+
+    def __init__(self, db: Path) -> None:
+        self.other = sqlite3.connect(db, isolation_level=None)
+
+    def take(self) -> None:
+        self.other.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        self.other.execute("ROLLBACK")
+
+
 @pytest.mark.parametrize("stop", [False, True], ids=["kill", "stop"])
 async def test_a_crash_or_stop_while_the_lock_is_held_sends_nothing_again_after_the_restart(
     tmp_path, upstream, stop  # noqa: F811
 ):
     store = Store(tmp_path / "maild.db", busy_timeout=0.2).open()
-    other = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
+    lock = HeldLock(tmp_path / "maild.db")
     try:
         await _crash_during_outage_then_restart(
-            tmp_path, upstream, store,
-            break_store=lambda: other.execute("BEGIN IMMEDIATE"),
-            mend_store=lambda: other.execute("ROLLBACK"),
-            stop=stop,
+            tmp_path, upstream, store, break_store=lock.take, mend_store=lock.release, stop=stop,
         )
     finally:
-        other.close()
+        lock.other.close()
         store.close()
 
 
 async def test_another_writer_holding_the_lock_pauses_delivery_without_a_resend(tmp_path, upstream):  # noqa: F811
     store = Store(tmp_path / "maild.db", busy_timeout=0.2).open()
-    other = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
+    lock = HeldLock(tmp_path / "maild.db")
     try:
-        await _outage_then_recovery(
-            tmp_path, upstream, store,
-            break_store=lambda: other.execute("BEGIN IMMEDIATE"),
-            mend_store=lambda: other.execute("ROLLBACK"),
-        )
+        await _outage_then_recovery(tmp_path, upstream, store, break_store=lock.take, mend_store=lock.release)
     finally:
-        other.close()
+        lock.other.close()
         store.close()
 
 
