@@ -8,11 +8,14 @@ and streams each finished line back through a pipe, while the parent only
 relays the lines and watches the deadline of the item in progress. The child
 writes an empty line when an item is loaded and its parse starts (loading a
 file or standard input is not parse time), then the item's line when it is
-done. An item still running at its deadline gets the child SIGKILLed (nothing
-in it can delay that), is reported as `ParseTimeout`, and a fresh child is
-forked for the items after it. The child also arms a timer of its own per item
-(`_ORPHAN_SLACK` past the deadline; SIGALRM's default action ends it), so a
-child whose parent died or stopped reading never runs on.
+done. The deadline counts the child's CPU time, as parsework's does (a loaded
+machine that gives the parse no CPU does not make an ordinary file time out),
+bounded on the clock by parsework's WALL_CAP. An item that has used its
+deadline gets the child SIGKILLed (nothing in it can delay that), is reported
+as `ParseTimeout`, and a fresh child is forked for the items after it. The
+child also arms a CPU timer of its own per item (`_ORPHAN_SLACK` past the
+deadline; SIGPROF's default action ends it), so a child whose parent died or
+stopped reading never runs on.
 
 Forking is safe only in a process with one thread (parsework says why), so
 `stream` refuses to start in any other.
@@ -31,7 +34,7 @@ from types import FrameType
 from typing import Generic, NoReturn, TypeVar
 
 from maild import logs
-from maild.receipts.parsework import ParseTimeout, ParseWorkerFailed
+from maild.receipts.parsework import MIN_WALL_CAP, WALL_CAP, ParseTimeout, ParseWorkerFailed, cpu_seconds
 
 T = TypeVar("T")
 _log = logs.get("parse")
@@ -44,7 +47,7 @@ def stream(
 ) -> Generator[str | ParseTimeout | ParseWorkerFailed, None, None]:
     """For items 0..count-1 in order: `work(load(i))` (one line, no newline), or why it has none.
 
-    Run in a forked child; `work` past `deadline` seconds of wall time is killed with its child and yields
+    Run in a forked child; `work` past `deadline` seconds of CPU time is killed with its child and yields
     ParseTimeout; a child that dies otherwise (out of memory) yields ParseWorkerFailed for the item it was on.
     SIGTERM of this process while it runs kills the child and exits 143; so does Ctrl-C (the terminal
     signals both; KeyboardInterrupt here). No child is left when the iterator ends or is closed.
@@ -91,26 +94,39 @@ class _Child(Generic[T]):
 
     def results(self) -> Iterator[str | ParseTimeout | ParseWorkerFailed]:
         """This child's items in order; ends after a timeout or a death (its item reported), or at the last item."""
-        index, started, pending = self.first, None, b""
+        index, pending = self.first, b""
+        started: float | None = None  # when the item in progress began (monotonic), its child's CPU then, when to look
+        base: float | None = None
+        wake: float | None = None
         while index < self.count:
-            wait = None if started is None else max(0.0, started + self.deadline - time.monotonic())
+            wait = None if wake is None else max(0.0, wake - time.monotonic())
             if not self._poll.poll(None if wait is None else wait * 1000):
-                self.kill()
-                yield ParseTimeout(self.deadline)
-                return
+                assert started is not None
+                elapsed = time.monotonic() - started
+                now = cpu_seconds(self.pid) if base is not None else None
+                used = now - base if now is not None and base is not None else elapsed
+                cap = max(self.deadline * WALL_CAP, MIN_WALL_CAP) if base is not None else self.deadline
+                if used >= self.deadline or elapsed >= cap:
+                    self.kill()
+                    yield ParseTimeout(self.deadline)
+                    return
+                # one thread: its CPU time grows no faster than the clock, so the budget cannot run out before then
+                wake = time.monotonic() + max(0.01, min(self.deadline - used, cap - elapsed))
+                continue
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:  # the child is gone without this item's line
                 status = self.reap()
-                timed_out = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM
+                timed_out = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPROF
                 yield ParseTimeout(self.deadline) if timed_out else ParseWorkerFailed(_death(status))
                 return
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
                 if line == _MARK:
-                    started = time.monotonic()
+                    started, base = time.monotonic(), cpu_seconds(self.pid)
+                    wake = started + self.deadline
                     continue
                 yield line.decode("utf-8", "surrogateescape")
-                index, started = index + 1, None
+                index, started, base, wake = index + 1, None, None, None
 
     def kill(self) -> None:
         if self.pid > 0:  # not yet reaped, so the pid is still this child's (0 would signal our process group)
@@ -143,13 +159,13 @@ def _child_main(fd: int, first: int, count: int, load: Callable[[int], T], work:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole process group: end quietly
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
         for index in range(first, count):
             item = load(index)
             _write(fd, _MARK + b"\n")
-            signal.setitimer(signal.ITIMER_REAL, deadline + _ORPHAN_SLACK)
+            signal.setitimer(signal.ITIMER_PROF, deadline + _ORPHAN_SLACK)  # CPU time, as the parent counts
             line = work(item)
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
             _write(fd, line.replace("\n", " ").encode("utf-8", "surrogateescape") + b"\n")
     except BrokenPipeError:
         code = 0  # the parent stopped reading (it was killed, or its own output was closed)

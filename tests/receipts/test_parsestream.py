@@ -25,6 +25,8 @@ def work(item: str) -> str:
     if item == "hang":
         while True:  # checks no budget
             pass
+    if item == "starved":  # waits on the clock without using CPU, as a parse a loaded machine gives no CPU
+        time.sleep(3 * DEADLINE)
     if item == "die":
         os._exit(3)
     if item == "oom":
@@ -85,6 +87,12 @@ def test_an_item_past_its_deadline_is_a_timeout_and_the_items_after_it_are_done_
     assert took < 2 * DEADLINE + SLACK
 
 
+def test_the_deadline_counts_cpu_time_so_a_starved_parse_is_not_a_timeout():
+    out = run(["a", "starved", "hang"])
+    assert [type(x) for x in out] == [str, str, ParseTimeout]  # 3 deadlines on the clock, little CPU: done
+    assert str(out[1]).startswith("done starved")
+
+
 def test_a_child_that_dies_fails_its_item_only():
     out = run(["a", "die", "oom", "b"])
     assert [type(x) for x in out] == [str, ParseWorkerFailed, ParseWorkerFailed, str]
@@ -116,7 +124,7 @@ def test_a_child_whose_parent_stops_reading_ends_itself_past_the_deadline():
     child = parsestream._Child(0, 1, ["hang"].__getitem__, work, DEADLINE)
     _, status = os.waitpid(child.pid, 0)
     child.pid = 0
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPROF
     assert time.monotonic() - started < DEADLINE + parsestream._ORPHAN_SLACK + SLACK
     child.reap()
 
