@@ -52,9 +52,7 @@ pytestmark = pytest.mark.integration
 def notices() -> Iterator[dict[str, bytes]]:
     why = exim_available()
     if why:
-        if os.environ.get("MAILD_REQUIRE_SERVERS"):
-            pytest.fail(why)
-        pytest.skip(why)
+        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
     # Exim's own user must reach its spool: a folder of ours that others may traverse (pytest's are 0700).
     folder = Path(tempfile.mkdtemp(prefix="maild-exim-"))
     folder.chmod(0o755)

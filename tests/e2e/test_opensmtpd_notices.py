@@ -55,9 +55,7 @@ def _kind(raw: bytes) -> str:
 def notices() -> Iterator[dict[str, bytes]]:
     why = opensmtpd_available()
     if why:
-        if os.environ.get("MAILD_REQUIRE_SERVERS"):
-            pytest.fail(why)
-        pytest.skip(why)
+        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
     folder = Path(tempfile.mkdtemp(prefix="maild-opensmtpd-"))
     try:
         with OpenSMTPD(folder / "mta", REPLIES.get, ttl="6s", warn="2s") as smtpd:

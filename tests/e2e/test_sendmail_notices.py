@@ -47,9 +47,7 @@ pytestmark = pytest.mark.integration
 def notices() -> Iterator[dict[str, bytes]]:
     why = sendmail_available()
     if why:
-        if os.environ.get("MAILD_REQUIRE_SERVERS"):
-            pytest.fail(why)
-        pytest.skip(why)
+        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
     folder = Path(tempfile.mkdtemp(prefix="maild-sendmail-"))
     try:
         yield _run_scenario(folder / "mta")

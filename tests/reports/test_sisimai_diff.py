@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -32,9 +31,7 @@ def test_invented_codes_and_unknown_actions_are_not_differences() -> None:
 
 
 def test_sisimai_and_maild_agree_on_the_recipient_of_a_real_exim_bounce() -> None:
-    if not sisimai_available():
-        if os.environ.get("MAILD_REQUIRE_SERVERS"):
-            pytest.fail("Sisimai is not installed (apt-get install libsisimai-perl)")
+    if not sisimai_available():  # a failure where the run must be complete (tests/support/skip_policy.py)
         pytest.skip("Sisimai is not installed (apt-get install libsisimai-perl)")
     count, found = run([DATA / "exim-real-unknown.eml"])
     assert count == 1

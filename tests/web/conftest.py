@@ -129,9 +129,7 @@ embed_frame_ancestors = ["http://helpdesk.example.com"]
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("MAILD_REQUIRE_SERVERS") == "1":
-            pytest.fail(f"{CHROMIUM} is missing although scripts/test installed the Debian packages")
+    if not Path(CHROMIUM).exists():  # a failure where the run must be complete (tests/support/skip_policy.py)
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium, or set MAILD_CHROMIUM)")
     from playwright.sync_api import sync_playwright
 
