@@ -34,7 +34,7 @@ from types import FrameType
 from typing import Generic, NoReturn, TypeVar
 
 from maild import logs
-from maild.receipts.parsework import MIN_WALL_CAP, WALL_CAP, ParseTimeout, ParseWorkerFailed, cpu_seconds
+from maild.receipts.parsework import CpuDeadline, ParseTimeout, ParseWorkerFailed
 
 T = TypeVar("T")
 _log = logs.get("parse")
@@ -95,23 +95,18 @@ class _Child(Generic[T]):
     def results(self) -> Iterator[str | ParseTimeout | ParseWorkerFailed]:
         """This child's items in order; ends after a timeout or a death (its item reported), or at the last item."""
         index, pending = self.first, b""
-        started: float | None = None  # when the item in progress began (monotonic), its child's CPU then, when to look
-        base: float | None = None
-        wake: float | None = None
+        clock: CpuDeadline | None = None  # the item in progress's deadline
+        wake: float | None = None  # when to look at it again (monotonic)
         while index < self.count:
             wait = None if wake is None else max(0.0, wake - time.monotonic())
             if not self._poll.poll(None if wait is None else wait * 1000):
-                assert started is not None
-                elapsed = time.monotonic() - started
-                now = cpu_seconds(self.pid) if base is not None else None
-                used = now - base if now is not None and base is not None else elapsed
-                cap = max(self.deadline * WALL_CAP, MIN_WALL_CAP) if base is not None else self.deadline
-                if used >= self.deadline or elapsed >= cap:
+                assert clock is not None
+                rest = clock.remaining()
+                if not rest:
                     self.kill()
                     yield ParseTimeout(self.deadline)
                     return
-                # one thread: its CPU time grows no faster than the clock, so the budget cannot run out before then
-                wake = time.monotonic() + max(0.01, min(self.deadline - used, cap - elapsed))
+                wake = time.monotonic() + rest
                 continue
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:  # the child is gone without this item's line
@@ -122,11 +117,11 @@ class _Child(Generic[T]):
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
                 if line == _MARK:
-                    started, base = time.monotonic(), cpu_seconds(self.pid)
-                    wake = started + self.deadline
+                    clock = CpuDeadline(self.pid, self.deadline)
+                    wake = clock.started + self.deadline
                     continue
                 yield line.decode("utf-8", "surrogateescape")
-                index, started, base, wake = index + 1, None, None, None
+                index, clock, wake = index + 1, None, None
 
     def kill(self) -> None:
         if self.pid > 0:  # not yet reaped, so the pid is still this child's (0 would signal our process group)

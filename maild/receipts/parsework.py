@@ -72,6 +72,25 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
+class CpuDeadline:
+    """One parse's deadline in the CPU time of the process doing it, bounded on the clock (module docstring)."""
+
+    def __init__(self, pid: int, seconds: float) -> None:
+        self.pid, self.seconds = pid, seconds
+        self.started, self.base = time.monotonic(), cpu_seconds(pid)
+        self.cap = max(seconds * WALL_CAP, MIN_WALL_CAP) if self.base is not None else seconds
+
+    def remaining(self) -> float:
+        """How long to wait before looking again; 0.0 once the deadline is spent."""
+        elapsed = time.monotonic() - self.started
+        now = cpu_seconds(self.pid) if self.base is not None else None
+        used = now - self.base if now is not None and self.base is not None else elapsed
+        if used >= self.seconds or elapsed >= self.cap:
+            return 0.0
+        # one thread: its CPU time grows no faster than the clock, so the budget cannot run out before then
+        return max(0.01, min(self.seconds - used, self.cap - elapsed))
+
+
 class ParseWorkerFailed(Exception):
     """The worker died while parsing (killed from outside, out of memory on this input): held as unparseable."""
 
@@ -156,23 +175,16 @@ class _Worker:
             return self._forked.pid
         return self._spawned.pid if self._spawned is not None else None
 
-    def _cpu(self) -> float | None:
-        pid = self.pid
-        return cpu_seconds(pid) if pid is not None else None
-
     def _answered_within(self, seconds: float) -> bool:
         """Wait for the answer while the worker has used less than `seconds` of CPU on this parse (module docstring)."""
-        started, base = time.monotonic(), self._cpu()
-        cap = max(seconds * WALL_CAP, MIN_WALL_CAP) if base is not None else seconds
-        wait = seconds
-        while not self.conn.poll(max(wait, 0.01)):
-            elapsed = time.monotonic() - started
-            now = self._cpu() if base is not None else None
-            used = now - base if now is not None and base is not None else elapsed
-            if used >= seconds or elapsed >= cap:
+        pid = self.pid
+        if pid is None:
+            return bool(self.conn.poll(seconds))
+        deadline, wait = CpuDeadline(pid, seconds), seconds
+        while not self.conn.poll(wait):
+            wait = deadline.remaining()
+            if not wait:
                 return False
-            # one thread: its CPU time grows no faster than the clock, so the budget cannot run out before then
-            wait = min(seconds - used, cap - elapsed)
         return True
 
     def run(self, raw: bytes, hints: ParseHints, seconds: float) -> Report:
