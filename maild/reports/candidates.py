@@ -57,6 +57,15 @@ _NOISE_LINE = lazy(
     r"id|envelope-from|authentication-results|arc-[\w-]+|list-[\w-]+|errors-to|cc|subject|mail from)\b\s*[:(]?",
     re.I,
 )
+# A remote's reply or a notice naming an address to write to ("to request removal write to delist@",
+# "questions to postmaster@", "Contact abuse@", "email us at help@"): right before the address, so a reply
+# line that also fits a recipient's position ("550 ... to a@b") does not make it a failed recipient.
+_CONTACT_BEFORE = lazy(
+    r"(?:\b(?:contact(?:ing)?|e-?mail us|reach us|write|questions?|report\w*|complain\w*|appeal\w*|please (?:send|mail|e-?mail)|"
+    r"send (?:a |an |your )?(?:[\w-]+ )?(?:request|report|complaint|inquiry|appeal|note))\b[^@<>\n]{0,60}?\b(?:to|at)|"
+    r"\bcontact(?:ing)?(?: us| the [\w -]{1,30}?)?:?)\s*[<\"(]?$",
+    re.I,
+)
 _SENDER_CONTEXT = lazy(r"\b(?:mail from|sender|reply-to|return-path|envelope-from|list|owner|moderator|subscribe|unsubscribe|contact|write to|questions?)\b|\bfrom\s*:?\s*$", re.I)
 _RECIPIENT_CONTEXT = lazy(
     r"\b(?:to|for|recipients?|rcpt|address(?:es)?|user|mailbox|account|unknown|fail(?:ed|ure)?|error|rejected|denied|refused|"
@@ -183,7 +192,8 @@ def _structural(text: str) -> list[str]:
             continue  # "contact the list owner at" / "a@b": an address to write to, not one that failed
         for pattern in _STRUCTURAL:
             for match in pattern.finditer(line):
-                _add(out, match.group("a"))
+                if not _CONTACT_BEFORE.search(line, max(0, match.start("a") - 120), match.start("a")):
+                    _add(out, match.group("a"))
     return out
 
 

@@ -6,8 +6,9 @@ given up", Exim's "retry timeout exceeded", Gmail's "failed permanently" say fai
 quote a 5.x.x reply from one of several hosts while the message stays queued: OpenSMTPD's "only a
 temporary failure report", Gmail's "Message will be retried", Sendmail's "Warning: could not send message
 for past 4 hours" (its subject; a bare "Warning:" says nothing, MDaemon heads failures with it), Exim's
-"Delivery attempts will continue for some time" say delayed. When a notice says both (a digest of several recipients), neither wins and
-the code decides.
+"Delivery attempts will continue for some time" say delayed. A count of the attempts made ("Tried 5 time(s)",
+"failed 20 attempts") is said once the MTA stopped: failed. When a notice says both (a digest of several
+recipients), neither wins and the code decides.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ _GAVE_UP = lazy(
     r"giving up\b|not going to try again|gave up|retry time(?:out)? (?:exceeded|not reached for any host after a long failure)|"
     r"have been failing for a long time|could not be delivered (?:for|within|after) \d|too long in the queue|"
     r"been in the queue too long|message (?:has )?expired|expired in queue|delivery time expired|"
-    r"no further (?:delivery )?attempts|will not be (?:re)?tried|won't be (?:re)?tried|will not (?:try|retry)",
+    r"no further (?:delivery )?attempts|will not be (?:re)?tried|won't be (?:re)?tried|will not (?:try|retry)|"
+    # The count of attempts made, said once the MTA stopped: hMailServer's "Tried 5 time(s)" (ExternalDelivery.cpp),
+    # IMail's "Delivery failed 20 attempts", "after multiple retries" / "after 3 attempts".
+    r"\btried \d+ time(?:s|\(s\))|failed (?:after )?\d+ (?:delivery )?attempts|"
+    r"after (?:\d+|multiple|several|many|repeated) (?:delivery )?(?:attempts|retries|tries)",
     re.I,
 )
 _GAVE_UP_SUBJECT = lazy(r"\bfailed\b|failure|undeliver|returned mail|unzustellbar|non remis|permanent", re.I)
