@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import replace
 from email.message import Message
 
 from maild.core.lazyre import lazy
@@ -12,7 +13,7 @@ from maild.core.reason_rules import DEFAULT_STATUS, code_says_why, reason_for, s
 from maild.core.syntax import STATUS_CODE
 from maild.reports import mime
 from maild.reports.context import Context, Finding
-from maild.reports.fields import Field, address_of, parse_fields, typed_value
+from maild.reports.fields import Field, address_of, all_addresses, parse_fields, typed_value
 from maild.reports.model import RecipientResult, ReportKind
 
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
@@ -218,6 +219,22 @@ def _internal_target(final: str, original: str) -> bool:
     return final.lower() != original.lower() and final_domain.endswith("." + original_domain)
 
 
+def _failed_header(ctx: Context) -> set[str]:
+    return {a.lower() for value in ctx.header_all("x-failed-recipients") for a in all_addresses(value)}
+
+
+def _as_the_notice_names_it(r: RecipientResult, failed: set[str]) -> RecipientResult:
+    """The Original-Recipient where the notice's X-Failed-Recipients names it and not the Final-Recipient.
+
+    An alias or forward resolved inside the reporting MTA: chasquid (internal/queue/dsn.go) writes the
+    address the sender used in X-Failed-Recipients and the text's list, the resolved one in Final-Recipient.
+    """
+    original = r.original_recipient
+    if original and r.address and original.lower() in failed and r.address.lower() not in failed:
+        return replace(r, address=original)
+    return r
+
+
 def _recipient_address(fields: dict[str, str]) -> str:
     return address_of(fields.get("final-recipient"), allow_dotless=True) or address_of(fields.get("original-recipient")) or ""
 
@@ -265,6 +282,9 @@ def _detect(ctx: Context) -> Finding | None:
         ctx.budget.check()  # each block runs the reason rules: the time limit holds between blocks, not only detectors
         recipients.append(recipient_from_fields(group, human))
     recipients = [r for r in recipients if r.address]
+    if any(r.original_recipient and r.original_recipient.lower() != (r.address or "").lower() for r in recipients):
+        failed = _failed_header(ctx)
+        recipients = [_as_the_notice_names_it(r, failed) for r in recipients]
     if not recipients:
         ctx.note("status part without recipients")
         return None

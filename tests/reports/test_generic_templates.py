@@ -5,7 +5,10 @@ hMailServer's SEND_FAILED_NOTIFICATION text (DBScripts/CreateTables*.sql: "Your 
 all of the intended recipients", "The following recipient(s) could not be reached:"), the per-recipient lines
 of SMTPClientConnection.cpp ("Error Type: SMTP", "hMailServer sent:", "Remote server replied:", a multi-line
 reply joined with CRLF), and ExternalDelivery.cpp, which sends that notice for temporary failures only once it
-stops retrying ("We are finished trying. Let's give up!") and then appends "Tried N time(s)". The expected
+stops retrying ("We are finished trying. Let's give up!") and then appends "Tried N time(s)"; chasquid's
+internal/queue/dsn.go template, whose alias resolution (queue.go: Address is the resolved target,
+OriginalAddress what the sender wrote) puts the sender's address in X-Failed-Recipients and the text's list
+and the target in Final-Recipient. The expected
 results come from each fixture's scenario (which address the remote refused with which reply, whether the MTA
 had given up), not from a parser.
 """
@@ -58,3 +61,20 @@ def test_a_reply_naming_the_recipient_after_to_or_for_still_counts() -> None:
         b"550 5.7.1 Relaying denied to other@remote.example.net",
     )
     assert {r.address for r in parse(raw).recipients} == {"listed@remote.example.net", "other@remote.example.net"}
+
+
+def test_an_alias_resolved_inside_the_reporting_mta_is_reported_as_the_address_the_sender_used() -> None:
+    # chasquid resolved team@ to lead@ and the remote refused lead@: the sender wrote team@, and the notice's
+    # X-Failed-Recipients names team@ only, so team@ bounced; the Final-Recipient stays the original's target.
+    report = parse(_read("chasquid-alias.eml"))
+    assert report.kind is ReportKind.DSN
+    assert [(r.address, r.original_recipient, r.action, r.status, str(r.reason)) for r in report.recipients] == [
+        ("team@customer.example.org", "team@customer.example.org", "failed", "5.1.1", "userunknown")
+    ]
+    assert (report.token, report.original_message_id) == (TOKEN, "<reply-42@helpdesk.example.com>")
+
+
+def test_without_the_header_naming_the_original_the_final_recipient_stays() -> None:
+    # Postfix's "(expanded from <a>)" names both in its text and has no X-Failed-Recipients: Final-Recipient, as RFC 3464 says.
+    raw = _read("chasquid-alias.eml").replace(b"X-Failed-Recipients: team@customer.example.org, \n", b"")
+    assert [r.address for r in parse(raw).recipients] == ["lead@remote.example.net"]
