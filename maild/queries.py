@@ -41,10 +41,13 @@ from maild.core.sqldb import Db
 EVENT_FIELDS = ("id", "recipient", "kind", "at", "source", "via", "recorded_at",
                 "status", "action", "reason", "hard", "diagnostic", "remote_mta", "reply_code", "reporting_mta",
                 "reporting_ua")
+# Detail only for read events: the evidence list reads it (Reporting-UA, reply author, pixel label). Written as
+# `CASE e.kind WHEN ...` and not `e.kind IN (...)`: SQLite builds an ephemeral index for a list of more than
+# two constants each time a statement runs: 0.27 against 0.17 ms of CPU for a ticket's 40 events (`maild status`).
 _EVENT_COLUMNS = (
     ", ".join(f"e.{c}" for c in EVENT_FIELDS)
-    + f", CASE WHEN e.kind IN {sql_list(READ_KINDS)} THEN e.detail END AS detail"
-)  # detail only for read events: the evidence list reads it (Reporting-UA, reply author, pixel label)
+    + ", CASE e.kind " + " ".join(f"WHEN '{k.value}' THEN e.detail" for k in sorted(READ_KINDS)) + " END AS detail"
+)
 _EVENT_WIDTH = len(EVENT_FIELDS) + 1
 _ID, _RECIPIENT, _KIND_AT = (EVENT_FIELDS.index(c) for c in ("id", "recipient", "kind"))
 _KIND = EnumColumn(EventKind, "kind")

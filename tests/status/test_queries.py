@@ -38,3 +38,22 @@ def test_timelines_are_the_core_events_with_who_reported_them_even_from_before_m
     (hidden,) = thread_timelines(b.db, "5").values()
     assert [e.kind for e in hidden] == [EventKind.QUEUED, EventKind.ACCEPTED, EventKind.BOUNCED]  # read info hidden
     b.close()
+
+
+def test_an_event_carries_its_detail_only_when_it_is_a_read_signal(tmp_path) -> None:
+    # The events read writes the read kinds out one by one (no IN list): every read kind must keep its detail.
+    from maild.core.events import READ_KINDS, EventKind
+    from maild.queries import list_events
+    from tests.support.builders import Builder
+
+    b = Builder(tmp_path / "maild.db")
+    r = b.reply("5", [("a@example.net", "to")], message_id="<t@x>")
+    kinds = sorted(READ_KINDS) + [EventKind.ACCEPTED, EventKind.BOUNCED, EventKind.DELIVERED]
+    for at, kind in enumerate(kinds, start=1):
+        b.event(r, "a@example.net", str(kind), at)
+    b.db.execute("UPDATE events SET detail = json_object('kind', kind)")
+    b.db.conn.commit()
+    details = {e.kind: e.detail for e in list_events(b.db).events}
+    assert {k for k, d in details.items() if d is not None} == set(READ_KINDS)
+    assert all(details[k] == {"kind": str(k)} for k in READ_KINDS)
+    b.close()
