@@ -18,6 +18,7 @@ from maild.store import (
     schema_pixel,
     schema_sources,
     schema_status,
+    schema_views,
 )
 
 if TYPE_CHECKING:
@@ -118,4 +119,5 @@ MIGRATIONS: list[Migration] = [
     schema_helpdesk.migrate,  # 6
     schema_sources.migrate,  # 7
     schema_panel.migrate,  # 8
+    schema_views.migrate,  # 9
 ]
