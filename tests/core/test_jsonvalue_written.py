@@ -135,3 +135,36 @@ def test_types_local_to_a_function_take_the_general_path() -> None:
 
     same(Holder(Local(1, "x"), Local(2, "y")))
     same(Holder(Local(1), None))
+
+
+@dataclass(frozen=True)
+class Inner:
+    a: int
+    kind: RecipientKind | None = None
+
+
+@dataclass(frozen=True)
+class Middle:
+    inner: Inner = field(metadata=INLINE)  # an INLINE record inside an INLINE record: the general body
+    b: str = "b"
+
+
+@dataclass(frozen=True)
+class Outer:
+    a: str  # the same key as Inner.a, spliced after it: the last value wins, at the first place
+    inner: Inner | None = field(default=None, metadata=INLINE)
+    middle: Middle | None = field(default=None, metadata=INLINE)
+
+
+@dataclass(frozen=True)
+class SubInner(Inner):
+    c: int = 3  # a subclass where Inner goes: not the one dict display written for Inner
+
+
+def test_records_written_in_place_and_the_general_body_agree() -> None:
+    same(Outer("x", Inner(1, RecipientKind.TO)))
+    same(Outer("x", SubInner(1), Middle(Inner(2), "m")))
+    same(Outer("x", None, Middle(SubInner(2))))
+    same(Outer("x"))
+    same(Event(9, EventKind.BOUNCED, iso(at(1)), EventSource.DSN, None, BOUNCE, None,
+               EventPlace(4, "77", "<r@x>", "b@example.net", RecipientKind.TO)))
