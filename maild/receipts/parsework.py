@@ -17,7 +17,10 @@ gets no CPU at all is still bounded: WALL_CAP times the deadline on the clock
 /proc), the deadline is wall time as before.
 
 Workers are kept and reused (a parse costs one round trip over a pipe, not a
-process start). A process with one thread (`maild ingest`) forks its worker:
+process start), and the round trip is kept lean: the worker's answer carries
+its own CPU time (`os.times`, the same kernel counters /proc shows), so a parse
+answered within its deadline on the clock reads no /proc file; the hints go
+over the pipe only when they change; one `select.poll` per worker is reused. A process with one thread (`maild ingest`) forks its worker:
 cheap, and safe with no other thread. A process with threads (the daemon:
 its store writer, its `to_thread` pool) starts a new interpreter running this
 module instead, since forking a threaded process can copy a lock another
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import select
 import sys
 import threading
 import time
@@ -72,12 +76,23 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
-class CpuDeadline:
-    """One parse's deadline in the CPU time of the process doing it, bounded on the clock (module docstring)."""
+def own_cpu_seconds() -> float:
+    """This process's CPU time (user + system, all threads) from the counters `cpu_seconds` reads for another."""
+    t = os.times()
+    return t.user + t.system
 
-    def __init__(self, pid: int, seconds: float) -> None:
+
+class CpuDeadline:
+    """One parse's deadline in the CPU time of the process doing it, bounded on the clock (module docstring).
+
+    `base` and `started`: the process's CPU time and the clock when the parse began, when the caller knows them
+    (a worker reports its CPU time with each answer); by default both are read now.
+    """
+
+    def __init__(self, pid: int, seconds: float, *, base: float | None = None, started: float | None = None) -> None:
         self.pid, self.seconds = pid, seconds
-        self.started, self.base = time.monotonic(), cpu_seconds(pid)
+        self.started = time.monotonic() if started is None else started
+        self.base = cpu_seconds(pid) if base is None else base
         self.cap = max(seconds * WALL_CAP, MIN_WALL_CAP) if self.base is not None else seconds
 
     def remaining(self) -> float:
@@ -103,17 +118,24 @@ Target = Callable[[bytes, ParseHints], Report]
 
 
 def _serve(conn: Connection, target: Target) -> None:
-    """The worker's loop: (raw, hints) in, the Report out, until the pipe closes."""
+    """The worker's loop until the pipe closes: (raw, hints) in, or raw alone under the same hints as before;
+    (the Report, this process's CPU time) out. The first message out is ("ready", CPU time)."""
     if logs.current_format() is None:  # a fork server's child: nothing configured; a forked one keeps its parent's
         logs.configure("warning", "json")
     liblogs.route_command_output()  # flufl.bounce's and tnefparse's log records and warnings as JSON lines
-    conn.send("ready")
+    hints = ParseHints()
+    conn.send(("ready", own_cpu_seconds()))
     while True:
         try:
-            raw, hints = conn.recv()
+            request = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(target(raw, hints))  # parse() never raises: bad mail is a Report with problems
+        if isinstance(request, bytes):
+            raw = request
+        else:
+            raw, hints = request
+        report = target(raw, hints)  # parse() never raises: bad mail is a Report with problems
+        conn.send((report, own_cpu_seconds()))  # the CPU time the next parse's deadline counts from
 
 
 class _Worker:
@@ -122,10 +144,14 @@ class _Worker:
     def __init__(self, target: Target) -> None:
         self._forked: BaseProcess | None = None
         self._spawned: subprocess.Popen[bytes] | None = None
+        self._hints: ParseHints | None = None  # the hints the worker holds (sent with the first parse under them)
+        self._cpu: float | None = None  # the worker's CPU time at its last answer: where the next parse starts
         try:
             self._start(target)
         except OSError as exc:  # fork or exec refused: EAGAIN, ENOMEM
             raise ParseWorkerUnavailable(f"no parse worker: {exc.strerror or exc}") from exc
+        self._poll = select.poll()
+        self._poll.register(self.conn.fileno(), select.POLLIN)
         self._check_started()
 
     def _start(self, target: Target) -> None:
@@ -154,14 +180,18 @@ class _Worker:
             self.conn = Connection(ours.detach())
 
     def _check_started(self) -> None:
-        if not self.conn.poll(_START_TIMEOUT):
+        if not self._ready_within(_START_TIMEOUT):
             self.kill()
             raise ParseWorkerUnavailable("the parse worker did not start")
         try:
-            self.conn.recv()
-        except (EOFError, OSError) as exc:
+            _, self._cpu = self.conn.recv()
+        except (EOFError, OSError, TypeError, ValueError) as exc:
             self.kill()
             raise ParseWorkerUnavailable("the parse worker died at start") from exc
+
+    def _ready_within(self, seconds: float) -> bool:
+        """Whether the worker's answer (or its end: EOF) can be read within `seconds` on the clock."""
+        return bool(self._poll.poll(max(0, int(seconds * 1000 + 0.999))))
 
     @property
     def alive(self) -> bool:
@@ -175,28 +205,38 @@ class _Worker:
             return self._forked.pid
         return self._spawned.pid if self._spawned is not None else None
 
-    def _answered_within(self, seconds: float) -> bool:
-        """Wait for the answer while the worker has used less than `seconds` of CPU on this parse (module docstring)."""
+    def _answered_within(self, seconds: float, sent: float) -> bool:
+        """Wait for the answer while the worker has used less than `seconds` of CPU on this parse (module docstring).
+
+        The first wait is `seconds` on the clock: one thread's CPU time grows no faster than the clock, so the
+        deadline cannot be spent before; only a parse still running then has its CPU time read from /proc.
+        """
+        if self._ready_within(seconds):
+            return True
         pid = self.pid
         if pid is None:
-            return bool(self.conn.poll(seconds))
-        deadline, wait = CpuDeadline(pid, seconds), seconds
-        while not self.conn.poll(wait):
-            wait = deadline.remaining()
-            if not wait:
-                return False
-        return True
+            return False
+        deadline = CpuDeadline(pid, seconds, base=self._cpu, started=sent)
+        while wait := deadline.remaining():
+            if self._ready_within(wait):
+                return True
+        return False
 
     def run(self, raw: bytes, hints: ParseHints, seconds: float) -> Report:
         try:
-            self.conn.send((raw, hints))
-            if not self._answered_within(seconds):
+            sent = time.monotonic()
+            same = hints is self._hints or hints == self._hints
+            self.conn.send(raw if same else (raw, hints))
+            self._hints = hints
+            if not self._answered_within(seconds, sent):
                 raise ParseTimeout(seconds)
-            report = self.conn.recv()
+            answer = self.conn.recv()
         except (EOFError, OSError) as exc:
             raise ParseWorkerFailed("the parse worker died") from exc
-        if not isinstance(report, Report):
+        report, cpu = answer if isinstance(answer, tuple) and len(answer) == 2 else (answer, None)
+        if not isinstance(report, Report) or not isinstance(cpu, float):
             raise ParseWorkerFailed("the parse worker answered something other than a report")
+        self._cpu = cpu
         return report
 
     def kill(self) -> None:
