@@ -58,6 +58,10 @@ class View:
             values = self._decoded[key] = [f.value.strip() for f in found]
         return values
 
+    def has(self, name: str) -> bool:
+        """Whether the message has a field of this name (lower case)."""
+        return name in self._index
+
     def values(self, rule: Rule) -> list[str]:
         if rule.where is Where.HEADER:
             return self.header(rule.header)
@@ -148,13 +152,69 @@ def _any(rules: Sequence[Rule], view: View) -> Rule | None:
 
 def detect(view: View, custom: Mapping[str, Preset]) -> str | None:
     """The product whose fingerprint the message carries, operator presets first; None: none does."""
-    order = [p for p in custom.values() if p.detect] + [
-        BUILTIN[n] for n in builtin.AUTO_ORDER if n not in custom
-    ]
-    for preset in order:
+    screen = _screen_for(custom)
+    first = screen.first_candidate(view)  # most mail carries no fingerprint: a few looks instead of every rule's
+    if first is None:
+        return None
+    for preset in screen.order[first:]:
         if _any(preset.detect, view) is not None:
             return preset.name
     return None
+
+
+class _Screen:
+    """Which preset of the `auto` order is the first whose fingerprint can match a message, in a few looks.
+
+    A header rule can match only when the message has that field: one dict look per field name. Subject and
+    Message-ID rules are searched as they are, on the same text. A body rule is not screened: it always counts as
+    a candidate. `detect` then tries every rule in order from that preset on, so the screen never changes the
+    answer: the presets before it cannot match (no field they read is there, no pattern of theirs matched).
+    """
+
+    __slots__ = ("order", "headers", "texts", "body")
+
+    def __init__(self, order: Sequence[Preset]) -> None:
+        self.order = tuple(order)
+        self.headers: dict[str, int] = {}  # field name (lower case) -> the first preset with a rule on it
+        self.texts: list[tuple[Where, re.Pattern[str], int]] = []  # subject and Message-ID rules, in order
+        self.body: int | None = None  # the first preset with a body rule
+        for i, preset in enumerate(self.order):
+            for rule in preset.detect:
+                if rule.where is Where.HEADER:
+                    self.headers.setdefault(rule.header.lower(), i)
+                elif rule.where is Where.BODY:
+                    self.body = i if self.body is None else self.body
+                else:
+                    self.texts.append((rule.where, rule.pattern, i))
+
+    def first_candidate(self, view: View) -> int | None:
+        """The index in `order` of the first preset that may match; None: none can."""
+        found = [i for name, i in self.headers.items() if view.has(name)]
+        for where, pattern, i in self.texts:
+            if found and i >= min(found):
+                break  # texts are in preset order: nothing after this one can come first
+            if pattern.search(view.subject if where is Where.SUBJECT else view.message_id):
+                found.append(i)
+                break
+        if self.body is not None:
+            found.append(self.body)
+        return min(found) if found else None
+
+
+_SCREENS: dict[int, tuple[Mapping[str, Preset], _Screen]] = {}
+
+
+def _screen_for(custom: Mapping[str, Preset]) -> _Screen:
+    """The screen of the `auto` order under these operator presets, built once per presets table (the settings')."""
+    kept = _SCREENS.get(id(custom))
+    if kept is not None and kept[0] is custom:
+        return kept[1]
+    order = [p for p in custom.values() if p.detect] + [BUILTIN[n] for n in builtin.AUTO_ORDER if n not in custom]
+    screen = _Screen(order)
+    if len(_SCREENS) >= 16:  # a reloaded configuration brings a new table: keep a few, never grow without bound
+        _SCREENS.clear()
+    _SCREENS[id(custom)] = (custom, screen)
+    return screen
 
 
 def choose(name: str, view: View, custom: Mapping[str, Preset], generic_preset: Preset) -> tuple[Preset, bool]:
