@@ -62,7 +62,9 @@ _NOISE_LINE = lazy(
 # line that also fits a recipient's position ("550 ... to a@b") does not make it a failed recipient.
 _CONTACT_BEFORE = lazy(
     r"(?:\b(?:contact(?:ing)?|e-?mail us|reach us|write|questions?|report\w*|complain\w*|appeal\w*|please (?:send|mail|e-?mail)|"
-    r"send (?:a |an |your )?(?:[\w-]+ )?(?:request|report|complaint|inquiry|appeal|note))\b[^@<>\n]{0,60}?\b(?:to|at)|"
+    # The words between may not be about our message ("this report relates to a message you sent to a@b").
+    r"send (?:a |an |your )?(?:[\w-]+ )?(?:request|report|complaint|inquiry|appeal|note))\b"
+    r"(?:(?!\b(?:sent|send|deliver\w*|message|mail)\b)[^@<>\n]){0,60}?\b(?:to|at)|"
     r"\bcontact(?:ing)?(?: us| the [\w -]{1,30}?)?:?)\s*[<\"(]?$",
     re.I,
 )

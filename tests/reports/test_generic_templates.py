@@ -61,6 +61,8 @@ def test_a_reply_naming_the_recipient_after_to_or_for_still_counts() -> None:
         b"550 5.7.1 Relaying denied to other@remote.example.net",
     )
     assert {r.address for r in parse(raw).recipients} == {"listed@remote.example.net", "other@remote.example.net"}
+    raw = raw.replace(b"Relaying denied to other@", b"This report relates to a message you sent to other@")
+    assert {r.address for r in parse(raw).recipients} == {"listed@remote.example.net", "other@remote.example.net"}
 
 
 def test_an_alias_resolved_inside_the_reporting_mta_is_reported_as_the_address_the_sender_used() -> None:
