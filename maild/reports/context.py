@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import email
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email.message import Message
-from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 from functools import cached_property
 from typing import Any, TypeVar, cast
 
 from maild.core.lazyre import lazy
-from maild.reports import mime
+from maild.reports import mime, mimetree
 from maild.reports.clues import ParseHints
 from maild.reports.model import RecipientResult, ReportKind
 
@@ -113,10 +111,10 @@ class Context:
                         return inner
                     # A base64-encoded attached message, or one compat32 could not split.
                     text = mime.part_text(part)
-                    return email.message_from_string(text, policy=compat32) if text.strip() else None
+                    return mimetree.parse_text(text) if text.strip() else None
             if ctype in ("text/rfc822-headers", "text/rfc822-header", "text/global-headers"):
                 text = mime.part_text(part)
-                return email.message_from_string(text.lstrip() + "\n\n", policy=compat32)
+                return mimetree.parse_text(text.lstrip() + "\n\n")
         return None
 
     @cached_property

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import email
 import re
 import time
 from collections.abc import Iterator
 from email.message import Message
-from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
 from maild.core.lazyre import lazy
+from maild.reports import mimetree
 
 # Charsets that are mislabelled in the wild map to the superset that decodes what senders really meant.
 _CHARSET_ALIASES = {
@@ -150,14 +149,14 @@ def header(msg: Message, name: str) -> str | None:
 
 def content_type(part: Message) -> str:
     """The part's content type, computed once per part: every detector asks, and compat32 re-parses the header each time."""
-    cached: str | None = part.__dict__.get("_maild_ctype")
+    cached: str | None = part.__dict__.get(mimetree.CTYPE_KEY)  # mimetree sets it on every part it builds
     if cached is not None:
         return cached
     try:
         ctype = part.get_content_type()
     except Exception:
         ctype = "text/plain"
-    part.__dict__["_maild_ctype"] = ctype
+    part.__dict__[mimetree.CTYPE_KEY] = ctype
     return ctype
 
 
@@ -289,17 +288,18 @@ def _types_bounded(raw: bytes, lowered: bytes) -> tuple[bytes, str | None]:
 
 
 def parse(raw: bytes) -> tuple[Message, list[str]]:
-    """compat32 is four times faster than the default policy; we decode headers ourselves."""
+    """The stdlib's compat32 tree (four times faster than the default policy; we decode headers ourselves), built by
+    mimetree in one pass."""
     problems: list[str] = []
     raw, cut = bounded(raw)
     if cut is not None:
         problems.append(cut)
     try:
-        msg = email.message_from_bytes(raw, policy=compat32)
+        msg = mimetree.parse_bytes(raw)
     except RecursionError:
         problems.append("nesting too deep for the MIME parser")
         head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
-        msg = email.message_from_bytes(head + b"\n\n", policy=compat32)
+        msg = mimetree.parse_bytes(head + b"\n\n")
     return msg, problems
 
 

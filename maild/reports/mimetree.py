@@ -1,0 +1,318 @@
+"""The stdlib email parser's compat32 tree built in one pass over the whole input: the same parts, headers, payloads and defects.
+
+`email.message_from_bytes(raw, policy=compat32)` feeds its FeedParser 8 KB at a time through one generator per
+MIME level, tests every line against every enclosing boundary and works out each part's content type up to
+five times: about a third of a report's parse. `parse_bytes` follows FeedParser._parsegen step by step (the
+same line splitting, header, boundary and end-of-part rules, unread lines and defects) over the list of lines,
+reads each part's type once and skips the boundary tests on lines that cannot be one. It builds the stdlib's
+own `Message` objects, so every reader (and flufl.bounce) sees what it saw before;
+tests/reports/test_mimetree.py holds the trees equal to the stdlib's over the corpus and generated input.
+"""
+
+from __future__ import annotations
+
+import re
+from email import errors
+from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
+from email.message import Message
+from io import StringIO
+
+# The part's content type, kept where maild.reports.mime.content_type looks for it first.
+CTYPE_KEY = "_maild_ctype"
+
+# FeedParser's own patterns (email/feedparser.py).
+_NLCRE = re.compile(r"\r\n|\r|\n")
+_NLCRE_EOL = re.compile(r"(\r\n|\r|\n)\Z")
+_NLCRE_BOL = re.compile(r"(\r\n|\r|\n)")
+_HEADER = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")
+
+
+class _Input:
+    """BufferedSubFile over all the lines at once: readline, unreadline and a stack of end-of-part patterns."""
+
+    __slots__ = ("lines", "pos", "pushed", "eof", "unreadable")
+
+    def __init__(self, text: str) -> None:
+        # StringIO(newline="") splits at \r\n, \r and \n and keeps them, as BufferedSubFile does (str.splitlines
+        # would also split at \v, \f and \x1c-\x1e).
+        self.lines = StringIO(text, newline="").readlines()
+        self.pos = 0
+        self.pushed: list[str] = []  # unread lines that are not simply the last line read
+        self.eof: list[str] = []  # boundary separators ("--" + boundary), or "" for a blank line
+        self.unreadable = False  # the last readline() took lines[pos - 1]: unreading it steps back
+
+    def _at_eof(self, line: str) -> bool:
+        # Each end is a boundary ("--" first) or a blank line: the callers pass only lines that start so (or "").
+        return any(boundary(line, sep) is not None if sep else _NLCRE.match(line) is not None for sep in self.eof)
+
+    def readline(self) -> str:
+        self.unreadable = False
+        if self.pushed:
+            line = self.pushed.pop()
+            if self.eof and (not line or line[0] in "-\r\n") and self._at_eof(line):
+                self.pushed.append(line)
+                return ""
+            return line
+        if self.pos >= len(self.lines):
+            return ""
+        line = self.lines[self.pos]
+        if self.eof and line[0] in "-\r\n" and self._at_eof(line):  # a line read from the input is never empty
+            return ""
+        self.pos += 1
+        self.unreadable = True
+        return line
+
+    def unreadline(self, line: str) -> None:
+        if self.unreadable and self.lines[self.pos - 1] is line:
+            self.pos -= 1
+            self.unreadable = False
+        else:
+            self.pushed.append(line)
+
+    def rest(self) -> list[str]:
+        """Every line up to the end of the current part (what `for line in input` collects)."""
+        self.unreadable = False
+        out: list[str] = []
+        while self.pushed:
+            line = self.readline()
+            if line == "":
+                return out
+            out.append(line)
+        lines, start = self.lines, self.pos
+        if not self.eof:
+            self.pos = len(lines)
+            return out + lines[start:] if out else lines[start:]
+        at_eof = self._at_eof
+        end = start
+        for end in range(start, len(lines)):
+            line = lines[end]
+            if (not line or line[0] in "-\r\n") and at_eof(line):
+                break
+        else:
+            end = len(lines)
+        self.pos = end
+        return out + lines[start:end] if out else lines[start:end]
+
+
+def boundary(line: str, separator: str) -> tuple[bool, str | None] | None:
+    """(closing, line end) when `line` is the boundary line FeedParser's pattern
+    ``(?P<sep>SEPARATOR)(?P<end>--)?(?P<ws>[ \\t]*)(?P<linesep>\\r\\n|\\r|\\n)?$`` matches, else None.
+
+    Written out because every message has its own boundary: compiling that pattern was an eighth of the tree's time.
+    """
+    if not line.startswith(separator):
+        return None
+    rest = line[len(separator):]
+    closing = rest.startswith("--")
+    if closing:
+        rest = rest[2:]
+    # A line holds one line end, at its end; between it and the separator only spaces and tabs may stand.
+    text = rest.rstrip("\r\n")
+    if text.strip(" \t"):
+        return None
+    return closing, rest[len(text):] or None
+
+
+def _defect(msg: Message, defect: errors.MessageDefect) -> None:
+    msg.defects.append(defect)  # compat32's handle_defect: register, never raise
+
+
+class _Parser:
+    __slots__ = ("input", "stack", "cur", "last")
+
+    def __init__(self, text: str) -> None:
+        self.input = _Input(text)
+        self.stack: list[Message] = []
+        self.cur: Message | None = None
+        self.last: Message | None = None
+
+    def new_message(self) -> Message:
+        msg = Message(policy=compat32)
+        if self.cur is not None and self.cur.__dict__[CTYPE_KEY] == "multipart/digest":
+            msg.set_default_type("message/rfc822")
+        if self.stack:
+            parent = self.stack[-1]
+            if parent._payload is None:  # type: ignore[attr-defined]
+                parent._payload = [msg]  # type: ignore[attr-defined]
+            else:
+                parent.attach(msg)
+        self.stack.append(msg)
+        self.cur = self.last = msg
+        return msg
+
+    def pop_message(self) -> Message:
+        msg = self.stack.pop()
+        self.cur = self.stack[-1] if self.stack else None
+        return msg
+
+    def parse(self) -> None:  # FeedParser._parsegen
+        cur = self.new_message()
+        inp = self.input
+        headers: list[str] = []
+        while True:
+            line = inp.readline()
+            if line == "":
+                break
+            if not _HEADER.match(line):
+                if not _NLCRE.match(line):
+                    _defect(cur, errors.MissingHeaderBodySeparatorDefect())
+                    inp.unreadline(line)
+                break
+            headers.append(line)
+        self.parse_headers(cur, headers)
+        ctype = cur.__dict__[CTYPE_KEY] = cur.get_content_type()
+        if ctype == "message/delivery-status":
+            while True:
+                inp.eof.append("")
+                self.parse()
+                self.pop_message()
+                inp.eof.pop()
+                inp.readline()
+                line = inp.readline()
+                if line == "":
+                    break
+                inp.unreadline(line)
+            return
+        maintype = ctype.split("/")[0]
+        if maintype == "message":
+            self.parse()
+            self.pop_message()
+            return
+        if maintype == "multipart":
+            self.parse_multipart(cur)
+            return
+        cur._payload = "".join(inp.rest())  # type: ignore[attr-defined]  # set_payload(str) without a charset
+
+    def parse_multipart(self, cur: Message) -> None:
+        inp = self.input
+        declared = cur.get_boundary()
+        if declared is None:
+            _defect(cur, errors.NoBoundaryInMultipartDefect())
+            cur._payload = "".join(inp.rest())  # type: ignore[attr-defined]
+            return
+        if str(cur.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+            _defect(cur, errors.InvalidMultipartContentTransferEncodingDefect())
+        separator = "--" + declared
+        capturing_preamble = True
+        preamble: list[str] = []
+        linesep: str | bool | None = False
+        close_boundary_seen = False
+        while True:
+            line = inp.readline()
+            if line == "":
+                break
+            mo = boundary(line, separator)
+            if mo is not None:
+                if mo[0]:
+                    close_boundary_seen = True
+                    linesep = mo[1]
+                    break
+                if capturing_preamble:
+                    if preamble:
+                        lastline = preamble[-1]
+                        eolmo = _NLCRE_EOL.search(lastline)
+                        if eolmo:
+                            preamble[-1] = lastline[: -len(eolmo.group(0))]
+                        cur.preamble = "".join(preamble)
+                    capturing_preamble = False
+                    inp.unreadline(line)
+                    continue
+                while True:
+                    line = inp.readline()
+                    if boundary(line, separator) is None:
+                        inp.unreadline(line)
+                        break
+                inp.eof.append(separator)
+                self.parse()
+                last = self.last
+                assert last is not None
+                if last.__dict__[CTYPE_KEY].startswith("multipart/"):
+                    epilogue = last.epilogue
+                    if epilogue == "":
+                        last.epilogue = None
+                    elif epilogue is not None:
+                        eol = _NLCRE_EOL.search(epilogue)
+                        if eol:
+                            last.epilogue = epilogue[: -len(eol.group(0))]
+                else:
+                    payload = last._payload  # type: ignore[attr-defined]
+                    if isinstance(payload, str):
+                        eol = _NLCRE_EOL.search(payload)
+                        if eol:
+                            last._payload = payload[: -len(eol.group(0))]  # type: ignore[attr-defined]
+                inp.eof.pop()
+                self.pop_message()
+                self.last = self.cur
+            else:
+                preamble.append(line)
+        if capturing_preamble:
+            _defect(cur, errors.StartBoundaryNotFoundDefect())
+            cur._payload = "".join(preamble)  # type: ignore[attr-defined]
+            inp.rest()
+            cur.epilogue = ""  # the stdlib drops the lines it reads here
+            return
+        if not close_boundary_seen:
+            _defect(cur, errors.CloseBoundaryNotFoundDefect())
+            return
+        epilogue_lines = [""] if linesep else []
+        epilogue_lines.extend(inp.rest())
+        if epilogue_lines:
+            bolmo = _NLCRE_BOL.match(epilogue_lines[0])
+            if bolmo:
+                epilogue_lines[0] = epilogue_lines[0][len(bolmo.group(0)):]
+        cur.epilogue = "".join(epilogue_lines)
+
+    def parse_headers(self, cur: Message, lines: list[str]) -> None:  # FeedParser._parse_headers
+        fields: list[tuple[str, str]] = cur._headers  # type: ignore[attr-defined]
+        lastvalue: list[str] = []
+        for lineno, line in enumerate(lines):
+            if line[0] in " \t":
+                if not lastvalue:
+                    _defect(cur, errors.FirstHeaderLineIsContinuationDefect(line))
+                    continue
+                lastvalue.append(line)
+                continue
+            if lastvalue:
+                fields.append(_field(lastvalue))
+                lastvalue = []
+            if line.startswith("From "):
+                if lineno == 0:
+                    eol = _NLCRE_EOL.search(line)
+                    if eol:
+                        line = line[: -len(eol.group(0))]
+                    cur.set_unixfrom(line)
+                    continue
+                if lineno == len(lines) - 1:
+                    self.input.unreadline(line)
+                    return
+                cur.defects.append(errors.MisplacedEnvelopeHeaderDefect(line))
+                continue
+            if line.find(":") == 0:
+                cur.defects.append(errors.InvalidHeaderDefect("Missing header name."))
+                continue
+            lastvalue = [line]
+        if lastvalue:
+            fields.append(_field(lastvalue))
+
+
+def _field(lines: list[str]) -> tuple[str, str]:
+    """compat32's header_source_parse."""
+    name, _, value = lines[0].partition(":")
+    if len(lines) == 1:
+        return name, value.lstrip(" \t").rstrip("\r\n")
+    return name, (value.lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
+
+
+def parse_bytes(raw: bytes) -> Message:
+    """What email.message_from_bytes(raw, policy=compat32) returns (RecursionError on nesting too deep, as there)."""
+    return parse_text(raw.decode("ascii", "surrogateescape"))
+
+
+def parse_text(text: str) -> Message:
+    """What email.message_from_string(text, policy=compat32) returns."""
+    parser = _Parser(text)
+    parser.parse()
+    root = parser.pop_message()
+    if root.__dict__[CTYPE_KEY].startswith("multipart/") and not root.is_multipart():
+        _defect(root, errors.MultipartInvariantViolationDefect())
+    return root
