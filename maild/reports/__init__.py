@@ -66,9 +66,12 @@ _REPORT_HEADERS_FOR_TOKENS = ("to", "delivered-to", "x-original-to", "envelope-t
 _RETURNED_TOKEN_LINE = lazy(r"^[ \t]*(?:return-path|disposition-notification-to|to|x-original-to)\s*:.*$", re.I | re.M)
 
 
+_DEFAULT_HINTS = ParseHints()  # frozen: one for every call without hints
+
+
 def parse(raw: bytes, hints: ParseHints | None = None) -> Report:
     """Parse one message; malformed input yields kind UNKNOWN with problems noted, never an exception."""
-    hints = hints or ParseHints()
+    hints = hints or _DEFAULT_HINTS
     problems: list[str] = []
     if isinstance(raw, str):  # be forgiving with callers holding text
         raw = raw.encode("utf-8", "surrogateescape")

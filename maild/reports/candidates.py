@@ -20,6 +20,12 @@ from maild.reports.fields import all_addresses, normalize_address
 _A = rf"(?<![\w.+=/-])(?P<a>{ADDRESS_PATTERN})"  # an address not glued to a longer word
 _QUOTE_PREFIX = lazy(r"^(?:\s*>)+ ?")
 
+
+def _unquoted(line: str) -> str:
+    """The line without its "> " quote marks (a line without ">" has none: no substitution to run)."""
+    return _QUOTE_PREFIX.sub("", line) if ">" in line else line
+
+
 # Positions where every MTA family puts the failed recipient; anything else in a bounce is context.
 _STRUCTURAL: tuple[LazyPattern, ...] = tuple(
     lazy(p, re.I)
@@ -114,7 +120,7 @@ def _returned_recipients(returned: Message | None) -> list[str]:
 def _inline_returned(text: str) -> Message | None:
     """The header block of a copy of our message pasted into the bounce text after its marker line."""
     lines = text.lstrip("\r\n").splitlines()[1:60]  # the marker line itself is not a header
-    head = "\n".join(_QUOTE_PREFIX.sub("", line) for line in lines).lstrip("\n")
+    head = "\n".join(_unquoted(line) for line in lines).lstrip("\n")
     if not _HEADER_START.match(head):
         return None
     return email.message_from_string(head.split("\n\n", 1)[0] + "\n\n", policy=compat32)
@@ -172,14 +178,14 @@ MAX_WEAK_ADDRESSES = 200
 def _lines(text: str) -> Iterable[str]:
     for line in text.splitlines():
         if "@" in line:
-            yield _QUOTE_PREFIX.sub("", line[:MAX_LINE])
+            yield _unquoted(line[:MAX_LINE])
 
 
 def _structural(text: str) -> list[str]:
     out: list[str] = []
     previous = ""
     for raw in text.splitlines():
-        line = _QUOTE_PREFIX.sub("", raw[:MAX_LINE])
+        line = _unquoted(raw[:MAX_LINE])
         context, previous = previous, line
         if "@" not in line or _NOISE_LINE.match(line):
             continue

@@ -190,12 +190,9 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
             reason = Reason.ONHOLD
         if action == "delayed":
             hard = False
-    original = address_of(fields.get("original-recipient"))
-    # Final-Recipient is what the reporting MTA tried last; an internal host name without a dot means an
-    # alias the sender never used, so the Original-Recipient names the mailbox better then.
-    final = address_of(fields.get("final-recipient"), allow_dotless=original is None) or address_of(fields.get("x-actual-recipient"))
+    address, original = _addresses(fields)
     return RecipientResult(
-        address=original if original and final and _internal_target(final, original) else final or original,
+        address=address,
         original_recipient=original,
         action=action,
         status=status,
@@ -207,6 +204,20 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
         last_attempt_date=fields.get("last-attempt-date") or None,
         will_retry_until=fields.get("will-retry-until") or None,
     )
+
+
+def recipient_address(fields: dict[str, str]) -> str | None:
+    """The address recipient_from_fields reports for the group, without reading the rest of it."""
+    return _addresses(fields)[0]
+
+
+def _addresses(fields: dict[str, str]) -> tuple[str | None, str | None]:
+    """(the recipient's address, its Original-Recipient)."""
+    original = address_of(fields.get("original-recipient"))
+    # Final-Recipient is what the reporting MTA tried last; an internal host name without a dot means an
+    # alias the sender never used, so the Original-Recipient names the mailbox better then.
+    final = address_of(fields.get("final-recipient"), allow_dotless=original is None) or address_of(fields.get("x-actual-recipient"))
+    return (original if original and final and _internal_target(final, original) else final or original), original
 
 
 def _internal_target(final: str, original: str) -> bool:
@@ -268,11 +279,15 @@ def detect(ctx: Context) -> Finding | None:
     return None if finding is None else finding.copy()
 
 
+def status_groups(ctx: Context) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """split_blocks of the status part's fields, read once per message (the dialects look at the groups too)."""
+    return ctx.once("dsn.groups", lambda: split_blocks(parse_fields(find_status_text(ctx) or "")))
+
+
 def _detect(ctx: Context) -> Finding | None:
-    text = find_status_text(ctx)
-    if text is None:
+    if find_status_text(ctx) is None:
         return None
-    per_message, groups = split_blocks(parse_fields(text))
+    per_message, groups = status_groups(ctx)
     human = ctx.body_text[:60000] if groups else ""
     if len(groups) > MAX_RECIPIENTS:
         ctx.note(f"too many recipient blocks: the first {MAX_RECIPIENTS} read")

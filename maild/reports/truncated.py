@@ -63,6 +63,8 @@ def complete(
     recipients: list[RecipientResult], returned: Message | None, problems: list[str], inline_text: str = "",
 ) -> list[RecipientResult]:
     """Each cut-off recipient replaced by the full address the returned headers give it; a note when one was."""
+    if not recipients:  # nothing to complete: the returned headers' addresses are not read
+        return recipients
     known = returned_recipients(returned, inline_text)
     if not known:
         return recipients

@@ -10,7 +10,7 @@ from maild.core.prefilter import Searchable
 from maild.reports import dsn, retrying
 from maild.reports.context import Context, Finding
 from maild.reports.model import ReportKind
-from maild.reports.fields import normalize_address, parse_fields
+from maild.reports.fields import normalize_address
 from maild.reports.model import RecipientResult
 
 
@@ -67,9 +67,8 @@ def from_status_part(ctx: Context, retry: retrying.Retry | None) -> Finding | No
         return None
     # An Action field the MTA wrote is its own word for that recipient; the notice's words decide only where
     # the reader had to derive the action from the code.
-    text = dsn.find_status_text(ctx) or ""
-    _, groups = dsn.split_blocks(parse_fields(text))
-    explicit = {address for g in groups if g.get("action") and (address := dsn.recipient_from_fields(g).address)}
+    _, groups = dsn.status_groups(ctx)
+    explicit = {address for g in groups if g.get("action") and (address := dsn.recipient_address(g))}
     if retry is None or explicit >= {r.address for r in finding.recipients}:
         return finding
     derived = with_action(Finding(kind=finding.kind, recipients=[r for r in finding.recipients if r.address not in explicit]), retry)
