@@ -121,7 +121,7 @@ def _report(ctx: Context, raw: bytes, finding: Finding) -> Report:
         returned_id = message_id(mime.header(returned, "message-id"))
     report_values = [v for name in _REPORT_HEADERS_FOR_TOKENS for v in ctx.header_all(name)]
     inline_values: list[str] = []
-    if finding.kind in (ReportKind.BOUNCE, ReportKind.DSN, ReportKind.MDN):
+    if finding.kind in (ReportKind.BOUNCE, ReportKind.DSN, ReportKind.MDN) and _may_hold_token(ctx.body_text[:100000], hints):
         # Bounces that quote our headers as text instead of attaching them.
         inline_values = _RETURNED_TOKEN_LINE.findall(ctx.body_text[:100000])
     candidates = best_unique(
@@ -155,6 +155,18 @@ def _report(ctx: Context, raw: bytes, finding: Finding) -> Report:
         fingerprint=fingerprint(raw),
         problems=tuple(ctx.problems),
     )
+
+
+def _may_hold_token(text: str, hints: ParseHints) -> bool:
+    """False only when no address in the text can carry a token: one needs LOCAL<delimiter> in its local part
+    (clues.tokens_from_addresses), so the quoted header lines are not looked for in a text without it."""
+    if not hints.delimiter:
+        return True
+    if not hints.local_part:  # any local part (clues._token_of)
+        return hints.delimiter in text
+    stem = hints.local_part + hints.delimiter
+    # ASCII only: a local part that lower-cases to it then holds it lower-cased in the lower-cased text.
+    return not stem.isascii() or stem.lower() in text.lower()
 
 
 _INLINE_MSGID = lazy(r"^[ \t]*message-id\s*:\s*(<[^>\s]+>)", re.I | re.M)

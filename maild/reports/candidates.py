@@ -10,7 +10,7 @@ from email.message import Message
 from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
 from maild.core.lazyre import LazyPattern, lazy
-from maild.core.prefilter import cannot_match_ci
+from maild.core.prefilter import cannot_match_ci, might_match
 from maild.reports import mime
 from maild.reports.context import Context
 from maild.core.syntax import ADDRESS_PATTERN
@@ -189,7 +189,12 @@ def _structural(text: str) -> list[str]:
         context, previous = previous, line
         if "@" not in line or _NOISE_LINE.match(line):
             continue
-        rewritten = _EXPANDED.search(line) or _ORIGINAL_ADDRESS.match(line)
+        # The patterns are case-insensitive: on an ASCII line, one whose literals (core.prefilter) the lower-cased
+        # line lacks cannot match, and is not run (most of the eleven over most lines).
+        lowered = line.lower() if line.isascii() else None
+        rewritten = (_EXPANDED.search(line) if _might(_EXPANDED, lowered) else None) or (
+            _ORIGINAL_ADDRESS.match(line) if _might(_ORIGINAL_ADDRESS, lowered) else None
+        )
         if rewritten:
             # "(expanded from: a@b)" or "Original address: a@b" under the rewritten one: the sender's address replaces it.
             if out and line.lstrip().lower().startswith(("(", "original")):
@@ -199,10 +204,17 @@ def _structural(text: str) -> list[str]:
         if _SENDER_CONTEXT.search(context[-60:]) and _STRUCTURAL[0].match(line):
             continue  # "contact the list owner at" / "a@b": an address to write to, not one that failed
         for pattern in _STRUCTURAL:
+            if not _might(pattern, lowered):
+                continue
             for match in pattern.finditer(line):
                 if not _CONTACT_BEFORE.search(line, max(0, match.start("a") - 120), match.start("a")):
                     _add(out, match.group("a"))
     return out
+
+
+def _might(pattern: LazyPattern, lowered: str | None) -> bool:
+    """False only when the pattern cannot match the line (`lowered`: the ASCII line lower-cased; None: not ASCII)."""
+    return lowered is None or might_match(pattern.literals(), lowered)
 
 
 def _add(out: list[str], raw: str) -> None:

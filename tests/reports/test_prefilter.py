@@ -15,6 +15,7 @@ from maild.core.prefilter import cannot_match_ci, might_match, required_literals
 
 _CHECKED = [p for _, p in reason_rules.compiled_rules()] + [
     bounce._RETURNED_MARKER, retrying._KEEPS_TRYING, retrying._GAVE_UP, candidates._ENVELOPE_SENDER, candidates._MESSAGE_ID,
+    *candidates._STRUCTURAL, candidates._EXPANDED, candidates._ORIGINAL_ADDRESS,
 ]
 
 
