@@ -12,11 +12,9 @@ worker route library logging and warnings (`route_command_output`).
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import warnings
 from collections.abc import Callable
-from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -26,6 +24,7 @@ from maild.ratelog import RateLog
 if TYPE_CHECKING:
     import asyncio
     import logging
+    from importlib.machinery import ModuleSpec
 
 log = logs.get("library")
 _repeats = RateLog(interval=10.0)
@@ -105,6 +104,8 @@ class _WhenImported:
             return None
         if self in sys.meta_path:
             sys.meta_path.remove(self)
+        import importlib.util  # here, not at the top: the console script's commands need it only if logging loads
+
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
             spec.loader = _Then(spec.loader, self.then)  # type: ignore[assignment]

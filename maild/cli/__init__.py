@@ -20,6 +20,7 @@ from types import ModuleType
 
 from maild import __version__, liblogs, logs
 from maild.cli import visible
+from maild.cli.argparser import Parser
 from maild.errors import ConfigError, MaildError
 
 _log = logs.get("cli")
@@ -41,7 +42,7 @@ def command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="maild",
         description="Track delivery and read receipts of helpdesk mail, per reply and per recipient.",
         epilog="Example: maild run --config /etc/maild/maild.toml",

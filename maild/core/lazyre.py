@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maild.core.prefilter import Literals, required_literals
+if TYPE_CHECKING:  # prefilter loads when a pattern's literals are first derived: a command that only prints needs none
+    from maild.core.prefilter import Literals
 
 _DERIVE_ON_USE = 4  # the pre-check literals are derived on this many-th call of literals()
 
@@ -42,6 +43,8 @@ class LazyPattern:
             self._uses += 1
             if self._uses < _DERIVE_ON_USE:
                 return None
+            from maild.core.prefilter import required_literals
+
             self._literals = required_literals(self.compiled())
         return self._literals
 

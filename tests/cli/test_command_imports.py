@@ -50,11 +50,15 @@ def test_parse_does_not_import_the_store() -> None:
 # What a short command loads beyond its parser but never needs: sqlite_utils (click, dateutil, pluggy and its
 # entry-point scan), asyncio and the writer thread (the daemon's store), dkimpy and dnspython (a report with no
 # DKIM signature), the modern email policy, the delivery engine (queue list), the compiled presets, and stdlib
-# logging (routed when a library first imports it: maild.liblogs).
+# logging (routed when a library first imports it: maild.liblogs), the schema's migrations (the database is at
+# the latest version) and shutil with the compressors it loads (argparse asked it for the terminal's width).
 NOT_FOR_COMMANDS = (
     "sqlite_utils", "click", "dateutil", "pluggy", "asyncio", "concurrent.futures", "maild.store.writer", "dkim", "dns",
-    "email.policy", "maild.delivery", "maild.presets.match", "logging",
+    "email.policy", "maild.delivery", "maild.presets.match", "logging", "maild.store.schema",
 )
+# What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
+# the regex pre-check machinery, shutil and the compressors it imports.
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
 
 RUN = """
 import json, sys
@@ -96,6 +100,10 @@ def test_short_command_runs_without_the_daemon_machinery(tmp_path: Path, argv: l
     # The probe saw the command do its work: open the database, or parse the report.
     assert ("maild.reports.dsn" if argv[0] == "parse" else "sqlite3") in loaded
     assert offending(loaded, NOT_FOR_COMMANDS + DAEMON_ONLY) == []
+    if argv[0] in ("status", "events", "queue"):
+        assert offending(loaded, NOT_FOR_READERS) == []
+    if argv[0] == "parse":
+        assert offending(loaded, ("shutil", "bz2", "lzma")) == []
 
 
 def test_help_still_lists_every_command() -> None:

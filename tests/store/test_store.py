@@ -9,7 +9,7 @@ import pytest
 
 from maild.errors import StoreError
 from maild.store import Store
-from maild.store.db import connect, migrate, schema_version
+from maild.store.db import SCHEMA_VERSION, connect, migrate, schema_version
 from maild.store.schema import MIGRATIONS
 
 
@@ -35,6 +35,24 @@ def test_migrating_twice_is_a_no_op(tmp_path):
     tables = set(db.table_names())
     assert migrate(db) == len(MIGRATIONS)
     assert set(db.table_names()) == tables
+
+
+def test_the_schema_version_counts_the_migrations():
+    # migrate() skips importing the schema for a database at SCHEMA_VERSION: a migration it does not count would
+    # never run for a command. A new migration in maild.store.schema raises it by one.
+    assert SCHEMA_VERSION == len(MIGRATIONS)
+
+
+def test_a_database_one_migration_behind_gets_the_last_one(tmp_path):
+    db = connect(tmp_path / "m.db")
+    for version, step in enumerate(MIGRATIONS[:-1], start=1):
+        step(db)
+        db.execute(f"PRAGMA user_version = {version}")
+    before = set(db.table_names())
+    assert migrate(db) == SCHEMA_VERSION
+    assert schema_version(db) == SCHEMA_VERSION
+    assert set(db.table_names()) > before  # the last migration ran (it creates a table)
+    assert migrate(db) == SCHEMA_VERSION  # and at the latest version, nothing more runs
 
 
 def test_a_newer_schema_is_refused(tmp_path):
