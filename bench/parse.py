@@ -7,7 +7,10 @@ Three measures, rounds interleaved so a busy machine slows every side alike:
 2. whole process, start-up included: `maild parse --json FILES` (one process) against one `perl` process
    calling `Sisimai->make` per file, over Sisimai's set-of-emails messages of the corpus;
 3. start-up: the median wall time of `maild parse`, `ingest`, `status`, `events` and `queue list` on one
-   input each (a fresh temporary configuration and database), next to `python -c pass`.
+   input each (a fresh temporary configuration and database), each run as `python -m maild` and through the
+   installed `maild` console script (what users and Postfix's pipe(8) run), next to `python -c pass`; the
+   report says how maild is installed, since setuptools' editable finder (plain `pip install -e .`) adds
+   about 25 ms to every Python start here, `python -c pass` included (scripts/test uses compat mode).
 
 Each figure is printed against the issue's target (met / not met): start-up median <= 60 ms for every command,
 the whole process >= 2x Sisimai, in-process >= 3,000 msg/s. Before timing, maild's bytecode is compiled
@@ -15,7 +18,7 @@ the whole process >= 2x Sisimai, in-process >= 3,000 msg/s. Before timing, maild
 start would compile maild's sources again and the start-up figures would measure that.
 
 Sisimai is measured when Debian's libsisimai-perl is installed.
-Usage: python bench/parse.py [--rounds N] [--startup-runs N] [--corpus PATH]
+Usage: python bench/parse.py [--rounds N] [--startup-runs N] [--corpus PATH] [--startup-only]
        (PATH: the `corpus` folder; default ../shared/corpus or $MAILD_CORPUS)
 """
 
@@ -95,17 +98,43 @@ def sisimai_process_seconds(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def console_script() -> Path | None:
+    """The `maild` console script installed beside this interpreter: what users and Postfix's pipe(8) run."""
+    script = Path(sys.executable).parent / "maild"
+    return script if script.is_file() else None
+
+
+def install_mode() -> str:
+    """How maild is installed in this interpreter's environment: an import hook at each start or not."""
+    import site
+
+    for folder in map(Path, site.getsitepackages()):
+        if any(folder.glob("__editable___maild_*_finder.py")):
+            return ("editable, setuptools' import finder (a .pth runs it at EVERY Python start, python -c pass "
+                    "included: reinstall with --config-settings editable_mode=compat)")
+        if any(folder.glob("__editable__.maild-*.pth")):
+            return "editable, compat mode (a plain path .pth)"
+        if any(folder.glob("maild-*.dist-info")):
+            return "installed copy (not editable)"
+    return "not installed (maild imported from the current folder or PYTHONPATH)"
+
+
 def startup_commands(config: Path, sample: Path) -> dict[str, tuple[list[str], bytes | None]]:
-    maild = [sys.executable, "-m", "maild"]
+    """Each command run as `python -m maild` and, when installed, through the `maild` console script."""
     conf = ["--config", str(config)]
-    return {
-        "python -c pass": ([sys.executable, "-c", "pass"], None),
-        "maild parse FILE --json": ([*maild, "parse", "--json", *conf, str(sample)], None),
-        "maild ingest - (one DSN)": ([*maild, "ingest", "--json", *conf, "-"], sample.read_bytes()),
-        "maild status T --json": ([*maild, "status", "1234", "--json", *conf], None),
-        "maild events --json": ([*maild, "events", "--json", *conf], None),
-        "maild queue list": ([*maild, "queue", "list", *conf], None),
-    }
+    commands: dict[str, tuple[list[str], bytes | None]] = {"python -c pass": ([sys.executable, "-c", "pass"], None)}
+    script = console_script()
+    runners = [("-m", [sys.executable, "-m", "maild"])] + ([("script", [str(script)])] if script else [])
+    for name, args, stdin in (
+        ("parse FILE --json", ["parse", "--json", *conf, str(sample)], None),
+        ("ingest - (one DSN)", ["ingest", "--json", *conf, "-"], sample.read_bytes()),
+        ("status T --json", ["status", "1234", "--json", *conf], None),
+        ("events --json", ["events", "--json", *conf], None),
+        ("queue list", ["queue", "list", *conf], None),
+    ):
+        for how, maild in runners:
+            commands[f"maild {name} ({how})"] = ([*maild, *args], stdin)
+    return commands
 
 
 def startup_medians(config: Path, sample: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]:
@@ -151,6 +180,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--startup-runs", type=int, default=21)
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("MAILD_CORPUS") or REPO.parent / "shared" / "corpus"))
+    ap.add_argument("--startup-only", action="store_true", help="measure the start-up only (no parser rates, no Sisimai)")
     args = ap.parse_args()
     compileall.compile_dir(REPO / "maild", quiet=1)
     print(f"load average at the start: {' '.join(open('/proc/loadavg').read().split()[:3])}")
@@ -158,17 +188,41 @@ def main() -> int:
     if not messages:
         print(f"no messages under {args.corpus}", file=sys.stderr)
         return 1
-    rate(messages, parse)  # warm up imports and regex caches
     files = corpus_files(args.corpus)
     with_sisimai = sisimai_available()
+    if not args.startup_only:
+        in_process(messages, files, args.rounds, with_sisimai)
+    with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
+        config = scratch_config(Path(tmp))
+        if not args.startup_only:
+            whole(sisimai_files(args.corpus), config, args.rounds, with_sisimai)
+        sample = args.corpus / "postfix-dsn" / "failure-dsn.eml"
+        print(f"start-up, median of {args.startup_runs} runs each (interleaved), target <= {STARTUP_MS:.0f} ms; "
+              f"(-m): {Path(sys.executable).name} -m maild, (script): the installed console script "
+              f"{console_script() or '(not installed: not measured)'}")
+        print(f"  maild's install in {sys.prefix}: {install_mode()}")
+        measured = startup_medians(config, sample, args.startup_runs)
+        bare = statistics.median(measured["python -c pass"][0])
+        for name, (times, cpu) in measured.items():
+            median = statistics.median(times) * 1000
+            mark = "" if name == "python -c pass" else f"  {verdict(median <= STARTUP_MS)}"
+            print(f"  {name:36s} median {median:6.1f} ms  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; "
+                  f"CPU {statistics.median(cpu) * 1000:.1f} ms; {median / (bare * 1000):.1f}x python -c pass){mark}")
+    print(f"load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    return 0
+
+
+def in_process(messages: list[bytes], files: list[Path], rounds: int, with_sisimai: bool) -> None:
+    """maild's parser, flufl.bounce and Sisimai over the corpus, rounds interleaved."""
+    rate(messages, parse)  # warm up imports and regex caches
     ours, theirs, sis = [], [], []
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         ours.append(rate(messages, parse))
         theirs.append(rate(messages, flufl_alone))
         if with_sisimai:
             sis.append(sisimai_rate(files))
     m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
-    print(f"python {platform.python_version()}, {len(messages)} messages, {args.rounds} rounds, one core")
+    print(f"python {platform.python_version()}, {len(messages)} messages, {rounds} rounds, one core")
     print(f"maild.reports.parse        median {m_ours:8.0f} msg/s  (min {min(ours):.0f}, max {max(ours):.0f})")
     print(f"flufl.bounce scan_message  median {m_theirs:8.0f} msg/s  (min {min(theirs):.0f}, max {max(theirs):.0f})")
     print(f"ratio maild / flufl        {m_ours / m_theirs:.2f}")
@@ -179,20 +233,6 @@ def main() -> int:
         print(f"ratio maild / Sisimai      {m_ours / m_sis:.2f}")
     else:
         print("Sisimai: not installed (Debian: apt-get install libsisimai-perl), not measured")
-    with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
-        config = scratch_config(Path(tmp))
-        whole(sisimai_files(args.corpus), config, args.rounds, with_sisimai)
-        sample = args.corpus / "postfix-dsn" / "failure-dsn.eml"
-        print(f"start-up, median of {args.startup_runs} runs each (interleaved), target <= {STARTUP_MS:.0f} ms:")
-        measured = startup_medians(config, sample, args.startup_runs)
-        bare = statistics.median(measured["python -c pass"][0])
-        for name, (times, cpu) in measured.items():
-            median = statistics.median(times) * 1000
-            mark = "" if name == "python -c pass" else f"  {verdict(median <= STARTUP_MS)}"
-            print(f"  {name:28s} median {median:6.1f} ms  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; "
-                  f"CPU {statistics.median(cpu) * 1000:.1f} ms; {median / (bare * 1000):.1f}x python -c pass){mark}")
-    print(f"load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
-    return 0
 
 
 def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool) -> None:
