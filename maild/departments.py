@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from maild.clock import iso
+from maild.core.frozen import frozen
 from maild.core.jsonvalue import HIDDEN
 from maild.core.sqldb import Db
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Department:
     name: str  # as configured / first seen
     receipts_enabled: bool
@@ -29,7 +30,7 @@ def receipts_enabled(db: Db, name: str | None, default: bool) -> bool:
     return default if row is None else bool(row[0])
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Switch:
     """One change of a department's read-receipt switch: to what, when, by whom and from where.
 

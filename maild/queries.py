@@ -11,11 +11,12 @@ import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, cast
 
 from maild import departments
 from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind, Via
+from maild.core.frozen import frozen
 from maild.core.jsonvalue import HIDDEN, INLINE
 from maild.core.record import EMPTY, Event, EventPlace, StatusRecord
 from maild.core.states import ReplyState, sql_list
@@ -124,7 +125,7 @@ def ticket_departments(db: Db, tickets: Iterable[str]) -> dict[str, str | None]:
     return {str(t): d for t, d in rows}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Message:
     id: int
     message_id: str | None
@@ -168,7 +169,7 @@ def load_thread(db: Db, ticket: str) -> ThreadInfo | None:
     return None if page is None else page.info
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ThreadPage:
     """Some replies of a ticket, in thread order, and where the next page starts."""
 
@@ -206,7 +207,7 @@ def _has_ticket(db: Db, ticket: str) -> bool:
     return db.execute("SELECT 1 FROM messages WHERE ticket = ? LIMIT 1", (ticket,)).fetchone() is not None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MessageInfo:
     """One reply with the ticket it belongs to (GET /v1/messages/{message_id})."""
 
@@ -249,7 +250,7 @@ def load_message(db: Db, message_id: str) -> MessageInfo | None:
 # ------------------------------------------------------------------ events
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EventPage:
     events: tuple[Event, ...]  # each with its place (ticket, message, recipient)
     next: int  # pass as `after` for the next page: the last event id looked at (hidden ones included)
@@ -351,7 +352,7 @@ def reply_around(
 # ------------------------------------------------------------------ reply lists, timelines, departments (web panel)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReplyRow:
     """One tracked reply in a list: its row id (the paging cursor), ticket, department and state."""
 
@@ -362,7 +363,7 @@ class ReplyRow:
     reply: ReplyStatus
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReplyPage:
     rows: tuple[ReplyRow, ...]
     more: bool  # there are older replies: ask again with before = rows[-1].id
@@ -512,7 +513,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DepartmentRow:
     name: str
     receipts_enabled: bool

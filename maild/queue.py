@@ -6,11 +6,11 @@ actions that end a recipient record an event like everything else does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from maild.clock import iso, parse_iso
 from maild.core.events import EventKind, EventSource
+from maild.core.frozen import frozen
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.errors import MaildError
 from maild.core.record import StatusRecord
@@ -27,7 +27,7 @@ class UnknownMessage(MaildError):
         self.queue_id = queue_id
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QueueRecipient:
     """One recipient of a queued message, as `maild queue list` shows it."""
 
@@ -39,7 +39,7 @@ class QueueRecipient:
     last_reply: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QueueEntry:
     """One queued message with its recipients, as `maild queue list` shows it."""
 

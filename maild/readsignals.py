@@ -20,11 +20,11 @@ for `read_at`, `read_via` and `evidence`, and the SQL view `recipient_status`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from maild.core.events import EventKind
+from maild.core.frozen import frozen
 
 
 class ReadVia(StrEnum):
@@ -60,7 +60,7 @@ class SignalEvent(Protocol):
     def detail(self) -> Mapping[str, Any] | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Evidence:
     """One read signal behind a recipient's verdict, in words and in fields."""
 
@@ -73,7 +73,7 @@ class Evidence:
     author: str | None = None  # who answered (a reply)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReadVerdict:
     read_at: str | None
     read_via: ReadVia | None

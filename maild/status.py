@@ -39,7 +39,7 @@ Reply state:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from maild.core.events import (
     DELIVERY_KINDS,
@@ -48,6 +48,7 @@ from maild.core.events import (
     EventKind,
     RecipientKind,
 )
+from maild.core.frozen import frozen
 from maild.core.jsonvalue import only, shown_as
 from maild.core.record import Event
 from maild.core.states import (
@@ -72,7 +73,7 @@ FAILURE_FIELDS = ("status", "reason", "hard", "diagnostic", "remote_mta", "sourc
 _READ_OUTCOME = {EventKind.DENIED: RecipientState.DECLINED, EventKind.DELETED: RecipientState.DELETED_UNREAD}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RecipientStatus:
     address: str
     kind: RecipientKind
@@ -84,7 +85,7 @@ class RecipientStatus:
     evidence: tuple[Evidence, ...] = ()  # every read signal behind the state, counted or not
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ThirdPartyAnswer:
     """Someone who was not a recipient answered the reply (a colleague it was forwarded to): no one's read state."""
 
@@ -92,7 +93,7 @@ class ThirdPartyAnswer:
     at: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReplyStatus:
     message_id: str | None
     subject: str | None
@@ -104,7 +105,7 @@ class ReplyStatus:
     third_party: tuple[ThirdPartyAnswer, ...] = field(default=(), metadata=shown_as("answered_by_third_party"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ThreadInfo:
     ticket: str
     department: str | None
@@ -192,14 +193,14 @@ def reply_status(
 # ------------------------------------------------------------------ assembling a thread
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RecipientInput:
     address: str
     kind: RecipientKind
     events: tuple[Event, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReplyInput:
     message_id: str | None
     subject: str | None

@@ -14,14 +14,15 @@ show them through ``maild.core.jsonvalue.to_json``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from maild.core.events import EventKind, EventSource, RecipientKind, Via
+from maild.core.frozen import frozen
 from maild.core.jsonvalue import HIDDEN, INLINE
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusRecord:
     """One per-recipient status, whatever told us: an SMTP reply, a DSN, an MDN or a heuristic bounce."""
 
@@ -39,7 +40,7 @@ class StatusRecord:
 EMPTY = StatusRecord()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EventPlace:
     """Which copy an event is about: its message, ticket and recipient."""
 
@@ -50,7 +51,7 @@ class EventPlace:
     recipient_kind: RecipientKind
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Event:
     """One stored event of one recipient."""
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
+
+from maild.core.frozen import frozen
 
 # dkimpy's dnsfunc: TXT record of a name (bytes) as bytes, or None; tests pass a table of their own.
 Resolver = Callable[..., bytes | None]
@@ -24,7 +25,7 @@ Resolver = Callable[..., bytes | None]
 MAX_SIGNATURES = 5  # a report with more DKIM signatures than this gets only the first ones checked
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UntokenedPolicy:
     """What a report without a token needs before it is believed: the trusted authserv-ids, or the opt-out."""
 

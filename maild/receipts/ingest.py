@@ -15,13 +15,13 @@ from __future__ import annotations
 import atexit
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from maild import clock, logs
 from maild.config import Settings, TrackingSettings
 from maild.core.events import EventKind
+from maild.core.frozen import frozen
 from maild.core.stats import IngestStats
 from maild.receipts.matching import Match, TokenProblem, TokenRejected, by_message_id, by_token
 from maild.errors import StoreError, TransientError
@@ -42,7 +42,7 @@ log = logs.get("ingest")
 Parser = Callable[[bytes, ParseHints], Report]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IngestOutcome:
     """What ingesting one report did: events recorded, duplicates, the quarantine if any."""
 

@@ -9,12 +9,12 @@ recipient address, and then only to a message maild sent to that address.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from maild import tokens
 from maild.clock import parse_iso
+from maild.core.frozen import frozen
 from maild.core.sqldb import Db
 
 
@@ -23,7 +23,7 @@ class MatchedBy(StrEnum):
     MESSAGE_ID = "message_id"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Match:
     """One recipient row a report is about."""
 
@@ -43,7 +43,7 @@ class TokenProblem(StrEnum):
     UNKNOWN_RECIPIENT = "token_unknown_recipient"  # signature fine, but no recipient holds this token
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TokenRejected:
     """A token found in a report that did not verify, and why."""
 

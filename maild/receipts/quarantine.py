@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from maild.clock import iso
+from maild.core.frozen import frozen
 from maild.store import Row, named_row, named_rows
 from maild.core.sqldb import Db
 
@@ -41,7 +41,7 @@ class QuarantineState(StrEnum):
     RELEASED = "released"  # a retry applied it
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QuarantineItem:
     """One quarantined message as the store keeps it."""
 

@@ -8,17 +8,17 @@ produces one event.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from maild.core.events import EventKind, EventSource, Via
+from maild.core.frozen import frozen
 from maild.core.record import EMPTY, StatusRecord
 from maild.core.times import iso
 from maild.core.sqldb import Db
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewEvent:
     """One event to record for a recipient, before it has an id."""
 

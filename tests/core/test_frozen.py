@@ -102,3 +102,67 @@ def test_a_field_left_out_of_the_constructor_is_refused_at_declaration() -> None
             """init=False has no shared constructor."""
 
             computed: int = field(default=0, init=False)
+
+
+def fresh_pair() -> tuple[type, type]:
+    """A frozen class not yet constructed (its __init__ still the shared one) and its generated twin."""
+
+    @frozen
+    class Often:
+        """Made many times: it gets a compiled __init__."""
+
+        name: str
+        size: int = 3
+        tags: list[str] = field(default_factory=list)
+
+    @dataclass(frozen=True)
+    class Twin:
+        """The same fields, generated."""
+
+        name: str
+        size: int = 3
+        tags: list[str] = field(default_factory=list)
+
+    return Often, Twin
+
+
+CALLS = [(("a",), {}), (("a", 5), {}), ((), {"name": "b", "tags": ["x"]}), (("c",), {"size": 0}), (("d", 1, ["y"]), {})]
+WRONG = [((), {}), (("a", 1, [], "extra"), {}), (("a",), {"name": "b"}), (("a",), {"colour": "red"})]
+
+
+def test_a_class_made_often_gets_a_compiled_init_that_constructs_alike() -> None:
+    from maild.core import frozen as module
+
+    often, twin = fresh_pair()
+    assert often.__init__ is module._init
+    for n in range(module.COMPILE_ON_USE * 2):
+        args, kwargs = CALLS[n % len(CALLS)]
+        ours, theirs = often(*args, **kwargs), twin(*args, **kwargs)
+        assert (ours.name, ours.size, ours.tags) == (theirs.name, theirs.size, theirs.tags)
+        assert ours == often(*args, **kwargs) and repr(ours) == repr(theirs).replace("Twin", "Often")
+    assert often.__init__ is not module._init  # compiled at the COMPILE_ON_USE-th construction
+    assert often("a").tags is not often("a").tags  # the factory still runs per record
+    for args, kwargs in WRONG:
+        with pytest.raises(TypeError):
+            often(*args, **kwargs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        often("a").name = "b"  # type: ignore[attr-defined]
+    assert dataclasses.replace(often("a", tags=["t"]), size=9) == often("a", 9, ["t"])
+    assert hash(often("h", tags=())) == hash(often("h", tags=()))  # type: ignore[arg-type]
+
+
+def test_a_required_field_after_a_default_keeps_the_shared_init() -> None:
+    from maild.core import frozen as module
+
+    @frozen
+    class Late:
+        """A required field after a defaulted one: no valid signature, so the shared constructor serves it."""
+
+        size: int = 3
+        name: str = field()  # type: ignore[misc]
+
+    for _ in range(module.COMPILE_ON_USE * 2):
+        assert Late(name="x").size == 3
+    assert Late.__init__ is module._init
+    with pytest.raises(TypeError):
+        Late()
