@@ -18,6 +18,7 @@ from enum import StrEnum
 from hashlib import sha256
 from pathlib import Path
 
+from maild.core.frozen import frozen
 from maild.core.secretfile import create_secret_file
 from maild.errors import KeyFileError
 
@@ -46,7 +47,7 @@ class Rejection(StrEnum):
     BAD_SIGNATURE = "bad_signature"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Verified:
     """A token that verified: the recipient it names and the key that signed it."""
 
@@ -54,7 +55,7 @@ class Verified:
     key_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Rejected:
     """A token that did not verify, and why."""
 

@@ -22,7 +22,6 @@ from maild import clock, logs
 from maild.config import Settings, TrackingSettings
 from maild.core.events import EventKind
 from maild.core.frozen import frozen
-from maild.core.stats import IngestStats
 from maild.receipts.matching import Match, TokenProblem, TokenRejected, by_message_id, by_token
 from maild.errors import StoreError, TransientError
 from maild.receipts import mapping
@@ -390,6 +389,8 @@ class Ingestor:
         self.hints = hints_from(settings.tracking)
         self.parser = parser or default_parser()
         self.resolver = resolver
+        from maild.core.stats import IngestStats  # the daemon's counters: `maild ingest` (ingest_now) has none
+
         self.stats = IngestStats()
 
     @property

@@ -51,10 +51,11 @@ def test_parse_does_not_import_the_store() -> None:
 # entry-point scan), asyncio and the writer thread (the daemon's store), dkimpy and dnspython (a report with no
 # DKIM signature), the modern email policy, the delivery engine (queue list), the compiled presets, and stdlib
 # logging (routed when a library first imports it: maild.liblogs), the schema's migrations (the database is at
-# the latest version) and shutil with the compressors it loads (argparse asked it for the terminal's width).
+# the latest version), shutil with the compressors it loads (argparse asked it for the terminal's width) and
+# the daemon's counters (core.stats).
 NOT_FOR_COMMANDS = (
     "sqlite_utils", "click", "dateutil", "pluggy", "asyncio", "concurrent.futures", "maild.store.writer", "dkim", "dns",
-    "email.policy", "maild.delivery", "maild.presets.match", "logging", "maild.store.schema",
+    "email.policy", "maild.delivery", "maild.presets.match", "logging", "maild.store.schema", "maild.core.stats",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
 # the regex pre-check machinery, shutil and the compressors it imports.
