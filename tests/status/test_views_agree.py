@@ -5,23 +5,15 @@ from __future__ import annotations
 import pytest
 
 from maild import queries
-from maild.model import StatusRecord
 from tests.support.builders import Builder
-from tests.support.status_cases import CASES
+from tests.support.status_cases import CASES, load_cases
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    """Every case as one ticket in one database; receipts-off cases go to the Legal department."""
+    """Every case of the table loaded by load_cases."""
     b = Builder(tmp_path_factory.mktemp("views") / "maild.db")
-    b.receipts("Legal", False)
-    for n, case in enumerate(CASES, start=1):
-        reply = b.reply(str(n), [(a, k) for a, k, _ in case.recipients],
-                        department="Billing" if case.receipts else "Legal")
-        for address, _kind, evs in case.recipients:
-            for kind, minute, *extra in evs:
-                if kind != "queued":  # enqueue recorded it
-                    b.event(reply, address, kind, minute, extra[0] if extra else StatusRecord())
+    load_cases(b)
     yield b
     b.close()
 

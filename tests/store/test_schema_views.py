@@ -8,10 +8,9 @@ import re
 import pytest
 
 from maild.core.events import EventKind
-from maild.model import StatusRecord
 from maild.store import schema_sources, schema_status
 from tests.support.builders import Builder
-from tests.support.status_cases import CASES
+from tests.support.status_cases import CASES, load_cases
 
 VIEWS = ("recipient_status", "reply_status", "ticket_status")
 KINDS = [str(k) for k in EventKind]
@@ -74,14 +73,7 @@ def _compare(b: Builder) -> int:
 @pytest.mark.parametrize("machine", ["0", "1"])
 def test_the_views_agree_with_migration_7_on_every_status_case(tmp_path, machine: str) -> None:
     b = Builder(tmp_path / "maild.db")
-    b.receipts("Legal", False)
-    for n, case in enumerate(CASES, start=1):
-        reply = b.reply(str(n), [(a, k) for a, k, _ in case.recipients],
-                        department="Billing" if case.receipts else "Legal")
-        for address, _kind, evs in case.recipients:
-            for kind, minute, *extra in evs:
-                if kind != "queued":
-                    b.event(reply, address, kind, minute, extra[0] if extra else StatusRecord())
+    load_cases(b)
     b.db.execute("INSERT OR REPLACE INTO status_settings (name, value) VALUES ('pixel_count_machine', ?)", (machine,))
     _add_migration_7_views(b)
     assert _compare(b) > len(CASES)

@@ -7,8 +7,12 @@ whether receipts are shown, each recipient's expected state and the reply's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from maild.model import StatusRecord
+
+if TYPE_CHECKING:
+    from tests.support.builders import Builder
 
 BOUNCE = StatusRecord(status="5.1.1", reason="userunknown", hard=True, diagnostic="550 5.1.1 user unknown",
                       remote_mta="mx.example.net", reply_code=550, reporting_mta="dsn.example.net")
@@ -147,3 +151,15 @@ CASES: list[Case] = [
           ("b@example.net", "cc", (Q, ("failed", 1, FAIL)))),
          ("read", "failed"), "read_by_to"),
 ]
+
+
+def load_cases(b: Builder) -> None:
+    """Every case as one ticket (its number, from 1) in b's database; receipts-off cases go to the Legal department."""
+    b.receipts("Legal", False)
+    for n, case in enumerate(CASES, start=1):
+        reply = b.reply(str(n), [(a, k) for a, k, _ in case.recipients],
+                        department="Billing" if case.receipts else "Legal")
+        for address, _kind, evs in case.recipients:
+            for kind, minute, *extra in evs:
+                if kind != "queued":  # enqueue recorded it
+                    b.event(reply, address, kind, minute, extra[0] if extra else StatusRecord())
