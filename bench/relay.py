@@ -10,14 +10,18 @@ recipient. Contenders, side by side in every round:
   proxy-per-rcpt the same, one copy per recipient as maild does
   postfix        a private Postfix instance relaying to the sink (--postfix; needs root)
 
-Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR]
+Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR] [--count-sql]
 
 For maild it also prints the daemon's CPU seconds (user + system, all threads) per 1000 messages.
+--count-sql adds one more maild run per recipient count, after the timed rounds, with the daemon under
+bench/relay_sql.py (a trace of every SQL statement, which costs CPU of its own, so that run is not timed):
+statements per message over the measured span, and the most frequent ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -41,6 +45,7 @@ MESSAGE_BYTES = 10 * 1024
 
 
 DAEMON: list[int] = []  # the pid of the maild daemon being measured (its CPU time is read from /proc)
+SQL_TRACE: list[Path] = []  # set: the daemon runs under relay_sql.py, counting its statements into this file
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -143,7 +148,11 @@ format = "json"
 """
     )
     env = {**os.environ, "PYTHONPATH": str(MAILD["repo"])}
-    with process([str(MAILD["python"]), "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env) as proc:
+    wrapper: list[str] = []
+    if SQL_TRACE:
+        wrapper = [str(HERE / "relay_sql.py")]
+        env["MAILD_SQL_COUNTS"] = str(SQL_TRACE[0])
+    with process([str(MAILD["python"]), *wrapper, "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env) as proc:
         wait_greeting(port, proc)
         DAEMON[:] = [proc.pid]
         try:
@@ -180,6 +189,26 @@ def postfix(workdir: Path, sink_port: int) -> Iterator[int]:
 # ------------------------------------------------------------------ one measurement
 
 
+def sql_snapshot(pid: int, n: int) -> dict[str, int]:
+    """Ask the traced daemon for its statement counts so far (SIGUSR1 -> FILE.n) and read them."""
+    path = Path(f"{SQL_TRACE[0]}.{n}")
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 20
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the traced daemon wrote no {path}")
+        time.sleep(0.01)
+    return {str(k): int(v) for k, v in json.loads(path.read_text())}
+
+
+def print_sql(before: dict[str, int], after: dict[str, int], messages: int) -> None:
+    spent = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+    print(f"  SQL statements per message: {sum(spent.values()) / messages:.2f} "
+          f"(daemon traced by bench/relay_sql.py; {sum(spent.values())} over {messages} messages)")
+    for text, n in sorted(spent.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {n / messages:7.3f}  {text}")
+
+
 def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: SinkClient, sink_port: int,
             messages: int, recipients: int, sessions: int) -> tuple[float, float | None]:
     """Recipients per second from the first connection to the sink counting the last recipient, and for maild
@@ -191,6 +220,7 @@ def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: Sin
         with start(workdir, sink_port) as port:
             sink.reset()
             daemon = DAEMON[0] if DAEMON else None
+            sql_before = sql_snapshot(daemon, 1) if daemon and SQL_TRACE else None
             cpu_before = cpu_seconds(daemon) if daemon else None
             started = time.perf_counter()
             subprocess.run(
@@ -208,6 +238,9 @@ def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: Sin
             cpu_after = cpu_seconds(daemon) if daemon else None
             if cpu_before is not None and cpu_after is not None:
                 cpu = (cpu_after - cpu_before) / messages * 1000
+            if daemon and sql_before is not None:
+                time.sleep(0.5)  # the last outcomes' writes land after the sink counted
+                print_sql(sql_before, sql_snapshot(daemon, 2), messages)
             if count > expected:
                 print(f"  note: sink counted {count} > {expected} (duplicates)", file=sys.stderr)
     return expected / elapsed, cpu
@@ -223,6 +256,8 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated contenders to run")
     parser.add_argument("--maild-repo", type=Path, default=REPO,
                         help="run another checkout's maild (with its .venv if it has one), e.g. /work/wt-old")
+    parser.add_argument("--count-sql", action="store_true",
+                        help="after the timed rounds, one untimed maild run per recipient count counting SQL statements")
     args = parser.parse_args()
     MAILD["repo"] = args.maild_repo.resolve()
     venv_python = MAILD["repo"] / ".venv" / "bin" / "python"
@@ -254,6 +289,14 @@ def main() -> int:
                         print(f"round {round_} rcpts={rcpts} {name:<15} {rate:8.0f} recipients/s "
                               f"({rate / rcpts:6.0f} messages/s)"
                               + (f", daemon CPU {cpu:.2f} s per 1000 messages" if cpu is not None else ""), flush=True)
+            if args.count_sql and "maild" in contenders:
+                SQL_TRACE[:] = [Path(tmp) / "sql.json"]
+                for rcpts in counts:
+                    print(f"untimed traced run rcpts={rcpts} maild:", flush=True)
+                    for old in Path(tmp).glob("sql.json*"):
+                        old.unlink()
+                    measure(maild, sink, sink_port, args.messages, rcpts, args.sessions)
+                SQL_TRACE.clear()
     print()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
           f"{args.messages} messages of {MESSAGE_BYTES // 1024} KB, {args.sessions} sessions, {args.rounds} rounds")

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from maild import departments, tokens
+from maild import switches, tokens
 from maild.clock import iso
 from maild.core.events import EventKind, EventSource, RecipientKind
 from maild.core.states import DeliveryState
-from maild.store import settings as store_settings
 from maild.store.events import CHUNK, NewEvent, record_events
 from maild.core.sqldb import Db
 
@@ -86,17 +85,14 @@ def enqueue_many(db: Db, items: list[EnqueueItem]) -> list[Spooled]:
         if sub.tracked and keys is None:
             raise ValueError("a tracked message needs the token keys")
     conn = db.conn
-    default = store_settings.receipts_default(db)
-    receipts_cache: dict[str | None, bool] = {}
-    first_message = _next_id(conn, "messages")
+    # The settings generation comes with the next id, in the write transaction: a switch committed before it
+    # (by any process) applies to this batch, and unchanged settings cost no statement (maild.switches).
+    row = conn.execute(f"SELECT coalesce(max(id), 0) + 1, {switches.GENERATION} FROM messages").fetchone()
+    first_message = int(row[0])
+    settings = switches.current(db, int(row[1]))
     message_rows: list[tuple[object, ...]] = []
     for sub, _ in items:
-        if not sub.tracked:
-            receipts = False
-        else:
-            if sub.department not in receipts_cache:
-                receipts_cache[sub.department] = departments.receipts_enabled(db, sub.department, default)
-            receipts = receipts_cache[sub.department]
+        receipts = sub.tracked and settings.receipts_enabled(sub.department)
         message_rows.append(
             (
                 first_message + len(message_rows),

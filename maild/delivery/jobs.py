@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from maild import departments
+from maild import switches
 from maild.clock import iso, parse_iso
 from maild.core.events import EventSource
 from maild.core.states import UNFINISHED_DELIVERY, sql_list
 from maild.delivery.copies import DueRecipient, SpoolMessage
 from maild.delivery.outcome import Outcome
 from maild.store import named_rows
-from maild.store import settings as store_settings
 from maild.store.events import CHUNK, NewEvent, record_events
 from maild.core.sqldb import Db
 
@@ -33,7 +32,7 @@ def pick_due(
     """
     rows = named_rows(
         db,
-        f"""SELECT r.id, r.message, r.address, r.token, r.attempts
+        f"""SELECT r.id, r.message, r.address, r.token, r.attempts, {switches.GENERATION} AS generation
              FROM recipients r JOIN messages m ON m.id = r.message
             WHERE r.delivery_state IN {_UNFINISHED} AND r.next_attempt_at <= ?
               AND m.held = 0 AND m.body IS NOT NULL
@@ -48,21 +47,13 @@ def pick_due(
     ][:limit]
     wanted = sorted({r.message for r in due})
     messages: dict[int, SpoolMessage] = {}
-    switch: dict[str | None, bool] = {}
-    receipts_default = store_settings.receipts_default(db)
-
-    def switched_on(department: str | None) -> bool:
-        if department not in switch:
-            switch[department] = departments.receipts_enabled(db, department, receipts_default)
-        return switch[department]
-
-    pixels: dict[str | None, bool] = {}
-
-    def pixel_on(department: str | None) -> bool:
-        if department not in pixels:
-            pixels[department] = departments.pixel_enabled(db, department)
-        return pixels[department]
-
+    if not due:
+        return due, messages
+    # The settings generation came with the recipients, in this read's snapshot: held settings when it is the
+    # same, a fresh read when any writer changed a switch since (maild.switches).
+    settings = switches.current(db, int(rows[0]["generation"]))
+    switched_on = settings.receipts_enabled
+    pixel_on = settings.pixel_enabled
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))

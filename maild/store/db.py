@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # The number of migrations in maild.store.schema (tests/store/test_store.py checks that they agree: add one
 # there, count it here). A database at this version needs none, so a command that opens it (one process per
 # receipt for `maild ingest`) never imports the schema modules.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 log = logs.get("store")
 
@@ -69,7 +69,7 @@ class CommandDb:
     short command such as `maild ingest`, run once per receipt, more than all of its own work.
     """
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "__weakref__")  # weakref: maild.switches holds settings per handle
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn

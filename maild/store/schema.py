@@ -16,6 +16,7 @@ from maild.store import (
     schema_ingest,
     schema_panel,
     schema_pixel,
+    schema_settings,
     schema_sources,
     schema_status,
     schema_views,
@@ -120,4 +121,5 @@ MIGRATIONS: list[Migration] = [
     schema_sources.migrate,  # 7
     schema_panel.migrate,  # 8
     schema_views.migrate,  # 9
+    schema_settings.migrate,  # 10
 ]

@@ -1,0 +1,78 @@
+"""The receipt settings intake and delivery decide by, held in memory per connection until a writer changes them.
+
+Each intake batch and each delivery pick asks whether a copy requests a read
+receipt and gets the open pixel: the stored receipts default
+(maild.store.settings), the department's receipt switch and its pixel switch
+(maild.departments). Reading those rows per batch was most of the
+statements the relay path added since 5d7d2c1. `Switches` is all of them at
+one settings generation (schema migration 10: triggers bump
+`settings_generation.n` in the transaction of every change, whoever writes:
+the HTTP API, the web panel, `maild departments` in a process of its own,
+plain SQL). A job reads the generation in a statement it runs anyway
+(`GENERATION` as one more column) and calls `current(db, generation)`: the
+held settings when the number is the same, a fresh read of the three tables
+otherwise. The generation is read before the settings, so settings read are
+never older than the number they are held under; a change committed in
+between only costs one more read.
+
+The settings are held per database handle (weakly: a closed handle's go
+with it), so two stores in one process never share them, and a handle's
+jobs on one thread at a time never race; a race between handles only ever
+stores a snapshot under the generation it was read at.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+
+from maild import departments
+from maild.core.frozen import frozen
+from maild.core.sqldb import Db
+from maild.store import settings as store_settings
+
+# A scalar subquery to add to a job's first SELECT: SQLite runs it once per statement, not once per row.
+GENERATION = "(SELECT n FROM settings_generation)"
+
+
+@frozen
+class Switches:
+    """The receipt settings at one settings generation; answers as departments.receipts_enabled and pixel_enabled."""
+
+    generation: int
+    receipts_default: bool  # tracking.receipts_default as stored
+    receipts: Mapping[str, bool]  # department key -> its explicit read-receipt switch
+    pixel: Mapping[str, bool]  # department key -> its open pixel switch
+
+    def receipts_enabled(self, department: str | None) -> bool:
+        if not department:
+            return self.receipts_default
+        return self.receipts.get(departments.key(department), self.receipts_default)
+
+    def pixel_enabled(self, department: str | None) -> bool:
+        """Never without an explicit switch."""
+        return bool(department) and self.pixel.get(departments.key(department or ""), False)
+
+
+def read(db: Db, generation: int) -> Switches:
+    """The settings as stored now, held under `generation` (read by the caller before this)."""
+    receipts = {str(k): bool(v) for k, v in db.execute("SELECT key, receipts_enabled FROM departments")}
+    return Switches(generation, store_settings.receipts_default(db), receipts, departments.pixel_switches(db))
+
+
+_held: weakref.WeakKeyDictionary[Db, Switches] = weakref.WeakKeyDictionary()
+
+
+def current(db: Db, generation: int) -> Switches:
+    """The settings at `generation` (read from settings_generation by the caller's own statement)."""
+    held = _held.get(db)
+    if held is not None and held.generation == generation:
+        return held
+    fresh = read(db, generation)
+    _held[db] = fresh
+    return fresh
+
+
+def generation(db: Db) -> int:
+    """The settings generation on its own, for a job with no statement to add `GENERATION` to."""
+    return int(db.execute(f"SELECT {GENERATION}").fetchone()[0])
