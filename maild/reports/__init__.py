@@ -184,12 +184,36 @@ def fingerprint(raw: bytes) -> str:
     """Stable across redelivery: the body and the report's own identity headers, never transport headers."""
     head, body = mime.split_raw(raw)
     digest = hashlib.sha256()
-    for name, value in sorted((m.group(1).lower(), b" ".join(m.group(2).split())) for m in _OWN_HEADERS.finditer(head)):
+    for name, value in sorted((m.group(1).lower(), b" ".join(m.group(2).split())) for m in _own_headers(head)):
         digest.update(name + b":" + value + b"\n")
     digest.update(b"\n")
     # Line ends made LF (no CR is left, so no per-line loop: 10 MB of empty lines is ten million lines).
     digest.update(body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b"\n"))
     return digest.hexdigest()
+
+
+_OWN_NAMES = (b"message-id", b"date", b"from", b"subject")
+
+
+def _own_headers(head: bytes) -> list[re.Match[bytes]]:
+    """_OWN_HEADERS.finditer(head), tried only at the line starts that begin with one of the names (found in the
+    lower-cased copy: re.I on bytes folds ASCII only, as bytes.lower does); a match never spans the start of a
+    line that could begin another (its continuation lines begin with a space or a tab)."""
+    lowered = head.lower()
+    found: list[re.Match[bytes]] = []
+    for name in _OWN_NAMES:
+        needle = b"\n" + name
+        at = 0 if lowered.startswith(name) else lowered.find(needle) + 1
+        if at == 0 and not lowered.startswith(name):
+            continue
+        while True:
+            match = _OWN_HEADERS.match(head, at)
+            if match is not None:
+                found.append(match)
+            at = lowered.find(needle, at) + 1  # from `at`: the line feed before a name at `at` is behind it
+            if at == 0:
+                break
+    return found
 
 
 def _empty(raw: bytes, problems: list[str]) -> Report:

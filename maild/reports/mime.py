@@ -382,7 +382,16 @@ def defects(msg: Message, max_depth: int) -> set[str]:
 
 def split_raw(raw: bytes) -> tuple[bytes, bytes]:
     """Header block and body of the raw bytes, at the first empty line whatever the line ends."""
-    match = re.search(rb"\r\n\r\n|\n\n|\r\r|\n\r\n", raw)
-    if not match:
+    # The earliest of the four separators (no two can start at one offset), found by bytes.find: the regex tried
+    # its alternatives at every offset of the header block. Each later search stops where the best so far starts.
+    start, end = -1, -1
+    for separator in _SEPARATORS:
+        at = raw.find(separator, 0, start + len(separator) - 1 if start >= 0 else len(raw))
+        if at >= 0:
+            start, end = at, at + len(separator)
+    if start < 0:
         return raw, b""
-    return raw[: match.start()], raw[match.end():]
+    return raw[:start], raw[end:]
+
+
+_SEPARATORS = (b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\r\n")

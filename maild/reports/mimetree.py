@@ -149,18 +149,39 @@ class _Parser:
         cur = self.new_message()
         inp = self.input
         headers: list[str] = []
-        while True:
-            line = inp.readline()
-            if line == "":
-                break
-            if not _HEADER.match(line):
-                if not _NLCRE.match(line):
-                    _defect(cur, errors.MissingHeaderBodySeparatorDefect())
-                    inp.unreadline(line)
-                break
-            headers.append(line)
+        if inp.pushed:
+            while True:
+                line = inp.readline()
+                if line == "":
+                    break
+                if not _HEADER.match(line):
+                    if not _NLCRE.match(line):
+                        _defect(cur, errors.MissingHeaderBodySeparatorDefect())
+                        inp.unreadline(line)
+                    break
+                headers.append(line)
+        else:
+            # readline() and unreadline() written out over the list of lines (nothing unread to come first): the
+            # header block is most of the lines a report's parts have.
+            lines, pos, eof, header_line = inp.lines, inp.pos, inp.eof, _HEADER.match
+            end = len(lines)
+            inp.unreadable = False
+            while pos < end:
+                line = lines[pos]
+                if eof and line[0] in "-\r\n" and inp._at_eof(line):
+                    break
+                if not header_line(line):
+                    if line[0] in "\r\n":  # the blank line ending the block (_NLCRE.match): read
+                        pos += 1
+                        inp.unreadable = True
+                    else:
+                        _defect(cur, errors.MissingHeaderBodySeparatorDefect())
+                    break
+                headers.append(line)
+                pos += 1
+            inp.pos = pos
         self.parse_headers(cur, headers)
-        ctype = cur.__dict__[CTYPE_KEY] = cur.get_content_type()
+        ctype = cur.__dict__[CTYPE_KEY] = _content_type(cur)
         if ctype == "message/delivery-status":
             while True:
                 inp.eof.append("")
@@ -293,6 +314,17 @@ class _Parser:
             lastvalue = [line]
         if lastvalue:
             fields.append(_field(lastvalue))
+
+
+def _content_type(msg: Message) -> str:
+    """msg.get_content_type(), reading the first Content-Type field without compat32's fetch machinery when it is ASCII."""
+    for name, value in msg._headers:  # type: ignore[attr-defined]
+        if name.lower() == "content-type":
+            if not value.isascii():  # compat32 hands raw 8-bit values out as Header objects: let it
+                return msg.get_content_type()
+            ctype = value.partition(";")[0].strip().lower()
+            return ctype if ctype.count("/") == 1 else "text/plain"
+    return msg.get_default_type()
 
 
 def _field(lines: list[str]) -> tuple[str, str]:

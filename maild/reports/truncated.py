@@ -35,14 +35,37 @@ def returned_recipients(returned: Message | None, inline_text: str = "") -> list
     else:
         values = [" ".join(m.group(1).split()) for m in _INLINE.finditer(inline_text[:100000])]
     out: list[str] = []
-    try:
-        pairs = address_pairs(values)
-    except UnreadableAddresses:  # the rest of the notice is still read
-        pairs = []
-    for _, address in pairs:
+    addresses = _simple_addresses(values)
+    if addresses is None:
+        try:
+            addresses = [address for _, address in address_pairs(values)]
+        except UnreadableAddresses:  # the rest of the notice is still read
+            addresses = []
+    for address in addresses:
         address = address.strip()
         if "@" in address and address.lower() not in (a.lower() for a in out):
             out.append(address)
+    return out
+
+
+# A header value of plain addresses, each bare or in angle brackets after a display name of plain words, comma
+# separated: what email.utils.getaddresses reads such a value as is each address as written, so it is not run
+# (its character-by-character parser was most of this module's time). Anything else (quotes, comments, groups,
+# routes, dots or non-ASCII in a name, spaces inside an address) goes to getaddresses.
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
+_DOMAIN = r"[A-Za-z0-9_.-]+"
+_ELEMENT = rf"[ \t\r\n]*(?:(?:[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ \t\r\n-]*)<({_LOCAL}@{_DOMAIN})>|({_LOCAL}@{_DOMAIN}))[ \t\r\n]*"
+_SIMPLE_VALUE = lazy(rf"{_ELEMENT}(?:,{_ELEMENT})*")
+_SIMPLE_ELEMENT = lazy(_ELEMENT)
+
+
+def _simple_addresses(values: list[str]) -> list[str] | None:
+    """The addresses of `values` in order when every value is plain (see _SIMPLE_VALUE), else None."""
+    out: list[str] = []
+    for value in values:
+        if not _SIMPLE_VALUE.fullmatch(value):
+            return None
+        out.extend(m.group(1) or m.group(2) for m in _SIMPLE_ELEMENT.finditer(value))
     return out
 
 
