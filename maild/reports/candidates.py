@@ -223,6 +223,9 @@ def _add(out: list[str], raw: str) -> None:
         out.append(address)
 
 
+_WEAK_ADDRESS = lazy(_A)  # compiled once, not looked up in re's cache per line
+
+
 def _weak(text: str) -> list[str]:
     """Addresses on lines that talk about a failure and not about a sender or a list."""
     out: list[str] = []
@@ -230,7 +233,7 @@ def _weak(text: str) -> list[str]:
     for line in _lines(text):
         if _NOISE_LINE.match(line):
             continue
-        for match in re.finditer(_A, line):
+        for match in _WEAK_ADDRESS.finditer(line):
             seen += 1
             if seen > MAX_WEAK_ADDRESSES:  # a text naming hundreds of addresses is a list, not a failure notice
                 return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from maild.core.frozen import frozen
@@ -78,6 +77,10 @@ def message_id(value: str | None) -> str | None:
     return ids[0] if ids else None
 
 
+_SPACE_AFTER_OPEN = lazy(r"<\s+")
+_SPACE_BEFORE_CLOSE = lazy(r"\s+>")
+
+
 def message_ids(value: str | None) -> list[str]:
     if not value:
         return []
@@ -85,7 +88,7 @@ def message_ids(value: str | None) -> list[str]:
     found = [f"<{m}>" for m in _MSGID.findall(value)]
     if not found:
         # A missing bracket, or a value folded right after "<".
-        joined = re.sub(r"<\s+", "<", re.sub(r"\s+>", ">", value))
+        joined = _SPACE_AFTER_OPEN.sub("<", _SPACE_BEFORE_CLOSE.sub(">", value))
         found = [f"<{m}>" for m in _MSGID.findall(joined)]
     if not found:
         found = [f"<{m.strip('<>')}>" for m in _BARE_MSGID.findall(value)]

@@ -80,10 +80,22 @@ def _is_recipient(fields: dict[str, str]) -> bool:
     return bool(_RECIPIENT_STARTS & fields.keys()) and bool({"action", "status", "diagnostic-code"} & fields.keys())
 
 
+def _first_code_at(text: str) -> int:
+    """Where STATUS_CODE can first match in `text` (a code starts "2.", "4." or "5."), or -1 when nowhere: the
+    search starts there (its look-behind still sees the character before), not at every offset before it."""
+    found = -1
+    for start in ("2.", "4.", "5."):
+        at = text.find(start, 0, found + 2 if found >= 0 else len(text))
+        if at >= 0:
+            found = at
+    return found
+
+
 def status_of(*texts: str | None) -> str | None:
     for text in texts:
         if text:
-            match = STATUS_CODE.search(text)
+            at = _first_code_at(text)
+            match = STATUS_CODE.search(text, at) if at >= 0 else None
             if match:
                 return f"{match.group(1)}.{int(match.group(2))}.{int(match.group(3))}"
     return None
@@ -94,7 +106,8 @@ def failure_status_of(*texts: str | None) -> str | None:
     address (Postfix's "Out: 250 2.1.5 Ok" after RCPT TO) before the one that failed it."""
     for text in texts:
         if text:
-            for match in STATUS_CODE.finditer(text):
+            at = _first_code_at(text)
+            for match in STATUS_CODE.finditer(text, at) if at >= 0 else ():
                 if match.group(1) == "2" and _SUCCESS_REPLY.search(text, max(0, match.start() - 5), match.start()):
                     continue
                 return f"{match.group(1)}.{int(match.group(2))}.{int(match.group(3))}"
@@ -140,9 +153,12 @@ def remote_status(status: str | None, *texts: str | None) -> str | None:
     return status
 
 
+_ACTION_WORD_END = lazy(r"[\s;(,]")  # compiled once, not looked up in re's cache per recipient
+
+
 def action_of(value: str | None, status: str | None) -> str | None:
     if value:
-        word = re.split(r"[\s;(,]", value.strip().lower(), maxsplit=1)[0]
+        word = _ACTION_WORD_END.split(value.strip().lower(), 1)[0]
         if word in _ACTIONS:
             return _ACTIONS[word]
     if status:

@@ -10,6 +10,10 @@ from maild.core.syntax import ADDRESS, ADDRESS_PATTERN
 _FIELD = lazy(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)$")
 _ANGLE_ADDR = lazy(rf"<\s*({ADDRESS_PATTERN})\s*>")
 
+# Compiled once, not looked up in re's cache on every value.
+_TYPE_NAME = lazy(r"\s*[A-Za-z][A-Za-z0-9-]*\s*")
+_TYPE_PREFIX = lazy(r"^(?:mailto|smtp|rfc822)[:=;]\s*", re.I)
+
 Field = tuple[str, str]
 
 
@@ -60,7 +64,7 @@ def typed_value(value: str | None) -> tuple[str | None, str]:
     if not value:
         return None, ""
     head, sep, rest = value.partition(";")
-    if sep and re.fullmatch(r"\s*[A-Za-z][A-Za-z0-9-]*\s*", head):
+    if sep and _TYPE_NAME.fullmatch(head):
         return head.strip().lower(), rest.strip()
     return None, value.strip()
 
@@ -89,7 +93,7 @@ def normalize_address(address: str, *, allow_dotless: bool = False) -> str | Non
     if address.count('"') == 1 or not address.startswith('"'):
         address = address.strip('"')
     # Exchange and X.400 gateways prefix the address with its type.
-    address = re.sub(r"^(?:mailto|smtp|rfc822)[:=;]\s*", "", address, flags=re.I)
+    address = _TYPE_PREFIX.sub("", address)
     local, sep, domain = address.rpartition("@")
     if not sep or not local or not domain or "." not in domain and not domain.startswith("[") and not allow_dotless:
         return None
