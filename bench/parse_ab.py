@@ -1,0 +1,81 @@
+"""Benchmark: two checkouts' report parsers in one process, interleaved message by message, in CPU time.
+
+On a shared machine two runs taken one after the other see different loads; here each message is parsed by
+both checkouts in turn (the order alternating), so whatever slows one slows the other alike, and the ratio
+per round is stable where separate runs swing by a third. Each checkout's `maild` package is imported from
+its own folder (the first one's modules are dropped from sys.modules before the second is imported), with
+the third-party packages of the running interpreter. Messages: the corpus files bench/parse.py times.
+
+Usage: python bench/parse_ab.py --against DIR [--rounds N] [--corpus PATH]
+       (DIR: the other checkout, e.g. a worktree of main; this checkout is "here")
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parser_of(root: Path) -> Callable[[bytes], Any]:
+    """`maild.reports.parse` imported from `root`, apart from any maild imported before."""
+    for name in [n for n in sys.modules if n == "maild" or n.startswith("maild.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module("maild.reports")
+    finally:
+        sys.path.remove(str(root))
+    if not str(module.__file__).startswith(str(root)):
+        sys.exit(f"maild came from {module.__file__}, not from {root}")
+    parse: Callable[[bytes], Any] = module.parse
+    return parse
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    bounces = corpus / "bounces"
+    return sorted(bounces.glob("sisimai/*/*.eml")) + sorted(bounces.glob("flufl/*.txt")) + sorted((corpus / "postfix-dsn").glob("*.eml"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--against", required=True, type=Path, help="the other checkout")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--corpus", default=os.environ.get("MAILD_CORPUS") or str(REPO.parent / "shared" / "corpus"))
+    args = ap.parse_args()
+    messages = [f.read_bytes() for f in corpus_files(Path(args.corpus))]
+    if not messages:
+        sys.exit(f"no corpus messages under {args.corpus} (set MAILD_CORPUS)")
+    other, here = parser_of(args.against.resolve()), parser_of(REPO)
+    for raw in messages:  # warm: lazy patterns compiled, prefilters derived
+        other(raw)
+        here(raw)
+    clock = time.process_time
+    rates: dict[str, list[float]] = {"other": [], "here": []}
+    for round_ in range(args.rounds):
+        spent = {"other": 0.0, "here": 0.0}
+        for i, raw in enumerate(messages):
+            order = (("other", other), ("here", here)) if (i + round_) % 2 == 0 else (("here", here), ("other", other))
+            for side, parse in order:
+                started = clock()
+                parse(raw)
+                spent[side] += clock() - started
+        for side in rates:
+            rates[side].append(len(messages) / spent[side])
+    ratios = [h / o for h, o in zip(rates["here"], rates["other"], strict=True)]
+    print(f"{len(messages)} messages x {args.rounds} rounds, interleaved message by message, CPU time; load {os.getloadavg()[0]:.1f}")
+    print(f"other {args.against}: median {statistics.median(rates['other']):.0f} msg/s {[round(r) for r in rates['other']]}")
+    print(f"here  {REPO}: median {statistics.median(rates['here']):.0f} msg/s {[round(r) for r in rates['here']]}")
+    print(f"here/other per round {[round(r, 3) for r in ratios]}, median {statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()
