@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from datetime import datetime
 
 from maild.clock import iso
-from maild.core.frozen import frozen
+from maild.core.frozen import field, frozen
 from maild.core.jsonvalue import HIDDEN
 from maild.core.sqldb import Db
 

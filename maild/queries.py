@@ -7,16 +7,14 @@ information is hidden here, once, for departments with receipts off.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import field
 from typing import Any, cast
 
 from maild import departments
 from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind, Via
-from maild.core.frozen import frozen
+from maild.core.frozen import field, frozen, replace
 from maild.core.jsonvalue import HIDDEN, INLINE
 from maild.core.record import EMPTY, Event, EventPlace, StatusRecord
 from maild.core.states import ReplyState, sql_list
@@ -494,7 +492,7 @@ def thread_timelines(
         event = _event(row)
         record = event.record
         if (record.reporting_mta is None or record.reporting_ua is None) and detail:
-            event = dataclasses.replace(event, record=_reported_by(record, _detail(detail)))
+            event = replace(event, record=_reported_by(record, _detail(detail)))
         out[(message_id, address)].append(event)
     return {k: tuple(v) for k, v in out.items()}
 
@@ -506,7 +504,7 @@ def _reported_by(record: StatusRecord, detail: Mapping[str, Any] | None) -> Stat
     ua = record.reporting_ua or _text(report.get("reporting_ua"))
     if (mta, ua) == (record.reporting_mta, record.reporting_ua):
         return record
-    return dataclasses.replace(record, reporting_mta=mta, reporting_ua=ua)
+    return replace(record, reporting_mta=mta, reporting_ua=ua)
 
 
 def _text(value: object) -> str | None:

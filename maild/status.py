@@ -39,7 +39,6 @@ Reply state:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import field
 
 from maild.core.events import (
     DELIVERY_KINDS,
@@ -48,7 +47,7 @@ from maild.core.events import (
     EventKind,
     RecipientKind,
 )
-from maild.core.frozen import frozen
+from maild.core.frozen import field, frozen
 from maild.core.jsonvalue import only, shown_as
 from maild.core.record import Event
 from maild.core.states import (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 from maild import config
 from maild.cli.common import add_config_option
 from maild.cli.visible import json_line, raw_stdout, visible
+from maild.core.frozen import replace
 from maild.core.jsonvalue import to_json
 from maild.receipts import parsestream
 from maild.receipts.parsework import GRACE, ParseTimeout
@@ -99,7 +99,7 @@ def results(names: list[str], hints: ParseHints) -> Iterator[tuple[bool, str]]:
 
 def run(args: argparse.Namespace) -> int:
     tracking = config.load(args.config).tracking
-    hints = dataclasses.replace(hints_for(tracking.return_path, tracking.delimiter), time_limit=args.time_limit)
+    hints = replace(hints_for(tracking.return_path, tracking.delimiter), time_limit=args.time_limit)
     failed = False
     table: list[dict[str, Any]] = []
     for bad, line in results(args.files, hints):

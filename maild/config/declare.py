@@ -10,12 +10,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import field
 from pathlib import Path
 from typing import Any, TypeVar, dataclass_transform
 
 from maild.core.events import EventKind
-from maild.core.frozen import frozen
+from maild.core.frozen import field, frozen
 from maild.core.paths import resolve_path
 from maild.core.syntax import ADDRESS
 from maild.core.urls import SourceUrl, UpstreamUrl, parse_source_url, parse_upstream_url

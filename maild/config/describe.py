@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from maild.config.sections import LIST_SECTIONS, SECTIONS, Settings
+from maild.core.frozen import fields
 from maild.core.urls import SourceUrl, UpstreamUrl
 
 
@@ -17,7 +17,7 @@ def describe() -> list[tuple[str, Any, str]]:
     """Every setting as (key path, default, help), for documentation and `check-config`."""
     rows = []
     for section, cls in {**SECTIONS, **LIST_SECTIONS}.items():
-        for f in dataclasses.fields(cls):
+        for f in fields(cls):
             name = f"{section}.{f.name}" if section not in LIST_SECTIONS else f"{section}[].{f.name}"
             rows.append((name, f.metadata["default"], f.metadata["help"]))
     return rows
@@ -27,7 +27,7 @@ def effective(settings: Settings) -> dict[str, Any]:
     """The settings as plain TOML-like values with secret paths kept but secrets never read."""
 
     def plain(obj: Any) -> dict[str, Any]:
-        return {f.name: _plain_value(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: _plain_value(getattr(obj, f.name)) for f in fields(obj)}
 
     result: dict[str, Any] = {name: plain(getattr(settings, name)) for name in SECTIONS}
     result["receipts"] = [plain(r) for r in settings.receipts]  # URLs print without their passwords

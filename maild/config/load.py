@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from maild.config.sections import (
     Settings,
     WritebackTarget,
 )
+from maild.core.frozen import fields
 from maild.core.urls import Scheme
 from maild.errors import ConfigError
 
@@ -30,7 +30,7 @@ T = TypeVar("T")
 def _build(cls: type[T], table: Any, key_path: str, base: Path, source: Path) -> T:
     if not isinstance(table, dict):
         raise ConfigError(source, key_path, "expected a table")
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # every section is a dataclass
+    known = {f.name: f for f in fields(cls)}  # every section is a frozen record
     for key in table:
         if key not in known:
             raise ConfigError(source, f"{key_path}.{key}", f"unknown setting (known: {', '.join(sorted(known))})")

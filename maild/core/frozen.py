@@ -1,12 +1,18 @@
-"""Frozen dataclasses whose methods are shared functions instead of code generated and compiled for each class.
+"""Frozen records: typed immutable classes whose methods are shared functions, made without the dataclasses module.
 
 `dataclass(frozen=True)` writes the source of __init__, __repr__, __eq__, __hash__, __setattr__ and
 __delattr__ for every class and compiles it with exec() when the module is imported: five or six compiles
 per class, most of what importing the parser's values, the URLs and the settings tables cost a short command
-(`maild parse`, `maild ingest`) before it read a byte. A class decorated with `frozen` is a dataclass (fields(),
-replace(), is_dataclass() and the type checker see one, through dataclass_transform) whose methods are the
-shared ones below: same keyword and positional construction, defaults and default factories, field-wise
-repr, equality and hash, and assignment refused with FrozenInstanceError.
+(`maild parse`, `maild ingest`) before it read a byte. And importing `dataclasses` itself loads inspect with
+ast, dis and tokenize: about a tenth of `maild status`'s start-up. A class decorated with `frozen` reads its
+fields from its annotations here (`fields()`, `field()`, `replace()`) and gets the shared methods below: same
+keyword and positional construction, defaults and default factories, field-wise repr, equality and hash, and
+assignment refused with dataclasses.FrozenInstanceError.
+
+It is still a dataclass to whoever asks: `dataclasses.fields()`, `replace()`, `asdict()` and `is_dataclass()`
+read `__dataclass_fields__`, which a frozen record makes on that first read, by running dataclass() (without
+its generated methods) over the same fields, so only code that asks pays for the dataclasses module.
+`field()` here and `dataclasses.field()` are both understood in a class body.
 
 The shared __init__ is a few times slower per object than a generated one, which matters for the records made
 by the thousand (an events page, a thread's statuses). So a class constructed often gets one compiled
@@ -16,13 +22,118 @@ only by the classes that are made many times, never by a settings table made onc
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from dataclasses import MISSING, FrozenInstanceError
-from typing import Any, TypeVar, dataclass_transform
+import sys
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar, dataclass_transform, get_origin
 
 T = TypeVar("T")
 COMPILE_ON_USE = 16  # constructions of a class before it gets a compiled __init__
+
+
+class _Missing:
+    """No default: the field is required (dataclasses.MISSING's role)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+_NO_METADATA: Mapping[Any, Any] = MappingProxyType({})
+
+
+class Field:
+    """One field of a frozen record, with the public attributes of a dataclasses.Field."""
+
+    __slots__ = ("name", "type", "default", "default_factory", "init", "repr", "compare", "metadata")
+
+    def __init__(
+        self, default: Any, default_factory: Any, init: bool, repr: bool, compare: bool, metadata: Mapping[Any, Any] | None
+    ) -> None:
+        if default is not MISSING and default_factory is not MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.name = ""
+        self.type: Any = None
+        self.default = default
+        self.default_factory = default_factory
+        self.init = init
+        self.repr = repr
+        self.compare = compare
+        self.metadata = _NO_METADATA if not metadata else MappingProxyType(dict(metadata))
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, default={self.default!r}, default_factory={self.default_factory!r})"
+
+
+def field(
+    *, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True, repr: bool = True,
+    compare: bool = True, metadata: Mapping[Any, Any] | None = None,
+) -> Any:
+    """A field's options in a class body, as dataclasses.field(): its default or default factory, whether it is
+    shown by repr and compared, and its metadata (for the JSON encoder, the settings tables)."""
+    return Field(default, default_factory, init, repr, compare, metadata)
+
+
+def _spec(value: Any) -> Field:
+    """The Field a class attribute declares: one of ours, a dataclasses.field(), or a plain default."""
+    if isinstance(value, Field):
+        return Field(value.default, value.default_factory, value.init, value.repr, value.compare, value.metadata)
+    stdlib = sys.modules.get("dataclasses")  # a dataclasses.field() in the body means its module is loaded
+    if stdlib is not None and isinstance(value, stdlib.Field):
+        return Field(
+            MISSING if value.default is stdlib.MISSING else value.default,
+            MISSING if value.default_factory is stdlib.MISSING else value.default_factory,
+            value.init, value.repr, value.compare, value.metadata,
+        )
+    return Field(value, MISSING, True, True, True, None)
+
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):  # `from __future__ import annotations`: the annotation as written
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or get_origin(annotation) is ClassVar
+
+
+def _unsupported(annotation: Any) -> bool:
+    """InitVar and KW_ONLY pseudo-fields, which frozen records do not take."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "") or repr(annotation)
+    return any(word in text for word in ("InitVar", "KW_ONLY"))
+
+
+def _declare(cls: type) -> tuple[tuple[Field, ...], tuple[str, ...]]:
+    """The fields of `cls` in dataclass() order (its bases' first, then its own), and the names it declares itself."""
+    found: dict[str, Field] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if "__dataclass_fields__" in base.__dict__ and "__frozen_fields__" not in base.__dict__:
+            raise TypeError(f"{cls.__name__}: a frozen record cannot extend the dataclass {base.__name__}")
+        for f in base.__dict__.get("__frozen_fields__", ()):
+            found[f.name] = f
+    annotations: dict[str, Any] = cls.__dict__.get("__annotations__", {})
+    own = []
+    for name, annotation in annotations.items():
+        if _is_classvar(annotation):
+            continue
+        if _unsupported(annotation):
+            raise TypeError(f"{cls.__name__}.{name}: a frozen record takes neither InitVar nor KW_ONLY")
+        value = cls.__dict__.get(name, MISSING)
+        spec = _spec(value)
+        spec.name, spec.type = name, annotation
+        if not spec.init:
+            raise TypeError(f"{cls.__name__}: every field of a frozen record is set by its constructor")
+        if spec.default is not MISSING and type(spec.default).__hash__ is None:  # as dataclass() refuses them
+            raise ValueError(f"mutable default {type(spec.default)} for field {name} is not allowed: use default_factory")
+        if value is not MISSING and spec.default is MISSING:
+            delattr(cls, name)  # a field() without a default leaves no class attribute, as in a dataclass
+        elif value is not spec.default:
+            setattr(cls, name, spec.default)
+        found[name] = spec
+        own.append(name)
+    for name, value in cls.__dict__.items():
+        if isinstance(value, Field) and name not in annotations:
+            raise TypeError(f"{cls.__name__}.{name} is a field but has no type annotation")
+    return tuple(found.values()), tuple(own)
 
 
 class _Plan:
@@ -31,7 +142,7 @@ class _Plan:
     __slots__ = ("name", "init", "shown", "compared", "uses")
 
     def __init__(self, cls: type) -> None:
-        fields = dataclasses.fields(cls)
+        fields: tuple[Field, ...] = getattr(cls, "__frozen_fields__", ())
         self.name = cls.__name__
         self.init: tuple[tuple[str, Any, Callable[[], Any] | Any], ...] = tuple(
             (f.name, f.default, f.default_factory) for f in fields
@@ -83,21 +194,85 @@ def _plan(cls: type) -> _Plan:
     return plan
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
+class _DataclassFields:
+    """A frozen record's `__dataclass_fields__`, made on first read: the stdlib's Field objects need its module."""
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        holder = next(c for c in owner.__mro__ if c.__dict__.get("__dataclass_fields__") is self)
+        _as_dataclass(holder)
+        return getattr(owner, "__dataclass_fields__")  # noqa: B009 - now the stdlib's, set on `holder`
+
+
+_DATACLASS_FIELDS = _DataclassFields()
+
+
+def _as_dataclass(cls: type) -> None:
+    """Run dataclass() over `cls` as frozen() declared it, without generating any method: fields(), replace(),
+    asdict() and is_dataclass() of the stdlib then see the same fields, defaults and metadata."""
+    import dataclasses
+
+    type.__delattr__(cls, "__dataclass_fields__")
+    own: tuple[str, ...] = cls.__dict__["__frozen_own__"]
+    for f in cls.__dict__["__frozen_fields__"]:
+        if f.name in own:  # a dataclasses.field() in the class body, as dataclass() reads one
+            type.__setattr__(cls, f.name, dataclasses.field(
+                default=dataclasses.MISSING if f.default is MISSING else f.default,
+                default_factory=dataclasses.MISSING if f.default_factory is MISSING else f.default_factory,
+                repr=f.repr, compare=f.compare, metadata=f.metadata,
+            ))
+    dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def frozen(cls: type[T]) -> type[T]:
-    """Make `cls` a frozen dataclass with the shared methods (no slots: a slotted class is built twice)."""
-    # dataclass() writes a missing docstring from inspect.signature(), costly in itself: every class has its own.
+    """Make `cls` a frozen record with the shared methods (no slots: a slotted class is built twice)."""
     cls.__doc__ = cls.__doc__ or f"{cls.__name__}: a frozen record."
-    cls = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
-    if not all(f.init for f in dataclasses.fields(cls)):  # type: ignore[arg-type]  # cls is a dataclass now
-        raise TypeError(f"{cls.__name__}: every field of a frozen record is set by its constructor")
-    for name, method in (
+    fields, own = _declare(cls)
+    for name, value in (
+        ("__frozen_fields__", fields), ("__frozen_own__", own), ("__dataclass_fields__", _DATACLASS_FIELDS),
         ("__init__", _init), ("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash),
         ("__setattr__", _setattr), ("__delattr__", _delattr),
     ):
-        setattr(cls, name, method)
+        type.__setattr__(cls, name, value)
+    if "__match_args__" not in cls.__dict__:
+        type.__setattr__(cls, "__match_args__", tuple(f.name for f in fields))
     _PLANS[cls] = _Plan(cls)
     return cls
+
+
+def fields(record: object) -> tuple[Field, ...]:
+    """The fields of a frozen record or record class, in order (dataclasses.fields() for these classes)."""
+    found: tuple[Field, ...] | None = getattr(record, "__frozen_fields__", None)
+    if found is None:
+        raise TypeError("fields() takes a frozen record or record class")
+    return found
+
+
+def replace(record: T, /, **changes: Any) -> T:
+    """A copy of a frozen record with some fields changed (dataclasses.replace())."""
+    for f in fields(record):
+        if f.name not in changes:
+            changes[f.name] = getattr(record, f.name)
+    return type(record)(**changes)
+
+
+def is_record(value: object) -> bool:
+    """A frozen record or record class, or any dataclass (dataclasses.is_dataclass(), without importing it)."""
+    cls = value if isinstance(value, type) else type(value)
+    if getattr(cls, "__frozen_fields__", None) is not None:
+        return True
+    stdlib = sys.modules.get("dataclasses")  # no dataclass exists before its module is loaded
+    return stdlib is not None and stdlib.is_dataclass(cls)
+
+
+def record_fields(cls: type) -> tuple[Any, ...]:
+    """fields() of a frozen record class, else dataclasses.fields() of a dataclass: both with name, type, metadata."""
+    found: tuple[Field, ...] | None = getattr(cls, "__frozen_fields__", None)
+    if found is not None:
+        return found
+    import dataclasses
+
+    return dataclasses.fields(cls)
 
 
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -153,8 +328,12 @@ def _hash(self: Any) -> int:
 
 
 def _setattr(self: Any, name: str, value: Any) -> None:
+    from dataclasses import FrozenInstanceError  # an error path: the module loads only when a record is assigned to
+
     raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
 
 def _delattr(self: Any, name: str) -> None:
+    from dataclasses import FrozenInstanceError
+
     raise FrozenInstanceError(f"cannot delete field {name!r}")

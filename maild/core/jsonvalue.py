@@ -21,7 +21,6 @@ place, whenever each of those records is exactly its declared type.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Final
 
+from maild.core.frozen import is_record, record_fields
 from maild.core.times import iso
 
 JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
@@ -98,13 +98,13 @@ class _Writer:
         rest = [a for a in args if a is not type(None)]
         if typing.get_origin(annotation) is tuple:  # tuple[X, ...]: a list
             item = typing.get_args(annotation)[0]
-            if isinstance(item, type) and dataclasses.is_dataclass(item):
+            if isinstance(item, type) and is_record(item):
                 return f"[{self.record(item, 'v')} for v in {attr}]"
             return f"[to_json(v) for v in {attr}]"
         if len(rest) == 1 and isinstance(rest[0], type):
             if issubclass(rest[0], StrEnum):  # str() of a member is its value as a plain str; a str stays itself
                 return f"(None if (v := {attr}) is None else str(v))"
-            if dataclasses.is_dataclass(rest[0]):  # None, if allowed, takes the general path
+            if is_record(rest[0]):  # None, if allowed, takes the general path
                 return self.record(rest[0], attr)
         return f"(v if type(v := {attr}) in _PLAIN else to_json(v))"
 
@@ -113,7 +113,7 @@ def _inline_class(annotation: Any) -> type | None:
     """The one dataclass an INLINE field holds (None allowed beside it), else None."""
     args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     rest = [a for a in args if a is not type(None)]
-    if len(rest) == 1 and isinstance(rest[0], type) and dataclasses.is_dataclass(rest[0]):
+    if len(rest) == 1 and isinstance(rest[0], type) and is_record(rest[0]):
         return rest[0]
     return None
 
@@ -126,7 +126,7 @@ def _display(cls: type, w: _Writer, obj: str, guards: list[tuple[str, str, str]]
     """
     hints = _hints(cls)
     items: list[str] = []
-    for f in dataclasses.fields(cls):
+    for f in record_fields(cls):
         mode = f.metadata.get(_KEY)
         key = str(f.metadata.get(_KEY + ".key", f.name))
         attr = f"{obj}.{f.name}"
@@ -165,7 +165,7 @@ def _write_encoder(cls: type) -> Encoder:
         lines.append(("        " if guards else "    ") + "return {" + ", ".join(display) + "}")
     if display is None or guards:
         lines.append("    d = {}")
-        for f in dataclasses.fields(cls):
+        for f in record_fields(cls):
             mode = f.metadata.get(_KEY)
             key = str(f.metadata.get(_KEY + ".key", f.name))
             attr = f"o.{f.name}"
@@ -205,7 +205,7 @@ def to_json(value: Any) -> JSONValue:
         return to_json(value.value)
     if isinstance(value, str):
         return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if is_record(value) and not isinstance(value, type):
         return encoder(type(value))(value)
     if isinstance(value, datetime):
         return iso(value)

@@ -14,11 +14,10 @@ show them through ``maild.core.jsonvalue.to_json``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
 from maild.core.events import EventKind, EventSource, RecipientKind, Via
-from maild.core.frozen import frozen
+from maild.core.frozen import field, frozen
 from maild.core.jsonvalue import HIDDEN, INLINE
 
 

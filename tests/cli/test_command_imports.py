@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_status import site  # noqa: F401  (the fixture: tickets 1234 and 77 with events)
+
 # The daemon's libraries and modules: a command that needs none of them must not pay for them.
 DAEMON_ONLY = (
     "aiosmtpd", "aiohttp", "aiosmtplib", "aioimaplib", "structlog", "prometheus_client", "rich", "flufl",
@@ -58,8 +60,12 @@ NOT_FOR_COMMANDS = (
     "email.policy", "maild.delivery", "maild.presets.match", "logging", "maild.store.schema", "maild.core.stats",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
-# the regex pre-check machinery, shutil and the compressors it imports.
-NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
+# the regex pre-check machinery, shutil and the compressors it imports, and the dataclasses module with the inspect,
+# ast, dis and tokenize it imports (their records are core.frozen records, which make no dataclass until asked).
+NOT_FOR_READERS = (
+    "maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib",
+    "dataclasses", "inspect", "ast", "dis", "tokenize",
+)
 
 RUN = """
 import json, sys
@@ -105,6 +111,18 @@ def test_short_command_runs_without_the_daemon_machinery(tmp_path: Path, argv: l
         assert offending(loaded, NOT_FOR_READERS) == []
     if argv[0] == "parse":
         assert offending(loaded, ("shutil", "bz2", "lzma")) == []
+
+
+@pytest.mark.parametrize("argv", [["status", "1234", "--json"], ["status", "77", "--json"], ["events", "--json"]], ids=" ".join)
+def test_readers_encode_real_tickets_without_the_dataclasses_module(site: Path, argv: list[str]) -> None:  # noqa: F811
+    # On a store with replies, events and failures the JSON encoder writes every record type's encoder: from
+    # core.frozen's fields, not dataclasses.fields(), which would import dataclasses (and inspect) at run time.
+    probe = RUN.replace("code = cli.main(sys.argv[1:])", "code = cli.main(sys.argv[1:]); assert code == 0, code")
+    run = subprocess.run([sys.executable, "-c", probe, *argv, "--config", str(site / "maild.toml")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert '"a@example.net"' in run.stdout or '"z@example.org"' in run.stdout  # it did print the ticket's recipients
+    loaded = set(json.loads(run.stderr.strip().splitlines()[-1]))
+    assert offending(loaded, NOT_FOR_COMMANDS + DAEMON_ONLY + NOT_FOR_READERS) == []
 
 
 def test_help_still_lists_every_command() -> None:
