@@ -18,6 +18,7 @@ from maild.errors import (
     TransientError,
 )
 from maild.receipts.ingest import hints_from, ingest_now, policy_from
+from maild.receipts.parsestream import OneShotParser
 from maild.store import open_for_command
 
 EX_OK = 0
@@ -61,6 +62,7 @@ def run_ingest(args: argparse.Namespace) -> int:
             outcome = ingest_now(
                 db, raw, keys, hints_from(settings.tracking), args.source, ref, clock.now(),
                 policy=policy_from(settings.tracking),
+                parser=OneShotParser(),  # one parse: a forked child, not parsework's pool and its multiprocessing
             )
         finally:
             db.conn.close()

@@ -19,6 +19,12 @@ stopped reading never runs on.
 
 Forking is safe only in a process with one thread (parsework says why), so
 `stream` refuses to start in any other.
+
+`OneShotParser` is the same child for one message whose Report the caller needs
+(`maild ingest`, one process per receipt when an MTA pipes to it): the child
+pickles the Report into its line. It spares that command parsework's pool of
+kept workers, whose multiprocessing import (with pickle, subprocess, tempfile,
+shutil and the compressors) was a fifth of its start-up, for a single parse.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from types import FrameType
 from typing import Generic, NoReturn, TypeVar
 
 from maild import logs
-from maild.receipts.parsework import CpuDeadline, ParseTimeout, ParseWorkerFailed
+from maild.receipts.parsework import GRACE, CpuDeadline, ParseTimeout, ParseWorkerFailed, ParseWorkerUnavailable, Target
+from maild.reports import ParseHints, Report, parse
 
 T = TypeVar("T")
 _log = logs.get("parse")
@@ -69,6 +76,39 @@ def stream(
         if child is not None:
             child.kill()
         signal.signal(signal.SIGTERM, previous)
+
+
+class OneShotParser:
+    """Called like `maild.reports.parse(raw, hints)`: the parse runs in a child forked for it (see `stream`) and
+    killed `grace` seconds of CPU past `hints.time_limit` (ParseTimeout); a child that dies raises
+    ParseWorkerFailed, and one that cannot be forked ParseWorkerUnavailable, as parsework.WorkerParser's do.
+    For a process with one thread that parses once or a few times (`maild ingest`); keeps no process between calls.
+    """
+
+    def __init__(self, *, grace: float = GRACE, target: Target = parse) -> None:
+        self.grace = grace
+        self.target = target
+
+    def __call__(self, raw: bytes, hints: ParseHints) -> Report:
+        import pickle  # here: `maild parse` imports this module and sends JSON lines, not reports
+
+        def work(item: bytes) -> str:
+            return pickle.dumps(self.target(item, hints), protocol=pickle.HIGHEST_PROTOCOL).hex()  # one line, no newline
+
+        try:
+            answers = list(stream(1, lambda _: raw, work, hints.time_limit + self.grace))
+        except OSError as exc:  # fork refused: EAGAIN, ENOMEM, like a worker that cannot start
+            raise ParseWorkerUnavailable(f"no parse worker: {exc.strerror or exc}") from exc
+        answer = answers[0]
+        if isinstance(answer, (ParseTimeout, ParseWorkerFailed)):
+            raise answer
+        try:
+            report = pickle.loads(bytes.fromhex(answer))  # noqa: S301 - our own child's pickle of a Report
+        except (ValueError, pickle.UnpicklingError, EOFError) as exc:
+            raise ParseWorkerFailed("the parse process answered something other than a report") from exc
+        if not isinstance(report, Report):
+            raise ParseWorkerFailed("the parse process answered something other than a report")
+        return report
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

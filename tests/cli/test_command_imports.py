@@ -67,6 +67,9 @@ NOT_FOR_READERS = (
     "dataclasses", "inspect", "ast", "dis", "tokenize",
 )
 
+# What `maild ingest` (one process per receipt) never needs for its one parse: multiprocessing and what it loads.
+NOT_FOR_INGEST = ("multiprocessing", "subprocess", "tempfile", "shutil", "bz2", "lzma")
+
 RUN = """
 import json, sys
 import maild.cli as cli
@@ -111,6 +114,8 @@ def test_short_command_runs_without_the_daemon_machinery(tmp_path: Path, argv: l
         assert offending(loaded, NOT_FOR_READERS) == []
     if argv[0] == "parse":
         assert offending(loaded, ("shutil", "bz2", "lzma")) == []
+    if argv[0] == "ingest":  # one parse in a forked child (parsestream.OneShotParser), not parsework's kept pool
+        assert offending(loaded, NOT_FOR_INGEST) == []
 
 
 @pytest.mark.parametrize("argv", [["status", "1234", "--json"], ["status", "77", "--json"], ["events", "--json"]], ids=" ".join)

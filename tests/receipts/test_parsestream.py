@@ -140,3 +140,57 @@ def test_a_process_with_threads_is_refused_since_forking_it_is_unsafe():
         stop.set()
         thread.join()
 
+
+
+# ---- OneShotParser: `maild ingest`'s one parse in a forked child, the Report pickled back
+
+DSN = (
+    b"From: MAILER-DAEMON@mx.example.net\r\nTo: receipts@helpdesk.example.com\r\nSubject: Undelivered Mail\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\n\r\n<a@example.net>: host said: 550 5.1.1 user unknown\r\n"
+    b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+    b"Final-Recipient: rfc822; a@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    b"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--b--\r\n"
+)
+
+
+def hang_target(raw: bytes, hints: object) -> object:
+    while True:  # a parse step that checks no budget
+        pass
+
+
+def dying_target(raw: bytes, hints: object) -> object:
+    os.kill(os.getpid(), signal.SIGKILL)  # out of memory on this input
+    raise AssertionError
+
+
+def other_target(raw: bytes, hints: object) -> object:
+    return "not a report"
+
+
+def test_one_shot_parser_returns_the_report_the_parser_gives_in_process():
+    from maild.reports import ParseHints, parse
+
+    hints = ParseHints(domain="helpdesk.example.com")
+    for raw in (DSN, b"", b"Subject: hello\r\n\r\nnot a report\r\n", DSN.replace(b"5.1.1", b"4.2.2")):
+        ours = parsestream.OneShotParser()(raw, hints)
+        assert ours == parse(raw, hints)
+    assert ours.recipients and ours.recipients[0].address == "a@example.net"  # it did read the DSN
+
+
+def test_one_shot_parser_kills_a_parse_past_its_deadline():
+    from maild.reports import ParseHints
+
+    started = time.monotonic()
+    with pytest.raises(ParseTimeout):
+        parsestream.OneShotParser(grace=DEADLINE, target=hang_target)(DSN, ParseHints(time_limit=DEADLINE))  # type: ignore[arg-type]
+    assert time.monotonic() - started < 2 * DEADLINE + SLACK
+
+
+def test_one_shot_parser_reports_a_child_that_dies_or_answers_nonsense():
+    from maild.reports import ParseHints
+
+    with pytest.raises(ParseWorkerFailed, match="killed by signal 9"):
+        parsestream.OneShotParser(target=dying_target)(DSN, ParseHints())  # type: ignore[arg-type]
+    with pytest.raises(ParseWorkerFailed, match="other than a report"):
+        parsestream.OneShotParser(target=other_target)(DSN, ParseHints())  # type: ignore[arg-type]
