@@ -13,7 +13,6 @@ import base64
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha256
 from pathlib import Path
@@ -30,7 +29,7 @@ _DOMAIN = b"maild-token-v1\0"
 MIN_SECRET_BYTES = 16
 
 
-@dataclass(frozen=True)
+@frozen
 class KeySet:
     """Signing keys by id; `signing` is the id new tokens use."""
 

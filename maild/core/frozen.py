@@ -233,6 +233,8 @@ def frozen(cls: type[T]) -> type[T]:
         ("__init__", _init), ("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash),
         ("__setattr__", _setattr), ("__delattr__", _delattr),
     ):
+        if name == "__repr__" and name in cls.__dict__:
+            continue  # the class's own (one that hides a secret), as dataclass() keeps it
         type.__setattr__(cls, name, value)
     if "__match_args__" not in cls.__dict__:
         type.__setattr__(cls, "__match_args__", tuple(f.name for f in fields))

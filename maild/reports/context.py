@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from email.message import Message
 from functools import cached_property
 from typing import Any, TypeVar, cast
@@ -20,21 +19,48 @@ _HTML_TAG = lazy(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.I 
 _HTML_BREAK = lazy(r"<(?:br|/p|/div|/tr|/li|/h\d)[^>]*>", re.I)
 
 
-@dataclass
 class Finding:
-    """What one detector recognised; the pipeline turns it into a Report."""
+    """What one detector recognised; the pipeline turns it into a Report.
 
-    kind: ReportKind
-    recipients: list[RecipientResult] = field(default_factory=list)
-    envelope_id: str | None = None
-    reporting_mta: str | None = None
-    reporting_ua: str | None = None
-    arrival_date: str | None = None
-    original_message_id: str | None = None
+    A plain class rather than a dataclass: the dataclasses module (with the inspect, ast, dis and tokenize it
+    imports) was loaded by `maild parse` and `maild ingest` for this one mutable class (the Report values are
+    core.frozen records, which need none).
+    """
+
+    __slots__ = ("kind", "recipients", "envelope_id", "reporting_mta", "reporting_ua", "arrival_date", "original_message_id")
+
+    def __init__(
+        self, kind: ReportKind, recipients: list[RecipientResult] | None = None, envelope_id: str | None = None,
+        reporting_mta: str | None = None, reporting_ua: str | None = None, arrival_date: str | None = None,
+        original_message_id: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.recipients: list[RecipientResult] = [] if recipients is None else recipients
+        self.envelope_id = envelope_id
+        self.reporting_mta = reporting_mta
+        self.reporting_ua = reporting_ua
+        self.arrival_date = arrival_date
+        self.original_message_id = original_message_id
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass without frozen=True
+
+    def __repr__(self) -> str:
+        return "Finding(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__) + ")"
 
     def copy(self) -> Finding:
         """A copy whose recipient list the caller may change (the dialects adjust what a shared reader found)."""
-        return replace(self, recipients=list(self.recipients))
+        return Finding(
+            self.kind, list(self.recipients), self.envelope_id, self.reporting_mta, self.reporting_ua, self.arrival_date,
+            self.original_message_id,
+        )
 
 
 class Context:

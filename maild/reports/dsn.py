@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import replace
 from email.message import Message
 
+from maild.core.frozen import replace
 from maild.core.lazyre import lazy
 from maild.core.reasons import Reason
 from maild.core.reason_rules import DEFAULT_STATUS, code_says_why, reason_for, smtp_command

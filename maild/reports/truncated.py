@@ -11,9 +11,9 @@ returned headers, no match, two matches) stays as printed, so nothing is ever gu
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from email.message import Message
 
+from maild.core.frozen import replace
 from maild.core.lazyre import lazy
 from maild.core.syntax import UnreadableAddresses, address_pairs
 from maild.reports.model import RecipientResult

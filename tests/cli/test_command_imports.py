@@ -54,18 +54,16 @@ def test_parse_does_not_import_the_store() -> None:
 # DKIM signature), the modern email policy, the delivery engine (queue list), the compiled presets, and stdlib
 # logging (routed when a library first imports it: maild.liblogs), the schema's migrations (the database is at
 # the latest version), shutil with the compressors it loads (argparse asked it for the terminal's width) and
-# the daemon's counters (core.stats).
+# the daemon's counters (core.stats), and the dataclasses module with the inspect, ast, dis and tokenize it imports
+# (the commands' records are core.frozen records, which make no dataclass until one is asked for).
 NOT_FOR_COMMANDS = (
     "sqlite_utils", "click", "dateutil", "pluggy", "asyncio", "concurrent.futures", "maild.store.writer", "dkim", "dns",
     "email.policy", "maild.delivery", "maild.presets.match", "logging", "maild.store.schema", "maild.core.stats",
-)
-# What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
-# the regex pre-check machinery, shutil and the compressors it imports, and the dataclasses module with the inspect,
-# ast, dis and tokenize it imports (their records are core.frozen records, which make no dataclass until asked).
-NOT_FOR_READERS = (
-    "maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib",
     "dataclasses", "inspect", "ast", "dis", "tokenize",
 )
+# What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
+# the regex pre-check machinery, shutil and the compressors it imports.
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
 
 # What `maild ingest` (one process per receipt) never needs for its one parse: multiprocessing and what it loads.
 NOT_FOR_INGEST = ("multiprocessing", "subprocess", "tempfile", "shutil", "bz2", "lzma")

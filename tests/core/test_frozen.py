@@ -166,3 +166,66 @@ def test_a_required_field_after_a_default_keeps_the_shared_init() -> None:
     assert Late.__init__ is module._init
     with pytest.raises(TypeError):
         Late()
+
+
+def test_a_class_keeps_its_own_repr_as_a_dataclass_does() -> None:
+    @frozen
+    class Secret:
+        """Its repr must not show the key."""
+
+        key: bytes
+
+        def __repr__(self) -> str:
+            return "Secret(***)"
+
+    assert repr(Secret(b"k")) == "Secret(***)"
+    assert Secret(b"k") == Secret(b"k") and Secret(b"k") != Secret(b"j")
+
+
+def test_no_dataclass_is_made_until_one_is_asked_for() -> None:
+    # A frozen record reads its fields itself; __dataclass_fields__ (with the stdlib's Field objects) is made by
+    # dataclass() on its first read, with the same names, defaults, factories and metadata.
+    from maild.core import frozen as module
+
+    @frozen
+    class Lazy:
+        """Not yet a dataclass in its __dict__."""
+
+        name: str
+        tags: tuple[str, ...] = module.field(default_factory=tuple, metadata={"k": 1})
+        size: int = 3
+
+    assert not isinstance(Lazy.__dict__["__dataclass_fields__"], dict)
+    assert [(f.name, f.default, f.default_factory, dict(f.metadata)) for f in module.fields(Lazy)] == [
+        ("name", module.MISSING, module.MISSING, {}), ("tags", module.MISSING, tuple, {"k": 1}), ("size", 3, module.MISSING, {}),
+    ]
+    theirs = dataclasses.fields(Lazy)  # type: ignore[arg-type]
+    assert isinstance(Lazy.__dict__["__dataclass_fields__"], dict)
+    assert [(f.name, f.default, f.default_factory, dict(f.metadata)) for f in theirs] == [
+        ("name", dataclasses.MISSING, dataclasses.MISSING, {}), ("tags", dataclasses.MISSING, tuple, {"k": 1}),
+        ("size", 3, dataclasses.MISSING, {}),
+    ]
+    assert Lazy.__init__ is module._init and Lazy("a") == Lazy("a", (), 3)  # dataclass() generated no method
+    assert module.replace(Lazy("a"), size=4) == dataclasses.replace(Lazy("a"), size=4) == Lazy("a", size=4)
+    assert Lazy.size == 3 and "tags" not in Lazy.__dict__  # class attributes as a dataclass leaves them
+
+
+def test_a_subclass_adds_its_fields_after_its_bases() -> None:
+    from maild.core import frozen as module
+
+    @frozen
+    class Base:
+        """Two fields."""
+
+        a: int
+        b: int = 2
+
+    @frozen
+    class Child(Base):
+        """One more, and b's default changed."""
+
+        c: int = 3
+        b: int = 5
+
+    assert [f.name for f in module.fields(Child)] == [f.name for f in dataclasses.fields(Child)] == ["a", "b", "c"]  # type: ignore[arg-type]
+    assert Child(1) == Child(1, 5, 3) and repr(Child(1)) == "test_a_subclass_adds_its_fields_after_its_bases.<locals>.Child(a=1, b=5, c=3)"

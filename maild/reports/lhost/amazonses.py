@@ -15,8 +15,8 @@ Amazon WorkMail, which shares the headers, writes another format and is left to 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
+from maild.core.frozen import replace
 from maild.core.lazyre import lazy
 from maild.core.reason_rules import reason_for, smtp_command
 from maild.core.reasons import Reason

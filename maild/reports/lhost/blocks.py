@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
+from maild.core.frozen import replace
 from maild.core.lazyre import LazyPattern
 from maild.core.prefilter import Searchable
 from maild.reports import dsn, retrying

@@ -10,8 +10,8 @@ a remote server says what went wrong, and its code is reported when it is more p
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
+from maild.core.frozen import replace
 from maild.core.lazyre import lazy
 from maild.reports import retrying
 from maild.reports.context import Context, Finding

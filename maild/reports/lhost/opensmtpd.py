@@ -14,8 +14,8 @@ failed, expired, whatever the template says (seen running Debian's opensmtpd 6.8
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
+from maild.core.frozen import replace
 from maild.core.lazyre import lazy
 from maild.core.reasons import Reason
 from maild.core.syntax import ADDRESS_PATTERN
