@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-import secrets
 from enum import StrEnum
 from hashlib import sha256
 from pathlib import Path
@@ -38,6 +37,16 @@ class KeySet:
 
     def __repr__(self) -> str:  # never print secrets
         return f"KeySet(ids={sorted(self.keys)}, signing={self.signing!r})"
+
+
+def _random_bytes(n: int) -> bytes:
+    import secrets  # here: verifying a receipt's token (`maild ingest`) needs no random bytes, only minting does
+
+    return secrets.token_bytes(n)
+
+
+def _random_hex(n: int) -> str:
+    return _random_bytes(n).hex()  # secrets.token_hex(n) is token_bytes(n).hex()
 
 
 class Rejection(StrEnum):
@@ -72,7 +81,7 @@ def _b32(data: bytes) -> str:
 def mint(keys: KeySet, recipient_id: int, *, nonce: bytes | None = None) -> str:
     if not 0 < recipient_id < 2 ** (8 * _ID_BYTES):
         raise ValueError("recipient id out of range")
-    nonce = secrets.token_bytes(_NONCE_BYTES) if nonce is None else nonce
+    nonce = _random_bytes(_NONCE_BYTES) if nonce is None else nonce
     body = recipient_id.to_bytes(_ID_BYTES, "big") + nonce
     return keys.signing + _b32(body + _mac(keys.keys[keys.signing], keys.signing, body))
 
@@ -136,7 +145,7 @@ def parse_key_file(text: str, source: Path) -> KeySet:
 def load_keys(path: Path, *, create: bool = False) -> KeySet:
     """Read the key file; with create=True a missing file is made (0600) with one fresh key."""
     if create and not path.exists():
-        create_secret_file(path, f"# maild token keys: KEYID:HEXSECRET, the first line signs\na:{secrets.token_hex(32)}\n")
+        create_secret_file(path, f"# maild token keys: KEYID:HEXSECRET, the first line signs\na:{_random_hex(32)}\n")
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
@@ -152,4 +161,4 @@ def new_key_line(keys: KeySet | None) -> str:
     free = [c for c in _B32_ALPHABET if c not in used]
     if not free:
         raise KeyFileError("all 32 key ids are in use: remove retired keys first")
-    return f"{free[0]}:{secrets.token_hex(32)}"
+    return f"{free[0]}:{_random_hex(32)}"

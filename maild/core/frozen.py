@@ -79,7 +79,7 @@ def field(
 def _spec(value: Any) -> Field:
     """The Field a class attribute declares: one of ours, a dataclasses.field(), or a plain default."""
     if isinstance(value, Field):
-        return Field(value.default, value.default_factory, value.init, value.repr, value.compare, value.metadata)
+        return value  # named and typed in place, as dataclass() does with its own Field objects
     stdlib = sys.modules.get("dataclasses")  # a dataclasses.field() in the body means its module is loaded
     if stdlib is not None and isinstance(value, stdlib.Field):
         return Field(
@@ -99,7 +99,7 @@ def _is_classvar(annotation: Any) -> bool:
 def _unsupported(annotation: Any) -> bool:
     """InitVar and KW_ONLY pseudo-fields, which frozen records do not take."""
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "") or repr(annotation)
-    return any(word in text for word in ("InitVar", "KW_ONLY"))
+    return "InitVar" in text or "KW_ONLY" in text
 
 
 def _declare(cls: type) -> tuple[tuple[Field, ...], tuple[str, ...]]:

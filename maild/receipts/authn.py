@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from email.parser import BytesHeaderParser
-from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
 from maild.core.frozen import frozen
 
@@ -104,6 +102,11 @@ def authentication_results_domains(values: Iterable[str], trusted: Iterable[str]
 
 def authenticated_domains(raw: bytes, policy: UntokenedPolicy, resolver: Resolver | None) -> frozenset[str]:
     """Every domain that vouches for `raw`: verified DKIM signatures plus trusted Authentication-Results."""
+    # Here, not at the top: only a message without a token is authenticated, and `maild ingest` of a DSN carrying
+    # one never loads the header parser. compat32 is the object email.policy exports, without the modern policy.
+    from email._policybase import compat32
+    from email.parser import BytesHeaderParser
+
     head = BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True)
     values = [str(v) for v in head.get_all("Authentication-Results", [])]
     domains = authentication_results_domains(values, policy.trusted_authserv_ids)

@@ -12,7 +12,6 @@ of maild holds a `StorePort` (maild.store.protocol), which `Store` implements.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -51,6 +50,7 @@ class Store:
         self.path = path
         self.receipts_default = receipts_default  # tracking.receipts_default, stored at open (None: leave as stored)
         self.busy_timeout = busy_timeout
+        import threading  # here, with the writer thread: a command's open_for_command starts no thread
         from concurrent.futures import ThreadPoolExecutor
 
         from maild.store.writer import Writer

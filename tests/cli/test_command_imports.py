@@ -62,11 +62,12 @@ NOT_FOR_COMMANDS = (
     "dataclasses", "inspect", "ast", "dis", "tokenize",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
-# the regex pre-check machinery, shutil and the compressors it imports.
-NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
+# the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread).
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib", "threading")
 
-# What `maild ingest` (one process per receipt) never needs for its one parse: multiprocessing and what it loads.
-NOT_FOR_INGEST = ("multiprocessing", "subprocess", "tempfile", "shutil", "bz2", "lzma")
+# What `maild ingest` (one process per receipt) never needs: multiprocessing and what it loads for its one parse, and
+# secrets (verifying a token needs no random bytes; minting one does).
+NOT_FOR_INGEST = ("multiprocessing", "subprocess", "tempfile", "shutil", "bz2", "lzma", "secrets")
 
 RUN = """
 import json, sys
