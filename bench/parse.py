@@ -17,8 +17,10 @@ the whole process >= 2x Sisimai, in-process >= 3,000 msg/s. Before timing, maild
 (`compileall`), as an installed package has it: with PYTHONDONTWRITEBYTECODE set and no __pycache__, every
 start would compile maild's sources again and the start-up figures would measure that.
 
-Sisimai is measured when Debian's libsisimai-perl is installed.
-Usage: python bench/parse.py [--rounds N] [--startup-runs N] [--corpus PATH] [--startup-only]
+Sisimai is measured when Debian's libsisimai-perl is installed. With `--against DIR` (another checkout with its
+own venv, DIR/.venv, e.g. main's), its console script runs each start-up command too, interleaved with ours
+on the same configuration and database, and each command's median is given as a ratio of that checkout's.
+Usage: python bench/parse.py [--rounds N] [--startup-runs N] [--corpus PATH] [--startup-only] [--against DIR]
        (PATH: the `corpus` folder; default ../shared/corpus or $MAILD_CORPUS)
 """
 
@@ -119,12 +121,15 @@ def install_mode() -> str:
     return "not installed (maild imported from the current folder or PYTHONPATH)"
 
 
-def startup_commands(config: Path, sample: Path) -> dict[str, tuple[list[str], bytes | None]]:
-    """Each command run as `python -m maild` and, when installed, through the `maild` console script."""
+def startup_commands(config: Path, sample: Path, against: Path | None = None) -> dict[str, tuple[list[str], bytes | None]]:
+    """Each command run as `python -m maild` and, when installed, through the `maild` console script (and the
+    console script of the `against` checkout's venv)."""
     conf = ["--config", str(config)]
     commands: dict[str, tuple[list[str], bytes | None]] = {"python -c pass": ([sys.executable, "-c", "pass"], None)}
     script = console_script()
     runners = [("-m", [sys.executable, "-m", "maild"])] + ([("script", [str(script)])] if script else [])
+    if against is not None:
+        runners.append(("against", [str(against / ".venv" / "bin" / "maild")]))
     for name, args, stdin in (
         ("parse FILE --json", ["parse", "--json", *conf, str(sample)], None),
         ("ingest - (one DSN)", ["ingest", "--json", *conf, "-"], sample.read_bytes()),
@@ -137,9 +142,9 @@ def startup_commands(config: Path, sample: Path) -> dict[str, tuple[list[str], b
     return commands
 
 
-def startup_medians(config: Path, sample: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]:
+def startup_medians(config: Path, sample: Path, runs: int, against: Path | None = None) -> dict[str, tuple[list[float], list[float]]]:
     """Wall and CPU (user + system) seconds of each command, `runs` times, commands interleaved."""
-    commands = startup_commands(config, sample)
+    commands = startup_commands(config, sample, against)
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in commands}
     for _ in range(runs):
         for name, (argv, stdin) in commands.items():
@@ -181,8 +186,15 @@ def main() -> int:
     ap.add_argument("--startup-runs", type=int, default=21)
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("MAILD_CORPUS") or REPO.parent / "shared" / "corpus"))
     ap.add_argument("--startup-only", action="store_true", help="measure the start-up only (no parser rates, no Sisimai)")
+    ap.add_argument("--against", type=Path, metavar="DIR",
+                    help="another checkout with its own venv (DIR/.venv): its console script's start-up side by side")
     args = ap.parse_args()
     compileall.compile_dir(REPO / "maild", quiet=1)
+    if args.against is not None:
+        if not (args.against / ".venv" / "bin" / "maild").is_file():
+            print(f"--against {args.against}: no .venv/bin/maild there", file=sys.stderr)
+            return 1
+        compileall.compile_dir(args.against / "maild", quiet=1)
     print(f"load average at the start: {' '.join(open('/proc/loadavg').read().split()[:3])}")
     messages = load(args.corpus)
     if not messages:
@@ -201,13 +213,19 @@ def main() -> int:
               f"(-m): {Path(sys.executable).name} -m maild, (script): the installed console script "
               f"{console_script() or '(not installed: not measured)'}")
         print(f"  maild's install in {sys.prefix}: {install_mode()}")
-        measured = startup_medians(config, sample, args.startup_runs)
+        measured = startup_medians(config, sample, args.startup_runs, args.against)
         bare = statistics.median(measured["python -c pass"][0])
         for name, (times, cpu) in measured.items():
             median = statistics.median(times) * 1000
-            mark = "" if name == "python -c pass" else f"  {verdict(median <= STARTUP_MS)}"
+            mark = "" if name == "python -c pass" or name.endswith("(against)") else f"  {verdict(median <= STARTUP_MS)}"
             print(f"  {name:36s} median {median:6.1f} ms  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; "
                   f"CPU {statistics.median(cpu) * 1000:.1f} ms; {median / (bare * 1000):.1f}x python -c pass){mark}")
+        if args.against is not None:
+            print(f"  ratios, this checkout's console script / {args.against}'s (medians of the same interleaved runs):")
+            for name in [n for n in measured if n.endswith("(script)")]:
+                ours, theirs = measured[name], measured[name.replace("(script)", "(against)")]
+                print(f"    {name.removesuffix(' (script)'):28s} wall {statistics.median(ours[0]) / statistics.median(theirs[0]):.2f}x"
+                      f"  CPU {statistics.median(ours[1]) / statistics.median(theirs[1]):.2f}x")
     print(f"load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
     return 0
 
