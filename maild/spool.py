@@ -89,7 +89,7 @@ def enqueue_many(db: Db, items: list[EnqueueItem]) -> list[Spooled]:
     # (by any process) applies to this batch, and unchanged settings cost no statement (maild.switches).
     row = conn.execute(f"SELECT coalesce(max(id), 0) + 1, {switches.GENERATION} FROM messages").fetchone()
     first_message = int(row[0])
-    settings = switches.current(db, int(row[1]))
+    settings = switches.current(db, row[1])
     message_rows: list[tuple[object, ...]] = []
     for sub, _ in items:
         receipts = sub.tracked and settings.receipts_enabled(sub.department)

@@ -63,8 +63,14 @@ def read(db: Db, generation: int) -> Switches:
 _held: weakref.WeakKeyDictionary[Db, Switches] = weakref.WeakKeyDictionary()
 
 
-def current(db: Db, generation: int) -> Switches:
-    """The settings at `generation` (read from settings_generation by the caller's own statement)."""
+def current(db: Db, generation: object) -> Switches:
+    """The settings at `generation` (read from settings_generation by the caller's own statement).
+
+    No number (someone deleted the row: the subquery gives NULL): the settings are read every time and
+    held by nobody, so a switch still applies to the next message, and intake and delivery go on."""
+    if not isinstance(generation, int):
+        _held.pop(db, None)
+        return read(db, -1)
     held = _held.get(db)
     if held is not None and held.generation == generation:
         return held
@@ -73,6 +79,7 @@ def current(db: Db, generation: int) -> Switches:
     return fresh
 
 
-def generation(db: Db) -> int:
+def generation(db: Db) -> int | None:
     """The settings generation on its own, for a job with no statement to add `GENERATION` to."""
-    return int(db.execute(f"SELECT {GENERATION}").fetchone()[0])
+    value = db.execute(f"SELECT {GENERATION}").fetchone()[0]
+    return value if isinstance(value, int) else None

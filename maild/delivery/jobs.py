@@ -51,7 +51,7 @@ def pick_due(
         return due, messages
     # The settings generation came with the recipients, in this read's snapshot: held settings when it is the
     # same, a fresh read when any writer changed a switch since (maild.switches).
-    settings = switches.current(db, int(rows[0]["generation"]))
+    settings = switches.current(db, rows[0]["generation"])
     switched_on = settings.receipts_enabled
     pixel_on = settings.pixel_enabled
     for start in range(0, len(wanted), CHUNK):

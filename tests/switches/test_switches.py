@@ -135,3 +135,14 @@ def test_the_held_answers_are_the_stored_ones(db, name):
     held = switches.current(db, switches.generation(db))
     assert held.receipts_enabled(name) == departments.receipts_enabled(db, name, store_settings.receipts_default(db))
     assert held.pixel_enabled(name) == departments.pixel_enabled(db, name)
+
+
+def test_without_the_generation_row_the_settings_are_read_every_time(db, tmp_path):
+    assert enqueue(db, 1, "Sales") is True
+    other_process(tmp_path / "maild.db", "DELETE FROM settings_generation")  # a hand-made mistake
+    assert switches.generation(db) is None
+    assert enqueue(db, 2, "Sales") is True  # intake goes on
+    other_process(tmp_path / "maild.db", "INSERT INTO departments (key, name, receipts_enabled) VALUES ('sales', 'Sales', 0)")
+    assert enqueue(db, 3, "Sales") is False  # and still sees the next switch
+    due, messages = pick_due(db, AT + timedelta(days=1), 10)
+    assert [m.receipts_requested for m in messages.values()] == [False, False, False]
