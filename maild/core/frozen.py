@@ -157,23 +157,30 @@ def _compiled_init(cls: type, plan: _Plan) -> Callable[..., None] | None:
     parameters in order (a required field after one with a default): the shared one serves those."""
     params, lines = ["self"], []
     scope: dict[str, Any] = {"_frozen_set_": object.__setattr__, "_frozen_missing_": MISSING}
+    # Into the instance's __dict__ directly when that is what object.__setattr__ would do (no slots, no data
+    # descriptor of a field's name on the class): an item store instead of a call per field, 1.4 against 3.7 us
+    # for an Event of nine fields (`maild status` makes one per event, an events page 1,000).
+    plain = _plain_dict(cls, [name for name, _, _ in plan.init])
+    if plain:
+        lines.append("_frozen_d_ = self.__dict__")
     seen_default = False
     for i, (name, default, factory) in enumerate(plan.init):
         if not name.isidentifier() or name == "self" or name.startswith("_frozen_"):
             return None
+        put = f"_frozen_d_[{name!r}] = {{}}" if plain else f"_frozen_set_(self, {name!r}, {{}})"
         if default is not MISSING:
             scope[f"_frozen_d{i}_"] = default
             params.append(f"{name}=_frozen_d{i}_")
-            lines.append(f"_frozen_set_(self, {name!r}, {name})")
+            lines.append(put.format(name))
         elif factory is not MISSING:
             scope[f"_frozen_f{i}_"] = factory
             params.append(f"{name}=_frozen_missing_")
-            lines.append(f"_frozen_set_(self, {name!r}, _frozen_f{i}_() if {name} is _frozen_missing_ else {name})")
+            lines.append(put.format(f"_frozen_f{i}_() if {name} is _frozen_missing_ else {name}"))
         elif seen_default:
             return None
         else:
             params.append(name)
-            lines.append(f"_frozen_set_(self, {name!r}, {name})")
+            lines.append(put.format(name))
         seen_default = seen_default or default is not MISSING or factory is not MISSING
     source = f"def __init__({', '.join(params)}):\n    " + ("\n    ".join(lines) or "pass") + "\n"
     # Our own field names (identifiers, checked above), as dataclass() writes them; the file name tells the
@@ -182,6 +189,20 @@ def _compiled_init(cls: type, plan: _Plan) -> Callable[..., None] | None:
     init: Callable[..., None] = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
+
+
+def _plain_dict(cls: type, names: list[str]) -> bool:
+    """Whether setting these attributes with object.__setattr__ only stores them in the instance's __dict__."""
+    if any("__slots__" in vars(c) for c in cls.__mro__ if c is not object):
+        return False  # a slotted class (or base): its fields may be slots, not __dict__ items
+    for name in names:
+        for c in cls.__mro__:
+            if name in vars(c):
+                found = type(vars(c)[name])
+                if hasattr(found, "__set__") or hasattr(found, "__delete__"):
+                    return False  # a data descriptor (property, slot member) takes the assignment
+                break
+    return True
 
 
 _PLANS: dict[type, _Plan] = {}

@@ -229,3 +229,49 @@ def test_a_subclass_adds_its_fields_after_its_bases() -> None:
 
     assert [f.name for f in module.fields(Child)] == [f.name for f in dataclasses.fields(Child)] == ["a", "b", "c"]  # type: ignore[arg-type]
     assert Child(1) == Child(1, 5, 3) and repr(Child(1)) == "test_a_subclass_adds_its_fields_after_its_bases.<locals>.Child(a=1, b=5, c=3)"
+
+
+def test_the_compiled_init_fills_the_same_instance_dict_as_a_dataclass() -> None:
+    from maild.core import frozen as module
+
+    often, twin = fresh_pair()
+    for _ in range(module.COMPILE_ON_USE):
+        often("warm")
+    assert often.__init__ is not module._init
+    for args, kwargs in CALLS:
+        ours, theirs = often(*args, **kwargs), twin(*args, **kwargs)
+        assert list(vars(ours).items()) == list(vars(theirs).items())  # the same items, in the same order
+
+
+class _Upper:
+    """A data descriptor: stores its value upper-cased under another name, as a property setter would."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = "_" + name
+
+    def __get__(self, obj: object, owner: type | None = None) -> str:
+        return str(getattr(obj, self.name, ""))
+
+    def __set__(self, obj: object, value: str) -> None:
+        object.__setattr__(obj, self.name, value.upper())
+
+
+def test_a_field_behind_a_data_descriptor_is_still_set_through_it() -> None:
+    from maild.core import frozen as module
+
+    @frozen
+    class Described:
+        """A field whose class attribute is a data descriptor: assignment must go through its __set__."""
+
+        label: _Upper = _Upper()  # type: ignore[assignment]
+
+    @dataclass(frozen=True)
+    class DescribedTwin:
+        """The same, generated."""
+
+        label: _Upper = _Upper()  # type: ignore[assignment]
+
+    for n in range(module.COMPILE_ON_USE * 2):
+        ours, theirs = Described(f"x{n}"), DescribedTwin(f"x{n}")  # type: ignore[arg-type]
+        assert ours.label == theirs.label == f"X{n}"
+    assert Described.__init__ is not module._init
