@@ -28,6 +28,7 @@ from maild.status import (
     ReplyInput,
     ReplyStatus,
     ThreadInfo,
+    WHOLE_EVENT_KINDS,
     recipient_state,
     reply_status,
     thread_info,
@@ -53,6 +54,7 @@ _KIND = EnumColumn(EventKind, "kind")
 _SOURCE = EnumColumn(EventSource, "source")
 _VIA = EnumColumn(Via, "via")
 _RECIPIENT_KIND = EnumColumn(RecipientKind, "recipients.kind")
+_IN_CHUNK = 500  # ids bound per `IN (...)`: well under SQLite's limit on bound parameters (999 before 3.32)
 
 
 def _detail(text: str | None) -> dict[str, Any] | None:
@@ -131,25 +133,54 @@ class _Message:
     queued_at: str
 
 
-def _replies(db: Db, messages: Sequence[_Message]) -> list[ReplyInput]:
+def _replies(db: Db, messages: Sequence[_Message], answered: Sequence[int] | None = None) -> list[ReplyInput]:
+    """The replies' recipients with their events, and third parties' answers (of `answered`, None: of every one).
+
+    The events are what `maild.status` reads to compute states, nothing more: an event whose kind is not in
+    status.WHOLE_EVENT_KINDS (queued, accepted, delivered, delayed...: status reads their kind and time alone) is
+    loaded with its id, kind, time and source, without its record; failures and read signals are loaded whole.
+    For a ticket of 40 events about 8 are read whole, and the 32 others cost no record, no detail and no wide row.
+    """
     ids = [m.id for m in messages]
     marks = ",".join("?" * len(ids))
+    # Recipients and their events in one statement (a recipient without events: one row of NULL event columns);
+    # rows come in no promised order, so recipients are put in id order below and events sorted by status.
+    recipients: dict[int, tuple[int, str, RecipientKind]] = {}
     by_recipient: dict[int, list[Event]] = defaultdict(list)
-    for row in db.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.message IN ({marks})", ids):
-        by_recipient[row[_RECIPIENT]].append(_event(row))
-    by_message: dict[int, list[RecipientInput]] = defaultdict(list)
-    for rid, message, address, kind in db.execute(
-        f"SELECT id, message, address, kind FROM recipients WHERE message IN ({marks}) ORDER BY id", ids
-    ):
-        by_message[message].append(RecipientInput(
-            address, _RECIPIENT_KIND.get(kind) or _RECIPIENT_KIND.unknown(kind), tuple(by_recipient[rid])))
-    answers: dict[int, list[ThirdPartyAnswer]] = defaultdict(list)
-    for message, author, at in db.execute(
-        f"SELECT message, author, at FROM inbound_replies WHERE message IN ({marks}) AND verdict = 'third_party'"
-        " ORDER BY at, id",
+    whole: list[int] = []
+    for rid, message, address, recipient_kind, eid, kind, at, source in db.execute(
+        "SELECT r.id, r.message, r.address, r.kind, e.id, e.kind, e.at, e.source FROM recipients r"
+        f" LEFT JOIN events e ON e.recipient = r.id WHERE r.message IN ({marks})",
         ids,
     ):
-        answers[message].append(ThirdPartyAnswer(author, at))
+        if rid not in recipients:
+            kind_ = _RECIPIENT_KIND.get(recipient_kind) or _RECIPIENT_KIND.unknown(recipient_kind)
+            recipients[rid] = (message, address, kind_)
+        if eid is None:
+            continue
+        event_kind = _KIND.get(kind) or _KIND.unknown(kind)
+        if event_kind in WHOLE_EVENT_KINDS:
+            whole.append(eid)
+        else:
+            by_recipient[rid].append(Event(eid, event_kind, at, _SOURCE.get(source) or _SOURCE.unknown(source)))
+    for start in range(0, len(whole), _IN_CHUNK):
+        chunk = whole[start:start + _IN_CHUNK]
+        for row in db.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.id IN ({','.join('?' * len(chunk))})",
+                              chunk):
+            by_recipient[row[_RECIPIENT]].append(_event(row))
+    by_message: dict[int, list[RecipientInput]] = defaultdict(list)
+    for rid in sorted(recipients):
+        message, address, kind = recipients[rid]
+        by_message[message].append(RecipientInput(address, kind, tuple(by_recipient[rid])))
+    answers: dict[int, list[ThirdPartyAnswer]] = defaultdict(list)
+    asked = ids if answered is None else list(answered)
+    if asked:
+        for message, author, at in db.execute(
+            f"SELECT message, author, at FROM inbound_replies WHERE message IN ({','.join('?' * len(asked))})"
+            " AND verdict = 'third_party' ORDER BY at, id",
+            asked,
+        ):
+            answers[message].append(ThirdPartyAnswer(author, at))
     return [
         ReplyInput(m.message_id, m.subject, m.queued_at, tuple(by_message[m.id]), tuple(answers[m.id])) for m in messages
     ]
@@ -183,22 +214,50 @@ def load_thread_page(
 
     None when maild has no message of the ticket at all; an empty page when the cursor is past its last reply.
     """
-    sql = "SELECT id, message_id, subject, received_at FROM messages WHERE ticket = ? AND id > ? ORDER BY id"
+    # Each reply with its department and whether a third party answered it (their answers are read only then):
+    # `maild status` reads a ticket in three statements (replies, switches, recipients with events), not eight.
+    sql = _PAGE_SQL
     params: list[object] = [ticket, after]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit + 1)
-    messages = [_Message(mid, message_id, subject, received_at)
-                for mid, message_id, subject, received_at in db.execute(sql, params)]
-    more = limit is not None and len(messages) > limit
-    messages = messages[:limit] if limit is not None else messages
-    department = ticket_department(db, ticket)
-    if not messages and (after == 0 or not _has_ticket(db, ticket)):
+    rows = db.execute(sql, params).fetchall()
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    if not rows and (after == 0 or not _has_ticket(db, ticket)):
         return None
-    visible = Visibility(db)(department)
-    replies = _replies(db, messages) if messages else []
-    info = thread_info(ticket, department, visible, replies, count_machine_opens=count_machine_opens(db))
+    # The ticket's department is its latest message's: the last row's when the page reaches the ticket's end.
+    department = cast(str | None, rows[-1][4]) if rows and not more else ticket_department(db, ticket)
+    visible, machine = _switches(db, department)
+    messages = [_Message(mid, message_id, subject, received_at) for mid, message_id, subject, received_at, *_ in rows]
+    answered = [row[0] for row in rows if row[5]]
+    replies = _replies(db, messages, answered) if messages else []
+    info = thread_info(ticket, department, visible, replies, count_machine_opens=machine)
     return ThreadPage(info, tuple(m.id for m in messages), messages[-1].id if more else None)
+
+
+_PAGE_SQL = (
+    "SELECT m.id, m.message_id, m.subject, m.received_at, m.department,"
+    " EXISTS (SELECT 1 FROM inbound_replies i WHERE i.message = m.id AND i.verdict = 'third_party')"
+    " FROM messages m WHERE m.ticket = ? AND m.id > ? ORDER BY m.id"
+)
+
+
+def _switches(db: Db, department: str | None) -> tuple[bool, bool]:
+    """Whether the department's read information is shown, and whether machine opens count, in one statement.
+
+    The same answers as `Visibility(db)(department)` and `count_machine_opens(db)` (tests/status/test_queries.py).
+    """
+    default, machine, own = db.execute(
+        "SELECT (SELECT value FROM status_settings WHERE name = 'receipts_default'),"
+        " (SELECT value FROM status_settings WHERE name = 'pixel_count_machine'),"
+        " (SELECT receipts_enabled FROM departments WHERE key = ?)",
+        (departments.key(department) if department else None,),
+    ).fetchone()
+    shown = default is None or default == "1"  # on when no configuration was ever stored, as the views
+    if department and own is not None:
+        shown = bool(own)
+    return shown, machine == "1"
 
 
 def _has_ticket(db: Db, ticket: str) -> bool:

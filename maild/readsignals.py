@@ -81,7 +81,7 @@ class ReadVerdict:
     evidence: tuple[Evidence, ...]
 
 
-_NOTHING_READ = ReadVerdict(read_at=None, read_via=None, outcome=None, evidence=())
+NOTHING_READ = ReadVerdict(read_at=None, read_via=None, outcome=None, evidence=())  # no read signal at all
 
 
 def via_of(kind: EventKind) -> ReadVia | None:
@@ -102,7 +102,7 @@ def verdict(events: Iterable[SignalEvent], *, count_machine_opens: bool = False)
     """The read verdict of one recipient from its (visible) events; other kinds are ignored."""
     signals = [e for e in events if e.kind in SIGNAL_KINDS]
     if not signals:
-        return _NOTHING_READ  # most recipients: no read signal at all (maild status reads one verdict per recipient)
+        return NOTHING_READ  # most recipients: no read signal at all (maild status reads one verdict per recipient)
     signals.sort(key=_order)
     outcomes = [e for e in signals if e.kind in OUTCOME_KINDS]
     outcome = outcomes[-1].kind if outcomes else None

@@ -38,7 +38,8 @@ Reply state:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 
 from maild.core.events import (
     DELIVERY_KINDS,
@@ -69,6 +70,10 @@ _PROGRESS = {
 # What `maild status --json` shows of a recipient's failure (DESIGN.md).
 FAILURE_FIELDS = ("status", "reason", "hard", "diagnostic", "remote_mta", "source", "at")
 
+_SIGNAL_KINDS = readsignals.SIGNAL_KINDS  # MDNs, replies, pixel opens: no delivery kind among them
+# The events recipient_state reads beyond their id, kind and time: failures (shown as `failure`) and read signals
+# (their evidence). A reader that loads events only for states may load the others by id, kind, time and source.
+WHOLE_EVENT_KINDS = FAILURE_KINDS | _SIGNAL_KINDS
 _READ_OUTCOME = {EventKind.DENIED: RecipientState.DECLINED, EventKind.DELETED: RecipientState.DELETED_UNREAD}
 
 
@@ -112,8 +117,7 @@ class ThreadInfo:
     replies: tuple[ReplyStatus, ...]
 
 
-def _order(e: Event) -> tuple[str, int]:
-    return (e.at, e.id)
+_order: Callable[[Event], tuple[str, int]] = attrgetter("at", "id")  # (at, id) order; attrgetter: no Python call per event
 
 
 def recipient_state(
@@ -122,23 +126,30 @@ def recipient_state(
 ) -> RecipientStatus:
     """The state of one recipient from its events; read information only when receipts are enabled.
 
-    Read signals (MDN, reply, pixel) and their evidence: `maild.readsignals`.
+    Read signals (MDN, reply, pixel) and their evidence: `maild.readsignals`. Of an event whose kind is not in
+    WHOLE_EVENT_KINDS only its id, kind and time are read.
     """
     ordered = sorted(events, key=_order)
     last_failure: Event | None = None
     final_dsn = False
     progress = RecipientState.QUEUED
     delivered_at: str | None = None
+    signals = False
     for e in ordered:
-        if e.kind in DELIVERY_KINDS and delivered_at is None:
+        k = e.kind
+        if delivered_at is None and k in DELIVERY_KINDS:
             delivered_at = e.at
-        if e.kind in FAILURE_KINDS:
+        if k in FAILURE_KINDS:
             last_failure = e
-        elif e.kind in FINAL_DSN_KINDS:
+        elif k in FINAL_DSN_KINDS:
             final_dsn = True
-        elif e.kind in _PROGRESS:
-            progress = _PROGRESS[e.kind]
-    read = readsignals.verdict(ordered if receipts_enabled else (), count_machine_opens=count_machine_opens)
+        elif (step := _PROGRESS.get(k)) is not None:
+            progress = step
+        elif k in _SIGNAL_KINDS:
+            signals = True
+    # Most recipients have no read signal: their verdict is known without reading their events again.
+    read = (readsignals.verdict(ordered, count_machine_opens=count_machine_opens) if signals and receipts_enabled
+            else readsignals.NOTHING_READ)
     read_at = read.read_at
     read_outcome = _READ_OUTCOME[read.outcome] if read.outcome is not None else None
     state: RecipientState

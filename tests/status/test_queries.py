@@ -57,3 +57,31 @@ def test_an_event_carries_its_detail_only_when_it_is_a_read_signal(tmp_path) -> 
     assert {k for k, d in details.items() if d is not None} == set(READ_KINDS)
     assert all(details[k] == {"kind": str(k)} for k in READ_KINDS)
     b.close()
+
+
+def test_the_one_statement_switches_answer_as_visibility_and_the_machine_opens_setting(tmp_path) -> None:
+    # load_thread_page reads the receipts default, the department's switch and [pixel] count_machine_opens in one
+    # statement (queries._switches): it must answer as the readers every other query uses, in every combination.
+    from maild.queries import Visibility, _switches, count_machine_opens
+    from maild.store import settings
+    from tests.support.builders import Builder
+
+    b = Builder(tmp_path / "maild.db")
+    seen = set()
+    for default in (None, True, False):
+        if default is not None:
+            b.write(lambda db, d=default: settings.set_receipts_default(db, d))
+        for machine in (None, "1", "0"):
+            if machine is not None:
+                b.db.execute("INSERT INTO status_settings (name, value) VALUES ('pixel_count_machine', ?)"
+                             " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (machine,))
+                b.db.conn.commit()
+            for department in (None, "", "Billing", "  billing ", "Other", "Ünïcode"):
+                for switch in (None, True, False):
+                    if switch is not None and department and department.strip():
+                        b.receipts(department, switch)
+                    expected = (Visibility(b.db)(department), count_machine_opens(b.db))
+                    assert _switches(b.db, department) == expected, (default, machine, department, switch)
+                    seen.add(expected)
+    assert seen == {(True, True), (True, False), (False, True), (False, False)}
+    b.close()
