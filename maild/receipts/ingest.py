@@ -1,8 +1,9 @@
 """Receipts ingest: one parsed report in, its events recorded exactly once (or the report quarantined), in one transaction.
 
 `ingest_report` is the domain function every source calls (inside a writer
-transaction); `Ingestor` is its async shell: parse in a thread, one
-`Store.write`. Exactly once: every event has the natural key
+transaction); `Ingestor` is its async shell: parse in a thread (the parse
+itself in a worker process), one `Store.write`, held briefly so that reports
+parsed side by side commit together (`maild.receipts.writegroup`). Exactly once: every event has the natural key
 `FINGERPRINT:RECIPIENT:KIND`, so a report seen again (redelivery, UIDVALIDITY
 reset, a crash between the commit and the move) records nothing new. Two
 MTAs' bounces of the same failure have different fingerprints; a second
@@ -29,6 +30,7 @@ from maild.receipts import quarantine as q
 from maild.receipts.authn import Resolver, UntokenedPolicy, aligned, authenticated_domains, default_resolver
 from maild.receipts.parsework import ParseTimeout, WorkerParser
 from maild.receipts.quarantine import QuarantineReason
+from maild.receipts.writegroup import WriteGroup
 from maild.reports.clues import ParseHints, hints_for
 from maild.reports.model import RecipientResult, Report, ReportKind
 from maild.store.events import NewEvent, record_event
@@ -392,6 +394,7 @@ class Ingestor:
         from maild.core.stats import IngestStats  # the daemon's counters: `maild ingest` (ingest_now) has none
 
         self.stats = IngestStats()
+        self.writes = WriteGroup()  # reports parsed side by side commit in one transaction (receipts.writegroup)
 
     @property
     def policy(self) -> UntokenedPolicy:
@@ -411,14 +414,19 @@ class Ingestor:
 
         now = self.clock()
         limit = q.MAX_RAW_BYTES if max_raw is None else int(max_raw)
-        report, error, authenticated = await asyncio.to_thread(self._prepare, raw)
+        self.writes.started()
+        try:
+            report, error, authenticated = await asyncio.to_thread(self._prepare, raw)
+        finally:
+            self.writes.finished()
         policy = self.policy
         try:
-            outcome: IngestOutcome = await self.store.write(
+            outcome: IngestOutcome = await self.writes.write(
+                self.store,
                 lambda db: ingest_report(
                     db, raw, report, self.keys, source, now, ref=ref, parse_error=error, max_raw=limit,
                     authenticated=authenticated, policy=policy,
-                )
+                ),
             )
         except (TransientError, StoreError):  # nothing committed: the source keeps the message for later
             self.stats.failures += 1

@@ -12,9 +12,9 @@ of maild holds a `StorePort` (maild.store.protocol), which `Store` implements.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from maild.core.sqldb import Db
 from maild.store import settings as store_settings
@@ -26,6 +26,7 @@ from maild.store.subjects import index_subjects, indexed_upto, keep_indexed
 if TYPE_CHECKING:
     # The daemon's machinery, imported when a Store is made: a command (open_for_command) never loads
     # asyncio, the thread pool, the writer or sqlite_utils.
+    import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
     import sqlite_utils
@@ -83,6 +84,10 @@ class Store:
 
     async def write(self, job: Callable[[sqlite_utils.Database], T]) -> T:
         return await self.writer.run(job)
+
+    def write_together(self, jobs: Sequence[Callable[[sqlite_utils.Database], Any]]) -> list[asyncio.Future[Any]]:
+        """`write` of several jobs, committed in one transaction (each in its own SAVEPOINT): one future per job."""
+        return self.writer.submit_together(jobs)
 
     async def read(self, job: Callable[[sqlite_utils.Database], T]) -> T:
         import asyncio  # loaded already by the daemon that awaits this

@@ -12,14 +12,17 @@ a ``Batchable`` job names the function that stores many items at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Sequence
+
     import sqlite_utils
 
 T = TypeVar("T")
 
-__all__ = ["Batchable", "StorePort", "StoreReads", "StoreWrites"]
+__all__ = ["Batchable", "StorePort", "StoreReads", "StoreWrites", "WritesTogether"]
 
 
 class Batchable:
@@ -45,6 +48,15 @@ class StoreWrites(Protocol):
     """Runs write jobs, each in its own transaction; returns once the job's writes are durable."""
 
     async def write(self, job: Callable[[sqlite_utils.Database], T]) -> T: ...
+
+
+@runtime_checkable
+class WritesTogether(Protocol):
+    """A store that can take several write jobs into one transaction (each still rolled back alone when it fails).
+
+    Optional: a store without it is written job by job (receipts.writegroup falls back to `write`)."""
+
+    def write_together(self, jobs: Sequence[Callable[[sqlite_utils.Database], Any]]) -> list[asyncio.Future[Any]]: ...
 
 
 class StorePort(StoreReads, StoreWrites, Protocol):

@@ -21,7 +21,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -93,6 +93,18 @@ class Writer:
         self._queue.put(_Pending(job, loop=loop, future=future))
         return await future
 
+    def submit_together(self, jobs: Sequence[Job]) -> list[asyncio.Future[Any]]:
+        """Queue `jobs` as one entry, so that the thread takes them all into one transaction; one future per job.
+
+        Each job still runs in its own SAVEPOINT and gets its own result or error, as with `run`; jobs put one by
+        one can be split between two commits when the thread wakes on the first before the others are queued.
+        """
+        loop = asyncio.get_running_loop()
+        pending = [_Pending(job, loop=loop, future=loop.create_future()) for job in jobs]
+        if pending:
+            self._queue.put(pending)
+        return [p.future for p in pending]
+
     # ------------------------------------------------------------ thread side
 
     def _main(self) -> None:
@@ -108,7 +120,7 @@ class Writer:
                 first = self._queue.get()
                 if first is _STOP:
                     return
-                batch = [first]
+                batch = list(first) if isinstance(first, list) else [first]  # a list: jobs submitted together
                 stop = False
                 while len(batch) < MAX_BATCH:
                     try:
@@ -118,7 +130,10 @@ class Writer:
                     if item is _STOP:
                         stop = True
                         break
-                    batch.append(item)
+                    if isinstance(item, list):
+                        batch.extend(item)
+                    else:
+                        batch.append(item)
                 self._commit_batch(db, batch)
                 if stop:
                     return
