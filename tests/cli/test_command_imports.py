@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.reports import DSN
 from tests.cli.test_status import site  # noqa: F401  (the fixture: tickets 1234 and 77 with events)
 
 # The daemon's libraries and modules: a command that needs none of them must not pay for them.
@@ -89,14 +90,6 @@ def loaded_running(tmp_path: Path, *argv: str, stdin: bytes | None = None) -> se
     return set(json.loads(run.stderr.decode().strip().splitlines()[-1]))
 
 
-DSN = (
-    b"From: MAILER-DAEMON@mx.example.net\r\nTo: receipts@helpdesk.example.com\r\nSubject: Undelivered Mail\r\n"
-    b"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
-    b"--b\r\nContent-Type: text/plain\r\n\r\n<a@example.net>: host said: 550 5.1.1 user unknown\r\n"
-    b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
-    b"Final-Recipient: rfc822; a@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-    b"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--b--\r\n"
-)
 
 
 @pytest.mark.parametrize(

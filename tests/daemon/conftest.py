@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -22,6 +23,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def html_reply(ticket: object, department: str, id_prefix: str) -> bytes:
+    """A helpdesk reply with an HTML part (where a pixel goes), in a department, as the daemon tests send it."""
+    m = EmailMessage()
+    m["From"] = "agent@helpdesk.example.com"
+    m["To"] = f"alice{ticket}@example.net"
+    m["Subject"] = f"[#{ticket}] Your invoice"
+    m["X-Department"] = department
+    m["Message-ID"] = f"<{id_prefix}-{ticket}@helpdesk.example.com>"
+    m.set_content("Hello Alice\n")
+    m.add_alternative("<html><body><p>Hello Alice</p></body></html>\n", subtype="html")
+    return bytes(m).replace(b"\n", b"\r\n")
+
+
+def maild_cli(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """A maild command in its own process on the daemon's configuration, as an operator runs it."""
+    return subprocess.run([sys.executable, "-m", "maild", *argv, "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
 
 
 def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):

@@ -6,29 +6,9 @@ from __future__ import annotations
 
 import json
 import smtplib
-import subprocess
-import sys
 import urllib.request
-from email.message import EmailMessage
 
-from tests.daemon.conftest import free_port, wait_for
-
-
-def reply(ticket: int, department: str) -> bytes:
-    m = EmailMessage()
-    m["From"] = "agent@helpdesk.example.com"
-    m["To"] = f"alice{ticket}@example.net"
-    m["Subject"] = f"[#{ticket}] Your invoice"
-    m["X-Department"] = department
-    m["Message-ID"] = f"<sw-{ticket}@helpdesk.example.com>"
-    m.set_content("Hello Alice\n")
-    m.add_alternative("<html><body><p>Hello Alice</p></body></html>\n", subtype="html")
-    return bytes(m).replace(b"\n", b"\r\n")
-
-
-def cli(config, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "maild", *argv, "--config", str(config)],
-                          capture_output=True, text=True, timeout=60)
+from tests.daemon.conftest import free_port, html_reply, maild_cli, wait_for
 
 
 def test_every_switch_applies_to_the_next_message(maild, sink):
@@ -44,7 +24,7 @@ def test_every_switch_applies_to_the_next_message(maild, sink):
         nonlocal sent
         sent += 1
         with smtplib.SMTP("127.0.0.1", maild.smtp_port, timeout=20) as client:
-            client.sendmail("agent@helpdesk.example.com", [f"alice{sent}@example.net"], reply(sent, department))
+            client.sendmail("agent@helpdesk.example.com", [f"alice{sent}@example.net"], html_reply(sent, department, "sw"))
         wait_for(lambda: len(sink.received) == sent, what=f"copy {sent} upstream")
         (copy,) = [d.data for d in sink.received if d.message_id == f"<sw-{sent}@helpdesk.example.com>"]
         return copy
@@ -65,7 +45,7 @@ def test_every_switch_applies_to_the_next_message(maild, sink):
     assert asks_receipt(first) and b"<img" not in first  # the default: receipts on, no pixel
     assert asks_receipt(relay())  # the settings are held now
 
-    done = cli(maild.config, "departments", "disable", "sales")  # another process, another case
+    done = maild_cli(maild.config, "departments", "disable", "sales")  # another process, another case
     assert done.returncode == 0, done.stderr
     assert not asks_receipt(relay())
     assert asks_receipt(relay("Billing"))  # only Sales switched
@@ -73,9 +53,9 @@ def test_every_switch_applies_to_the_next_message(maild, sink):
     api_switch("Sales", True)  # the daemon's own writer
     assert asks_receipt(relay())
 
-    assert cli(maild.config, "departments", "pixel", "Sales", "on").returncode == 0
+    assert maild_cli(maild.config, "departments", "pixel", "Sales", "on").returncode == 0
     assert b"<img" in relay()
-    assert cli(maild.config, "departments", "pixel", "Sales", "off").returncode == 0
+    assert maild_cli(maild.config, "departments", "pixel", "Sales", "off").returncode == 0
     assert b"<img" not in relay()
 
     api_switch("Sales", False)

@@ -5,31 +5,11 @@ from __future__ import annotations
 import json
 import re
 import smtplib
-import subprocess
-import sys
 import urllib.request
-from email.message import EmailMessage
 
-from tests.daemon.conftest import free_port, wait_for
+from tests.daemon.conftest import free_port, html_reply, maild_cli, wait_for
 
 THUNDERBIRD = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.0"
-
-
-def html_reply(department: str, ticket: str) -> bytes:
-    m = EmailMessage()
-    m["From"] = "agent@helpdesk.example.com"
-    m["To"] = f"alice{ticket}@example.net"
-    m["Subject"] = f"[#{ticket}] Your invoice"
-    m["X-Department"] = department
-    m["Message-ID"] = f"<px-{ticket}@helpdesk.example.com>"
-    m.set_content("Hello Alice\n")
-    m.add_alternative("<html><body><p>Hello Alice</p></body></html>\n", subtype="html")
-    return bytes(m).replace(b"\n", b"\r\n")
-
-
-def maild_cli(config, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "maild", *argv, "--config", str(config)],
-                          capture_output=True, text=True, timeout=60)
 
 
 def test_the_pixel_goes_out_for_a_switched_on_department_and_its_fetch_reads(maild, sink):
@@ -40,8 +20,8 @@ def test_the_pixel_goes_out_for_a_switched_on_department_and_its_fetch_reads(mai
     assert maild_cli(maild.config, "departments", "pixel", "Sales", "on").returncode == 0
     maild.start()
     with smtplib.SMTP("127.0.0.1", maild.smtp_port, timeout=20) as client:
-        client.sendmail("agent@helpdesk.example.com", ["alice1@example.net"], html_reply("Sales", "1"))
-        client.sendmail("agent@helpdesk.example.com", ["alice2@example.net"], html_reply("Billing", "2"))
+        client.sendmail("agent@helpdesk.example.com", ["alice1@example.net"], html_reply("1", "Sales", "px"))
+        client.sendmail("agent@helpdesk.example.com", ["alice2@example.net"], html_reply("2", "Billing", "px"))
     wait_for(lambda: len(sink.received) == 2, what="both copies upstream")
     by_ticket = {d.message_id: d.data for d in sink.received}
     assert b"<img" not in by_ticket["<px-2@helpdesk.example.com>"]  # Billing never switched it on

@@ -16,6 +16,7 @@ import pytest
 
 from maild.receipts import parsestream
 from maild.receipts.parsework import ParseTimeout, ParseWorkerFailed
+from tests.support.reports import DSN
 
 DEADLINE = 0.3
 SLACK = 5.0  # a loaded 2-core machine: a bound, not a speed figure
@@ -146,14 +147,6 @@ def test_a_process_with_threads_is_refused_since_forking_it_is_unsafe():
 
 # ---- OneShotParser: `maild ingest`'s one parse in a forked child, the Report pickled back
 
-DSN = (
-    b"From: MAILER-DAEMON@mx.example.net\r\nTo: receipts@helpdesk.example.com\r\nSubject: Undelivered Mail\r\n"
-    b"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
-    b"--b\r\nContent-Type: text/plain\r\n\r\n<a@example.net>: host said: 550 5.1.1 user unknown\r\n"
-    b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
-    b"Final-Recipient: rfc822; a@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-    b"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--b--\r\n"
-)
 
 
 def hang_target(raw: bytes, hints: object) -> object:
