@@ -142,19 +142,24 @@ def startup_commands(config: Path, sample: Path, against: Path | None = None) ->
     return commands
 
 
-def startup_medians(config: Path, sample: Path, runs: int, against: Path | None = None) -> dict[str, tuple[list[float], list[float]]]:
-    """Wall and CPU (user + system) seconds of each command, `runs` times, commands interleaved."""
+def startup_medians(config: Path, sample: Path, runs: int,
+                    against: Path | None = None) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, set[int]]]:
+    """Wall and CPU (user + system) seconds of each command, `runs` times, commands interleaved; and the exit codes of
+    the commands that gave no answer, whose times measure an error path (an older checkout refuses a newer database)."""
     commands = startup_commands(config, sample, against)
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in commands}
+    failed: dict[str, set[int]] = {}
     for _ in range(runs):
         for name, (argv, stdin) in commands.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
-            subprocess.run(argv, input=stdin, capture_output=True, check=False)
+            done = subprocess.run(argv, input=stdin, capture_output=True, check=False)
+            if done.returncode != 0 and not done.stdout:  # no answer at all (status's "unknown ticket" is one)
+                failed.setdefault(name, set()).add(done.returncode)
             times[name][0].append(time.perf_counter() - started)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             times[name][1].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return times
+    return times, failed
 
 
 def scratch_config(folder: Path) -> Path:
@@ -213,16 +218,21 @@ def main() -> int:
               f"(-m): {Path(sys.executable).name} -m maild, (script): the installed console script "
               f"{console_script() or '(not installed: not measured)'}")
         print(f"  maild's install in {sys.prefix}: {install_mode()}")
-        measured = startup_medians(config, sample, args.startup_runs, args.against)
+        measured, failed = startup_medians(config, sample, args.startup_runs, args.against)
         bare = statistics.median(measured["python -c pass"][0])
         for name, (times, cpu) in measured.items():
             median = statistics.median(times) * 1000
             mark = "" if name == "python -c pass" or name.endswith("(against)") else f"  {verdict(median <= STARTUP_MS)}"
             print(f"  {name:36s} median {median:6.1f} ms  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; "
                   f"CPU {statistics.median(cpu) * 1000:.1f} ms; {median / (bare * 1000):.1f}x python -c pass){mark}")
+            if name in failed:
+                print(f"    FAILED (exit {', '.join(map(str, sorted(failed[name])))}): an error path, not comparable")
         if args.against is not None:
             print(f"  ratios, this checkout's console script / {args.against}'s (medians of the same interleaved runs):")
             for name in [n for n in measured if n.endswith("(script)")]:
+                if name in failed or name.replace("(script)", "(against)") in failed:
+                    print(f"    {name.removesuffix(' (script)'):28s} not compared: a side failed (above)")
+                    continue
                 ours, theirs = measured[name], measured[name.replace("(script)", "(against)")]
                 print(f"    {name.removesuffix(' (script)'):28s} wall {statistics.median(ours[0]) / statistics.median(theirs[0]):.2f}x"
                       f"  CPU {statistics.median(ours[1]) / statistics.median(theirs[1]):.2f}x")
