@@ -22,11 +22,16 @@ def key(name: str) -> str:
     return name.strip().casefold()
 
 
+def switched_on(name: str | None, own: object, default: bool) -> bool:
+    """The switch rule: a department's own stored switch when it has one (`own` not None), else the default."""
+    return default if not name or own is None else bool(own)
+
+
 def receipts_enabled(db: Db, name: str | None, default: bool) -> bool:
     if not name:
         return default
     row = db.execute("SELECT receipts_enabled FROM departments WHERE key = ?", (key(name),)).fetchone()
-    return default if row is None else bool(row[0])
+    return switched_on(name, None if row is None else row[0], default)
 
 
 @frozen

@@ -249,15 +249,12 @@ def _switches(db: Db, department: str | None) -> tuple[bool, bool]:
     The same answers as `Visibility(db)(department)` and `count_machine_opens(db)` (tests/status/test_queries.py).
     """
     default, machine, own = db.execute(
-        "SELECT (SELECT value FROM status_settings WHERE name = 'receipts_default'),"
+        f"SELECT {store_settings.RECEIPTS_DEFAULT_SQL},"
         " (SELECT value FROM status_settings WHERE name = 'pixel_count_machine'),"
         " (SELECT receipts_enabled FROM departments WHERE key = ?)",
         (departments.key(department) if department else None,),
     ).fetchone()
-    shown = default is None or default == "1"  # on when no configuration was ever stored, as the views
-    if department and own is not None:
-        shown = bool(own)
-    return shown, machine == "1"
+    return departments.switched_on(department, own, store_settings.default_of(default)), machine == "1"
 
 
 def _has_ticket(db: Db, ticket: str) -> bool:

@@ -45,9 +45,8 @@ class Switches:
     pixel: Mapping[str, bool]  # department key -> its open pixel switch
 
     def receipts_enabled(self, department: str | None) -> bool:
-        if not department:
-            return self.receipts_default
-        return self.receipts.get(departments.key(department), self.receipts_default)
+        own = self.receipts.get(departments.key(department)) if department else None
+        return departments.switched_on(department, own, self.receipts_default)
 
     def pixel_enabled(self, department: str | None) -> bool:
         """Never without an explicit switch."""

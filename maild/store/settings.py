@@ -13,12 +13,19 @@ from __future__ import annotations
 from maild.core.sqldb import Db
 
 _NAME = "receipts_default"
+# The stored value as a scalar subquery, for a read that wants it in a statement of its own (decode with `default_of`).
+RECEIPTS_DEFAULT_SQL = f"(SELECT value FROM status_settings WHERE name = '{_NAME}')"
+
+
+def default_of(value: object) -> bool:
+    """The stored value read as the default: on (as the views' COALESCE) when no configuration was ever stored."""
+    return value is None or value == "1"
 
 
 def receipts_default(db: Db) -> bool:
-    """The stored default; on (as the views' COALESCE) when no configuration was ever stored."""
+    """The stored default; on when no configuration was ever stored."""
     row = db.execute("SELECT value FROM status_settings WHERE name = ?", (_NAME,)).fetchone()
-    return True if row is None else bool(row[0] == "1")
+    return default_of(None if row is None else row[0])
 
 
 def set_receipts_default(db: Db, value: bool) -> bool:
