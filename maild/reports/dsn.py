@@ -166,8 +166,11 @@ def action_of(value: str | None, status: str | None) -> str | None:
     return None
 
 
-def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientResult:
-    """One recipient group; ``human`` is the report's human-readable text, read for what the fields leave out."""
+def recipient_from_fields(fields: dict[str, str], human: str = "", reporting_host: str = "") -> RecipientResult:
+    """One recipient group; ``human`` is the report's human-readable text, read for what the fields leave out.
+
+    ``reporting_host`` is the report's Reporting-MTA (reporting_host()), which says whether a dotless
+    Final-Recipient is that host's own mailbox."""
     diagnostic_type, coded = typed_value(fields.get("diagnostic-code"))
     if not coded:
         diagnostic_type, coded = typed_value(fields.get("x-postfix-diagnostic"))
@@ -206,7 +209,7 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
             reason = Reason.ONHOLD
         if action == "delayed":
             hard = False
-    address, original = _addresses(fields)
+    address, original = _addresses(fields, reporting_host)
     return RecipientResult(
         address=address,
         original_recipient=original,
@@ -222,17 +225,29 @@ def recipient_from_fields(fields: dict[str, str], human: str = "") -> RecipientR
     )
 
 
-def recipient_address(fields: dict[str, str]) -> str | None:
+def recipient_address(fields: dict[str, str], reporting_host: str = "") -> str | None:
     """The address recipient_from_fields reports for the group, without reading the rest of it."""
-    return _addresses(fields)[0]
+    return _addresses(fields, reporting_host)[0]
 
 
-def _addresses(fields: dict[str, str]) -> tuple[str | None, str | None]:
+def reporting_host(per_message: dict[str, str]) -> str:
+    """The Reporting-MTA's name, lower-cased ("dns; mailhub0" -> "mailhub0"; "" when the report names none)."""
+    return typed_value(per_message.get("reporting-mta"))[1].strip().lower()
+
+
+def _addresses(fields: dict[str, str], reporting_host: str = "") -> tuple[str | None, str | None]:
     """(the recipient's address, its Original-Recipient)."""
     original = address_of(fields.get("original-recipient"))
-    # Final-Recipient is what the reporting MTA tried last; an internal host name without a dot means an
-    # alias the sender never used, so the Original-Recipient names the mailbox better then.
+    # Final-Recipient is what the reporting MTA tried last; an internal name without a dot (Sun Messaging
+    # Server's "user@sims-ms-daemon" channel) means an alias the sender never used, so the Original-Recipient
+    # names the mailbox better then, unless that dotless name is the reporting MTA's own: a host whose
+    # $myhostname has no dot (Postfix: "Reporting-MTA: dns; mailhub0", "<user@mailhub0> (expanded from
+    # <alias@example.com>)") delivers to user@its-name like to any other expansion.
     final = address_of(fields.get("final-recipient"), allow_dotless=original is None) or address_of(fields.get("x-actual-recipient"))
+    if final is None and original is not None and reporting_host:
+        dotless = address_of(fields.get("final-recipient"), allow_dotless=True)
+        if dotless and dotless.rpartition("@")[2].lower() in (reporting_host, reporting_host.split(".", 1)[0]):
+            final = dotless
     return (original if original and final and _internal_target(final, original) else final or original), original
 
 
@@ -309,9 +324,10 @@ def _detect(ctx: Context) -> Finding | None:
         ctx.note(f"too many recipient blocks: the first {MAX_RECIPIENTS} read")
         groups = groups[:MAX_RECIPIENTS]
     recipients = []
+    host = reporting_host(per_message)
     for group in groups:
         ctx.budget.check()  # each block runs the reason rules: the time limit holds between blocks, not only detectors
-        recipients.append(recipient_from_fields(group, human))
+        recipients.append(recipient_from_fields(group, human, host))
     recipients = [r for r in recipients if r.address]
     if any(r.original_recipient and r.original_recipient.lower() != (r.address or "").lower() for r in recipients):
         failed = _failed_header(ctx)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from maild.core.reason_rules import reason_for
+from maild.reports import parse
 from maild.reports.dsn import recipient_from_fields
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "lhost"
 
 
 @pytest.mark.parametrize(
@@ -24,6 +29,33 @@ def test_dsn_recipient_is_the_original_only_for_an_internal_forward(final: str, 
     if original:
         fields["original-recipient"] = original
     assert recipient_from_fields(fields).address == expected
+
+
+@pytest.mark.parametrize(
+    ("final", "reporting_host", "expected"),
+    [
+        # Postfix on a host whose $myhostname has no dot (bounce_notify_util.c: "Reporting-MTA: dns; %s" with
+        # var_myhostname, Final-Recipient the expanded address at that name): a mailbox of the reporting host.
+        ("rfc822; support@relay0", "relay0", "support@relay0"),
+        ("rfc822; support@relay0", "relay0.example.com", "support@relay0"),
+        # A dotless name that is not the reporting host (Sun Messaging Server's internal channel): the
+        # Original-Recipient is the address the sender used.
+        ("rfc822;JimmyMcEgypt@sims-ms-daemon", "msg00.seamail.example.com", "help@customer.example.org"),
+        ("rfc822; support@relay0", "", "help@customer.example.org"),
+    ],
+)
+def test_a_dotless_final_recipient_is_kept_only_at_the_reporting_host(final: str, reporting_host: str, expected: str) -> None:
+    fields = {"final-recipient": final, "original-recipient": "rfc822;help@customer.example.org", "action": "failed", "status": "5.2.0"}
+    assert recipient_from_fields(fields, "", reporting_host).address == expected
+
+
+def test_a_postfix_expansion_at_a_dotless_host_reports_the_expanded_mailbox() -> None:
+    # Laid out as Postfix's bounce_notify_util.c writes a failure: "<final> (expanded from <original>): reason",
+    # Final-Recipient at $myhostname, Original-Recipient the address the helpdesk sent to.
+    report = parse((DATA / "postfix-dotless-host-alias.eml").read_bytes())
+    assert [(r.address, r.original_recipient, r.action, r.status) for r in report.recipients] == [
+        ("support@relay0", "help@customer.example.org", "failed", "5.2.0"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -67,8 +67,9 @@ def from_status_part(ctx: Context, retry: retrying.Retry | None) -> Finding | No
         return None
     # An Action field the MTA wrote is its own word for that recipient; the notice's words decide only where
     # the reader had to derive the action from the code.
-    _, groups = dsn.status_groups(ctx)
-    explicit = {address for g in groups if g.get("action") and (address := dsn.recipient_address(g))}
+    per_message, groups = dsn.status_groups(ctx)
+    host = dsn.reporting_host(per_message)
+    explicit = {address for g in groups if g.get("action") and (address := dsn.recipient_address(g, host))}
     if retry is None or explicit >= {r.address for r in finding.recipients}:
         return finding
     derived = with_action(Finding(kind=finding.kind, recipients=[r for r in finding.recipients if r.address not in explicit]), retry)
