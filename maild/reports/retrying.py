@@ -33,7 +33,11 @@ _KEEPS_TRYING = lazy(
     r"not yet been delivered|will continue (?:to )?try|further attempts|warning message only|this is only a warning|"
     r"only a temporary failure|temporary failure report|(?:do not|don't) need to re-?send|kept in the queue|"
     r"has been delayed|retry (?:will|again) (?:be made|in)|will be attempted again|is still being tried|"
-    r"delivery attempts will continue|will continue to try to deliver",
+    r"delivery attempts will continue|will continue to try to deliver|"
+    # Sendmail's warning (envelope.c, savemail.c): "----- The following addresses had transient non-fatal errors -----",
+    # "Warning: message still undelivered after 4 hours", "Will keep trying until message is 5 days old", and for a
+    # Deliver-By notify "Warning: Delivery time (3600s) exceeded".
+    r"transient non-fatal errors|still undelivered after|will keep trying|delivery time \(\d+s\) exceeded",
     re.I,
 )
 _GAVE_UP = lazy(
@@ -45,7 +49,11 @@ _GAVE_UP = lazy(
     # The count of attempts made, said once the MTA stopped: hMailServer's "Tried 5 time(s)" (ExternalDelivery.cpp),
     # IMail's "Delivery failed 20 attempts", "after multiple retries" / "after 3 attempts".
     r"\btried \d+ time(?:s|\(s\))|failed (?:after )?\d+ (?:delivery )?attempts|"
-    r"after (?:\d+|multiple|several|many|repeated) (?:delivery )?(?:attempts|retries|tries)",
+    r"after (?:\d+|multiple|several|many|repeated) (?:delivery )?(?:attempts|retries|tries)|"
+    # Sendmail's return (savemail.c, envelope.c's queue timeout): "----- The following addresses had permanent fatal
+    # errors -----", "Cannot send message for 5 days", "Message will be deleted from queue", and a Deliver-By
+    # return "Delivery time (3600s) expired".
+    r"permanent fatal errors|cannot send message for \d|will be deleted from (?:the )?queue|delivery time \(\d+s\) expired",
     re.I,
 )
 _GAVE_UP_SUBJECT = lazy(r"\bfailed\b|failure|undeliver|returned mail|unzustellbar|non remis|permanent", re.I)

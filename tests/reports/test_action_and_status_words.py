@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import email
+from email.policy import compat32
+from pathlib import Path
+
 import pytest
 
 from maild.reports.dsn import remote_status
 from maild.reports.retrying import Retry, action, said
+
+LHOST = Path(__file__).resolve().parents[1] / "data" / "lhost"
 
 # (subject, text, what it says); phrasings from the MTAs' own bounce templates (qmail-send, Exim, OpenSMTPD, Gmail, Sendmail).
 SAYINGS = [
@@ -24,6 +30,22 @@ SAYINGS = [
     ("Undelivered Mail Returned to Sender", "I'm sorry to have to inform you that your message could not be delivered", None),
     # A digest that says both: neither wins, the code decides.
     ("Delivery report", "a@b: permanent error\nc@d: this is only a warning, will be retried", None),
+    # Sendmail (savemail.c's section heads, envelope.c's queue timeout and Deliver-By texts) under a subject that
+    # decides nothing: the words in the body do.
+    ("Returned mail: see transcript for details", "   ----- The following addresses had permanent fatal errors -----\n"
+     "<a@b.example>\n    (reason: 452 4.2.2 <a@b.example>... Mailbox full)", Retry.GAVE_UP),
+    ("Returned mail: see transcript for details", "   ----- The following addresses had transient non-fatal errors -----\n"
+     "<a@b.example>\n", Retry.KEEPS_TRYING),
+    ("Mail delivery report", "<a@b.example>... Deferred: Connection timed out with mx.b.example.\n"
+     "Warning: message still undelivered after 4 hours\nWill keep trying until message is 5 days old", Retry.KEEPS_TRYING),
+    ("Returned mail: Cannot send message for 5 days", "<a@b.example>... Cannot send message for 5 days", Retry.GAVE_UP),
+    ("Mail delivery report", "<a@b.example>... Deferred: Connection refused by mx.b.example.\n"
+     "Message will be deleted from queue", Retry.GAVE_UP),
+    ("Returned mail: see transcript for details", "Delivery time (3600s) expired\n", Retry.GAVE_UP),
+    ("Mail delivery report", "Warning: Delivery time (3600s) exceeded\n", Retry.KEEPS_TRYING),
+    # Sendmail's return listing a failed and a still-queued recipient: the code decides, per recipient.
+    ("Returned mail: see transcript for details", "   ----- The following addresses had permanent fatal errors -----\n"
+     "<a@b.example>\n\n   ----- The following addresses had transient non-fatal errors -----\n<c@d.example>\n", None),
 ]
 
 
@@ -68,3 +90,17 @@ def test_a_session_transcript_takes_the_failing_reply_not_the_accepting_one() ->
 
     raw = (Path(__file__).resolve().parents[1] / "data" / "reports" / "postfix-smtpd-errors.eml").read_bytes()
     assert [(r.address, r.action, r.status) for r in parse(raw).recipients] == [("alice@mx.example.org", "delayed", "4.3.0")]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("sendmail-real-gave-up.eml", Retry.GAVE_UP), ("sendmail-real-returned.eml", Retry.GAVE_UP), ("sendmail-real-warning.eml", Retry.KEEPS_TRYING),
+])
+def test_real_sendmail_words_say_it_under_a_subject_that_does_not(name: str, expected: Retry) -> None:
+    # Real Sendmail 8.17 notices (tests/e2e/test_sendmail_notices.py): their text alone, as a gateway that rewrote the
+    # subject would pass them on, still says whether Sendmail gave up ("permanent fatal errors", "Message will be
+    # deleted from queue") or keeps trying ("Will keep trying until message is 1 hour old").
+    message = email.message_from_bytes((LHOST / name).read_bytes(), policy=compat32)
+    notice = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    payload = notice.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    assert said("Mail delivery report", payload.decode()) is expected
