@@ -74,6 +74,13 @@ def codec_for(charset: str | None) -> str:
 def decode_bytes(data: bytes, charset: str | None) -> str:
     codec = codec_for(charset)
     if codec == "utf-8":
+        if not charset and b"\x1b$" in data:
+            # 7-bit ISO-2022-JP (its "ESC $ B" shifts) in a part that declares no charset: a Japanese Domino puts
+            # its localised text in the status part's Diagnostic-Code so; as UTF-8 it would stay escape codes.
+            try:
+                return data.decode("iso2022_jp")
+            except UnicodeDecodeError:
+                pass
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:

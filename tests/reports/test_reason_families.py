@@ -7,10 +7,15 @@ SES's "Email address is not verified"), written for these tests, not taken from 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from maild.core.reason_rules import code_says_why, reason_for
 from maild.reports import parse
+from maild.reports.mime import decode_bytes
+
+GENERIC = Path(__file__).resolve().parents[1] / "data" / "generic"
 
 
 @pytest.mark.parametrize(
@@ -161,3 +166,32 @@ def test_yahoos_bracketed_command_names_the_command(text: str, command: str) -> 
     from maild.core.reason_rules import smtp_command
 
     assert smtp_command(text) == command
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Lotus Domino's "User ... not listed in Domino Directory" and Notes' "User not listed in public Name & Address
+        # Book" as their Japanese language packs word them.
+        "ユーザー nobody (nobody@remote.example.jp) は domino ディレクトリには見つかりません。",
+        "ディレクトリのリストにありません",
+    ],
+)
+def test_domino_and_notes_japanese_not_in_directory_is_an_unknown_user(text: str) -> None:
+    assert reason_for("5.0.0", text) == ("userunknown", True)
+
+
+def test_a_domino_status_part_in_undeclared_iso_2022_jp_is_read_as_japanese() -> None:
+    # tests/data/generic/domino-ja-not-in-directory.eml: the Diagnostic-Code holds 7-bit ISO-2022-JP (ESC $ B
+    # shifts) in a message/delivery-status part with no charset, as a Japanese Domino writes it.
+    report = parse((GENERIC / "domino-ja-not-in-directory.eml").read_bytes())
+    (recipient,) = report.recipients
+    assert (recipient.address, recipient.action, recipient.reason) == ("nobody@remote.example.jp", "failed", "userunknown")
+    assert recipient.diagnostic is not None and "ディレクトリには見つかりません" in recipient.diagnostic
+
+
+def test_undeclared_iso_2022_jp_is_decoded_and_a_declared_charset_is_kept() -> None:
+    jp = "見つかりません".encode("iso2022_jp")
+    assert decode_bytes(jp, None) == "見つかりません"
+    assert decode_bytes(jp, "us-ascii") == jp.decode("ascii")  # what a part declares is what it gets
+    assert decode_bytes(b"plain \x1b$ text", None) == "plain \x1b$ text"  # not ISO-2022-JP after all: left as it is
