@@ -14,6 +14,13 @@ read `__dataclass_fields__`, which a frozen record makes on that first read, by 
 its generated methods) over the same fields, so only code that asks pays for the dataclasses module.
 `field()` here and `dataclasses.field()` are both understood in a class body.
 
+A record is slotted, as `dataclass(slots=True)` makes one: the class is made again with `__slots__` from its
+fields (about 20 us a class, no compile), so a record has no instance `__dict__`: 104 bytes and one object
+for an Event of nine fields against 200 bytes and two (a dict, which the garbage collector counts too). An
+events page makes 1,000 Events. As with slots=True, a field's default is no longer a class attribute (read it
+with `fields()`), and pickling goes through __getstate__/__setstate__. A class that declares its own
+`__slots__`, or whose field is a data descriptor of the class (a property), is left as it is.
+
 The shared __init__ is a few times slower per object than a generated one, which matters for the records made
 by the thousand (an events page, a thread's statuses). So a class constructed often gets one compiled
 __init__ of its own at its `COMPILE_ON_USE`-th construction: one compile instead of dataclass()'s six, paid
@@ -24,7 +31,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from types import MappingProxyType, MemberDescriptorType
 from typing import Any, ClassVar, TypeVar, dataclass_transform, get_origin
 
 T = TypeVar("T")
@@ -157,17 +164,26 @@ def _compiled_init(cls: type, plan: _Plan) -> Callable[..., None] | None:
     parameters in order (a required field after one with a default): the shared one serves those."""
     params, lines = ["self"], []
     scope: dict[str, Any] = {"_frozen_set_": object.__setattr__, "_frozen_missing_": MISSING}
-    # Into the instance's __dict__ directly when that is what object.__setattr__ would do (no slots, no data
-    # descriptor of a field's name on the class): an item store instead of a call per field, 1.4 against 3.7 us
-    # for an Event of nine fields (`maild status` makes one per event, an events page 1,000).
-    plain = _plain_dict(cls, [name for name, _, _ in plan.init])
+    # A slot's own setter when the field is a slot (a slotted record: 1.4 against 1.9 us with object.__setattr__
+    # for nine fields); else into the instance's __dict__ directly when that is what object.__setattr__ would do
+    # (no slots, no data descriptor of a field's name on the class): an item store instead of a call per field.
+    names = [name for name, _, _ in plan.init]
+    slots = [_slot(cls, name) for name in names]
+    plain = not any(slots) and _plain_dict(cls, names)
     if plain:
         lines.append("_frozen_d_ = self.__dict__")
     seen_default = False
     for i, (name, default, factory) in enumerate(plan.init):
         if not name.isidentifier() or name == "self" or name.startswith("_frozen_"):
             return None
-        put = f"_frozen_d_[{name!r}] = {{}}" if plain else f"_frozen_set_(self, {name!r}, {{}})"
+        slot = slots[i]
+        if slot is not None:
+            scope[f"_frozen_s{i}_"] = slot.__set__
+            put = f"_frozen_s{i}_(self, {{}})"
+        elif plain:
+            put = f"_frozen_d_[{name!r}] = {{}}"
+        else:
+            put = f"_frozen_set_(self, {name!r}, {{}})"
         if default is not MISSING:
             scope[f"_frozen_d{i}_"] = default
             params.append(f"{name}=_frozen_d{i}_")
@@ -189,6 +205,15 @@ def _compiled_init(cls: type, plan: _Plan) -> Callable[..., None] | None:
     init: Callable[..., None] = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
+
+
+def _slot(cls: type, name: str) -> Any:
+    """The slot that holds field `name` of `cls` (what object.__setattr__ would set), or None."""
+    for c in cls.__mro__:
+        if name in vars(c):
+            found = vars(c)[name]
+            return found if isinstance(found, MemberDescriptorType) else None
+    return None
 
 
 def _plain_dict(cls: type, names: list[str]) -> bool:
@@ -234,33 +259,107 @@ def _as_dataclass(cls: type) -> None:
 
     type.__delattr__(cls, "__dataclass_fields__")
     own: tuple[str, ...] = cls.__dict__["__frozen_own__"]
+    before: dict[str, Any] = {}
     for f in cls.__dict__["__frozen_fields__"]:
         if f.name in own:  # a dataclasses.field() in the class body, as dataclass() reads one
+            before[f.name] = cls.__dict__.get(f.name, MISSING)
             type.__setattr__(cls, f.name, dataclasses.field(
                 default=dataclasses.MISSING if f.default is MISSING else f.default,
                 default_factory=dataclasses.MISSING if f.default_factory is MISSING else f.default_factory,
                 repr=f.repr, compare=f.compare, metadata=f.metadata,
             ))
     dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+    for name, value in before.items():  # as it was: dataclass() left a default where a slot may have been
+        if value is not MISSING:
+            type.__setattr__(cls, name, value)
+        elif name in cls.__dict__:
+            type.__delattr__(cls, name)
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def frozen(cls: type[T]) -> type[T]:
-    """Make `cls` a frozen record with the shared methods (no slots: a slotted class is built twice)."""
+    """Make `cls` a frozen slotted record with the shared methods (the class is made again, with `__slots__`)."""
     cls.__doc__ = cls.__doc__ or f"{cls.__name__}: a frozen record."
     fields, own = _declare(cls)
+    cls = _slotted(cls, fields)
+    slotted = "__slots__" in cls.__dict__
     for name, value in (
         ("__frozen_fields__", fields), ("__frozen_own__", own), ("__dataclass_fields__", _DATACLASS_FIELDS),
         ("__init__", _init), ("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash),
         ("__setattr__", _setattr), ("__delattr__", _delattr),
+        ("__getstate__", _getstate if slotted else None), ("__setstate__", _setstate if slotted else None),
     ):
-        if name == "__repr__" and name in cls.__dict__:
-            continue  # the class's own (one that hides a secret), as dataclass() keeps it
+        if value is None or (name in ("__repr__", "__getstate__", "__setstate__") and name in cls.__dict__):
+            continue  # the class's own (a repr that hides a secret), as dataclass() keeps it
         type.__setattr__(cls, name, value)
     if "__match_args__" not in cls.__dict__:
         type.__setattr__(cls, "__match_args__", tuple(f.name for f in fields))
     _PLANS[cls] = _Plan(cls)
     return cls
+
+
+def _slotted(cls: type[T], fields: tuple[Field, ...]) -> type[T]:
+    """`cls` made again with a slot per field it does not inherit one for, as dataclass(slots=True) does it.
+
+    Left as it is: a class that declares `__slots__` itself, and one whose field is a data descriptor of the
+    class or a base (a property: a slot of that name would replace it) or that holds a cached_property (it needs
+    the instance's __dict__).
+    """
+    body = dict(cls.__dict__)
+    if "__slots__" in body:
+        return cls
+    inherited: set[str] = set()
+    for base in cls.__mro__[1:-1]:
+        declared = base.__dict__.get("__slots__", ())
+        inherited.update((declared,) if isinstance(declared, str) else declared)
+    names = [f.name for f in fields]
+    for name in names:
+        for c in cls.__mro__:
+            if name in c.__dict__:
+                found = c.__dict__[name]
+                if c is not cls and isinstance(found, MemberDescriptorType):
+                    break  # a base's slot
+                if hasattr(type(found), "__set__") or hasattr(type(found), "__delete__"):
+                    return cls
+                break
+    functools = sys.modules.get("functools")  # a cached_property exists only once its module is loaded
+    if functools is not None and any(isinstance(v, functools.cached_property) for v in body.values()):
+        return cls
+    body["__slots__"] = tuple(name for name in names if name not in inherited)
+    for name in names:
+        body.pop(name, None)  # the defaults are the Fields' (a class attribute would hide the slot)
+    body.pop("__dict__", None)
+    body.pop("__weakref__", None)
+    metaclass: type = type(cls)
+    made: type[T] = metaclass(cls.__name__, cls.__bases__, body)
+    made.__qualname__ = cls.__qualname__
+    for value in body.values():  # zero-argument super() and __class__ in methods name the class made here
+        for func in _functions(value):
+            code, closure = getattr(func, "__code__", None), getattr(func, "__closure__", None)
+            if code is not None and closure and "__class__" in code.co_freevars:
+                cell = closure[code.co_freevars.index("__class__")]
+                if cell.cell_contents is cls:
+                    cell.cell_contents = made
+    return made
+
+
+def _functions(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (classmethod, staticmethod)):
+        return (value.__func__,)
+    if isinstance(value, property):
+        return (value.fget, value.fset, value.fdel)
+    return (value,)
+
+
+def _getstate(self: Any) -> list[Any]:
+    """A slotted record's state for pickle and copy: its field values in order (dataclass(slots=True)'s)."""
+    return [getattr(self, f.name) for f in fields(self)]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    put = object.__setattr__
+    for f, value in zip(fields(self), state, strict=True):
+        put(self, f.name, value)
 
 
 def fields(record: object) -> tuple[Field, ...]:

@@ -187,7 +187,7 @@ class ImapSource(Runner):
     def _parse_limit(self) -> int:
         """The parser's size limit (ParseHints.max_bytes): a bigger message is not fetched whole."""
         hints = getattr(self.ingestor, "hints", None)
-        return int(getattr(hints, "max_bytes", ParseHints.max_bytes))
+        return int(getattr(hints, "max_bytes", ParseHints().max_bytes))  # a slotted record: no class default
 
     async def _fetch(
         self, s: ImapSession, uids: list[int], items: str, parse: Callable[[Any], Any]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import pickle
 from dataclasses import dataclass, field
+from types import MemberDescriptorType
 
 import pytest
 
@@ -207,7 +210,9 @@ def test_no_dataclass_is_made_until_one_is_asked_for() -> None:
     ]
     assert Lazy.__init__ is module._init and Lazy("a") == Lazy("a", (), 3)  # dataclass() generated no method
     assert module.replace(Lazy("a"), size=4) == dataclasses.replace(Lazy("a"), size=4) == Lazy("a", size=4)
-    assert Lazy.size == 3 and "tags" not in Lazy.__dict__  # class attributes as a dataclass leaves them
+    # As dataclass(slots=True) leaves the class: each field a slot, no default left as a class attribute.
+    assert all(isinstance(Lazy.__dict__[n], MemberDescriptorType) for n in ("name", "tags", "size"))
+    assert Lazy("a").size == 3 and not hasattr(Lazy("a"), "__dict__")
 
 
 def test_a_subclass_adds_its_fields_after_its_bases() -> None:
@@ -231,16 +236,89 @@ def test_a_subclass_adds_its_fields_after_its_bases() -> None:
     assert Child(1) == Child(1, 5, 3) and repr(Child(1)) == "test_a_subclass_adds_its_fields_after_its_bases.<locals>.Child(a=1, b=5, c=3)"
 
 
-def test_the_compiled_init_fills_the_same_instance_dict_as_a_dataclass() -> None:
+def test_the_compiled_init_fills_the_same_slots_as_a_slotted_dataclass() -> None:
     from maild.core import frozen as module
 
-    often, twin = fresh_pair()
+    often, _ = fresh_pair()
+
+    @dataclass(frozen=True, slots=True)
+    class SlottedTwin:
+        """The same fields, generated with slots."""
+
+        name: str
+        size: int = 3
+        tags: list[str] = field(default_factory=list)
+
+    assert often.__slots__ == SlottedTwin.__slots__ == ("name", "size", "tags")  # type: ignore[attr-defined]
     for _ in range(module.COMPILE_ON_USE):
         often("warm")
     assert often.__init__ is not module._init
     for args, kwargs in CALLS:
-        ours, theirs = often(*args, **kwargs), twin(*args, **kwargs)
+        ours, theirs = often(*args, **kwargs), SlottedTwin(*args, **kwargs)  # type: ignore[arg-type]
+        assert not hasattr(ours, "__dict__") and not hasattr(theirs, "__dict__")
+        assert [getattr(ours, n) for n in often.__slots__] == [getattr(theirs, n) for n in SlottedTwin.__slots__]  # type: ignore[attr-defined]
+
+
+def test_a_record_with_a_cached_property_keeps_its_instance_dict_filled_as_a_dataclass_fills_it() -> None:
+    from maild.core import frozen as module
+
+    @frozen
+    class Cached:
+        """A cached_property needs the instance's __dict__: no slots."""
+
+        name: str
+        size: int = 3
+        tags: list[str] = field(default_factory=list)
+
+        @functools.cached_property
+        def label(self) -> str:
+            return f"{self.name}:{self.size}"
+
+    _, twin = fresh_pair()
+    assert "__slots__" not in Cached.__dict__
+    for _ in range(module.COMPILE_ON_USE):
+        Cached("warm")
+    assert Cached.__init__ is not module._init
+    for args, kwargs in CALLS:
+        ours, theirs = Cached(*args, **kwargs), twin(*args, **kwargs)  # type: ignore[arg-type]
         assert list(vars(ours).items()) == list(vars(theirs).items())  # the same items, in the same order
+        assert ours.label == f"{ours.name}:{ours.size}"
+
+
+@frozen
+class Named:
+    """A method with zero-argument super() names the class as made again with slots."""
+
+    name: str
+    tags: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "named " + super().__str__()
+
+
+@frozen
+class Holder:
+    """Holds another record (pickled by reference: at module level)."""
+
+    inner: Named
+    count: int = 0
+
+
+def test_a_slotted_record_pickles_copies_and_calls_super_like_a_slotted_dataclass() -> None:
+    from maild.core import frozen as module
+
+    for n in range(module.COMPILE_ON_USE * 2):  # through the shared and the compiled __init__
+        record = Holder(Named(f"n{n}", ("t",)), n)
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(record, protocol=protocol))
+            assert back == record and type(back) is Holder and back.inner.tags == ("t",)
+        assert copy.copy(record) == record and copy.deepcopy(record) == record
+        assert copy.deepcopy(record).inner is not record.inner
+    assert str(Named("x")).startswith("named ")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        copy.copy(Named("x")).name = "y"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        Named("x").other = 1  # type: ignore[attr-defined]
 
 
 class _Upper:
