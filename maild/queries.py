@@ -8,11 +8,12 @@ information is hidden here, once, for departments with receipts off.
 from __future__ import annotations
 
 import json
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from maild import departments
+from maild import departments, switches
 from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind, Via
 from maild.core.frozen import field, frozen, replace
 from maild.core.jsonvalue import HIDDEN, INLINE
@@ -214,8 +215,10 @@ def load_thread_page(
 
     None when maild has no message of the ticket at all; an empty page when the cursor is past its last reply.
     """
-    # Each reply with its department and whether a third party answered it (their answers are read only then):
-    # `maild status` reads a ticket in three statements (replies, switches, recipients with events), not eight.
+    # Each reply with its department and whether a third party answered it (their answers are read only then),
+    # and the settings generation: `maild status` reads a ticket in four statements (replies, switches, recipients
+    # with events, the failures and read signals whole), and a handle that read the same department's switches at
+    # the same generation before (the daemon's API, the web panel) in three.
     sql = _PAGE_SQL
     params: list[object] = [ticket, after]
     if limit is not None:
@@ -228,7 +231,7 @@ def load_thread_page(
         return None
     # The ticket's department is its latest message's: the last row's when the page reaches the ticket's end.
     department = cast(str | None, rows[-1][4]) if rows and not more else ticket_department(db, ticket)
-    visible, machine = _switches(db, department)
+    visible, machine = _held_switches(db, department, rows[0][6] if rows else switches.generation(db))
     messages = [_Message(mid, message_id, subject, received_at) for mid, message_id, subject, received_at, *_ in rows]
     answered = [row[0] for row in rows if row[5]]
     replies = _replies(db, messages, answered) if messages else []
@@ -238,9 +241,29 @@ def load_thread_page(
 
 _PAGE_SQL = (
     "SELECT m.id, m.message_id, m.subject, m.received_at, m.department,"
-    " EXISTS (SELECT 1 FROM inbound_replies i WHERE i.message = m.id AND i.verdict = 'third_party')"
+    " EXISTS (SELECT 1 FROM inbound_replies i WHERE i.message = m.id AND i.verdict = 'third_party'),"
+    f" {switches.GENERATION}"
     " FROM messages m WHERE m.ticket = ? AND m.id > ? ORDER BY m.id"
 )
+# Per handle: the settings generation and, at it, each department's (shown, machine opens count) as _switches read
+# them. Weakly held, as maild.switches holds its settings: a closed handle's answers go with it.
+_HELD: weakref.WeakKeyDictionary[Db, tuple[int, dict[str | None, tuple[bool, bool]]]] = weakref.WeakKeyDictionary()
+
+
+def _held_switches(db: Db, department: str | None, generation: object) -> tuple[bool, bool]:
+    """`_switches(db, department)`, read once per handle and settings generation (maild.switches: the triggers of
+    schema migration 10 bump it in the transaction of every change of departments and status_settings)."""
+    if not isinstance(generation, int):  # the row deleted by hand: read every time, hold nothing
+        _HELD.pop(db, None)
+        return _switches(db, department)
+    held = _HELD.get(db)
+    if held is None or held[0] != generation:
+        held = (generation, {})
+        _HELD[db] = held
+    found = held[1].get(department)
+    if found is None:
+        found = held[1][department] = _switches(db, department)
+    return found
 
 
 def _switches(db: Db, department: str | None) -> tuple[bool, bool]:
@@ -332,7 +355,7 @@ def list_events(
     if since is not None:
         where.append("e.recorded_at >= ?")
         params.append(since)
-    rows = db.execute(
+    cursor = db.execute(
         # The department decides only whether a read event is shown: looked up (a subquery per row) for those alone.
         f"""SELECT {_EVENT_COLUMNS}, e.message, m.ticket, m.message_id, r.address, r.kind,
                    CASE WHEN e.kind NOT IN {sql_list(READ_KINDS)} THEN NULL
@@ -342,11 +365,17 @@ def list_events(
             FROM events e JOIN recipients r ON r.id = e.recipient JOIN messages m ON m.id = e.message
             WHERE {' AND '.join(where)} ORDER BY e.id LIMIT ?""",
         [*params, limit],
-    ).fetchall()
-    visible = Visibility(db)
+    )
+    # Departments' switches as maild.switches holds them per handle and settings generation: one statement a
+    # page while no setting changes, not one per department seen (and one for the default).
+    visible = switches.current(db, switches.generation(db)).receipts_enabled
     out = []
     places: dict[int, EventPlace] = {}  # one place per copy: a page holds several events of most recipients
-    for row in rows:
+    # Row by row from the cursor, not fetchall(): a page's 1,000 row tuples never live at once beside its
+    # records, which is as many objects fewer for the garbage collector to count (a collection every 700).
+    last, seen = after, 0
+    for row in cursor:
+        last, seen = row[_ID], seen + 1
         message, ticket, message_id, address, recipient_kind, department = row[_EVENT_WIDTH:]
         if row[_KIND_AT] in READ_KINDS and not visible(department):
             continue
@@ -355,7 +384,7 @@ def list_events(
             kind = _RECIPIENT_KIND.get(recipient_kind) or _RECIPIENT_KIND.unknown(recipient_kind)
             place = places[row[_RECIPIENT]] = EventPlace(message, ticket, message_id, address, kind)
         out.append(_event(row, place))
-    return EventPage(tuple(out), rows[-1][_ID] if rows else after, len(rows) == limit)
+    return EventPage(tuple(out), last, seen == limit)
 
 
 def latest_event_id(db: Db) -> int:

@@ -85,3 +85,46 @@ def test_the_one_statement_switches_answer_as_visibility_and_the_machine_opens_s
                     seen.add(expected)
     assert seen == {(True, True), (True, False), (False, True), (False, False)}
     b.close()
+
+
+def test_a_handle_that_holds_the_switches_sees_every_change_another_connection_makes(tmp_path) -> None:
+    # load_thread_page and list_events hold what they read of the settings per handle and settings generation:
+    # a change written on another connection (as `maild departments` or an admin's SQL would) must show at once.
+    import sqlite3
+
+    from maild.queries import _switches, list_events, load_thread
+    from maild.store.db import connect
+    from tests.support.builders import Builder
+
+    b = Builder(tmp_path / "maild.db")
+    r = b.reply("5", [("a@example.net", "to")], message_id="<t@x>", department="Billing")
+    b.event(r, "a@example.net", "accepted", 1)
+    b.event(r, "a@example.net", "displayed", 9)
+    b.db.conn.commit()
+    reader = connect(tmp_path / "maild.db", readonly=True)
+    other = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
+    changes = [
+        "INSERT INTO departments (key, name, receipts_enabled, updated_at) VALUES ('billing', 'Billing', 0, 'x')",
+        "INSERT INTO status_settings (name, value) VALUES ('pixel_count_machine', '1')",
+        "UPDATE departments SET receipts_enabled = 1",
+        "INSERT INTO status_settings (name, value) VALUES ('receipts_default', '0')"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        "DELETE FROM departments",
+        "UPDATE status_settings SET value = '1'",
+    ]
+    seen = set()
+    for change in [None, *changes]:
+        if change is not None:
+            other.execute(change)
+        for _ in range(2):  # the second read answers from what the first held
+            info = load_thread(reader, "5")
+            assert info is not None
+            expected = _switches(reader, "Billing")
+            assert info.receipts_enabled == expected[0], change
+            kinds = [str(e.kind) for e in list_events(reader).events]
+            assert ("displayed" in kinds) == expected[0], change
+            seen.add(expected)
+    assert {shown for shown, _ in seen} == {True, False}
+    other.close()
+    reader.conn.close()
+    b.close()
