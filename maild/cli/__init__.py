@@ -12,16 +12,18 @@ per receipt when Postfix pipes to ``maild ingest``, so start-up is its cost.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from importlib import import_module
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from maild import __version__, liblogs, logs
-from maild.cli import visible
-from maild.cli.argparser import Parser
+from maild.cli import fastargv, visible
 from maild.errors import ConfigError, MaildError
+
+if TYPE_CHECKING:
+    import argparse
 
 _log = logs.get("cli")
 
@@ -41,8 +43,19 @@ def command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
     return [import_module(f"maild.cli.{name}") for name in names]
 
 
+def __getattr__(name: str) -> type[argparse.ArgumentParser]:
+    """`Parser`, the parser class, imported on first use: a short command's usual command line needs no argparse."""
+    if name == "Parser":
+        from maild.cli.argparser import Parser
+
+        globals()["Parser"] = Parser
+        return Parser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = Parser(
+    parser_class: type[argparse.ArgumentParser] = globals().get("Parser") or __getattr__("Parser")  # the module's, which a test may replace
+    parser = parser_class(
         prog="maild",
         description="Track delivery and read receipts of helpdesk mail, per reply and per recipient.",
         epilog="Example: maild run --config /etc/maild/maild.toml",
@@ -57,8 +70,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args = fastargv.read(argv) or build_parser(argv).parse_args(argv)
     logs.configure("warning", getattr(args, "log_format", None) or "auto")
     liblogs.route_command_output()  # a library's log record or warning is a JSON line, never plain text on stderr
     visible.install()  # mail-derived text never reaches the terminal with its control characters

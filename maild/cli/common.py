@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maild import config, logs
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +22,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 def add_config_option_after(*actions: argparse.ArgumentParser) -> None:
     """--config and --log-format after an action too (`maild users list --config F`); SUPPRESS keeps a value
     given before the action when it is not repeated after it."""
+    import argparse
+
     for sp in actions:
         sp.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="configuration file")
         sp.add_argument("--log-format", choices=["auto", "json", "console"], default=argparse.SUPPRESS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -13,6 +12,10 @@ from maild.cli.status import open_read_side
 from maild.core.jsonvalue import to_json
 from maild.core.record import Event
 from maild.errors import MaildError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 PAGE = 1000
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sqlite3
 import sys
@@ -20,6 +19,10 @@ from maild.errors import (
 from maild.receipts.ingest import hints_from, ingest_now, policy_from
 from maild.receipts.parsestream import OneShotParser
 from maild.store import open_for_command
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 EX_OK = 0
 EX_NOINPUT = 66  # the named file cannot be read

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maild import config
 from maild.cli.common import add_config_option
@@ -19,6 +18,9 @@ from maild.receipts import parsestream
 from maild.receipts.parsework import GRACE, ParseTimeout
 from maild.reports import ParseHints, parse
 from maild.reports.clues import hints_for
+
+if TYPE_CHECKING:
+    import argparse
 
 EPILOG = f"""examples:
   maild parse bounce.eml                 a table of what the report says
@@ -31,6 +33,8 @@ reported as an error (parse_timeout, exit status 1) and the files after it are s
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse
+
     parser = sub.add_parser(
         "parse",
         help="parse DSNs, MDNs, bounces and auto-replies and show what they report",
@@ -49,6 +53,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _seconds(text: str) -> float:
+    import argparse
+
     try:
         value = float(text)
     except ValueError:

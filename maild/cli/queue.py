@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maild import clock, queue
 from maild.cli import common
@@ -14,6 +13,9 @@ from maild.core.jsonvalue import JSONValue, encoder
 from maild.core.states import UNFINISHED_DELIVERY
 from maild.store import open_for_command, transaction
 from maild.core.sqldb import Db
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

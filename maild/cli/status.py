@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,8 @@ from maild.store import open_for_command, transaction
 from maild.core.sqldb import Db
 
 if TYPE_CHECKING:
+    import argparse
+
     from rich.console import Console
 
 

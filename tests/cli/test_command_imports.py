@@ -61,10 +61,14 @@ NOT_FOR_COMMANDS = (
     "sqlite_utils", "click", "dateutil", "pluggy", "asyncio", "concurrent.futures", "maild.store.writer", "dkim", "dns",
     "email.policy", "maild.delivery", "maild.presets.match", "logging", "maild.store.schema", "maild.core.stats",
     "dataclasses", "inspect", "ast", "dis", "tokenize",
+) + (
+    # argparse and the gettext it imports: a short command's usual command line is read by cli.fastargv (argparse
+    # reads only the others, and prints the help and the errors). Its locale is the readers' (email's calendar loads it).
+    "argparse", "gettext",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
 # the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread).
-NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib", "threading")
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib", "threading", "locale")
 
 # What `maild ingest` (one process per receipt) never needs: multiprocessing and what it loads for its one parse, and
 # secrets (verifying a token needs no random bytes; minting one does).
