@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import tomllib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from maild.config.declare import hostport
+from maild.config.document import document
 from maild.config.sections import (
     DEFAULT_RECEIPTS,
     LIST_SECTIONS,
@@ -158,17 +159,13 @@ def load(path: Path | str = DEFAULT_CONFIG) -> Settings:
     """Read and validate a configuration file. A missing default file means all defaults."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            raw = f.read()
     except FileNotFoundError:
         if path == DEFAULT_CONFIG:
             return parse({}, path)
         raise ConfigError(path, "", "file not found") from None
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    try:
-        document = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(path, "", "expected UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "", f"invalid TOML: {exc}") from None
-    return parse(document, path)
+    return parse(document(path, raw, st), path)

@@ -65,6 +65,9 @@ NOT_FOR_COMMANDS = (
     # argparse and the gettext it imports: a short command's usual command line is read by cli.fastargv (argparse
     # reads only the others, and prints the help and the errors). Its locale is the readers' (email's calendar loads it).
     "argparse", "gettext",
+    # tomllib: the configuration was loaded before (the probe's keys rotate), so its document comes from the
+    # cache beside it (maild.config.document).
+    "tomllib",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
 # the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread).
