@@ -35,6 +35,10 @@ COMMAND_MODULES = {
     "writeback": "writeback",
 }
 
+# The commands that parse mail, one process per receipt or per batch: what the email package imports and their parse
+# never calls (socket, random, calendar) is loaded on first use (maild.core.deferred).
+READ_MAIL = ("parse", "ingest")
+
 
 def command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
     """The modules whose parsers the command line needs: the named command's alone, or all of them."""
@@ -70,6 +74,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    if argv and argv[0] in READ_MAIL:
+        from maild.core import deferred
+
+        deferred.defer(*deferred.EMAIL_UNUSED)
     args = fastargv.read(argv) or build_parser(argv).parse_args(argv)
     logs.configure("warning", getattr(args, "log_format", None) or "auto")
     liblogs.route_command_output()  # a library's log record or warning is a JSON line, never plain text on stderr
