@@ -18,8 +18,14 @@ def required_literals(pattern: re.Pattern[str]) -> Literals | None:
 
     Derived from the parsed pattern, so it follows every edit of the pattern without a hand-kept keyword list.
     """
-    found = _of_sequence(_parser.parse(pattern.pattern, pattern.flags))
-    if found is not None and pattern.flags & re.IGNORECASE:
+    return literals_of(pattern.pattern, pattern.flags)
+
+
+def literals_of(source: str, flags: int = 0) -> Literals | None:
+    """required_literals of ``re.compile(source, flags)``, read from the source without compiling it (a table of
+    patterns gets its pre-checks, and only the patterns a text gets past them are ever compiled)."""
+    found = _of_sequence(_parser.parse(source, flags))
+    if found is not None and flags & re.IGNORECASE:
         # Under re.I a few non-ASCII letters match ASCII ones (K, ſ, ı); only plain ASCII literals are safe to lower.
         found = frozenset(s.lower() for s in found) if all(s.isascii() for s in found) else None
     # A literal that contains another one adds nothing to the check.

@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 
 from maild.core.lazyre import lazy
-from maild.core.prefilter import required_literals
+from maild.core.prefilter import literals_of
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
 from maild.core.syntax import STATUS_CODE
 
@@ -249,7 +249,7 @@ _samples = 0
 
 def _derive_prefilters() -> None:
     for rule in _RULES:
-        lits = required_literals(rule.compiled())
+        lits = literals_of(rule.source)  # the rules whose words a text never holds are never compiled
         rule.literals = lits if lits is not None and len(lits) <= 16 else None
 
 
@@ -287,10 +287,23 @@ def smtp_command(text: str | None) -> str | None:
     """The SMTP command the quoted reply answered (RCPT, MAIL, DATA, HELO, CONN), or None when not said."""
     if not text:
         return None
-    match = _COMMAND.search(" ".join(text[:4000].lower().split()))
-    if not match:
-        return None
-    return _COMMAND_NAMES[next(g for g in match.groups() if g)]
+    return _command_in(" ".join(text[:4000].lower().split()))
+
+
+# Like _TEXT_REASONS: a dialect and the generic reader after it, a bounce's lines and then its whole text, ask
+# about the same sample; and reason_for's own sample is already the normalised text smtp_command would make.
+_COMMANDS: dict[str, str | None] = {}
+
+
+def _command_in(sample: str) -> str | None:
+    """smtp_command of a sample already lower-cased with its white space collapsed."""
+    if sample in _COMMANDS:
+        return _COMMANDS[sample]
+    if len(_COMMANDS) >= _TEXT_REASONS_KEPT:
+        _COMMANDS.clear()
+    match = _COMMAND.search(sample)
+    found = _COMMANDS[sample] = _COMMAND_NAMES[next(g for g in match.groups() if g)] if match else None
+    return found
 
 
 def reason_for(status: str | None, text: str | None, *, command: str | None = None) -> tuple[Reason, bool]:
@@ -303,7 +316,8 @@ def reason_for(status: str | None, text: str | None, *, command: str | None = No
     klass, detail = (code.group(1), f"{int(code.group(2))}.{int(code.group(3))}") if code else (None, None)
     sample = " ".join(text[:4000].lower().split()) if text else ""
     if command is None and sample:
-        command = smtp_command(sample)
+        # The sample is smtp_command's own normalisation of the text (lower-casing and splitting ASCII again is the identity).
+        command = _command_in(sample) if sample.isascii() and len(sample) <= 4000 else smtp_command(sample)
     coded = _CODE_REASON.get(detail) if detail else None
     # With a code that decides, the text matters only if it names one of the reasons the code yields to: the
     # rules after the last of those are not tried (a command reading one report then compiles fewer of them).

@@ -168,6 +168,13 @@ def content_type(part: Message) -> str:
 
 
 def param(part: Message, name: str) -> str | None:
+    pairs = mimetree.content_params(part)
+    if pairs is not None:
+        name = name.lower()
+        for key, found in pairs:
+            if key.lower() == name:
+                return found.strip().lower() if found else None
+        return None
     try:
         value = part.get_param(name)
     except Exception:

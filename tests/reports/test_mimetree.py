@@ -124,3 +124,48 @@ def test_boundary_lines_are_read_as_the_stdlib_pattern_reads_them(line: str, exp
 def test_nesting_too_deep_raises_recursion_error_as_the_stdlib_does() -> None:
     raw = b"Content-Type: message/rfc822\n\n" * 5000 + b"body\n"
     assert _ours(raw) == _stdlib(raw) == "RecursionError"
+
+
+# Pieces of Content-Type values, the awkward ones included: quotes (balanced or not, around a ';'), angle brackets,
+# empty and repeated names, names in capitals, a bare attribute, the escapes and RFC 2231 '*' that go to the stdlib.
+_TYPE_PIECES = [
+    "multipart/mixed", "text/plain", "TEXT/Plain", ";", "; ", " ;", "=", '"', "<", ">", " ", "\t", "boundary", "BOUNDARY",
+    "Boundary ", "charset", "report-type", "name", "x", "a;b", '"a;b"', '"q"', "<v>", '""', "\\", '\\"', "*", "*0*", "é",
+    "delivery-status", "us-ascii",
+]
+
+
+def _type_values(seed: int, count: int) -> list[str]:
+    rnd = random.Random(seed)
+    return [
+        "".join(rnd.choice(_TYPE_PIECES) for _ in range(rnd.choice([1, 3, 6, 12, 25]))) for _ in range(count)
+    ]
+
+
+def _corpus_types(corpus: Path) -> list[str]:
+    values: list[str] = []
+    for path in sorted(corpus.rglob("*")):
+        if path.is_file():
+            for part in mimetree.parse_bytes(path.read_bytes()).walk():
+                values += [str(v) for v in part.get_all("content-type", [])]
+    return values
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_content_type_parameters_are_what_get_param_returns(seed: int, corpus: Path) -> None:
+    values = _type_values(seed, 3000) + _corpus_types(corpus)
+    fast = 0
+    for value in values:
+        msg = Message()
+        msg["Content-Type"] = value
+        pairs = mimetree.content_params(msg)
+        assert mimetree.boundary_of(msg) == msg.get_boundary(), value
+        if pairs is None:
+            continue
+        fast += 1
+        names = {name for name, _ in pairs} | {"boundary", "charset", "report-type", "missing"}
+        for name in names | {n.upper() for n in names}:
+            expected = msg.get_param(name)
+            got = next((v for k, v in pairs if k.lower() == name.lower()), None)
+            assert got == expected, (value, name)
+    assert fast > len(values) // 2, "most values take the fast reading, or the comparison checks only the fallback"
