@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 
-from maild.core.lazyre import lazy
+from maild.core.lazyre import LazyPattern, lazy
 from maild.core.prefilter import literals_of
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
 from maild.core.syntax import STATUS_CODE
@@ -219,7 +219,7 @@ class _Rule:
     """One row of _TEXT_RULES, compiled on its first search: a command that reads one report compiles only the
     rules it tries (compiling the whole table was a third of `maild parse`'s start-up)."""
 
-    __slots__ = ("reason", "source", "pattern", "literals")
+    __slots__ = ("reason", "source", "pattern", "literals", "branches")
 
     def __init__(self, reason: str, source: str) -> None:
         self.reason = Reason(reason)
@@ -227,6 +227,8 @@ class _Rule:
         self.pattern: re.Pattern[str] | None = None
         # The substrings one of which every match holds; None: always search (not derived yet, or none known).
         self.literals: frozenset[str] | None = None
+        # The pattern's top-level alternatives, each with its own pre-check, when every one has one (see _derive_prefilters).
+        self.branches: tuple[tuple[frozenset[str], LazyPattern], ...] | None = None
 
     def compiled(self) -> re.Pattern[str]:
         if self.pattern is None:
@@ -251,6 +253,50 @@ def _derive_prefilters() -> None:
     for rule in _RULES:
         lits = literals_of(rule.source)  # the rules whose words a text never holds are never compiled
         rule.literals = lits if lits is not None and len(lits) <= 16 else None
+        # A rule matches when one of its top-level alternatives matches somewhere. Searched whole, a rule of twenty
+        # alternatives tries all twenty at every offset of the text ("block ?list|...|\\bblocked\\b.{0,80}..." was
+        # the costliest search of a parse); searched one by one, only the alternatives whose words the text holds
+        # are tried, each with the engine's literal scan. Split only the rules whose words are too many for one
+        # pre-check (the others are mostly skipped by it, and searched whole they cost less than one by one), and
+        # only when every alternative has words to check.
+        branches = _top_branches(rule.source) if rule.literals is None else None
+        if branches is not None and len(branches) > 1:
+            checked = [(literals_of(branch), branch) for branch in branches]
+            if all(found is not None for found, _ in checked):
+                rule.branches = tuple((found, lazy(branch)) for found, branch in checked if found is not None)
+
+
+_INLINE_FLAGS = lazy(r"\(\?[aiLmsux-]|\\[1-9]|\(\?P=")
+
+
+def _top_branches(source: str) -> list[str] | None:
+    """The source's top-level alternatives (split at each ``|`` outside groups and classes), or None when a
+    split could change what matches (inline flags, back-references)."""
+    if _INLINE_FLAGS.search(source):
+        return None
+    branches: list[str] = []
+    depth, start, i, n = 0, 0, 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a class: to its closing "]" (one right after "[" or "[^" is a member)
+            i += 2 if source.startswith("[^", i) else 1
+            if i < n and source[i] == "]":
+                i += 1
+            while i < n and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            branches.append(source[start:i])
+            start = i + 1
+        i += 1
+    branches.append(source[start:])
+    return branches
 
 
 def compiled_rules() -> list[tuple[Reason, re.Pattern[str]]]:
@@ -402,6 +448,15 @@ def _match_rules(sample: str, last: int | None) -> Reason | None:
     if _samples == _PREFILTER_FROM_SAMPLE:
         _derive_prefilters()
     for rule in _RULES if last is None else _RULES[: last + 1]:
+        branches = rule.branches
+        if branches is not None:
+            for words, branch in branches:
+                for s in words:
+                    if s in sample:
+                        if branch.search(sample):
+                            return rule.reason
+                        break
+            continue
         literals = rule.literals
         if literals is not None:
             for s in literals:  # a plain loop: a generator per rule cost as much as the substring tests

@@ -71,3 +71,42 @@ def test_prefilter_agrees_on_the_corpus(corpus: Path) -> None:
         expected = bounce._RETURNED_MARKER.search(text)
         found = bounce._returned_marker(text)
         assert (found and found.span()) == (expected and expected.span())
+
+
+def _first_rule_whole(sample: str, last: int | None = None) -> object:
+    """The first text rule whose whole pattern matches: what the split, pre-checked search must find."""
+    rules = reason_rules._RULES if last is None else reason_rules._RULES[: last + 1]
+    return next((rule.reason for rule in rules if rule.compiled().search(sample)), None)
+
+
+def test_rules_split_at_their_alternatives_find_the_same_reason(corpus: Path) -> None:
+    reason_rules._derive_prefilters()
+    assert sum(rule.branches is not None for rule in reason_rules._RULES) >= 5, "the split must be in use, or this checks nothing"
+    for rule in reason_rules._RULES:  # the split keeps every character of the pattern
+        branches = reason_rules._top_branches(rule.source)
+        assert branches is None or "|".join(branches) == rule.source
+    samples = []
+    for text in _texts(corpus):
+        lowered = " ".join(text[:4000].lower().split())
+        samples.append(lowered)
+        samples += [" ".join(line.lower().split()) for line in text[:4000].splitlines() if line.strip()]
+    matched = 0
+    for sample in samples:
+        expected = _first_rule_whole(sample)
+        matched += expected is not None
+        assert reason_rules._match_rules(sample, None) == expected, sample[:200]
+        assert reason_rules._match_rules(sample, 10) == _first_rule_whole(sample, 10), sample[:200]
+    assert matched > 100, "the samples must reach the rules, or the comparison checks nothing"
+
+
+@pytest.mark.parametrize(
+    ("source", "branches"),
+    [
+        (r"a[|]b|(c|d)|\||[]|]x|[^]|]y", ["a[|]b", "(c|d)", r"\|", "[]|]x", "[^]|]y"]),
+        (r"one", ["one"]),
+        (r"(?i)a|b", None),  # a global flag in the first alternative applies to all
+        (r"(a)|\1", None),  # a back-reference needs its group
+    ],
+)
+def test_top_level_alternatives(source: str, branches: list[str] | None) -> None:
+    assert reason_rules._top_branches(source) == branches
