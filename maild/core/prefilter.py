@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from maild.core.lazyre import LazyPattern, lazy
+
 # The regex parser's own modules (Python 3.11+): the parsed form is what the literals are read from. They are
 # private, so they are typed Any here; a Python that changes them fails the prefilter tests, never silently.
 _parser: Any = __import__("re._parser", fromlist=["_parser"])
@@ -141,3 +143,82 @@ class Searchable(Protocol):
 def search_ci(pattern: Searchable, literals: Literals | None, text: str) -> re.Match[str] | None:
     """pattern.search(text) for a re.I pattern, skipped when the text cannot match."""
     return None if cannot_match_ci(literals, text) else pattern.search(text)
+
+
+_INLINE_FLAGS = lazy(r"\(\?[aiLmsux-]|\\[1-9]|\(\?P=")
+
+
+def top_branches(source: str) -> list[str] | None:
+    """The source's top-level alternatives (split at each ``|`` outside groups and classes), or None when a
+    split could change what matches (inline flags, back-references)."""
+    if _INLINE_FLAGS.search(source):
+        return None
+    branches: list[str] = []
+    depth, start, i, n = 0, 0, 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a class: to its closing "]" (one right after "[" or "[^" is a member)
+            i += 2 if source.startswith("[^", i) else 1
+            if i < n and source[i] == "]":
+                i += 1
+            while i < n and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            branches.append(source[start:i])
+            start = i + 1
+        i += 1
+    branches.append(source[start:])
+    return branches
+
+
+class Alternatives:
+    """Whether a re.I pattern matches anywhere in a text, tried one top-level alternative at a time.
+
+    A pattern of many alternatives without a common literal is tried alternative by alternative at every offset
+    of the text, and with re.I the engine cannot skip ahead to a literal: a whole-text search of the retry words
+    cost ~0.2 ms. Each alternative alone, behind its own words found in the lower-cased ASCII text (as
+    ``cannot_match_ci`` judges them), is searched only when the text holds them. A pattern matches somewhere
+    exactly when one of its alternatives does; a non-ASCII text, or a pattern with an alternative without
+    words (or one a split could change: ``top_branches``), is searched whole behind the pattern's own pre-check.
+    The split is derived on the pattern's first use.
+    """
+
+    __slots__ = ("pattern", "_split", "_derived")
+
+    def __init__(self, pattern: LazyPattern) -> None:
+        self.pattern = pattern
+        self._split: tuple[tuple[Literals, LazyPattern], ...] | None = None
+        self._derived = False
+
+    def _derive(self) -> None:
+        self._derived = True
+        branches = top_branches(self.pattern.pattern)
+        if branches is None or len(branches) < 2:
+            return
+        flags = self.pattern.flags
+        checked = [(literals_of(branch, flags), branch) for branch in branches]
+        if all(words is not None for words, _ in checked):
+            self._split = tuple((words, lazy(branch, flags)) for words, branch in checked if words is not None)
+
+    def found_in(self, text: str) -> bool:
+        """``self.pattern.search(text) is not None``."""
+        if not self._derived:
+            self._derive()
+        split = self._split
+        if split is None or not text.isascii():
+            return search_ci(self.pattern, self.pattern.literals(), text) is not None
+        lowered = text.lower()
+        for words, branch in split:
+            for word in words:
+                if word in lowered:
+                    if branch.search(text):
+                        return True
+                    break
+        return False

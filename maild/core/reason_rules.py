@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 
 from maild.core.lazyre import LazyPattern, lazy
-from maild.core.prefilter import literals_of
+from maild.core.prefilter import literals_of, top_branches
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
 from maild.core.syntax import STATUS_CODE
 
@@ -259,44 +259,13 @@ def _derive_prefilters() -> None:
         # are tried, each with the engine's literal scan. Split only the rules whose words are too many for one
         # pre-check (the others are mostly skipped by it, and searched whole they cost less than one by one), and
         # only when every alternative has words to check.
-        branches = _top_branches(rule.source) if rule.literals is None else None
+        branches = top_branches(rule.source) if rule.literals is None else None
         if branches is not None and len(branches) > 1:
             checked = [(literals_of(branch), branch) for branch in branches]
             if all(found is not None for found, _ in checked):
                 rule.branches = tuple((found, lazy(branch)) for found, branch in checked if found is not None)
 
 
-_INLINE_FLAGS = lazy(r"\(\?[aiLmsux-]|\\[1-9]|\(\?P=")
-
-
-def _top_branches(source: str) -> list[str] | None:
-    """The source's top-level alternatives (split at each ``|`` outside groups and classes), or None when a
-    split could change what matches (inline flags, back-references)."""
-    if _INLINE_FLAGS.search(source):
-        return None
-    branches: list[str] = []
-    depth, start, i, n = 0, 0, 0, len(source)
-    while i < n:
-        c = source[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":  # a class: to its closing "]" (one right after "[" or "[^" is a member)
-            i += 2 if source.startswith("[^", i) else 1
-            if i < n and source[i] == "]":
-                i += 1
-            while i < n and source[i] != "]":
-                i += 2 if source[i] == "\\" else 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            branches.append(source[start:i])
-            start = i + 1
-        i += 1
-    branches.append(source[start:])
-    return branches
 
 
 def compiled_rules() -> list[tuple[Reason, re.Pattern[str]]]:

@@ -118,7 +118,8 @@ _SUCCESS_REPLY = lazy(r"(?<!\d)2\d\d[ -]$")
 
 
 # A code right after the remote server's three-digit reply ("550-'5.7.1", "552 5.2.2"): the remote's own words.
-_REPLY_STATUS = lazy(r"(?<!\d)([245])\d\d[ -]['\"(#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
+# The class first, its lookbehind after it (see bounce._REPLY_CODE): the engine skips to each 2, 4 or 5.
+_REPLY_STATUS = lazy(r"([245])(?<!\d[245])\d\d[ -]['\"(#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 # Codes a reporting MTA writes when it only knows the outcome: "5.0.0 failed", "4.4.7 expired", "5.1.0 address error".
 _SUMMARY_DETAILS = frozenset({"0.0", "1.0", "2.0", "3.0", "4.0", "5.0", "6.0", "7.0", "4.7"})
 

@@ -17,7 +17,7 @@ import re
 from enum import StrEnum
 
 from maild.core.lazyre import lazy
-from maild.core.prefilter import search_ci
+from maild.core.prefilter import Alternatives
 
 
 class Retry(StrEnum):
@@ -57,15 +57,17 @@ _GAVE_UP = lazy(
     re.I,
 )
 _GAVE_UP_SUBJECT = lazy(r"\bfailed\b|failure|undeliver|returned mail|unzustellbar|non remis|permanent", re.I)
+_KEEPS_TRYING_SAID = Alternatives(_KEEPS_TRYING)
+_GAVE_UP_SAID = Alternatives(_GAVE_UP)
 
 
 def said(subject: str, text: str) -> Retry | None:
     """What the notice says about retrying, from its subject and the text about the failure (None: it does not say)."""
     sample = text[:5000]
-    keeps = search_ci(_KEEPS_TRYING, _KEEPS_TRYING.literals(), sample) is not None or (
+    keeps = _KEEPS_TRYING_SAID.found_in(sample) or (
         _KEEPS_TRYING_SUBJECT.search(subject) is not None and _GAVE_UP_SUBJECT.search(subject) is None
     )
-    gave = search_ci(_GAVE_UP, _GAVE_UP.literals(), sample) is not None
+    gave = _GAVE_UP_SAID.found_in(sample)
     if keeps and not gave:
         return Retry.KEEPS_TRYING
     if gave and not keeps:

@@ -11,6 +11,7 @@ from maild.core import reason_rules
 from maild.reports import bounce, candidates, mime, retrying
 from maild.reports.context import Context
 from maild.reports.clues import ParseHints
+from maild.core import prefilter
 from maild.core.prefilter import cannot_match_ci, might_match, required_literals
 
 _CHECKED = [p for _, p in reason_rules.compiled_rules()] + [
@@ -83,7 +84,7 @@ def test_rules_split_at_their_alternatives_find_the_same_reason(corpus: Path) ->
     reason_rules._derive_prefilters()
     assert sum(rule.branches is not None for rule in reason_rules._RULES) >= 5, "the split must be in use, or this checks nothing"
     for rule in reason_rules._RULES:  # the split keeps every character of the pattern
-        branches = reason_rules._top_branches(rule.source)
+        branches = prefilter.top_branches(rule.source)
         assert branches is None or "|".join(branches) == rule.source
     samples = []
     for text in _texts(corpus):
@@ -109,4 +110,22 @@ def test_rules_split_at_their_alternatives_find_the_same_reason(corpus: Path) ->
     ],
 )
 def test_top_level_alternatives(source: str, branches: list[str] | None) -> None:
-    assert reason_rules._top_branches(source) == branches
+    assert prefilter.top_branches(source) == branches
+
+
+_SAID = [retrying._GAVE_UP_SAID, retrying._KEEPS_TRYING_SAID]
+
+
+def test_alternatives_tried_one_by_one_agree_with_the_whole_search(corpus: Path) -> None:
+    texts = [t[:5000] for t in _texts(corpus)]
+    texts += [line for t in texts for line in t.splitlines()]
+    texts += ["This is a PERMANENT ERROR; I've GIVEN UP.", "Tried 5 Time(s)", "WILL BE RETRIED", "Meſſage will be retried",
+              "delivery \u00e9 has FAILED after 3 attempts", ""]
+    found = 0
+    for said in _SAID:
+        for text in texts:
+            expected = said.pattern.search(text) is not None
+            found += expected
+            assert said.found_in(text) is expected, (said.pattern.pattern[:40], text[:200])
+    assert all(said._split is not None for said in _SAID), "the split must be in use, or this checks only the whole search"
+    assert found > 50
