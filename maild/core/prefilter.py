@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-from maild.core.lazyre import LazyPattern, lazy
-
 # The regex parser's own modules (Python 3.11+): the parsed form is what the literals are read from. They are
 # private, so they are typed Any here; a Python that changes them fails the prefilter tests, never silently.
 _parser: Any = __import__("re._parser", fromlist=["_parser"])
@@ -145,13 +143,13 @@ def search_ci(pattern: Searchable, literals: Literals | None, text: str) -> re.M
     return None if cannot_match_ci(literals, text) else pattern.search(text)
 
 
-_INLINE_FLAGS = lazy(r"\(\?[aiLmsux-]|\\[1-9]|\(\?P=")
+_INLINE_FLAGS = r"\(\?[aiLmsux-]|\\[1-9]|\(\?P="  # compiled by re's own cache on the first split, not at import
 
 
 def top_branches(source: str) -> list[str] | None:
     """The source's top-level alternatives (split at each ``|`` outside groups and classes), or None when a
     split could change what matches (inline flags, back-references)."""
-    if _INLINE_FLAGS.search(source):
+    if re.search(_INLINE_FLAGS, source):
         return None
     branches: list[str] = []
     depth, start, i, n = 0, 0, 0, len(source)
@@ -178,6 +176,17 @@ def top_branches(source: str) -> list[str] | None:
     return branches
 
 
+class _Pattern(Protocol):
+    """A pattern compiled on first use (core.lazyre.LazyPattern, which imports this module: named here by its shape)."""
+
+    pattern: str
+    flags: int
+
+    def search(self, string: str, /) -> re.Match[str] | None: ...
+
+    def literals(self) -> Literals | None: ...
+
+
 class Alternatives:
     """Whether a re.I pattern matches anywhere in a text, tried one top-level alternative at a time.
 
@@ -187,14 +196,14 @@ class Alternatives:
     ``cannot_match_ci`` judges them), is searched only when the text holds them. A pattern matches somewhere
     exactly when one of its alternatives does; a non-ASCII text, or a pattern with an alternative without
     words (or one a split could change: ``top_branches``), is searched whole behind the pattern's own pre-check.
-    The split is derived on the pattern's first use.
+    The split is derived on the pattern's first use, each alternative compiled on its first search.
     """
 
     __slots__ = ("pattern", "_split", "_derived")
 
-    def __init__(self, pattern: LazyPattern) -> None:
+    def __init__(self, pattern: _Pattern) -> None:
         self.pattern = pattern
-        self._split: tuple[tuple[Literals, LazyPattern], ...] | None = None
+        self._split: list[tuple[Literals, str, list[re.Pattern[str]]]] | None = None  # (words, source, [compiled])
         self._derived = False
 
     def _derive(self) -> None:
@@ -202,10 +211,9 @@ class Alternatives:
         branches = top_branches(self.pattern.pattern)
         if branches is None or len(branches) < 2:
             return
-        flags = self.pattern.flags
-        checked = [(literals_of(branch, flags), branch) for branch in branches]
+        checked = [(literals_of(branch, self.pattern.flags), branch) for branch in branches]
         if all(words is not None for words, _ in checked):
-            self._split = tuple((words, lazy(branch, flags)) for words, branch in checked if words is not None)
+            self._split = [(words, branch, []) for words, branch in checked if words is not None]
 
     def found_in(self, text: str) -> bool:
         """``self.pattern.search(text) is not None``."""
@@ -215,10 +223,12 @@ class Alternatives:
         if split is None or not text.isascii():
             return search_ci(self.pattern, self.pattern.literals(), text) is not None
         lowered = text.lower()
-        for words, branch in split:
+        for words, source, compiled in split:
             for word in words:
                 if word in lowered:
-                    if branch.search(text):
+                    if not compiled:
+                        compiled.append(re.compile(source, self.pattern.flags))
+                    if compiled[0].search(text):
                         return True
                     break
         return False
