@@ -6,7 +6,12 @@ per round is stable where separate runs swing by a third. Each checkout's `maild
 its own folder (the first one's modules are dropped from sys.modules before the second is imported), with
 the third-party packages of the running interpreter. Messages: the corpus files bench/parse.py times.
 
-Usage: python bench/parse_ab.py --against DIR [--rounds N] [--corpus PATH]
+`--whole` measures instead the whole process, start-up included, as the issue's target does: `maild parse --json
+FILES` over Sisimai's set-of-emails messages run by each checkout's own `.venv` (DIR/.venv and this one's, the
+order alternating per round), next to one `perl` process calling `Sisimai->make` per file when Sisimai 4.25 is
+installed, in CPU time of the child processes (their forked parse child included); both outputs must be equal.
+
+Usage: python bench/parse_ab.py --against DIR [--rounds N] [--corpus PATH] [--whole]
        (DIR: the other checkout, e.g. a worktree of main; this checkout is "here")
 """
 
@@ -15,8 +20,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +59,11 @@ def main() -> None:
     ap.add_argument("--against", required=True, type=Path, help="the other checkout")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--corpus", default=os.environ.get("MAILD_CORPUS") or str(REPO.parent / "shared" / "corpus"))
+    ap.add_argument("--whole", action="store_true", help="whole processes (`maild parse --json FILES`, Sisimai), start-up included")
     args = ap.parse_args()
+    if args.whole:
+        whole(args.against.resolve(), Path(args.corpus), args.rounds)
+        return
     messages = [f.read_bytes() for f in corpus_files(Path(args.corpus))]
     if not messages:
         sys.exit(f"no corpus messages under {args.corpus} (set MAILD_CORPUS)")
@@ -75,6 +88,46 @@ def main() -> None:
     print(f"other {args.against}: median {statistics.median(rates['other']):.0f} msg/s {[round(r) for r in rates['other']]}")
     print(f"here  {REPO}: median {statistics.median(rates['here']):.0f} msg/s {[round(r) for r in rates['here']]}")
     print(f"here/other per round {[round(r, 3) for r in ratios]}, median {statistics.median(ratios):.3f}")
+
+
+SISIMAI = "use Sisimai; for my $f (@ARGV) { Sisimai->make($f, delivered => 1) }"  # as bench/parse.py runs it
+
+
+def _child_cpu(argv: list[str]) -> tuple[float, bytes]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(argv, capture_output=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, done.stdout
+
+
+def whole(against: Path, corpus: Path, rounds: int) -> None:
+    files = [str(p) for p in sorted((corpus / "bounces").glob("sisimai/*/*.eml"))]
+    if not files:
+        sys.exit(f"no Sisimai messages under {corpus} (set MAILD_CORPUS)")
+    pythons = {"other": against / ".venv" / "bin" / "python", "here": REPO / ".venv" / "bin" / "python"}
+    sisimai = shutil.which("perl") is not None and subprocess.run(["perl", "-MSisimai", "-e", "1"], capture_output=True).returncode == 0
+    cpu: dict[str, list[float]] = {"other": [], "here": [], "sisimai": []}
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "maild.toml"
+        shutil.copy(REPO / "maild.toml", config)
+        subprocess.run([str(pythons["here"]), "-m", "maild", "keys", "rotate", "--config", str(config)], capture_output=True, check=True)
+        outputs: dict[str, bytes] = {}
+        for round_ in range(rounds):
+            for side in ("other", "here") if round_ % 2 == 0 else ("here", "other"):
+                spent, outputs[side] = _child_cpu([str(pythons[side]), "-m", "maild", "parse", "--json", "--config", str(config), *files])
+                cpu[side].append(spent)
+            if sisimai:
+                cpu["sisimai"].append(_child_cpu(["perl", "-e", SISIMAI, *files])[0])
+            if outputs["here"] != outputs["other"]:
+                sys.exit("the two checkouts' `maild parse --json` outputs differ: compare with bench/parse_answers.py --cli")
+    median = {side: statistics.median(v) for side, v in cpu.items() if v}
+    print(f"whole process over {len(files)} Sisimai messages x {rounds} rounds, CPU time, outputs equal; load {os.getloadavg()[0]:.1f}")
+    for side, values in cpu.items():
+        if values:
+            print(f"{side:8} median {median[side]:.3f} s CPU {[round(v, 3) for v in values]}")
+    print(f"here/other CPU {median['here'] / median['other']:.3f}")
+    if "sisimai" in median:
+        print(f"Sisimai/here {median['sisimai'] / median['here']:.3f}x, Sisimai/other {median['sisimai'] / median['other']:.3f}x (target >= 2x)")
 
 
 if __name__ == "__main__":
