@@ -33,14 +33,13 @@ import os
 import select
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from types import FrameType
 from typing import Generic, NoReturn, TypeVar
 
 from maild import logs
-from maild.receipts.parsework import GRACE, CpuDeadline, ParseTimeout, ParseWorkerFailed, ParseWorkerUnavailable, Target
+from maild.receipts.parsework import GRACE, CpuDeadline, one_thread, ParseTimeout, ParseWorkerFailed, ParseWorkerUnavailable, Target
 from maild.reports import ParseHints, Report, parse
 
 T = TypeVar("T")
@@ -59,7 +58,7 @@ def stream(
     SIGTERM of this process while it runs kills the child and exits 143; so does Ctrl-C (the terminal
     signals both; KeyboardInterrupt here). No child is left when the iterator ends or is closed.
     """
-    if threading.active_count() != 1:
+    if not one_thread():
         raise RuntimeError("parsestream forks: it must run in a process with one thread")
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     child: _Child[T] | None = None

@@ -29,11 +29,11 @@ thread holds.
 
 from __future__ import annotations
 
+import _thread
 import importlib
 import os
 import select
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -46,6 +46,16 @@ if TYPE_CHECKING:  # multiprocessing, socket and subprocess load when a worker s
     import subprocess
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
+
+def one_thread() -> bool:
+    """Whether this process runs its main thread alone, so that forking it is safe.
+
+    _thread counts every thread started (threading's too) but the main one; threading, when it is loaded, also
+    counts the threads it was told of. A command need not import threading to ask (`maild parse`, `ingest`).
+    """
+    threading = sys.modules.get("threading")
+    return _thread._count() == 0 and (threading is None or threading.active_count() == 1)
+
 
 GRACE = 0.5  # seconds of CPU past the cooperative limit before the worker is killed
 WALL_CAP = 20.0  # a parse that used little CPU (a machine that gave it none) is killed after this many deadlines...
@@ -158,7 +168,7 @@ class _Worker:
         import multiprocessing
         from multiprocessing.connection import Connection
 
-        if threading.active_count() == 1:
+        if one_thread():
             ctx = multiprocessing.get_context("fork")
             self.conn, child = ctx.Pipe(duplex=True)
             self._forked = ctx.Process(target=_serve, args=(child, target), daemon=True, name="maild-parse")
@@ -276,6 +286,8 @@ class WorkerParser:
         self.grace = grace
         self.target = target
         self.workers = workers or os.cpu_count() or 2
+        import threading  # the daemon's pool: `maild parse` and `ingest` import this module but start no thread
+
         self._slots = threading.BoundedSemaphore(self.workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()

@@ -69,13 +69,15 @@ NOT_FOR_COMMANDS = (
     # What email.utils imports and the parser never calls (socket with selectors, random, calendar with locale):
     # deferred by maild.core.deferred for parse and ingest, and never imported by the other commands.
     "socket", "selectors", "random", "calendar",
+    # threading: a command starts no thread, and parse's and ingest's fork asks _thread whether one runs.
+    "threading",
     # tomllib: the configuration was loaded before (the probe's keys rotate), so its document comes from the
     # cache beside it (maild.config.document).
     "tomllib",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
 # the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread).
-NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib", "threading")
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
 
 # What `maild ingest` (one process per receipt) never needs: multiprocessing and what it loads for its one parse, and
 # secrets (verifying a token needs no random bytes; minting one does).

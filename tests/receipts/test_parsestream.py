@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from maild.receipts import parsestream
+from maild.receipts import parsestream, parsework
 from maild.receipts.parsework import ParseTimeout, ParseWorkerFailed
 from tests.support.reports import DSN
 
@@ -143,6 +143,31 @@ def test_a_process_with_threads_is_refused_since_forking_it_is_unsafe():
         stop.set()
         thread.join()
 
+
+def test_a_thread_started_without_threading_is_seen_too():
+    # A command does not import threading; a thread started through _thread alone must still stop the fork.
+    import _thread
+
+    started, release = _thread.allocate_lock(), _thread.allocate_lock()
+    started.acquire()
+    release.acquire()
+
+    def hold() -> None:
+        started.release()
+        release.acquire()
+
+    _thread.start_new_thread(hold, ())
+    started.acquire()
+    try:
+        assert not parsework.one_thread()
+        with pytest.raises(RuntimeError, match="one thread"):
+            next(parsestream.stream(1, ["a"].__getitem__, work, DEADLINE))
+    finally:
+        release.release()
+    deadline = time.monotonic() + 10
+    while _thread._count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert parsework.one_thread()
 
 
 # ---- OneShotParser: `maild ingest`'s one parse in a forked child, the Report pickled back
