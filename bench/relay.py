@@ -10,7 +10,7 @@ recipient. Contenders, side by side in every round:
   proxy-per-rcpt the same, one copy per recipient as maild does
   postfix        a private Postfix instance relaying to the sink (--postfix; needs root)
 
-Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR] [--count-sql]
+Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR] [--count-sql] [--data-memory-budget 4GB]
 
 For maild it also prints the daemon's CPU seconds (user + system, all threads) per 1000 messages.
 --count-sql adds one more maild run per recipient count, after the timed rounds, with the daemon under
@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PY = sys.executable
 MAILD = {"repo": REPO, "python": Path(PY)}  # which checkout's maild runs (--maild-repo), with its own venv if it has one
+INTAKE_EXTRA: list[str] = []  # more [intake] lines for maild's configuration (--data-memory-budget)
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 MESSAGE_BYTES = 10 * 1024
 
@@ -132,7 +133,7 @@ def maild(workdir: Path, sink_port: int) -> Iterator[int]:
 path = "maild.db"
 [intake]
 listen = ["127.0.0.1:{port}"]
-[delivery]
+{"".join(line + chr(10) for line in INTAKE_EXTRA)}[delivery]
 upstream = "smtp://127.0.0.1:{sink_port}"
 concurrency = 20
 [tracking]
@@ -258,7 +259,13 @@ def main() -> int:
                         help="run another checkout's maild (with its .venv if it has one), e.g. /work/wt-old")
     parser.add_argument("--count-sql", action="store_true",
                         help="after the timed rounds, one untimed maild run per recipient count counting SQL statements")
+    parser.add_argument("--data-memory-budget", default="",
+                        help="maild's intake.data_memory_budget (e.g. 4GB; default: maild's own). smtp-source declares no "
+                             "SIZE=, so each DATA reserves max_message_size: the default 128MB admits 3 transfers at once. "
+                             "A checkout older than that setting refuses the key")
     args = parser.parse_args()
+    if args.data_memory_budget:
+        INTAKE_EXTRA.append(f'data_memory_budget = "{args.data_memory_budget}"')
     MAILD["repo"] = args.maild_repo.resolve()
     venv_python = MAILD["repo"] / ".venv" / "bin" / "python"
     MAILD["python"] = venv_python if venv_python.exists() else Path(PY)
