@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # The number of migrations in maild.store.schema (tests/store/test_store.py checks that they agree: add one
 # there, count it here). A database at this version needs none, so a command that opens it (one process per
 # receipt for `maild ingest`) never imports the schema modules.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 log = logs.get("store")
 

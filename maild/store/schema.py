@@ -19,6 +19,7 @@ from maild.store import (
     schema_settings,
     schema_sources,
     schema_status,
+    schema_subjects,
     schema_views,
 )
 
@@ -122,4 +123,5 @@ MIGRATIONS: list[Migration] = [
     schema_panel.migrate,  # 8
     schema_views.migrate,  # 9
     schema_settings.migrate,  # 10
+    schema_subjects.migrate,  # 11
 ]
