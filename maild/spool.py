@@ -87,7 +87,11 @@ def enqueue_many(db: Db, items: list[EnqueueItem]) -> list[Spooled]:
     conn = db.conn
     # The settings generation comes with the next id, in the write transaction: a switch committed before it
     # (by any process) applies to this batch, and unchanged settings cost no statement (maild.switches).
-    row = conn.execute(f"SELECT coalesce(max(id), 0) + 1, {switches.GENERATION} FROM messages").fetchone()
+    # The recipients' next id too: one statement per batch for all three (each max(id) is one look at a b-tree's end).
+    row = conn.execute(
+        f"SELECT coalesce(max(id), 0) + 1, {switches.GENERATION}, (SELECT coalesce(max(id), 0) + 1 FROM recipients)"
+        " FROM messages"
+    ).fetchone()
     first_message = int(row[0])
     settings = switches.current(db, row[1])
     message_rows: list[tuple[object, ...]] = []
@@ -114,7 +118,7 @@ def enqueue_many(db: Db, items: list[EnqueueItem]) -> list[Spooled]:
             )
         )
     _insert_rows(conn, _MESSAGES, message_rows)
-    first_recipient = rid = _next_id(conn, "recipients")
+    first_recipient = rid = int(row[2])  # read before the messages' INSERT: it writes no recipient
     recipient_rows: list[tuple[object, ...]] = []
     events: list[tuple[NewEvent, str]] = []
     spooled: list[Spooled] = []
@@ -147,11 +151,6 @@ _RECIPIENTS = """INSERT INTO recipients (id, message, address, kind, token, deli
                  VALUES {rows}"""
 _RECIPIENT_ROW = "(?, ?, ?, ?, ?, ?, 0, ?, ?)"
 _ROWS = {_MESSAGES: _MESSAGE_ROW, _RECIPIENTS: _RECIPIENT_ROW}
-
-
-def _next_id(conn: sqlite3.Connection, table: str) -> int:
-    """The id SQLite gives the next row of a table without AUTOINCREMENT: one above the largest."""
-    return int(conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
 
 
 def _insert_rows(conn: sqlite3.Connection, statement: str, rows: list[tuple[object, ...]]) -> None:
