@@ -147,12 +147,16 @@ class Writer:
         self._trouble_now = None
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for group in _groups(batch):
-                if len(group) > 1 and self._run_group(db, batch, group, outcomes):
-                    continue
-                for i in group:
-                    outcomes[i] = self._run_one(db, batch[i].job)
-            conn.execute("COMMIT")
+            if len(batch) == 1:  # alone in its transaction: that is its savepoint (a quiet daemon's every write)
+                outcomes[0] = self._run_alone(db, batch[0].job)
+            else:
+                for group in _groups(batch):
+                    if len(group) > 1 and self._run_group(db, batch, group, outcomes):
+                        continue
+                    for i in group:
+                        outcomes[i] = self._run_one(db, batch[i].job)
+            if conn.in_transaction:  # _run_alone rolled back a failed job's transaction
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 try:
@@ -203,6 +207,18 @@ class Writer:
                 self._trouble_now = str(translate(exc, "write failed"))  # type: ignore[arg-type]
             return None, translate(exc, "write failed") if isinstance(exc, sqlite3.Error) else exc
         conn.execute("RELEASE job")
+        return result, None
+
+    def _run_alone(self, db: sqlite_utils.Database, job: Job) -> tuple[Any, BaseException | None]:
+        """`_run_one` for the only job of a transaction: a failure rolls the transaction back, no SAVEPOINT needed."""
+        try:
+            result = job(db)
+        except BaseException as exc:  # as in _run_one: the job's error is its caller's, the writer goes on
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            if is_store_trouble(exc):
+                self._trouble_now = str(translate(exc, "write failed"))  # type: ignore[arg-type]
+            return None, translate(exc, "write failed") if isinstance(exc, sqlite3.Error) else exc
         return result, None
 
     @staticmethod

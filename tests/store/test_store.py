@@ -92,6 +92,27 @@ async def test_a_failing_job_rolls_back_alone(store):
     assert keys == ["ok"]
 
 
+async def test_a_failing_job_alone_in_its_transaction_leaves_nothing_and_the_writer_goes_on(store):
+    def bad(db):
+        db.execute("INSERT INTO departments (key, name, receipts_enabled) VALUES ('half', 'Half', 1)")
+        raise ValueError("boom")
+
+    def duplicate(db):  # SQLite's own error, after a row of the same job went in
+        db.execute("INSERT INTO departments (key, name, receipts_enabled) VALUES ('dup', 'Dup', 1)")
+        db.execute("INSERT INTO departments (key, name, receipts_enabled) VALUES ('dup', 'Dup', 1)")
+
+    commits = store.writer.stats.commits
+    with pytest.raises(ValueError, match="boom"):
+        await store.write(bad)  # one at a time: each alone in a transaction of its own
+    with pytest.raises(StoreError, match="UNIQUE"):
+        await store.write(duplicate)
+    await store.write(lambda db: db.execute("INSERT INTO departments (key, name, receipts_enabled) VALUES ('ok', 'Ok', 1)"))
+    assert store.writer.stats.commits == commits + 3
+    keys = await store.read(lambda db: [r[0] for r in db.execute("SELECT key FROM departments")])
+    assert keys == ["ok"]
+    assert store.writer.stats.trouble is None  # a job's own error is not the database's trouble
+
+
 async def test_sqlite_errors_are_translated(store):
     with pytest.raises(StoreError):
         await store.write(lambda db: db.execute("INSERT INTO nosuchtable VALUES (1)"))
