@@ -6,7 +6,6 @@ import functools
 import re
 
 from maild.core.lazyre import lazy
-from maild.core.prefilter import first_possible
 from maild.core.reason_rules import DEFAULT_STATUS, reason_for
 from maild.core.reasons import Reason
 from maild.reports import mime, retrying
@@ -126,16 +125,27 @@ def _failure_text(ctx: Context) -> tuple[str, str]:
 
 
 def _returned_marker(text: str) -> re.Match[str] | None:
-    """_RETURNED_MARKER.search(text), started at the first line that can hold a marker (the search is costly per line)."""
-    if not text.isascii():  # re.I literals lowered are exact on ASCII text only
+    """_RETURNED_MARKER.search(text), tried only at the starts of the lines that hold one of its words.
+
+    A match lies within one line (no part of the pattern crosses a line feed) and starts at that line's start
+    (``^[ \\t]*``), and holds one of the pattern's literals: so the leftmost match is the first of those lines
+    where the pattern matches. Searched outright, it tried its alternatives at every offset from the first word on.
+    """
+    literals = _RETURNED_MARKER.literals()
+    if literals is None or not text.isascii():  # re.I literals lowered are exact on ASCII text only
         return _RETURNED_MARKER.search(text)
-    first = first_possible(_RETURNED_MARKER.literals(), text.lower())
-    if first < 0:
-        return None
-    # A match begins at that line, or earlier only across blank lines (its leading ^\s* spans them).
-    line_start = text.rfind("\n", 0, first) + 1
-    before = text[:line_start].rstrip()
-    return _RETURNED_MARKER.search(text, text.find("\n", len(before)) + 1 if before else 0)
+    lowered = text.lower()
+    starts: set[int] = set()
+    for literal in literals:
+        at = lowered.find(literal)
+        while at >= 0:
+            starts.add(lowered.rfind("\n", 0, at) + 1)
+            at = lowered.find(literal, at + 1)
+    for start in sorted(starts):
+        match = _RETURNED_MARKER.match(text, start)
+        if match is not None:
+            return match
+    return None
 
 
 def _segment(address: str, text: str) -> str:

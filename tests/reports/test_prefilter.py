@@ -129,3 +129,23 @@ def test_alternatives_tried_one_by_one_agree_with_the_whole_search(corpus: Path)
             assert said.found_in(text) is expected, (said.pattern.pattern[:40], text[:200])
     assert all(said._split is not None for said in _SAID), "the split must be in use, or this checks only the whole search"
     assert found > 50
+
+
+def test_the_returned_marker_tried_at_its_words_lines_is_the_leftmost_match() -> None:
+    import random
+
+    rnd = random.Random(3)
+    pieces = ["--- Original message ---", "  -- below this line", "original", "Copy of the message follows", "---", "==",
+              "text", "\r", "\t", " ", "Content-Type: message/rfc822", "your message reads", "ORIGINAL MESSAGE", "x original"]
+    texts = ["\n".join(" ".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 4))) for _ in range(rnd.randint(0, 12)))
+             for _ in range(3000)]
+    for _ in range(8):  # past the pattern's derivation of its literals, so the line-by-line path is the one tried
+        bounce._RETURNED_MARKER.literals()
+    assert bounce._RETURNED_MARKER.literals() is not None
+    found = 0
+    for text in texts:
+        expected = bounce._RETURNED_MARKER.search(text)
+        got = bounce._returned_marker(text)
+        found += expected is not None
+        assert (got and got.span()) == (expected and expected.span()), text
+    assert found > 500
