@@ -18,16 +18,12 @@ if TYPE_CHECKING:  # prefilter loads when a pattern's literals are first derived
     from maild.core.prefilter import Literals
 
 _DERIVE_ON_USE = 4  # the pre-check literals are derived on this many-th call of literals()
-# search() checks the literals itself from this many-th search on: deriving them parses the pattern again (a
-# fraction of a millisecond), which a pattern searched this often wins back; one searched a few times never pays it.
-_GATE_ON_SEARCH = 32
-_GATE_MAX_LITERALS = 16  # more substring tests than this cost more than they save
 
 
 class LazyPattern:
     """re.compile(pattern, flags), done on the first search; `pattern` and `flags` as on re.Pattern."""
 
-    __slots__ = ("pattern", "flags", "_compiled", "_literals", "_uses", "_searches", "_gate")
+    __slots__ = ("pattern", "flags", "_compiled", "_literals", "_uses")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
@@ -35,8 +31,6 @@ class LazyPattern:
         self._compiled: re.Pattern[str] | None = None
         self._literals: Literals | None = None
         self._uses = 0
-        self._searches = 0
-        self._gate: tuple[str, ...] | None = None  # search()'s pre-check: None not derived yet, () none usable
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
@@ -55,33 +49,7 @@ class LazyPattern:
         return self._literals
 
     def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        # A text that holds none of the literals every match contains cannot match: None without running the
-        # engine, which tries a case-insensitive alternation at every offset (most texts a dialect or a heuristic
-        # looks at are not the ones it is about). Exact: core.prefilter says why (lower-cased ASCII under re.I).
-        gate = self._gate
-        if gate is None:
-            self._searches += 1
-            if self._searches >= _GATE_ON_SEARCH:
-                self._derive_gate()
-        elif gate and pos == 0 and endpos == sys.maxsize and not self._may_hold(gate, string):
-            return None
         return (self._compiled or self.compiled()).search(string, pos, endpos)
-
-    def _derive_gate(self) -> None:
-        from maild.core.prefilter import required_literals
-
-        found = self._literals if self._uses >= _DERIVE_ON_USE else required_literals(self.compiled())
-        self._gate = tuple(found) if found is not None and len(found) <= _GATE_MAX_LITERALS else ()
-
-    def _may_hold(self, gate: tuple[str, ...], string: str) -> bool:
-        if self.flags & re.IGNORECASE:
-            if not string.isascii():  # re.I folds a few non-ASCII letters onto ASCII ones: search outright
-                return True
-            string = string.lower()
-        for literal in gate:
-            if literal in string:
-                return True
-        return False
 
     def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         return (self._compiled or self.compiled()).match(string, pos, endpos)
