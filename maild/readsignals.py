@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, Protocol
 
 from maild.core.events import EventKind
@@ -94,8 +95,7 @@ def via_of(kind: EventKind) -> ReadVia | None:
     return None
 
 
-def _order(e: SignalEvent) -> tuple[str, int]:
-    return (e.at, e.id)
+_order = attrgetter("at", "id")  # (at, id) order, without a Python call per event
 
 
 def verdict(events: Iterable[SignalEvent], *, count_machine_opens: bool = False) -> ReadVerdict:
@@ -104,23 +104,26 @@ def verdict(events: Iterable[SignalEvent], *, count_machine_opens: bool = False)
     if not signals:
         return NOTHING_READ  # most recipients: no read signal at all (maild status reads one verdict per recipient)
     signals.sort(key=_order)
-    outcomes = [e for e in signals if e.kind in OUTCOME_KINDS]
-    outcome = outcomes[-1].kind if outcomes else None
-
-    def counts(e: SignalEvent) -> bool:
-        if e.kind in STRONG_READ_KINDS:
-            return True
-        if e.kind is EventKind.OPENED and outcome is None:
-            return e.action == HUMAN or count_machine_opens
-        return False
-
-    counted = [e for e in signals if counts(e)]
-    first = counted[0] if counted else None
+    outcome: EventKind | None = None
+    for e in signals:
+        if e.kind in OUTCOME_KINDS:
+            outcome = e.kind  # the latest
+    # One pass for what counts and the evidence (`maild status` reads a verdict for every recipient with a signal:
+    # a closure and two passes were most of its cost).
+    first: SignalEvent | None = None
+    evidence = []
+    for e in signals:
+        kind = e.kind
+        counted = kind in STRONG_READ_KINDS or (
+            kind is EventKind.OPENED and outcome is None and (count_machine_opens or e.action == HUMAN))
+        if counted and first is None:
+            first = e
+        evidence.append(_evidence(e, counted))
     return ReadVerdict(
         read_at=first.at if first else None,
         read_via=via_of(first.kind) if first else None,
         outcome=None if first is not None else outcome,
-        evidence=tuple(_evidence(e, counts(e)) for e in signals),
+        evidence=tuple(evidence),
     )
 
 
@@ -168,7 +171,8 @@ def _evidence(e: SignalEvent, counted: bool) -> Evidence:
             text += " (not counted)"
         return Evidence(ReadVia.PIXEL, str(e.kind), e.at, counted, text, agent=label)
     ua = _ua(detail)
-    text = " — ".join(x for x in (_MDN_WORDS.get(e.kind, f"MDN {e.kind}"), ua, when) if x)
+    words = _MDN_WORDS.get(e.kind) or f"MDN {e.kind}"  # not formatted for every MDN as get()'s default
+    text = words + (f" — {ua}" if ua else "") + (f" — {when}" if when else "")
     if e.kind in (EventKind.DISPATCHED, EventKind.PROCESSED, EventKind.MDN_FAILED):
         text += " (not counted)"
     return Evidence(ReadVia.MDN, str(e.kind), e.at, counted, text, agent=ua)
