@@ -55,6 +55,8 @@ _KIND = EnumColumn(EventKind, "kind")
 _SOURCE = EnumColumn(EventSource, "source")
 _VIA = EnumColumn(Via, "via")
 _RECIPIENT_KIND = EnumColumn(RecipientKind, "recipients.kind")
+# The stored kinds status reads by kind and time alone, to their enum member: one dict get per event row.
+_LIGHT_KINDS: dict[object, EventKind] = {k.value: k for k in EventKind if k not in WHOLE_EVENT_KINDS}
 _IN_CHUNK = 500  # ids bound per `IN (...)`: well under SQLite's limit on bound parameters (999 before 3.32)
 
 
@@ -159,11 +161,11 @@ def _replies(db: Db, messages: Sequence[_Message], answered: Sequence[int] | Non
             recipients[rid] = (message, address, kind_)
         if eid is None:
             continue
-        event_kind = _KIND.get(kind) or _KIND.unknown(kind)
-        if event_kind in WHOLE_EVENT_KINDS:
+        light = _LIGHT_KINDS.get(kind)
+        if light is None:  # a failure or read signal, or a kind this maild does not know (_event says so)
             whole.append(eid)
         else:
-            by_recipient[rid].append(Event(eid, event_kind, at, _SOURCE.get(source) or _SOURCE.unknown(source)))
+            by_recipient[rid].append(Event(eid, light, at, _SOURCE.get(source) or _SOURCE.unknown(source)))
     for start in range(0, len(whole), _IN_CHUNK):
         chunk = whole[start:start + _IN_CHUNK]
         for row in db.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.id IN ({','.join('?' * len(chunk))})",

@@ -170,19 +170,19 @@ def reply_state(recipients: Sequence[RecipientStatus]) -> ReplyState:
     """The state of one reply from its recipients' states (see the module docstring for the rules)."""
     if not recipients:
         return ReplyState.PENDING
-    states = [r.state for r in recipients]
-    if all(s in FAILED_STATES for s in states):
+    states = {r.state for r in recipients}  # the states that occur: one set, not a generator per rule
+    if states <= FAILED_STATES:
         return ReplyState.FAILED
     if len(recipients) == 1:
         (s,) = states
         if s == RecipientState.READ:
             return ReplyState.READ
         return ReplyState.DELIVERED if s in DELIVERED_STATES else ReplyState.PENDING
-    if all(s == RecipientState.READ for s in states):
-        return ReplyState.READ
-    if any(r.state == RecipientState.READ and r.kind == RecipientKind.TO for r in recipients):
-        return ReplyState.READ_BY_TO
-    if any(r.state == RecipientState.READ for r in recipients):
+    if RecipientState.READ in states:
+        if len(states) == 1:
+            return ReplyState.READ
+        if any(r.state == RecipientState.READ and r.kind == RecipientKind.TO for r in recipients):
+            return ReplyState.READ_BY_TO
         return ReplyState.READ_BY_CC  # only Cc or Bcc recipients are left to have read it
     visible = [r for r in recipients if r.kind != RecipientKind.BCC] or list(recipients)
     if any(r.state in DELIVERED_STATES for r in visible):

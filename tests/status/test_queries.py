@@ -128,3 +128,23 @@ def test_a_handle_that_holds_the_switches_sees_every_change_another_connection_m
     other.close()
     reader.conn.close()
     b.close()
+
+
+def test_an_event_kind_this_maild_does_not_know_is_a_clear_store_error_in_every_read(tmp_path) -> None:
+    # A database written by a newer maild: the kind is named in a StoreError, never a KeyError's traceback.
+    import pytest
+
+    from maild.errors import StoreError
+    from maild.queries import list_events, load_thread
+    from tests.support.builders import Builder
+
+    b = Builder(tmp_path / "maild.db")
+    r = b.reply("5", [("a@example.net", "to")], message_id="<t@x>")
+    b.event(r, "a@example.net", "accepted", 1)
+    b.db.execute("UPDATE events SET kind = 'teleported' WHERE kind = 'accepted'")
+    b.db.conn.commit()
+    with pytest.raises(StoreError, match="teleported"):
+        load_thread(b.db, "5")
+    with pytest.raises(StoreError, match="teleported"):
+        list_events(b.db)
+    b.close()
