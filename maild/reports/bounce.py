@@ -208,8 +208,12 @@ def recipient(address: str, segment: str, text: str, retry: retrying.Retry | Non
     status = failure_status_of(segment, text)
     reply = _REPLY_CODE.search(segment) or _REPLY_CODE.search(text)
     diagnostic = " ".join(line.strip() for line in segment.splitlines() if line.strip())[:1000] or None
-    # The lines about this address first: cheaper, and right when one bounce reports several reasons.
-    reason, hard = reason_for(status, segment)
+    # The lines about this address first: cheaper, and right when one bounce reports several reasons. What
+    # failed decides before qmail's note that it stopped retrying (retrying.without_stop_notice).
+    cause = retrying.without_stop_notice(segment)
+    reason, hard = reason_for(status, cause)
+    if reason == "undefined" and cause is not segment:
+        reason, hard = reason_for(status, segment)
     if reason == "undefined" and segment is not text:
         reason, hard = reason_for(status, text)
     if reason == "undefined" and diagnostic:

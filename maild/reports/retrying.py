@@ -61,6 +61,21 @@ _KEEPS_TRYING_SAID = Alternatives(_KEEPS_TRYING)
 _GAVE_UP_SAID = Alternatives(_GAVE_UP)
 
 
+# qmail-send appends this to the last temporary failure's text when a message outlives its queue lifetime
+# (qmail-send.c, a dying job's "Z" deferral turned into a "D" failure): the text before it is what failed.
+_QUEUE_LIFETIME_ENDED = lazy(r"i'?m\s+not\s+going\s+to\s+try\s+again;\s*this\s+message\s+has\s+been\s+in\s+the\s+queue\s+too\s+long\.?", re.I)
+
+
+def without_stop_notice(text: str) -> str:
+    """The failure's own words without qmail's "I'm not going to try again; ... in the queue too long" suffix.
+
+    That sentence says why the MTA stopped (its queue lifetime), not what failed; the reason comes from what
+    failed, and only when that decides nothing is the reason the expiry itself.
+    """
+    stripped = _QUEUE_LIFETIME_ENDED.sub(" ", text)
+    return stripped if stripped != text else text
+
+
 def said(subject: str, text: str) -> Retry | None:
     """What the notice says about retrying, from its subject and the text about the failure (None: it does not say)."""
     sample = text[:5000]

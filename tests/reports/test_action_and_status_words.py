@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from maild.reports.dsn import remote_status
-from maild.reports.retrying import Retry, action, said
+from maild.reports.retrying import Retry, action, said, without_stop_notice
 
 LHOST = Path(__file__).resolve().parents[1] / "data" / "lhost"
 
@@ -104,3 +104,10 @@ def test_real_sendmail_words_say_it_under_a_subject_that_does_not(name: str, exp
     payload = notice.get_payload(decode=True)
     assert isinstance(payload, bytes)
     assert said("Mail delivery report", payload.decode()) is expected
+
+
+def test_qmails_stop_notice_is_taken_out_of_the_failure_text_and_nothing_else() -> None:
+    cause = "Unable to contact LDAP server. (#4.4.3)I'm not going to try again; this\nmessage has been in the queue too long."
+    assert without_stop_notice(cause).strip() == "Unable to contact LDAP server. (#4.4.3)"
+    plain = "Remote host said: 452 4.2.2 Mailbox full"
+    assert without_stop_notice(plain) is plain

@@ -32,6 +32,12 @@ EXPECTED = {
         # qmail gives up on a temporary failure after its queue lifetime: failed, with the last reply's code.
         ("full@remote.example.net", "failed", "4.2.2", "mailboxfull"),
     ]),
+    # qmail-send adds "I'm not going to try again; ..." to the last deferral when the queue lifetime ends
+    # (qmail-send.c); the deferral (qmail-remote's temp_noconn, temp_dns) says what failed.
+    "qmail-queue-lifetime.eml": ("qmail", [
+        ("down@offline.example.net", "failed", "4.4.1", "networkerror"),
+        ("someone@nodns.example.net", "failed", "4.1.2", "hostunknown"),
+    ]),
     "exim-retry-timeout.eml": ("exim", [("slow@remote.example.net", "failed", "4.4.1", "expired")]),
     "exim-delay-warning.eml": ("exim", [
         # Still queued although one host answered 5.x.x: the warning says delivery attempts continue.
