@@ -121,29 +121,30 @@ def install_mode() -> str:
     return "not installed (maild imported from the current folder or PYTHONPATH)"
 
 
-def startup_commands(config: Path, sample: Path, against: Path | None = None) -> dict[str, tuple[list[str], bytes | None]]:
+def startup_commands(config: Path, sample: Path, against: tuple[Path, Path] | None = None) -> dict[str, tuple[list[str], bytes | None]]:
     """Each command run as `python -m maild` and, when installed, through the `maild` console script (and the
-    console script of the `against` checkout's venv)."""
-    conf = ["--config", str(config)]
+    console script of the `against` checkout's venv, on that checkout's own scratch configuration)."""
     commands: dict[str, tuple[list[str], bytes | None]] = {"python -c pass": ([sys.executable, "-c", "pass"], None)}
     script = console_script()
-    runners = [("-m", [sys.executable, "-m", "maild"])] + ([("script", [str(script)])] if script else [])
+    runners = [("-m", [sys.executable, "-m", "maild"], config)] + ([("script", [str(script)], config)] if script else [])
     if against is not None:
-        runners.append(("against", [str(against / ".venv" / "bin" / "maild")]))
-    for name, args, stdin in (
-        ("parse FILE --json", ["parse", "--json", *conf, str(sample)], None),
-        ("ingest - (one DSN)", ["ingest", "--json", *conf, "-"], sample.read_bytes()),
-        ("status T --json", ["status", "1234", "--json", *conf], None),
-        ("events --json", ["events", "--json", *conf], None),
-        ("queue list", ["queue", "list", *conf], None),
-    ):
-        for how, maild in runners:
+        runners.append(("against", [str(against[0] / ".venv" / "bin" / "maild")], against[1]))
+    for how, maild, conf in runners:
+        c = ["--config", str(conf)]
+        for name, args, stdin in (
+            ("parse FILE --json", ["parse", "--json", *c, str(sample)], None),
+            ("ingest - (one DSN)", ["ingest", "--json", *c, "-"], sample.read_bytes()),
+            ("status T --json", ["status", "1234", "--json", *c], None),
+            ("events --json", ["events", "--json", *c], None),
+            ("queue list", ["queue", "list", *c], None),
+        ):
             commands[f"maild {name} ({how})"] = ([*maild, *args], stdin)
-    return commands
+    # Interleave: each command's runners one after the other.
+    return dict(sorted(commands.items(), key=lambda kv: (kv[0] != "python -c pass", kv[0].rsplit(" (", 1)[0])))
 
 
 def startup_medians(config: Path, sample: Path, runs: int,
-                    against: Path | None = None) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, set[int]]]:
+                    against: tuple[Path, Path] | None = None) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, set[int]]]:
     """Wall and CPU (user + system) seconds of each command, `runs` times, commands interleaved; and the exit codes of
     the commands that gave no answer, whose times measure an error path (an older checkout refuses a newer database)."""
     commands = startup_commands(config, sample, against)
@@ -162,11 +163,13 @@ def startup_medians(config: Path, sample: Path, runs: int,
     return times, failed
 
 
-def scratch_config(folder: Path) -> Path:
-    """The repository's default configuration in a private folder, with a database and a token key made there."""
+def scratch_config(folder: Path, repo: Path = REPO, python: str = sys.executable) -> Path:
+    """A checkout's default configuration in a private folder, with a database and a token key made there by that
+    checkout's maild (each checkout gets its own: an older one refuses a database a newer one migrated)."""
+    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "maild.toml"
-    shutil.copy(REPO / "maild.toml", config)
-    subprocess.run([sys.executable, "-m", "maild", "keys", "rotate", "--config", str(config)], capture_output=True, check=True)
+    shutil.copy(repo / "maild.toml", config)
+    subprocess.run([python, "-m", "maild", "keys", "rotate", "--config", str(config)], capture_output=True, check=True)
     return config
 
 
@@ -218,7 +221,10 @@ def main() -> int:
               f"(-m): {Path(sys.executable).name} -m maild, (script): the installed console script "
               f"{console_script() or '(not installed: not measured)'}")
         print(f"  maild's install in {sys.prefix}: {install_mode()}")
-        measured, failed = startup_medians(config, sample, args.startup_runs, args.against)
+        against = None
+        if args.against is not None:
+            against = (args.against, scratch_config(Path(tmp) / "against", args.against, str(args.against / ".venv" / "bin" / "python")))
+        measured, failed = startup_medians(config, sample, args.startup_runs, against)
         bare = statistics.median(measured["python -c pass"][0])
         for name, (times, cpu) in measured.items():
             median = statistics.median(times) * 1000
