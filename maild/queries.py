@@ -8,7 +8,6 @@ information is hidden here, once, for departments with receipts off.
 from __future__ import annotations
 
 import json
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
@@ -247,25 +246,12 @@ _PAGE_SQL = (
     f" {switches.GENERATION}"
     " FROM messages m WHERE m.ticket = ? AND m.id > ? ORDER BY m.id"
 )
-# Per handle: the settings generation and, at it, each department's (shown, machine opens count) as _switches read
-# them. Weakly held, as maild.switches holds its settings: a closed handle's answers go with it.
-_HELD: weakref.WeakKeyDictionary[Db, tuple[int, dict[str | None, tuple[bool, bool]]]] = weakref.WeakKeyDictionary()
 
 
 def _held_switches(db: Db, department: str | None, generation: object) -> tuple[bool, bool]:
-    """`_switches(db, department)`, read once per handle and settings generation (maild.switches: the triggers of
-    schema migration 10 bump it in the transaction of every change of departments and status_settings)."""
-    if not isinstance(generation, int):  # the row deleted by hand: read every time, hold nothing
-        _HELD.pop(db, None)
-        return _switches(db, department)
-    held = _HELD.get(db)
-    if held is None or held[0] != generation:
-        held = (generation, {})
-        _HELD[db] = held
-    found = held[1].get(department)
-    if found is None:
-        found = held[1][department] = _switches(db, department)
-    return found
+    """`_switches(db, department)`, read once per handle and settings generation (held by maild.switches: the
+    triggers of schema migration 10 bump it in the transaction of every change of departments and status_settings)."""
+    return switches.held(db, generation, ("page switches", department), lambda: _switches(db, department))
 
 
 def _switches(db: Db, department: str | None) -> tuple[bool, bool]:

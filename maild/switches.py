@@ -24,7 +24,8 @@ stores a snapshot under the generation it was read at.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar, cast
 
 from maild import departments
 from maild.core.frozen import frozen
@@ -33,6 +34,8 @@ from maild.store import settings as store_settings
 
 # A scalar subquery to add to a job's first SELECT: SQLite runs it once per statement, not once per row.
 GENERATION = "(SELECT n FROM settings_generation)"
+
+T = TypeVar("T")
 
 
 @frozen
@@ -59,23 +62,30 @@ def read(db: Db, generation: int) -> Switches:
     return Switches(generation, store_settings.receipts_default(db), receipts, departments.pixel_switches(db))
 
 
-_held: weakref.WeakKeyDictionary[Db, Switches] = weakref.WeakKeyDictionary()
+# Per handle: the settings generation and what was read at it (the Switches, and the readers' own answers).
+_held: weakref.WeakKeyDictionary[Db, tuple[int, dict[object, object]]] = weakref.WeakKeyDictionary()
+
+
+def held(db: Db, generation: object, key: object, make: Callable[[], T]) -> T:
+    """`make()`'s answer, held for `db` under `key` while the settings generation stays `generation`.
+
+    No number (someone deleted the row: the subquery gives NULL): `make()` runs every time and nothing is
+    held, so a switch still applies to the next message, and intake and delivery go on."""
+    if not isinstance(generation, int):
+        _held.pop(db, None)
+        return make()
+    at = _held.get(db)
+    if at is None or at[0] != generation:
+        at = _held[db] = (generation, {})
+    if key not in at[1]:
+        at[1][key] = make()
+    return cast(T, at[1][key])
 
 
 def current(db: Db, generation: object) -> Switches:
-    """The settings at `generation` (read from settings_generation by the caller's own statement).
-
-    No number (someone deleted the row: the subquery gives NULL): the settings are read every time and
-    held by nobody, so a switch still applies to the next message, and intake and delivery go on."""
-    if not isinstance(generation, int):
-        _held.pop(db, None)
-        return read(db, -1)
-    held = _held.get(db)
-    if held is not None and held.generation == generation:
-        return held
-    fresh = read(db, generation)
-    _held[db] = fresh
-    return fresh
+    """The settings at `generation` (read from settings_generation by the caller's own statement)."""
+    number = generation if isinstance(generation, int) else -1
+    return held(db, generation, Switches, lambda: read(db, number))
 
 
 def generation(db: Db) -> int | None:
