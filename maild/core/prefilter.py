@@ -176,6 +176,18 @@ def top_branches(source: str) -> list[str] | None:
     return branches
 
 
+def worded_branches(source: str, flags: int = 0) -> list[tuple[Literals, str]] | None:
+    """The source's top-level alternatives, each with the words a text must hold for it to match; None when the
+    source is one alternative, a split could change what matches (``top_branches``), or an alternative has no words."""
+    branches = top_branches(source)
+    if branches is None or len(branches) < 2:
+        return None
+    checked = [(literals_of(branch, flags), branch) for branch in branches]
+    if not all(words is not None for words, _ in checked):
+        return None
+    return [(words, branch) for words, branch in checked if words is not None]
+
+
 class _Pattern(Protocol):
     """A pattern compiled on first use (core.lazyre.LazyPattern, which imports this module: named here by its shape)."""
 
@@ -208,12 +220,9 @@ class Alternatives:
 
     def _derive(self) -> None:
         self._derived = True
-        branches = top_branches(self.pattern.pattern)
-        if branches is None or len(branches) < 2:
-            return
-        checked = [(literals_of(branch, self.pattern.flags), branch) for branch in branches]
-        if all(words is not None for words, _ in checked):
-            self._split = [(words, branch, []) for words, branch in checked if words is not None]
+        split = worded_branches(self.pattern.pattern, self.pattern.flags)
+        if split is not None:
+            self._split = [(words, branch, []) for words, branch in split]
 
     def found_in(self, text: str) -> bool:
         """``self.pattern.search(text) is not None``."""

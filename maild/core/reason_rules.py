@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 
 from maild.core.lazyre import LazyPattern, lazy
-from maild.core.prefilter import literals_of, top_branches
+from maild.core.prefilter import literals_of, worded_branches
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
 from maild.core.syntax import STATUS_CODE
 
@@ -259,11 +259,9 @@ def _derive_prefilters() -> None:
         # are tried, each with the engine's literal scan. Split only the rules whose words are too many for one
         # pre-check (the others are mostly skipped by it, and searched whole they cost less than one by one), and
         # only when every alternative has words to check.
-        branches = top_branches(rule.source) if rule.literals is None else None
-        if branches is not None and len(branches) > 1:
-            checked = [(literals_of(branch), branch) for branch in branches]
-            if all(found is not None for found, _ in checked):
-                rule.branches = tuple((found, lazy(branch)) for found, branch in checked if found is not None)
+        split = worded_branches(rule.source) if rule.literals is None else None
+        if split is not None:
+            rule.branches = tuple((words, lazy(branch)) for words, branch in split)
 
 
 
