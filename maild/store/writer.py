@@ -203,11 +203,15 @@ class Writer:
         except BaseException as exc:  # one bad job must not sink the batch
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
-            if is_store_trouble(exc):
-                self._trouble_now = str(translate(exc, "write failed"))  # type: ignore[arg-type]
-            return None, translate(exc, "write failed") if isinstance(exc, sqlite3.Error) else exc
+            return None, self._job_failed(exc)
         conn.execute("RELEASE job")
         return result, None
+
+    def _job_failed(self, exc: BaseException) -> BaseException:
+        """What a failed job's caller gets (a SQLite error as a StoreError); a store in trouble is noted for health."""
+        if is_store_trouble(exc):
+            self._trouble_now = str(translate(exc, "write failed"))  # type: ignore[arg-type]
+        return translate(exc, "write failed") if isinstance(exc, sqlite3.Error) else exc
 
     def _run_alone(self, db: sqlite_utils.Database, job: Job) -> tuple[Any, BaseException | None]:
         """`_run_one` for the only job of a transaction: a failure rolls the transaction back, no SAVEPOINT needed."""
@@ -216,9 +220,7 @@ class Writer:
         except BaseException as exc:  # as in _run_one: the job's error is its caller's, the writer goes on
             if db.conn.in_transaction:
                 db.conn.execute("ROLLBACK")
-            if is_store_trouble(exc):
-                self._trouble_now = str(translate(exc, "write failed"))  # type: ignore[arg-type]
-            return None, translate(exc, "write failed") if isinstance(exc, sqlite3.Error) else exc
+            return None, self._job_failed(exc)
         return result, None
 
     @staticmethod
