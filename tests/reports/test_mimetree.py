@@ -53,6 +53,10 @@ _PIECES = [
     b"\n", b"\r\n", b"\r", b"\n\n", b"--x\n", b"--x--\n", b"--y\r\n", b"--y--  \r\n", b"--x \t\n", b"--x", b"--x--", b"--xy\n", b"--", b"-",
     b"From foo\n", b"From: a@b\n", b" cont\n", b"\tcont\r\n", b":bad\n", b"a: b\n", b"MIME-Version: 1.0\n", b"text line\n",
     b"\x80\xff\n", b"\v\f\x1c\n", b"Subject: x\r", b"Final-Recipient: rfc822; a@b\n",
+    # Types in any case, more than one per part (the first counts), 8-bit ones; header lines that start like a
+    # boundary; "From " inside a value.
+    b"content-type: multipart/mixed; boundary=x\n", b"CONTENT-TYPE: message/delivery-status\n", b"Content-Type: text/\xe9\n",
+    b"Content-type: message/rfc822\r\n", b"--x: y\n", b"-a: b\n", b"Subject: From here\n", b"From: x\n From y\n",
 ]
 
 
@@ -119,6 +123,15 @@ def test_generated_and_mangled_input_gives_the_stdlib_tree(seed: int) -> None:
 )
 def test_boundary_lines_are_read_as_the_stdlib_pattern_reads_them(line: str, expected: tuple[bool, str | None] | None) -> None:
     assert mimetree.boundary(line, "--b") == expected
+
+
+@pytest.mark.parametrize("breaks", ["\x85", "\u2028", "\u2029", "\v", "\f", "\x1c\x1d\x1e", "é"])
+def test_decoded_text_is_split_at_the_line_ends_the_stdlib_splits_at(breaks: str) -> None:
+    # parse_text also reads text decoded from a part (an attached message in base64): str.splitlines would split
+    # it at more characters than the email parser does.
+    text = f"Subject: a{breaks}b\nContent-Type: multipart/mixed; boundary=x\n\n--x\nX: 1{breaks}--x\n\nbody{breaks}\n--x--\n"
+    ours = _shape(mimetree.parse_text(text))
+    assert ours == _shape(email.message_from_string(text, policy=compat32))
 
 
 def test_nesting_too_deep_raises_recursion_error_as_the_stdlib_does() -> None:
