@@ -218,27 +218,33 @@ def bounded(raw: bytes) -> tuple[bytes, str | None]:
     """`raw` cut where the stdlib's parser would run long (lines, header lines, parts, nesting, status blocks, long
     content types), and why; linear."""
     why: str | None = None
-    head, body = split_raw(raw)
-    if head.count(b"\n") >= MAX_HEADER_LINES:
-        # The last lines are kept: transit MTAs add theirs on top, the sender's own (MIME, Subject) come last.
-        raw, why = b"\n".join(head.split(b"\n")[-MAX_HEADER_LINES:]) + b"\n\n" + body, "too many header lines: header cut"
-    if raw.count(b"\n") >= MAX_LINES:
+    # The line feeds counted once: each limit on lines needs at least that many, and most messages hold a few
+    # hundred, so the scans for those limits (a third of this function) are skipped below them.
+    lines = raw.count(b"\n")
+    if lines >= MAX_HEADER_LINES:
+        head, body = split_raw(raw)
+        if head.count(b"\n") >= MAX_HEADER_LINES:
+            # The last lines are kept: transit MTAs add theirs on top, the sender's own (MIME, Subject) come last.
+            raw, why = b"\n".join(head.split(b"\n")[-MAX_HEADER_LINES:]) + b"\n\n" + body, "too many header lines: header cut"
+            lines = raw.count(b"\n")
+    if lines >= MAX_LINES:
         raw, why = raw[: _nth_line_start(raw, b"", MAX_LINES)], "too many lines: input cut"
     # One lower-cased copy for the case-insensitive scans; the first two steps only cut `raw` short, so a prefix of
-    # the copy stays its lower-cased copy.
+    # the copy stays its lower-cased copy (and `lines` an upper bound of its line feeds).
     lowered = raw.lower()
     for step in (_parts_bounded, _status_blocks_bounded):
-        raw, cut_why = step(raw, lowered)
+        raw, cut_why = step(raw, lowered, lines)
         lowered = lowered[: len(raw)]
         why = cut_why or why
     raw, cut_why = _types_bounded(raw, lowered)
     return raw, cut_why or why
 
 
-def _parts_bounded(raw: bytes, lowered: bytes) -> tuple[bytes, str | None]:
-    """`raw` cut before its MAX_BOUNDARY_LINES-th boundary-like line or MAX_MULTIPART_HEADERS-th multipart type, and why."""
+def _parts_bounded(raw: bytes, lowered: bytes, lines: int) -> tuple[bytes, str | None]:
+    """`raw` (with at most `lines` line feeds) cut before its MAX_BOUNDARY_LINES-th boundary-like line or
+    MAX_MULTIPART_HEADERS-th multipart type, and why."""
     cuts: list[tuple[int, str]] = []
-    if raw.count(b"\n--") >= MAX_BOUNDARY_LINES:
+    if lines >= MAX_BOUNDARY_LINES and raw.count(b"\n--") >= MAX_BOUNDARY_LINES:
         at = _nth_line_start(raw, b"--", MAX_BOUNDARY_LINES)
         if at is not None:
             cuts.append((at, "too many MIME parts: input cut"))
@@ -253,9 +259,10 @@ def _parts_bounded(raw: bytes, lowered: bytes) -> tuple[bytes, str | None]:
     return raw[:at], why
 
 
-def _status_blocks_bounded(raw: bytes, lowered: bytes) -> tuple[bytes, str | None]:
-    """`raw` cut at the MAX_STATUS_BLOCKS-th blank line inside delivery-status parts (counted over all of them), and why."""
-    if raw.count(b"\n") // 2 <= MAX_STATUS_BLOCKS:  # every blank line counted holds two line feeds of its own
+def _status_blocks_bounded(raw: bytes, lowered: bytes, lines: int) -> tuple[bytes, str | None]:
+    """`raw` (with at most `lines` line feeds) cut at the MAX_STATUS_BLOCKS-th blank line inside delivery-status
+    parts (counted over all of them), and why."""
+    if lines // 2 <= MAX_STATUS_BLOCKS or raw.count(b"\n") // 2 <= MAX_STATUS_BLOCKS:  # each blank line counted holds two line feeds of its own
         return raw, None
     blocks, counted_to = 0, 0
     for match in _STATUS_TYPE.finditer(lowered):
