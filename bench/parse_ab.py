@@ -16,7 +16,10 @@ one commit measured so: 1.022-1.054 with the copy second, 0.960-0.977 with it fi
 no such lean). `--here-first` imports this checkout first: quote a ratio from both orders (e.g. their geometric
 mean), not from one.
 
-Usage: python bench/parse_ab.py --against DIR [--rounds N] [--corpus PATH] [--whole] [--here-first]
+`--tree` times the MIME tree alone, `maild.reports.mime.parse` (the input's bounds and the compat32 tree), the
+same way.
+
+Usage: python bench/parse_ab.py --against DIR [--rounds N] [--corpus PATH] [--whole] [--here-first] [--tree]
        (DIR: the other checkout, e.g. a worktree of main; this checkout is "here")
 """
 
@@ -39,13 +42,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def parser_of(root: Path) -> Callable[[bytes], Any]:
-    """`maild.reports.parse` imported from `root`, apart from any maild imported before."""
+def parser_of(root: Path, module_name: str = "maild.reports") -> Callable[[bytes], Any]:
+    """`parse` of `module_name` (maild.reports, or maild.reports.mime for the tree alone) imported from `root`,
+    apart from any maild imported before."""
     for name in [n for n in sys.modules if n == "maild" or n.startswith("maild.")]:
         del sys.modules[name]
     sys.path.insert(0, str(root))
     try:
-        module = importlib.import_module("maild.reports")
+        module = importlib.import_module(module_name)
     finally:
         sys.path.remove(str(root))
     if not str(module.__file__).startswith(str(root)):
@@ -66,6 +70,7 @@ def main() -> None:
     ap.add_argument("--corpus", default=os.environ.get("MAILD_CORPUS") or str(REPO.parent / "shared" / "corpus"))
     ap.add_argument("--whole", action="store_true", help="whole processes (`maild parse --json FILES`, Sisimai), start-up included")
     ap.add_argument("--here-first", action="store_true", help="import this checkout before the other (see the docstring)")
+    ap.add_argument("--tree", action="store_true", help="time maild.reports.mime.parse alone (bounds and MIME tree)")
     args = ap.parse_args()
     if args.whole:
         whole(args.against.resolve(), Path(args.corpus), args.rounds)
@@ -73,10 +78,11 @@ def main() -> None:
     messages = [f.read_bytes() for f in corpus_files(Path(args.corpus))]
     if not messages:
         sys.exit(f"no corpus messages under {args.corpus} (set MAILD_CORPUS)")
+    module = "maild.reports.mime" if args.tree else "maild.reports"
     if args.here_first:
-        here, other = parser_of(REPO), parser_of(args.against.resolve())
+        here, other = parser_of(REPO, module), parser_of(args.against.resolve(), module)
     else:
-        other, here = parser_of(args.against.resolve()), parser_of(REPO)
+        other, here = parser_of(args.against.resolve(), module), parser_of(REPO, module)
     for raw in messages:  # warm: lazy patterns compiled, prefilters derived
         other(raw)
         here(raw)
@@ -94,7 +100,8 @@ def main() -> None:
             rates[side].append(len(messages) / spent[side])
     ratios = [h / o for h, o in zip(rates["here"], rates["other"], strict=True)]
     first = "here" if args.here_first else "other"
-    print(f"{len(messages)} messages x {args.rounds} rounds, interleaved message by message, CPU time, {first} imported first; load {os.getloadavg()[0]:.1f}")
+    what = "mime.parse (the tree) alone" if args.tree else "the whole parser"
+    print(f"{what}: {len(messages)} messages x {args.rounds} rounds, interleaved message by message, CPU time, {first} imported first; load {os.getloadavg()[0]:.1f}")
     print(f"other {args.against}: median {statistics.median(rates['other']):.0f} msg/s {[round(r) for r in rates['other']]}")
     print(f"here  {REPO}: median {statistics.median(rates['here']):.0f} msg/s {[round(r) for r in rates['here']]}")
     print(f"here/other per round {[round(r, 3) for r in ratios]}, median {statistics.median(ratios):.3f}")
