@@ -10,9 +10,13 @@ recipient. Contenders, side by side in every round:
   proxy-per-rcpt the same, one copy per recipient as maild does
   postfix        a private Postfix instance relaying to the sink (--postfix; needs root)
 
-Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR] [--count-sql] [--data-memory-budget 4GB]
+Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR]
+                              [--against DIR] [--count-sql] [--data-memory-budget 4GB]
 
 For maild it also prints the daemon's CPU seconds (user + system, all threads) per 1000 messages.
+--against DIR adds a contender "maild-against": another checkout's maild (with its own .venv), run right after
+maild in every round, so the two are measured interleaved under the same load; it prints the per-round CPU
+ratios. --data-memory-budget applies to maild only (an old checkout may refuse the key).
 --count-sql adds one more maild run per recipient count, after the timed rounds, with the daemon under
 bench/relay_sql.py (a trace of every SQL statement, which costs CPU of its own, so that run is not timed):
 statements per message over the measured span, and the most frequent ones.
@@ -123,6 +127,29 @@ def process(args: list[str], workdir: Path, name: str, env: dict[str, str] | Non
 
 
 # ------------------------------------------------------------------ contenders
+
+
+def checkout_python(repo: Path) -> Path:
+    venv_python = repo / ".venv" / "bin" / "python"
+    return venv_python if venv_python.exists() else Path(PY)
+
+
+def maild_from(repo: Path, extra: list[str]) -> Callable[[Path, int], AbstractContextManager[int]]:
+    """Another checkout's maild (--against), with its own venv and its own [intake] extras."""
+
+    @contextmanager
+    def start(workdir: Path, sink_port: int) -> Iterator[int]:
+        saved = dict(MAILD), list(INTAKE_EXTRA)
+        MAILD.update(repo=repo, python=checkout_python(repo))
+        INTAKE_EXTRA[:] = extra
+        try:
+            with maild(workdir, sink_port) as port:
+                yield port
+        finally:
+            MAILD.update(saved[0])
+            INTAKE_EXTRA[:] = saved[1]
+
+    return start
 
 
 @contextmanager
@@ -263,14 +290,16 @@ def main() -> int:
                         help="maild's intake.data_memory_budget (e.g. 4GB; default: maild's own). smtp-source declares no "
                              "SIZE=, so each DATA reserves max_message_size: the default 128MB admits 3 transfers at once. "
                              "A checkout older than that setting refuses the key")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="also run this checkout's maild in every round, right after maild (e.g. /work/wt-old)")
     args = parser.parse_args()
     if args.data_memory_budget:
         INTAKE_EXTRA.append(f'data_memory_budget = "{args.data_memory_budget}"')
     MAILD["repo"] = args.maild_repo.resolve()
-    venv_python = MAILD["repo"] / ".venv" / "bin" / "python"
-    MAILD["python"] = venv_python if venv_python.exists() else Path(PY)
+    MAILD["python"] = checkout_python(MAILD["repo"])
     contenders: dict[str, Callable[[Path, int], AbstractContextManager[int]]] = {
         "maild": maild,
+        **({"maild-against": maild_from(args.against.resolve(), [])} if args.against else {}),
         "proxy-once": proxy("once"),
         "proxy-per-rcpt": proxy("per-recipient"),
     }
@@ -280,7 +309,7 @@ def main() -> int:
         contenders = {k: v for k, v in contenders.items() if k in args.only.split(",")}
     counts = [int(x) for x in args.recipients.split(",")]
     results: dict[tuple[str, int], list[float]] = {}
-    cpus: dict[int, list[float]] = {}  # maild's CPU seconds per 1000 messages, by recipient count
+    cpus: dict[tuple[str, int], list[float]] = {}  # each maild's CPU seconds per 1000 messages, by recipient count
     with tempfile.TemporaryDirectory(prefix="maild-sink-") as tmp:
         port_file = Path(tmp) / "sink.port"
         with process([PY, str(HERE / "relay_sink.py"), str(port_file)], Path(tmp), "sink") as sink_proc:
@@ -292,17 +321,20 @@ def main() -> int:
                         rate, cpu = measure(start, sink, sink_port, args.messages, rcpts, args.sessions)
                         results.setdefault((name, rcpts), []).append(rate)
                         if cpu is not None:
-                            cpus.setdefault(rcpts, []).append(cpu)
+                            cpus.setdefault((name, rcpts), []).append(cpu)
                         print(f"round {round_} rcpts={rcpts} {name:<15} {rate:8.0f} recipients/s "
                               f"({rate / rcpts:6.0f} messages/s)"
                               + (f", daemon CPU {cpu:.2f} s per 1000 messages" if cpu is not None else ""), flush=True)
             if args.count_sql and "maild" in contenders:
                 SQL_TRACE[:] = [Path(tmp) / "sql.json"]
                 for rcpts in counts:
-                    print(f"untimed traced run rcpts={rcpts} maild:", flush=True)
-                    for old in Path(tmp).glob("sql.json*"):
-                        old.unlink()
-                    measure(maild, sink, sink_port, args.messages, rcpts, args.sessions)
+                    for name in ("maild", "maild-against"):
+                        if name not in contenders:
+                            continue
+                        print(f"untimed traced run rcpts={rcpts} {name}:", flush=True)
+                        for old in Path(tmp).glob("sql.json*"):
+                            old.unlink()
+                        measure(contenders[name], sink, sink_port, args.messages, rcpts, args.sessions)
                 SQL_TRACE.clear()
     print()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
@@ -313,10 +345,16 @@ def main() -> int:
         med = statistics.median(rates)
         medians[(name, rcpts)] = med
         print(f"{name:<16}{rcpts:>6}{med:>15.0f}{med / rcpts:>8.0f}{min(rates):>8.0f}{max(rates):>8.0f}")
-    for rcpts, values in cpus.items():
-        print(f"maild daemon CPU (user+sys, all threads), rcpts={rcpts}: median {statistics.median(values):.2f} s "
+    for (name, rcpts), values in cpus.items():
+        print(f"{name} daemon CPU (user+sys, all threads), rcpts={rcpts}: median {statistics.median(values):.2f} s "
               f"per 1000 messages (min {min(values):.2f}, max {max(values):.2f})")
-    print(f"maild from {MAILD['repo']}; load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for rcpts in counts:
+        if ("maild-against", rcpts) in cpus:
+            ratios = [a / b for a, b in zip(cpus[("maild", rcpts)], cpus[("maild-against", rcpts)])]
+            print(f"rcpts={rcpts}: daemon CPU maild / maild-against per round (interleaved): "
+                  + ", ".join(f"{r:.2f}x" for r in ratios) + f"; median {statistics.median(ratios):.2f}x")
+    print(f"maild from {MAILD['repo']}" + (f", maild-against from {args.against.resolve()}" if args.against else "")
+          + f"; load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
     for rcpts in counts:
         if ("maild", rcpts) not in medians:

@@ -153,25 +153,50 @@ def widen_backlog(sock: _HasFileno, backlog: int) -> None:
 # ------------------------------------------------------------------ memory
 
 
-class MemoryBudget:
-    """Bytes of message data that DATA transfers may hold at once; a transfer reserves its size before 354.
+# What a DATA without SIZE= reserves before 354, and then step by step as its bytes arrive (capped at
+# max_message_size): twenty ordinary 10 KB replies fit a 128 MB budget at once instead of three.
+DATA_STEP = 1024 * 1024
 
-    A transfer that does not fit waits (bounded) for others to finish rather than being refused at once: a helpdesk
-    that declares no SIZE= reserves `max_message_size` per transfer, so a refusal would turn a few concurrent small
-    replies into 452s. Waiters are served first come, first served: a release hands its bytes to the waiters at
-    the head of the queue that now fit, instead of waking every waiter to race for them (with 20 sessions and no
-    SIZE= that was seventeen wake-ups and seventeen new timers per message).
+
+@dataclass(eq=False, slots=True)
+class Holding:
+    """The bytes of the budget one transfer holds now; the budget updates it when it grants or takes back."""
+
+    held: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class _Growth:
+    size: int
+    holding: Holding
+    granted: asyncio.Future[bool]
+    stalled: int  # what this entry added to MemoryBudget.stalled (the holding may change once it is cancelled)
+
+
+class MemoryBudget:
+    """Bytes of message data that DATA transfers may hold at once; a transfer reserves before 354.
+
+    A client that declared SIZE= reserves that size; one that did not reserves a first step and grows its
+    holding step by step as its bytes arrive (`grow`). A transfer that does not fit waits (bounded) for others
+    rather than being refused at once. Waiters are served first come, first served, transfers in progress
+    (growing) before new ones: a release hands its bytes to the waiters at the head of the queue that now fit,
+    instead of waking every waiter to race for them. When every byte reserved is held by transfers that are
+    themselves waiting to grow, nothing would ever be released: the last of them to ask is refused at once and
+    its holding taken back, so the others go on (a flood of big transfers gets 452s, never a standstill).
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.reserved = 0
         self.peak = 0
+        self.stalled = 0  # bytes held by transfers waiting in `grow`
+        self.refused_growths = 0
         self._waiters: deque[tuple[int, asyncio.Future[bool]]] = deque()
+        self._growers: deque[_Growth] = deque()
 
-    def _fits(self, size: int) -> bool:
-        # the first transfer always fits: a budget below one message must not refuse them all
-        return not self.reserved or self.reserved + size <= self.limit
+    def _fits(self, size: int, held: int = 0) -> bool:
+        # a transfer holding all that is reserved always fits: a budget below one message must not refuse them all
+        return self.reserved == held or self.reserved + size <= self.limit
 
     def _take(self, size: int) -> None:
         self.reserved += size
@@ -185,7 +210,7 @@ class MemoryBudget:
 
     async def reserve_within(self, size: int, wait: float) -> bool:
         """Reserve `size`, waiting up to `wait` seconds for transfers in progress to release theirs."""
-        if not self._waiters and self.reserve(size):
+        if not self._waiters and not self._growers and self.reserve(size):
             return True
         if wait <= 0:
             return False
@@ -206,11 +231,63 @@ class MemoryBudget:
                 self._waiters.remove(entry)
                 self._grant()  # it may have been the head that kept smaller ones behind it waiting
 
+    async def grow(self, holding: Holding, size: int, wait: float) -> bool:
+        """`size` more bytes for a transfer in progress; False (its holding taken back) after `wait` or a refusal.
+
+        The caller still owns what `holding` says it holds when this returns or is cancelled (release_holding).
+        """
+        if not self._growers and self._fits(size, holding.held):
+            self._take(size)
+            holding.held += size
+            return True
+        loop = asyncio.get_running_loop()
+        entry = _Growth(size, holding, loop.create_future(), holding.held)
+        self._growers.append(entry)
+        self.stalled += entry.stalled
+        timer = loop.call_later(max(wait, 0.0), self._settle_growth, entry, False)
+        try:
+            self._grant()  # the request itself may be what stalls every transfer
+            return await entry.granted
+        finally:
+            timer.cancel()
+            if entry in self._growers:  # cancelled while waiting
+                self._growers.remove(entry)
+                self.stalled -= entry.stalled
+                self._grant()
+
+    def _settle_growth(self, entry: _Growth, ok: bool) -> None:
+        if entry.granted.done() or entry not in self._growers:
+            return
+        self._growers.remove(entry)
+        holding = entry.holding
+        self.stalled -= entry.stalled
+        if ok:
+            self._take(entry.size)
+            holding.held += entry.size
+        else:
+            self.reserved = max(0, self.reserved - holding.held)
+            holding.held = 0
+        entry.granted.set_result(ok)
+        if not ok:
+            self._grant()
+
     def _expire(self, entry: tuple[int, asyncio.Future[bool]]) -> None:
         if not entry[1].done():
             entry[1].set_result(False)
 
     def _grant(self) -> None:
+        while self._growers:
+            head = self._growers[0]
+            if head.granted.done():  # cancelled: its own finally takes it out
+                return
+            if self._fits(head.size, head.holding.held):
+                self._settle_growth(head, True)
+                continue
+            if self.reserved <= self.stalled:  # all reserved is held by waiters: nobody will release anything
+                self.refused_growths += 1
+                self._settle_growth(self._growers[-1], False)
+                return  # _settle_growth ran _grant again with the bytes taken back
+            return  # a transfer not waiting will finish (or time out) and release
         while self._waiters:
             size, granted = self._waiters[0]
             if granted.done():  # timed out or cancelled: no longer waiting
@@ -225,6 +302,20 @@ class MemoryBudget:
     def release(self, size: int) -> None:
         self.reserved = max(0, self.reserved - size)
         self._grant()
+
+    def release_holding(self, holding: Holding, keep: int = 0) -> None:
+        """Give back what `holding` holds beyond `keep` bytes; with keep=0 the transfer is over, growth requests too."""
+        if not keep:
+            for entry in [e for e in self._growers if e.holding is holding]:  # its wait may unwind only later
+                self._growers.remove(entry)
+                self.stalled -= entry.stalled
+                if not entry.granted.done():
+                    entry.granted.set_result(False)
+        if holding.held > keep:
+            give, holding.held = holding.held - keep, keep
+            self.release(give)
+        elif not keep:
+            self._grant()
 
 
 def declared_size(mail_options: list[str]) -> int | None:

@@ -27,11 +27,14 @@ from maild.intake.accept import submission_of
 from maild.core.syntax import SIMPLE_PATH, UnreadableAddresses, address_problem
 from maild.intake.auth import Users, load_users
 from maild.intake.authlimits import LOCKED, AuthLimiter, FailureWindow
+from maild.intake.datameter import CLOSE_DATA, DataMeter
 from maild.intake.incoming import Incoming, read_incoming
 from maild.intake.limits import (
+    DATA_STEP,
     REPLY,
     DescriptorBudget,
     Gate,
+    Holding,
     MemoryBudget,
     SessionLimits,
     declared_size,
@@ -46,6 +49,7 @@ from maild.store import Batchable, StoreWrites
 log = logs.get("intake")
 
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+NO_MEMORY = "452 4.3.1 Insufficient system storage, try again later"
 _QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BARE_SPACE = re.compile(r"<[^>]*[ \t]")
 
@@ -205,6 +209,8 @@ class IntakeHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         if isinstance(server, _Session):
+            if server.budget_refused:  # the data was dropped; the reply waits for the client's end of data (push)
+                return server.budget_refusal()
             server.data_read(len(raw))
         peer = _peer(session)
         received_at = self.clock()
@@ -310,7 +316,11 @@ class _Session(SMTP):
     ) -> None:
         super().__init__(handler, **kwargs)
         self._memory = memory
-        self._held = 0  # bytes of the memory budget this session's DATA holds now
+        self._holding = Holding()  # bytes of the memory budget this session's DATA holds now
+        self._meter: DataMeter | None = None  # counting a transfer without SIZE= against its holding
+        self._growing: asyncio.Future[None] | None = None
+        self._refused_end: asyncio.Future[None] | None = None  # set: dropping the data up to the client's end of it
+        self.refused_size = 0  # bytes a transfer refused while growing had sent by then
         self._live = live
         self._gate = gate
         self._refusals = refusals
@@ -356,7 +366,71 @@ class _Session(SMTP):
     def data_received(self, data: bytes) -> None:
         if self._in_data:  # the DATA timeout is idle time: any bytes received restart it
             self._reset_timeout()
+        meter = self._meter
+        if meter is not None:
+            if meter.discarding:
+                rest = meter.discard(data)
+                if rest is None:
+                    return
+                self._refusal_done()
+                data = rest
+            else:
+                data = meter.take(data, self._holding.held)
+                if meter.pending and self._growing is None and self.transport is not None:
+                    # beyond the holding: stop reading (the client waits in TCP) until the budget grants a step
+                    self.transport.pause_reading()  # type: ignore[attr-defined]
+                    self._growing = asyncio.ensure_future(self._grow(meter))
+            if not data:
+                return
         super().data_received(data)
+
+    async def _grow(self, meter: DataMeter) -> None:
+        """Grow the holding step by step for what `meter` holds back; on refusal drop the transfer (452 at its end)."""
+        try:
+            while need := meter.wants_more(self._holding.held):
+                step = min(max(need, DATA_STEP), meter.cap - self._holding.held)
+                wait = self.event_handler.settings.intake.data_memory_wait
+                if not await self._memory.grow(self._holding, step, wait):
+                    self._refuse_transfer(meter)
+                    return
+            if self.transport is None or self._meter is not meter:
+                return
+            self.transport.resume_reading()  # type: ignore[attr-defined]  # before feeding: the reader may pause it again
+            data = meter.flush()
+            if data:
+                super().data_received(data)
+        finally:
+            self._growing = None
+
+    def _refuse_transfer(self, meter: DataMeter) -> None:
+        """The budget could not grow: drop this transfer, its holding already given back; 452 once the client is done."""
+        if self.transport is None or self._meter is not meter:
+            return
+        self._refused_end = self.loop.create_future()
+        self.refused_size = meter.received
+        rest = meter.refuse()
+        self.transport.resume_reading()  # type: ignore[attr-defined]
+        super().data_received(CLOSE_DATA)  # aiosmtpd's DATA loop ends now and lets go of what it had read
+        if rest is not None:
+            self._refusal_done()
+            if rest:
+                super().data_received(rest)
+
+    def _refusal_done(self) -> None:
+        self._meter = None
+        if self._refused_end is not None and not self._refused_end.done():
+            self._refused_end.set_result(None)
+
+    @property
+    def budget_refused(self) -> bool:
+        return self._refused_end is not None
+
+    def budget_refusal(self) -> str:
+        """Count and log (rate-limited) a transfer refused while growing; its reply."""
+        self.event_handler.stats.reject("memory_budget")
+        self._refusals.emit(("memory_budget",), log.warning, "data_refused", reason="memory_budget", size=self.refused_size)
+        return NO_MEMORY
+
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         """Move the idle deadline; the timer itself is re-armed only when it must fire sooner.
@@ -398,6 +472,8 @@ class _Session(SMTP):
         return await _settled(await super().auth_LOGIN(server, args))
 
     async def push(self, status: AnyStr) -> None:
+        if self._refused_end is not None:  # a refused transfer is answered after the client's end of data
+            await self._refused_end
         await super().push(status)
         # aiosmtpd restarts the timer when a command arrives, before it runs; restarting after each
         # reply picks the timeout of the phase the command led to (MAIL starts a transaction, 354 DATA).
@@ -411,31 +487,37 @@ class _Session(SMTP):
             await super().smtp_DATA(arg)  # aiosmtpd's own 503/501 replies
             return
         limit = int(self.event_handler.settings.intake.max_message_size)
-        want = min(declared_size(envelope.mail_options) or limit, limit)
-        if not await self._memory.reserve_within(want, self.event_handler.settings.intake.data_memory_wait):
+        declared = declared_size(envelope.mail_options)
+        want = min(declared or limit, limit)
+        # without SIZE= a first step, grown as the bytes arrive (_grow): small messages do not each reserve the limit
+        first = want if declared or want <= DATA_STEP else DATA_STEP
+        if not await self._memory.reserve_within(first, self.event_handler.settings.intake.data_memory_wait):
             self.event_handler.stats.reject("memory_budget")
-            self._refusals.emit(("memory_budget",), log.warning, "data_refused", reason="memory_budget", size=want)
-            await self.push("452 4.3.1 Insufficient system storage, try again later")
+            self._refusals.emit(("memory_budget",), log.warning, "data_refused", reason="memory_budget", size=first)
+            await self.push(NO_MEMORY)
             return
         # a client that declared SIZE= is held to it (RFC 1870): its reservation bounds what it may send
         self.data_size_limit = want
-        self._held = want
+        self._holding.held = first
+        self._meter = DataMeter(want) if first < want else None
         self._in_data = True
         try:
             await super().smtp_DATA(arg)
         finally:
             self._in_data = False
+            self._meter = None
+            self._refused_end = None
+            if self._growing is not None:
+                self._growing.cancel()
+                self._growing = None
             self.data_size_limit = limit
-            self._memory.release(self._held)
-            self._held = 0
+            self._memory.release_holding(self._holding)
             self._reset_timeout()
 
     def data_read(self, size: int) -> None:
         """The whole message is in: keep only what checking and storing it costs, so others' DATA may start."""
-        keep = min(self._held, size * WORKING_COPIES)
-        if keep < self._held:
-            self._memory.release(self._held - keep)
-            self._held = keep
+        self._meter = None
+        self._memory.release_holding(self._holding, keep=size * WORKING_COPIES)
 
     async def _handle_client(self) -> None:
         if self.event_handler.closing:
