@@ -51,6 +51,7 @@ MESSAGE_BYTES = 10 * 1024
 
 DAEMON: list[int] = []  # the pid of the maild daemon being measured (its CPU time is read from /proc)
 SQL_TRACE: list[Path] = []  # set: the daemon runs under relay_sql.py, counting its statements into this file
+PROFILE: list[Path] = []  # set: the daemon runs under relay_profile.py, its event loop profiled into this file
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -180,6 +181,9 @@ format = "json"
     if SQL_TRACE:
         wrapper = [str(HERE / "relay_sql.py")]
         env["MAILD_SQL_COUNTS"] = str(SQL_TRACE[0])
+    elif PROFILE:
+        wrapper = [str(HERE / "relay_profile.py")]
+        env["MAILD_PROFILE"] = str(PROFILE[0])
     with process([str(MAILD["python"]), *wrapper, "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env) as proc:
         wait_greeting(port, proc)
         DAEMON[:] = [proc.pid]
@@ -237,6 +241,22 @@ def print_sql(before: dict[str, int], after: dict[str, int], messages: int) -> N
         print(f"  {n / messages:7.3f}  {text}")
 
 
+def print_profile(path: Path, messages: int) -> None:
+    import pstats
+
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the profiled daemon wrote no {path}")
+        time.sleep(0.05)
+    stats = pstats.Stats(str(path))
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"  event-loop thread, profiled: {total / messages * 1000:.2f} s per 1000 messages (tottime; profiler overhead included)")
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:15]  # type: ignore[attr-defined]
+    for (file, line, name), (_, calls, tottime, _cum, _) in rows:
+        print(f"  {tottime / messages * 1e6:8.1f} us/msg {calls / messages:7.2f} calls/msg  {name} ({Path(file).name}:{line})")
+
+
 def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: SinkClient, sink_port: int,
             messages: int, recipients: int, sessions: int) -> tuple[float, float | None]:
     """Recipients per second from the first connection to the sink counting the last recipient, and for maild
@@ -249,6 +269,8 @@ def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: Sin
             sink.reset()
             daemon = DAEMON[0] if DAEMON else None
             sql_before = sql_snapshot(daemon, 1) if daemon and SQL_TRACE else None
+            if daemon and PROFILE:
+                os.kill(daemon, signal.SIGUSR1)  # the profiler starts
             cpu_before = cpu_seconds(daemon) if daemon else None
             started = time.perf_counter()
             subprocess.run(
@@ -266,6 +288,9 @@ def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: Sin
             cpu_after = cpu_seconds(daemon) if daemon else None
             if cpu_before is not None and cpu_after is not None:
                 cpu = (cpu_after - cpu_before) / messages * 1000
+            if daemon and PROFILE:
+                os.kill(daemon, signal.SIGUSR1)  # the profiler stops and writes its file
+                print_profile(PROFILE[0], messages)
             if daemon and sql_before is not None:
                 time.sleep(0.5)  # the last outcomes' writes land after the sink counted
                 print_sql(sql_before, sql_snapshot(daemon, 2), messages)
@@ -290,6 +315,9 @@ def main() -> int:
                         help="maild's intake.data_memory_budget (e.g. 4GB; default: maild's own). smtp-source declares no "
                              "SIZE=, so each DATA reserves max_message_size: the default 128MB admits 3 transfers at once. "
                              "A checkout older than that setting refuses the key")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timed rounds, one untimed run per maild and recipient count with its event loop under "
+                             "cProfile (bench/relay_profile.py): the top functions by own time per message")
     parser.add_argument("--against", type=Path, default=None,
                         help="also run this checkout's maild in every round, right after maild (e.g. /work/wt-old)")
     args = parser.parse_args()
@@ -317,7 +345,11 @@ def main() -> int:
             sink = SinkClient(sink_port)
             for round_ in range(1, args.rounds + 1):
                 for rcpts in counts:
-                    for name, start in contenders.items():
+                    order = list(contenders.items())
+                    if round_ % 2 == 0 and "maild-against" in contenders:  # ABBA: neither maild always runs first
+                        i, j = [n for n, _ in order].index("maild"), [n for n, _ in order].index("maild-against")
+                        order[i], order[j] = order[j], order[i]
+                    for name, start in order:
                         rate, cpu = measure(start, sink, sink_port, args.messages, rcpts, args.sessions)
                         results.setdefault((name, rcpts), []).append(rate)
                         if cpu is not None:
@@ -336,6 +368,15 @@ def main() -> int:
                             old.unlink()
                         measure(contenders[name], sink, sink_port, args.messages, rcpts, args.sessions)
                 SQL_TRACE.clear()
+            if args.profile:
+                for rcpts in counts:
+                    for name in ("maild", "maild-against"):
+                        if name not in contenders:
+                            continue
+                        PROFILE[:] = [Path(tmp) / f"profile-{name}-{rcpts}.pstats"]
+                        print(f"untimed profiled run rcpts={rcpts} {name}:", flush=True)
+                        measure(contenders[name], sink, sink_port, args.messages, rcpts, args.sessions)
+                PROFILE.clear()
     print()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
           f"{args.messages} messages of {MESSAGE_BYTES // 1024} KB, {args.sessions} sessions, {args.rounds} rounds")

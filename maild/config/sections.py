@@ -91,8 +91,8 @@ class IntakeSettings:
     )
     data_memory_budget: float = setting(
         "128MB",
-        "Message bytes all DATA transfers together may hold at once (each reserves its SIZE=, else max_message_size); "
-        "beyond it DATA waits up to data_memory_wait, then gets 452 4.3.1.",
+        "Message bytes all DATA transfers together may hold at once (each reserves its SIZE=, else 1 MiB steps as its "
+        "bytes arrive); beyond it DATA waits up to data_memory_wait, then gets 452 4.3.1.",
         size,
     )
     data_memory_wait: float = setting(
