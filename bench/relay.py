@@ -249,6 +249,11 @@ def print_profile(path: Path, messages: int) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the profiled daemon wrote no {path}")
         time.sleep(0.05)
+    gc_file = Path(f"{path}.gc.json")
+    if gc_file.exists():
+        gc_info = json.loads(gc_file.read_text())
+        print(f"  modules {gc_info['modules']}, objects {gc_info['objects']} (frozen {gc_info['frozen']}); collections "
+              + ", ".join(f"gen {g}: {n} in {t * 1000:.0f} ms" for g, (n, t) in sorted(gc_info["collections"].items())))
     stats = pstats.Stats(str(path))
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     print(f"  event-loop thread, profiled: {total / messages * 1000:.2f} s per 1000 messages (tottime; profiler overhead included)")
