@@ -8,6 +8,9 @@ are paused, and when every one of them waits to grow the last to ask is refused 
 from __future__ import annotations
 
 import asyncio
+import ssl
+
+import aiosmtplib
 
 from maild.intake.limits import DATA_STEP
 from tests.security.test_memory_and_loop import CONFIG, _command, _open_transaction
@@ -120,3 +123,30 @@ async def test_a_flood_of_big_transfers_without_size_is_answered_250_or_452_neve
     # bounded: the budget, or one transfer alone over it (a budget below one message must not refuse them all)
     assert memory.peak <= max(3 * MIB, size + DATA_STEP)
     await _until(lambda: memory.reserved == 0 and memory.stalled == 0, "every reservation released")
+
+
+async def test_steps_and_pauses_work_the_same_after_starttls(make_config, start_intake, tls_cert):
+    cert, key = tls_cert
+    intake = await start_intake(make_config(
+        CONFIG + f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+        'data_memory_budget = "2MB"\nmax_message_size = "10MB"\ndata_memory_wait = "600s"\n'))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    body = _body(3 * MIB, b"t")
+
+    async def send() -> int:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=intake.port, start_tls=True, tls_context=ctx,
+                                   timeout=120) as client:
+            await client.mail("agent@helpdesk.example.com")  # no SIZE= (sendmail would declare it)
+            await client.rcpt("alice@example.net")
+            try:
+                return (await client.data(body)).code
+            except aiosmtplib.SMTPDataError as exc:
+                assert exc.message.startswith("4.3.1"), exc.message
+                return exc.code
+
+    codes = await asyncio.wait_for(asyncio.gather(send(), send()), 240)
+    assert set(codes) <= {250, 452} and 250 in codes, codes
+    assert intake.rows("SELECT count(*), min(length(headers) + length(body)) FROM messages") == [
+        (codes.count(250), len(body))
+    ]
+    await _until(lambda: intake.server.memory.reserved == 0, "every reservation released")
