@@ -16,10 +16,13 @@ import sys
 import warnings
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
 
 from maild import logs
 from maild.ratelog import RateLog
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 if TYPE_CHECKING:
     import asyncio

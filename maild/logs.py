@@ -8,7 +8,10 @@ peer) and never log bodies, token secrets or AUTH data.
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The stdlib logging levels by value: importing logging itself would cost a short command more than its work.
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
 
 from maild import departments, switches
 from maild.core.events import READ_KINDS, EventKind, EventSource, RecipientKind, Via
@@ -34,6 +33,12 @@ from maild.status import (
     thread_info,
 )
 from maild.core.sqldb import Db
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, cast
+else:
+    from maild.core.hints import cast
 
 # One event row, in the order `_event` unpacks it by name; the SELECT list is made from these names, so the hot
 # reads (a ticket's events, a page of 1,000) take plain tuples, with no per-row mapping by name. The record's

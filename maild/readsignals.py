@@ -22,10 +22,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any, Protocol
 
 from maild.core.events import EventKind
 from maild.core.frozen import frozen
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    from maild.core.hints import Protocol
 
 
 class ReadVia(StrEnum):

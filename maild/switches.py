@@ -25,12 +25,17 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TypeVar, cast
 
 from maild import departments
 from maild.core.frozen import frozen
 from maild.core.sqldb import Db
 from maild.store import settings as store_settings
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import TypeVar, cast
+else:
+    from maild.core.hints import TypeVar, cast
 
 # A scalar subquery to add to a job's first SELECT: SQLite runs it once per statement, not once per row.
 GENERATION = "(SELECT n FROM settings_generation)"

@@ -16,11 +16,12 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from maild import __version__, liblogs, logs
 from maild.cli import fastargv, visible
 from maild.errors import ConfigError, MaildError
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
 if TYPE_CHECKING:
     import argparse

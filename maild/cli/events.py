@@ -12,7 +12,8 @@ from maild.cli.status import open_read_side
 from maild.core.jsonvalue import to_json
 from maild.core.record import Event
 from maild.errors import MaildError
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
 if TYPE_CHECKING:
     import argparse

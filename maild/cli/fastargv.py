@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
 
 CONFIG = "maild.toml"  # str(config.DEFAULT_CONFIG), argparse's default for --config (the test holds them equal)
 LOG_FORMATS = ("auto", "json", "console")
 VIAS = ("imap", "maildir", "lmtp", "pipe")  # core.events.Via's values, ingest's --source choices (the test checks)
 
-Convert = Callable[[str], Any]
+Convert: TypeAlias = "Callable[[str], Any]"
 
 
 def _seconds(text: str) -> float | None:

@@ -19,7 +19,8 @@ from maild.errors import (
 from maild.receipts.ingest import hints_from, ingest_now, policy_from
 from maild.receipts.parsestream import OneShotParser
 from maild.store import open_for_command
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
 if TYPE_CHECKING:
     import argparse

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from maild import config
 from maild.cli.common import add_config_option
@@ -18,6 +17,10 @@ from maild.receipts import parsestream
 from maild.receipts.parsework import GRACE, ParseTimeout
 from maild.reports import ParseHints, parse
 from maild.reports.clues import hints_for
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     import argparse

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from maild import clock, queue
 from maild.cli import common
@@ -13,6 +12,10 @@ from maild.core.jsonvalue import JSONValue, encoder
 from maild.core.states import UNFINISHED_DELIVERY
 from maild.store import open_for_command, transaction
 from maild.core.sqldb import Db
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     import argparse

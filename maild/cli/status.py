@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from maild import config, departments, queries
 from maild.cli.common import add_config_option, load_settings, print_json
@@ -13,6 +12,8 @@ from maild.core.record import Event
 from maild.status import ThreadInfo
 from maild.store import open_for_command, transaction
 from maild.core.sqldb import Db
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
 if TYPE_CHECKING:
     import argparse

@@ -16,9 +16,12 @@ import io
 import json
 import re
 import sys
-from typing import Any, TextIO
 
 from maild.core.lazyre import lazy
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _ANY = lazy(f"[{_UNSAFE}]")

@@ -11,7 +11,6 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, dataclass_transform
 
 from maild.core.events import EventKind
 from maild.core.frozen import field, frozen
@@ -19,7 +18,13 @@ from maild.core.paths import resolve_path
 from maild.core.syntax import ADDRESS
 from maild.core.urls import SourceUrl, UpstreamUrl, parse_source_url, parse_upstream_url
 
-Converter = Callable[[Any, Path], Any]
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias, TypeVar, dataclass_transform
+else:
+    from maild.core.hints import TypeVar, dataclass_transform
+
+Converter: TypeAlias = "Callable[[Any, Path], Any]"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
 

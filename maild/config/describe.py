@@ -6,11 +6,14 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from maild.config.sections import LIST_SECTIONS, SECTIONS, Settings
 from maild.core.frozen import fields
 from maild.core.urls import SourceUrl, UpstreamUrl
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def describe() -> list[tuple[str, Any, str]]:

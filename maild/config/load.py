@@ -6,7 +6,6 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
 
 from maild.config.declare import hostport
 from maild.config.document import document
@@ -22,6 +21,12 @@ from maild.config.sections import (
 from maild.core.frozen import fields
 from maild.core.urls import Scheme
 from maild.errors import ConfigError
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+else:
+    from maild.core.hints import TypeVar
 
 DEFAULT_CONFIG = Path("maild.toml")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from maild.config.declare import (
     Network,
@@ -32,6 +31,10 @@ from maild.config.declare import (
     upstream_url,
 )
 from maild.core.urls import Scheme, SourceUrl, UpstreamUrl, parse_upstream_url
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @section

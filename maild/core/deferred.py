@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import sys
 import types
-from importlib.util import find_spec, module_from_spec
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 EMAIL_UNUSED = ("socket", "random", "calendar")  # what a command's email import loads and its parse never calls
 
@@ -46,6 +48,8 @@ def _run(module: types.ModuleType) -> None:
 
 def defer(*names: str) -> None:
     """Make each named top-level module run at its first use rather than at its import."""
+    from importlib.util import find_spec, module_from_spec  # with the contextlib it imports: only a command that defers
+
     for name in names:
         if name in sys.modules:
             continue

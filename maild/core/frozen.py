@@ -32,7 +32,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, MemberDescriptorType
-from typing import Any, ClassVar, TypeVar, dataclass_transform, get_origin
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar, dataclass_transform
+else:
+    from maild.core.hints import TypeVar, dataclass_transform
 
 T = TypeVar("T")
 COMPILE_ON_USE = 16  # constructions of a class before it gets a compiled __init__
@@ -100,7 +105,8 @@ def _spec(value: Any) -> Field:
 def _is_classvar(annotation: Any) -> bool:
     if isinstance(annotation, str):  # `from __future__ import annotations`: the annotation as written
         return annotation.startswith(("ClassVar", "typing.ClassVar"))
-    return annotation is ClassVar or get_origin(annotation) is ClassVar
+    typing = sys.modules.get("typing")  # an annotation that is a typing.ClassVar object means typing is loaded
+    return typing is not None and (annotation is typing.ClassVar or typing.get_origin(annotation) is typing.ClassVar)
 
 
 def _unsupported(annotation: Any) -> bool:

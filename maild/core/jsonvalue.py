@@ -21,18 +21,21 @@ place, whenever each of those records is exactly its declared type.
 
 from __future__ import annotations
 
+import sys
 import types
-import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import Any, Final
 
 from maild.core.frozen import is_record, record_fields
 from maild.core.times import iso
 
+TYPE_CHECKING = False  # not typing's: a command that prints no record never imports typing (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, Final
+
 JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
-Encoder = Callable[[Any], dict[str, JSONValue]]
+Encoder = Callable[[object], dict[str, JSONValue]]
 
 _KEY: Final = "maild.json"
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})  # exactly these types (not enums) are JSON as they are
@@ -67,10 +70,22 @@ def encoder(cls: type) -> Encoder:
 
 
 def _hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls)
-    except (NameError, TypeError):  # a type local to a function: every field takes the general path
-        return {}
+    """Each field's annotation evaluated as typing.get_type_hints would, without importing typing (a command's
+    start-up): a name the annotation's module lacks at run time (typing's Any, a type imported for mypy alone, a
+    type local to a function) leaves that field out, and it takes the general path, as typing's forms do anyway."""
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        module = sys.modules.get(klass.__module__)
+        scope = vars(module) if module is not None else {}
+        for name, annotation in vars(klass).get("__annotations__", {}).items():
+            if isinstance(annotation, str):
+                try:
+                    annotation = eval(annotation, dict(scope), dict(vars(klass)))  # the class's own annotation text, as get_type_hints does
+                except (NameError, TypeError, AttributeError, SyntaxError):
+                    hints.pop(name, None)
+                    continue
+            hints[name] = type(None) if annotation is None else annotation
+    return hints
 
 
 class _Writer:
@@ -92,12 +107,12 @@ class _Writer:
 
     def value(self, annotation: Any, attr: str) -> str:
         """The expression for one field's JSON value, chosen by its annotation."""
-        args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+        args = getattr(annotation, "__args__", ()) if isinstance(annotation, types.UnionType) else (annotation,)
         if args and all(a in _PLAIN for a in args):
             return attr  # str, int, bool, float, None: JSON as they are
         rest = [a for a in args if a is not type(None)]
-        if typing.get_origin(annotation) is tuple:  # tuple[X, ...]: a list
-            item = typing.get_args(annotation)[0]
+        if getattr(annotation, "__origin__", None) is tuple:  # tuple[X, ...]: a list
+            item = annotation.__args__[0]
             if isinstance(item, type) and is_record(item):
                 return f"[{self.record(item, 'v')} for v in {attr}]"
             return f"[to_json(v) for v in {attr}]"
@@ -111,7 +126,7 @@ class _Writer:
 
 def _inline_class(annotation: Any) -> type | None:
     """The one dataclass an INLINE field holds (None allowed beside it), else None."""
-    args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    args = getattr(annotation, "__args__", ()) if isinstance(annotation, types.UnionType) else (annotation,)
     rest = [a for a in args if a is not type(None)]
     if len(rest) == 1 and isinstance(rest[0], type) and is_record(rest[0]):
         return rest[0]

@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:  # prefilter loads when a pattern's literals are first derived: a command that only prints needs none
     from maild.core.prefilter import Literals

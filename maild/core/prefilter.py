@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    from maild.core.hints import Protocol
 
 # The regex parser's own modules (Python 3.11+): the parsed form is what the literals are read from. They are
 # private, so they are typed Any here; a Python that changes them fails the prefilter tests, never silently.

@@ -14,11 +14,14 @@ show them through ``maild.core.jsonvalue.to_json``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from maild.core.events import EventKind, EventSource, RecipientKind, Via
 from maild.core.frozen import field, frozen
 from maild.core.jsonvalue import HIDDEN, INLINE
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @frozen

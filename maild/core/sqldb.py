@@ -11,7 +11,12 @@ needs more than it (only the schema migrations do) says so in its type.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    from maild.core.hints import Protocol
 
 if TYPE_CHECKING:
     import sqlite3

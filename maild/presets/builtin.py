@@ -9,7 +9,10 @@ Message-ID form first, subject-only forms after, `generic` last.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 _AUTO_SUBMITTED = {"header": "Auto-Submitted", "pattern": r"(?i)^auto-"}
 _X_LOOP = {"header": "X-Loop", "pattern": r"(?i)^yes\b"}

@@ -17,7 +17,6 @@ import atexit
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from maild import clock, logs
 from maild.config import Settings, TrackingSettings
@@ -37,6 +36,10 @@ from maild.store.events import NewEvent, record_event
 from maild.store.protocol import StoreWrites
 from maild.tokens import KeySet
 from maild.core.sqldb import Db
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logs.get("ingest")
 

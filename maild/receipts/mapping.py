@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from maild.clock import iso
 from maild.core.events import EventKind, Via
 from maild.core.jsonvalue import to_json
 from maild.core.record import StatusRecord
 from maild.reports.model import RecipientResult, Report, ReportKind
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 CLOCK_SKEW = timedelta(minutes=5)  # a report dated this far past its arrival still counts as on time
 

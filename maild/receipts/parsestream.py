@@ -36,11 +36,16 @@ import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from types import FrameType
-from typing import Generic, NoReturn, TypeVar
 
 from maild import logs
 from maild.receipts.parsework import GRACE, CpuDeadline, one_thread, ParseTimeout, ParseWorkerFailed, ParseWorkerUnavailable, Target
 from maild.reports import ParseHints, Report, parse
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Generic, NoReturn, TypeVar
+else:
+    from maild.core.hints import Generic, TypeVar
 
 T = TypeVar("T")
 _log = logs.get("parse")

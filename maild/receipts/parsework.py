@@ -36,11 +36,12 @@ import select
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from maild import liblogs, logs
 from maild.errors import TransientError
 from maild.reports import ParseHints, Report, parse
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
 if TYPE_CHECKING:  # multiprocessing, socket and subprocess load when a worker starts: `maild parse` imports this module
     import subprocess

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from maild.clock import iso
 from maild.core.frozen import frozen
 from maild.store import Row, named_row, named_rows
 from maild.core.sqldb import Db
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Default of receipts[].quarantine_max_bytes: a report bigger than this is kept cut (its retry may then fail to parse).
 MAX_RAW_BYTES = 10 * 1024 * 1024

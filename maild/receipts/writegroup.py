@@ -22,10 +22,15 @@ at most, never by its own deadline.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from maild.core.sqldb import Db
 from maild.store.protocol import StoreWrites, WritesTogether
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias, TypeVar
+else:
+    from maild.core.hints import TypeVar
 
 if TYPE_CHECKING:  # asyncio is the daemon's, loaded already: `maild ingest` (ingest_now) never loads it
     import asyncio
@@ -34,7 +39,7 @@ T = TypeVar("T")
 HOLD = 0.5  # seconds a parsed report's write waits at most for the parses beside it
 MOST = 64  # writes held together at most (the writer takes up to 256 jobs per transaction)
 
-_Held = tuple[Callable[[Any], Any], "asyncio.Future[Awaitable[Any]]"]
+_Held: TypeAlias = "tuple[Callable[[Any], Any], asyncio.Future[Awaitable[Any]]]"
 
 
 class WriteGroup:

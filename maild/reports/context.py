@@ -6,12 +6,17 @@ import re
 from collections.abc import Callable
 from email.message import Message
 from functools import cached_property
-from typing import Any, TypeVar, cast
 
 from maild.core.lazyre import lazy
 from maild.reports import mime, mimetree
 from maild.reports.clues import ParseHints
 from maild.reports.model import RecipientResult, ReportKind
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar, cast
+else:
+    from maild.core.hints import TypeVar, cast
 
 T = TypeVar("T")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from maild.core.sqldb import Db
 from maild.store import settings as store_settings
@@ -22,6 +21,12 @@ from maild.store.db import CommandDb, connect, open_command_db, translate
 from maild.store.protocol import Batchable, StorePort, StoreReads, StoreWrites
 from maild.store.rows import EnumColumn, Row, named_row, named_rows
 from maild.store.subjects import index_subjects, indexed_upto, keep_indexed
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+else:
+    from maild.core.hints import TypeVar
 
 if TYPE_CHECKING:
     # The daemon's machinery, imported when a Store is made: a command (open_for_command) never loads

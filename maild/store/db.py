@@ -6,11 +6,14 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from maild import logs
 from maild.core.sqldb import Db
 from maild.errors import StoreBusy, StoreError
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     import sqlite_utils

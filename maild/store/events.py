@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from maild.core.events import EventKind, EventSource, Via
 from maild.core.frozen import frozen
 from maild.core.record import EMPTY, StatusRecord
 from maild.core.times import iso
 from maild.core.sqldb import Db
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @frozen

@@ -12,7 +12,12 @@ a ``Batchable`` job names the function that stores many items at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any, Protocol, TypeVar, runtime_checkable
+else:
+    from maild.core.hints import Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import asyncio

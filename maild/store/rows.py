@@ -5,10 +5,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from enum import Enum
-from typing import Generic, NoReturn, TypeVar
 
 from maild.errors import StoreError
 from maild.core.sqldb import Db
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Generic, NoReturn, TypeVar
+else:
+    from maild.core.hints import Generic, TypeVar
 
 Row = sqlite3.Row
 

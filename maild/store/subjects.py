@@ -7,11 +7,12 @@ newer messages directly (maild.queries).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from maild import logs
 from maild.core.sqldb import Db
 from maild.store.protocol import StoreWrites
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
 if TYPE_CHECKING:
     import asyncio  # the daemon's loop runs keep_indexed; a command importing maild.store never loads asyncio

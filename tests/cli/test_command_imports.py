@@ -76,8 +76,9 @@ NOT_FOR_COMMANDS = (
     "tomllib",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
-# the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread).
-NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
+# the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread);
+# and typing with the contextlib it imports (their modules take typing's names for mypy alone: maild.core.hints).
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib", "typing", "contextlib")
 
 # What `maild ingest` (one process per receipt) never needs: multiprocessing and what it loads for its one parse, and
 # secrets (verifying a token needs no random bytes; minting one does).

@@ -18,10 +18,15 @@ fixtures in tests/data/lhost with the expected results from the scenario that pr
 
 from __future__ import annotations
 
-from typing import Protocol
 
 from maild.reports.context import Context, Finding
 from maild.reports.lhost import amazonses, courier, exchange, exim, fml, gmail, opensmtpd, postfix, qmail, sendmail, yahoo
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    from maild.core.hints import Protocol
 
 
 class Dialect(Protocol):
