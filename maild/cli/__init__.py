@@ -12,21 +12,19 @@ per receipt when Postfix pipes to ``maild ingest``, so start-up is its cost.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from importlib import import_module
-from types import ModuleType
-
-from maild import __version__, liblogs, logs
-from maild.cli import fastargv, visible
-from maild.errors import ConfigError, MaildError
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
 if TYPE_CHECKING:
     import argparse
+    from types import ModuleType
 
-_log = logs.get("cli")
+# What the command line needs beyond this module (logs, liblogs, fastargv, visible, errors) is imported by main(),
+# with the cyclic collector off (see main).
 
 # Command name -> module under maild.cli, in the order `maild --help` lists them.
 COMMAND_MODULES = {
@@ -65,6 +63,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="Track delivery and read receipts of helpdesk mail, per reply and per recipient.",
         epilog="Example: maild run --config /etc/maild/maild.toml",
     )
+    from maild import __version__
+
     parser.add_argument("--version", action="version", version=f"maild {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in command_modules(argv):
@@ -72,9 +72,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:
-        argv = sys.argv[1:]
+def _start(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed command line, with the command's module imported and the output set up."""
+    from maild import liblogs, logs
+    from maild.cli import fastargv, visible
+
     if argv and argv[0] in READ_MAIL:
         from maild.core import deferred
 
@@ -83,6 +85,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure("warning", getattr(args, "log_format", None) or "auto")
     liblogs.route_command_output()  # a library's log record or warning is a JSON line, never plain text on stderr
     visible.install()  # mail-derived text never reaches the terminal with its control characters
+    return args  # type: ignore[return-value]  # fastargv's namespace holds what argparse's would
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    program = argv is None  # this process's own command line (the console script, python -m maild), not a caller's
+    if argv is None:
+        argv = sys.argv[1:]
+    # Importing the command's modules makes tens of thousands of objects that live as long as the process, and the
+    # cyclic collector walked them some twenty times while they were made, several ms of a short command's start-up
+    # for nothing to free. It is off until the command runs, which collects as before; and a process's own command
+    # moves what start-up made out of the collector's sight first (gc.freeze, as the daemon's settle_heap does), so
+    # the command's collections walk only what it makes. A caller's main() (the tests) freezes nothing of theirs.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        args = _start(argv)
+    finally:
+        if collecting:
+            if program:
+                gc.freeze()
+            gc.enable()
+    from maild.errors import ConfigError, MaildError
+
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
@@ -106,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sqlite3 = sys.modules.get("sqlite3")
         if sqlite3 is None or not isinstance(exc, sqlite3.Error):
             # A bug or a library's failure: one JSON line with the traceback in it, not Python's plain traceback.
-            _log.exception("command_failed", command=args.command, error=f"{type(exc).__name__}: {exc}"[:500])
+            from maild import logs
+
+            logs.get("cli").exception("command_failed", command=args.command, error=f"{type(exc).__name__}: {exc}"[:500])
             return 1
         print(f"maild: database error: {exc}", file=sys.stderr)
         return 75 if "locked" in str(exc) or "busy" in str(exc) else 1
