@@ -11,16 +11,19 @@ FILES` over Sisimai's set-of-emails messages run by each checkout's own `.venv` 
 order alternating per round), next to one `perl` process calling `Sisimai->make` per file when Sisimai 4.25 is
 installed, in CPU time of the child processes (their forked parse child included); both outputs must be equal.
 
-The checkout imported second runs its readers 3-4% slower than the first, whatever their code (two copies of
-one commit measured so: 1.022-1.054 with the copy second, 0.960-0.977 with it first; the MIME tree alone shows
-no such lean). `--here-first` imports this checkout first: quote a ratio from both orders (e.g. their geometric
-mean), not from one.
+The parser imports modules on first use (the later detectors, the bounce heuristics a dialect falls back to, the
+pre-check derivation), and such an import resolves through sys.modules: each checkout's own modules are put
+there around each of its calls, outside the clock (`Side`). Without that, the checkout imported first ran the
+other one's lazily loaded code: the "lean" of 3-4% between two copies of one commit (1.022-1.054 with the copy
+second, 0.960-0.977 with it first) was that mixture; with it, an A/A run reads 0.999-1.012. `--here-first`
+imports this checkout first, `--here DIR2` measures DIR2 instead of this checkout (two copies of one commit: an
+A/A check of the bench itself).
 
 `--tree` times the MIME tree alone, `maild.reports.mime.parse` (the input's bounds and the compat32 tree), the
 same way.
 
-Usage: python bench/parse_ab.py --against DIR [--rounds N] [--corpus PATH] [--whole] [--here-first] [--tree]
-       (DIR: the other checkout, e.g. a worktree of main; this checkout is "here")
+Usage: python bench/parse_ab.py --against DIR [--here DIR2] [--rounds N] [--corpus PATH] [--whole] [--here-first] [--tree]
+       (DIR: the other checkout, e.g. a worktree of main; this checkout, or DIR2, is "here")
 """
 
 from __future__ import annotations
@@ -42,20 +45,42 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def parser_of(root: Path, module_name: str = "maild.reports") -> Callable[[bytes], Any]:
-    """`parse` of `module_name` (maild.reports, or maild.reports.mime for the tree alone) imported from `root`,
-    apart from any maild imported before."""
-    for name in [n for n in sys.modules if n == "maild" or n.startswith("maild.")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(root))
-    try:
-        module = importlib.import_module(module_name)
-    finally:
-        sys.path.remove(str(root))
-    if not str(module.__file__).startswith(str(root)):
-        sys.exit(f"maild came from {module.__file__}, not from {root}")
-    parse: Callable[[bytes], Any] = module.parse
-    return parse
+def _own(name: str) -> bool:
+    return name == "maild" or name.startswith("maild.")
+
+
+class Side:
+    """One checkout's `parse` of `module_name` (maild.reports, or maild.reports.mime for the tree alone) and the
+    maild modules it has loaded, apart from the other checkout's.
+
+    Each call runs with this checkout's modules in sys.modules (`enter`), and what the call loaded is kept for
+    the next (`leave`): a module the parser imports on first use is then this checkout's own.
+    """
+
+    def __init__(self, root: Path, module_name: str = "maild.reports") -> None:
+        for name in [n for n in sys.modules if _own(n)]:
+            del sys.modules[name]
+        sys.path.insert(0, str(root))
+        try:
+            module = importlib.import_module(module_name)
+        finally:
+            sys.path.remove(str(root))
+        if not str(module.__file__).startswith(str(root)):
+            sys.exit(f"maild came from {module.__file__}, not from {root}")
+        self.root = root
+        self.parse: Callable[[bytes], Any] = module.parse
+        self.modules = {n: m for n, m in sys.modules.items() if _own(n)}
+
+    def enter(self) -> None:
+        for name in [n for n in sys.modules if _own(n)]:
+            del sys.modules[name]
+        sys.modules.update(self.modules)
+
+    def leave(self) -> None:
+        self.modules = {n: m for n, m in sys.modules.items() if _own(n)}
+        stray = [n for n, m in self.modules.items() if not str(getattr(m, "__file__", None) or self.root).startswith(str(self.root))]
+        if stray:
+            sys.exit(f"{stray[0]} came from outside {self.root}")
 
 
 def corpus_files(corpus: Path) -> list[Path]:
@@ -66,6 +91,7 @@ def corpus_files(corpus: Path) -> list[Path]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--against", required=True, type=Path, help="the other checkout")
+    ap.add_argument("--here", type=Path, default=REPO, help="this side's checkout (default: the one holding this script; another for an A/A check)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--corpus", default=os.environ.get("MAILD_CORPUS") or str(REPO.parent / "shared" / "corpus"))
     ap.add_argument("--whole", action="store_true", help="whole processes (`maild parse --json FILES`, Sisimai), start-up included")
@@ -80,22 +106,27 @@ def main() -> None:
         sys.exit(f"no corpus messages under {args.corpus} (set MAILD_CORPUS)")
     module = "maild.reports.mime" if args.tree else "maild.reports"
     if args.here_first:
-        here, other = parser_of(REPO, module), parser_of(args.against.resolve(), module)
+        here, other = Side(args.here.resolve(), module), Side(args.against.resolve(), module)
     else:
-        other, here = parser_of(args.against.resolve(), module), parser_of(REPO, module)
-    for raw in messages:  # warm: lazy patterns compiled, prefilters derived
-        other(raw)
-        here(raw)
+        other, here = Side(args.against.resolve(), module), Side(args.here.resolve(), module)
+    for raw in messages:  # warm: lazy patterns compiled, prefilters derived, lazy modules loaded
+        for checkout in (other, here):
+            checkout.enter()
+            checkout.parse(raw)
+            checkout.leave()
     clock = time.process_time
     rates: dict[str, list[float]] = {"other": [], "here": []}
     for round_ in range(args.rounds):
         spent = {"other": 0.0, "here": 0.0}
         for i, raw in enumerate(messages):
             order = (("other", other), ("here", here)) if (i + round_) % 2 == 0 else (("here", here), ("other", other))
-            for side, parse in order:
+            for side, checkout in order:
+                checkout.enter()  # outside the clock: each side's lazily loaded modules in sys.modules
+                parse = checkout.parse
                 started = clock()
                 parse(raw)
                 spent[side] += clock() - started
+                checkout.leave()
         for side in rates:
             rates[side].append(len(messages) / spent[side])
     ratios = [h / o for h, o in zip(rates["here"], rates["other"], strict=True)]
@@ -103,7 +134,7 @@ def main() -> None:
     what = "mime.parse (the tree) alone" if args.tree else "the whole parser"
     print(f"{what}: {len(messages)} messages x {args.rounds} rounds, interleaved message by message, CPU time, {first} imported first; load {os.getloadavg()[0]:.1f}")
     print(f"other {args.against}: median {statistics.median(rates['other']):.0f} msg/s {[round(r) for r in rates['other']]}")
-    print(f"here  {REPO}: median {statistics.median(rates['here']):.0f} msg/s {[round(r) for r in rates['here']]}")
+    print(f"here  {args.here}: median {statistics.median(rates['here']):.0f} msg/s {[round(r) for r in rates['here']]}")
     print(f"here/other per round {[round(r, 3) for r in ratios]}, median {statistics.median(ratios):.3f}")
 
 
