@@ -92,12 +92,54 @@ def test_rules_split_at_their_alternatives_find_the_same_reason(corpus: Path) ->
         samples.append(lowered)
         samples += [" ".join(line.lower().split()) for line in text[:4000].splitlines() if line.strip()]
     matched = 0
-    for sample in samples:
-        expected = _first_rule_whole(sample)
-        matched += expected is not None
-        assert reason_rules._match_rules(sample, None) == expected, sample[:200]
-        assert reason_rules._match_rules(sample, 10) == _first_rule_whole(sample, 10), sample[:200]
-    assert matched > 100, "the samples must reach the rules, or the comparison checks nothing"
+    for scanned in (False, True):  # word by word, then behind the one-pass scan of every rule's words
+        if scanned:
+            reason_rules._derive_scan()
+        assert (reason_rules._scan is not None) is scanned
+        for sample in samples:
+            expected = _first_rule_whole(sample)
+            matched += expected is not None
+            assert reason_rules._match_rules(sample, None) == expected, sample[:200]
+            assert reason_rules._match_rules(sample, 10) == _first_rule_whole(sample, 10), sample[:200]
+    reason_rules._scan = None
+    assert matched > 200, "the samples must reach the rules, or the comparison checks nothing"
+
+
+def _rule_words() -> set[str]:
+    reason_rules._derive_prefilters()
+    words: set[str] = set()
+    for rule in reason_rules._RULES:
+        if rule.branches is not None:
+            words.update(w for ws, _ in rule.branches for w in ws)
+        elif rule.literals is not None:
+            words.update(rule.literals)
+    return words
+
+
+def test_the_one_pass_scan_finds_exactly_the_words_a_text_holds(corpus: Path) -> None:
+    import random
+
+    words = _rule_words()
+    scan = prefilter.LiteralScan(words)
+    texts = [" ".join(t[:4000].lower().split()) for t in _texts(corpus)]
+    # Words run together, overlapping, one inside another, one the prefix of another, cut short, and special characters.
+    rnd = random.Random(7)
+    pool = sorted(words) + ["too many connections", "client host blocked", "e-mail", "a.b*c", "(x)", "[y]", "\\"]
+    for _ in range(300):
+        picked = [rnd.choice(pool) for _ in range(rnd.randint(0, 6))]
+        glue = rnd.choice(["", " ", "x", "-"])
+        text = glue.join(p[: rnd.randint(1, len(p))] if rnd.random() < 0.3 else p for p in picked)
+        texts.append(text)
+    small = prefilter.LiteralScan(["ab", "abc", "b", "bcd", "a.b*c", "(x)", "[y]", "\\", "ｘ"])
+    for text in ["abcd", "xabcdx", "a.b*c", "axb", "((x))", "[[y]]", "\\\\", "ｘｘ", "", "ab abc"]:
+        assert small.found(text) == {s for s in ["ab", "abc", "b", "bcd", "a.b*c", "(x)", "[y]", "\\", "ｘ"] if s in text}, text
+    found = 0
+    for text in texts:
+        expected = {w for w in words if w in text}
+        found += len(expected)
+        assert scan.found(text) == expected, text[:200]
+    assert found > 500, "the texts must hold the words, or the comparison checks nothing"
+    assert prefilter.LiteralScan([]).found("anything") == set()
 
 
 @pytest.mark.parametrize(
