@@ -6,7 +6,7 @@ import re
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
     from typing import Any, Protocol
 else:
     from maild.core.hints import Protocol
@@ -304,3 +304,108 @@ def _trie(words: list[str]) -> str:
         i = j
     return "|".join(alternatives)
 
+
+
+class Leftmost:
+    """``pattern.search(text)`` for a pattern without re.I, tried one top-level alternative at a time behind its words.
+
+    A search tries every alternative at every offset; the engine skips ahead only to a character one of them can
+    start with, so a pattern whose alternatives start with many different characters is tried almost everywhere.
+    The whole pattern matches first where one of its alternatives matches first, and at that offset the earliest
+    alternative wins: so the leftmost of the alternatives' own matches (the earliest alternative at a tie) is the
+    whole search's match, as the alternative's match object (its groups are that alternative's own: read them by
+    content, not by number). An alternative whose words (``literals_of``) the text lacks cannot match and is not
+    searched. A pattern with re.I, or one that cannot be split (``worded_branches``), is searched whole.
+    """
+
+    __slots__ = ("pattern", "_split", "_derived")
+
+    def __init__(self, pattern: _Pattern) -> None:
+        self.pattern = pattern
+        self._split: list[tuple[Literals, re.Pattern[str]]] | None = None
+        self._derived = False
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if not self._derived:
+            self._derived = True
+            flags = self.pattern.flags
+            found = None if flags & re.IGNORECASE else worded_branches(self.pattern.pattern, flags)
+            if found is not None:
+                self._split = [(words, re.compile(source, flags)) for words, source in found]
+        split = self._split
+        if split is None:
+            return self.pattern.search(text)
+        best: re.Match[str] | None = None
+        for words, branch in split:
+            for word in words:
+                if word in text:
+                    match = branch.search(text)
+                    if match is not None and (best is None or match.start() < best.start()):  # a tie: the one before
+                        best = match
+                    break
+        return best
+
+
+class _Anchored(Protocol):
+    """A pattern searched and matched from an offset (re.Pattern, core.lazyre.LazyPattern)."""
+
+    pattern: str
+    flags: int
+
+    def search(self, string: str, pos: int = ..., /) -> re.Match[str] | None: ...
+
+    def match(self, string: str, pos: int = ..., /) -> re.Match[str] | None: ...
+
+
+class LinePattern:
+    """``search`` and ``finditer`` of a re.M pattern that starts with ``^``, found through the line feeds before its lines.
+
+    A pattern that opens with ``^`` under re.M gives the engine nothing to skip ahead to, so it is tried at every
+    offset of the text (a few dozen nanoseconds each: ~0.1 ms on a notice's text). The same pattern with the
+    ``^`` written as a line feed starts with a literal, which the engine finds at C speed; each line start it
+    finds (and offset 0) is then matched with the pattern itself, so the matches are the pattern's own objects.
+    ``^`` under re.M matches at offset 0 and after each line feed (from ``pos`` on, not at ``pos`` itself unless
+    a line feed precedes it), which is exactly where the line-feed form finds a match one character earlier.
+    A pattern that is not one ``^``-led alternative is searched as it is.
+    """
+
+    __slots__ = ("pattern", "_after_feed", "_derived")
+
+    def __init__(self, pattern: _Anchored) -> None:
+        self.pattern = pattern
+        self._after_feed: re.Pattern[str] | None = None
+        self._derived = False
+
+    def _derive(self) -> None:
+        self._derived = True
+        source, flags = self.pattern.pattern, self.pattern.flags
+        branches = top_branches(source)
+        # Never an empty match (its shortest is longer than 0): finditer then goes on at the previous match's end.
+        one = flags & re.MULTILINE and source.startswith("^") and branches is not None and len(branches) == 1
+        if one and _parser.parse(source, flags).getwidth()[0] > 0:
+            self._after_feed = re.compile("\n" + source[1:], flags)
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        if not self._derived:
+            self._derive()
+        after_feed = self._after_feed
+        if after_feed is None:
+            return self.pattern.search(text, pos)
+        if pos <= 0:
+            pos = 0
+            match = self.pattern.match(text, 0)
+            if match is not None:
+                return match
+        feed = after_feed.search(text, pos - 1 if pos > 0 else 0)
+        if feed is None:
+            return None
+        return self.pattern.match(text, feed.start() + 1)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        pos = 0
+        while pos <= len(text):
+            match = self.search(text, pos)
+            if match is None:
+                return
+            yield match
+            pos = match.end() if match.end() > match.start() else match.end() + 1

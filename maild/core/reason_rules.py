@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 
 from maild.core.lazyre import LazyPattern, lazy
-from maild.core.prefilter import LiteralScan, literals_of, worded_branches
+from maild.core.prefilter import Leftmost, LiteralScan, literals_of, worded_branches
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
 from maild.core.syntax import STATUS_CODE
 
@@ -306,6 +306,8 @@ _COMMAND = lazy(
     r"did not like our (rcpt|mail|data)\b|"
     r"but (sender|my name) was rejected|\[(rcpt)_to\]|\[(mail)_from\]|\[(data)\]"
 )
+# Searched whole, it tried its eight alternatives at nearly every offset (a third of reason_for's time).
+_COMMAND_SPLIT = Leftmost(_COMMAND)
 _COMMAND_NAMES = {
     "rcpt": "RCPT", "mail": "MAIL", "sender": "MAIL", "data": "DATA", "text": "DATA", "ehlo": "HELO", "helo": "HELO",
     "my name": "HELO", "initial connection": "CONN", "greeting": "CONN",
@@ -341,7 +343,7 @@ def _command_in(sample: str) -> str | None:
         return _COMMANDS[sample]
     if len(_COMMANDS) >= _TEXT_REASONS_KEPT:
         _COMMANDS.clear()
-    match = _COMMAND.search(sample)
+    match = _COMMAND_SPLIT.search(sample) if _samples >= _PREFILTER_FROM_SAMPLE else _COMMAND.search(sample)
     found = _COMMANDS[sample] = _COMMAND_NAMES[next(g for g in match.groups() if g)] if match else None
     return found
 

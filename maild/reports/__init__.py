@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib import import_module
 
 from maild.core.lazyre import lazy
+from maild.core.prefilter import LinePattern
 from maild.reports import arf, dsn, lhost, mdn, mime, truncated
 from maild.reports.context import Context, Finding
 from maild.reports.clues import (
@@ -63,7 +64,7 @@ DETECTORS: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
 _REPORT_HEADERS_FOR_TOKENS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-postfix-sender")
 # [ \t]*, not \s*, after ^ in every re.M pattern: \s* runs across blank lines from each line start, so 20,000
 # empty lines cost 20,000 scans of the rest (80 s); tests/security/test_parse_deadline.py holds every pattern to it.
-_RETURNED_TOKEN_LINE = lazy(r"^[ \t]*(?:return-path|disposition-notification-to|to|x-original-to)\s*:.*$", re.I | re.M)
+_RETURNED_TOKEN_LINE = LinePattern(lazy(r"^[ \t]*(?:return-path|disposition-notification-to|to|x-original-to)\s*:.*$", re.I | re.M))
 
 
 _DEFAULT_HINTS = ParseHints()  # frozen: one for every call without hints
@@ -123,7 +124,7 @@ def _report(ctx: Context, raw: bytes, finding: Finding) -> Report:
     inline_values: list[str] = []
     if finding.kind in (ReportKind.BOUNCE, ReportKind.DSN, ReportKind.MDN) and _may_hold_token(ctx.body_text[:100000], hints):
         # Bounces that quote our headers as text instead of attaching them.
-        inline_values = _RETURNED_TOKEN_LINE.findall(ctx.body_text[:100000])
+        inline_values = [m.group() for m in _RETURNED_TOKEN_LINE.finditer(ctx.body_text[:100000])]
     candidates = best_unique(
         [token_from_envid(finding.envelope_id)],
         tokens_from_addresses(returned_values, hints),
@@ -169,7 +170,7 @@ def _may_hold_token(text: str, hints: ParseHints) -> bool:
     return not stem.isascii() or stem.lower() in text.lower()
 
 
-_INLINE_MSGID = lazy(r"^[ \t]*message-id\s*:\s*(<[^>\s]+>)", re.I | re.M)
+_INLINE_MSGID = LinePattern(lazy(r"^[ \t]*message-id\s*:\s*(<[^>\s]+>)", re.I | re.M))
 
 
 def _inline_message_id(text: str) -> str | None:

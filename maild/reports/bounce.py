@@ -6,6 +6,7 @@ import functools
 import re
 
 from maild.core.lazyre import lazy
+from maild.core.prefilter import LinePattern
 from maild.core.reason_rules import DEFAULT_STATUS, reason_for
 from maild.core.reasons import Reason
 from maild.reports import mime, retrying
@@ -178,7 +179,7 @@ def _next_field(lines: list[str], n: int) -> str:
 _FIELDS = r"(?:received|message-id|return-path|mime-version|content-type|content-transfer-encoding|dkim-signature|" \
           r"x-[a-z0-9-]+|date|from|to|cc|subject|user-agent|references|in-reply-to)[ \t]*:(?!//)"
 # Two header fields in a row at the start of a line (continuation lines between them): a pasted header block.
-_PASTED_BLOCK = lazy(rf"^{_FIELDS}.*\n(?:[ \t].*\n)*{_FIELDS}", re.I | re.M)
+_PASTED_BLOCK = LinePattern(lazy(rf"^{_FIELDS}.*\n(?:[ \t].*\n)*{_FIELDS}", re.I | re.M))
 _PASTED_HEADER = lazy(_FIELDS, re.I)
 
 

@@ -8,6 +8,7 @@ from email.message import Message
 
 from maild.core.frozen import replace
 from maild.core.lazyre import lazy
+from maild.core.prefilter import LinePattern
 from maild.core.reasons import Reason
 from maild.core.reason_rules import DEFAULT_STATUS, code_says_why, reason_for, smtp_command
 from maild.core.syntax import STATUS_CODE
@@ -19,7 +20,7 @@ from maild.reports.model import RecipientResult, ReportKind
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _PER_MESSAGE = {"original-envelope-id", "reporting-mta", "dsn-gateway", "received-from-mta", "arrival-date", "x-postfix-queue-id", "x-postfix-sender"}
 _RECIPIENT_STARTS = {"final-recipient", "original-recipient", "x-actual-recipient"}
-_LOOKS_LIKE_STATUS = lazy(r"^[ \t]*(?:final|original)-recipient[ \t]*:", re.I | re.M)
+_LOOKS_LIKE_STATUS = LinePattern(lazy(r"^[ \t]*(?:final|original)-recipient[ \t]*:", re.I | re.M))
 _HAS_ACTION_OR_STATUS = lazy(r"^[ \t]*(?:action|status)[ \t]*:", re.I | re.M)
 _ACTIONS = {
     "failed": "failed", "failure": "failed", "fail": "failed", "bounced": "failed", "error": "failed",

@@ -15,6 +15,7 @@ from email.message import Message
 
 from maild.core.frozen import replace
 from maild.core.lazyre import lazy
+from maild.core.prefilter import LinePattern
 from maild.core.syntax import UnreadableAddresses, address_pairs
 from maild.reports.model import RecipientResult
 
@@ -22,7 +23,7 @@ _HEADERS = ("to", "cc", "bcc", "resent-to", "resent-cc")
 # Shorter than this after the "@" and the prefix says too little to pick one address.
 _MIN_DOMAIN = 1
 # A notice that pastes our headers as text (qmail's "--- Below this line is a copy of the message.").
-_INLINE = lazy(r"^[ \t]*(?:to|cc|resent-to)[ \t]*:[ \t]*(.+(?:\r?\n[ \t]+\S.*)*)", re.I | re.M)
+_INLINE = LinePattern(lazy(r"^[ \t]*(?:to|cc|resent-to)[ \t]*:[ \t]*(.+(?:\r?\n[ \t]+\S.*)*)", re.I | re.M))
 
 
 def returned_recipients(returned: Message | None, inline_text: str = "") -> list[str]:

@@ -191,3 +191,72 @@ def test_the_returned_marker_tried_at_its_words_lines_is_the_leftmost_match() ->
         found += expected is not None
         assert (got and got.span()) == (expected and expected.span()), text
     assert found > 500
+
+
+def _span_and_groups(match: re.Match[str] | None) -> object:
+    return None if match is None else (match.span(), [g for g in match.groups() if g is not None])
+
+
+def test_the_leftmost_alternative_is_the_whole_search(corpus: Path) -> None:
+    class _P:
+        def __init__(self, source: str, flags: int = 0) -> None:
+            self.pattern, self.flags, self.compiled = source, flags, re.compile(source, flags)
+
+        def search(self, text: str) -> re.Match[str] | None:
+            return self.compiled.search(text)
+
+        def literals(self) -> prefilter.Literals | None:
+            return prefilter.literals_of(self.pattern, self.flags)
+
+    toy = [(r"ab|abc", ["abc", "xabc", "ab abc"]), (r"b(c)|a(b)", ["ab", "bc ab", "abc"]), (r"x(y)|z", ["", "zxy", "xyz"])]
+    for source, texts in toy:
+        split = prefilter.Leftmost(_P(source))
+        for text in texts:
+            assert _span_and_groups(split.search(text)) == _span_and_groups(re.search(source, text)), (source, text)
+    assert prefilter.Leftmost(_P("a|b", re.I)).search("B") is not None  # re.I: searched whole
+    command = reason_rules._COMMAND_SPLIT
+    samples = []
+    for text in _texts(corpus):
+        samples.append(" ".join(text[:4000].lower().split()))
+        samples += [" ".join(line.lower().split()) for line in text[:4000].splitlines() if line.strip()]
+    samples += ["for rcpt in reply to data", "[data] did not like our mail", ">>> data after end of rcpt", "--smtp command rcpt"]
+    found = 0
+    for sample in samples:
+        expected = reason_rules._COMMAND.search(sample)
+        found += expected is not None
+        assert _span_and_groups(command.search(sample)) == _span_and_groups(expected), sample[:200]
+    assert command._split is not None, "the split must be in use, or this checks only the whole search"
+    assert found > 100
+
+
+def test_line_patterns_found_through_line_feeds_are_the_patterns_own_matches(corpus: Path) -> None:
+    import random
+
+    from maild import reports
+    from maild.reports import dsn, truncated
+
+    wrapped = [truncated._INLINE, reports._RETURNED_TOKEN_LINE, reports._INLINE_MSGID, dsn._LOOKS_LIKE_STATUS, bounce._PASTED_BLOCK]
+    rnd = random.Random(11)
+    pieces = ["To: a@b", "  cc: c@d", "\tresent-to: e@f", " continued", "Message-ID: <x@y>", "Final-Recipient: rfc822; a@b",
+              "Received: from x", "x-y: z", "Return-Path: <r@s>", "text", "", "\r", "tO :", "Subject: s"]
+    texts = [t[:100000] for t in _texts(corpus)]
+    texts += ["\n".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10))) for _ in range(400)]
+    texts += ["To: a@b\n", "\nTo: a@b", "x\r\nTo: a@b\r\n  c@d\r\nCc: e@f", "To: a\n To: b\nTo: c", ""]
+    seen = 0
+    for line_pattern in wrapped:
+        assert line_pattern._after_feed is not None or not line_pattern._derived
+        whole = re.compile(line_pattern.pattern.pattern, line_pattern.pattern.flags)
+        for text in texts:
+            expected = [m.span() for m in whole.finditer(text)]
+            seen += len(expected)
+            assert [m.span() for m in line_pattern.finditer(text)] == expected, (whole.pattern[:40], text[:200])
+            for pos in (0, 1, 5, len(text) // 2):
+                found, wanted = line_pattern.search(text, pos), whole.search(text, pos)
+                assert (found and (found.span(), found.groups())) == (wanted and (wanted.span(), wanted.groups())), (pos, text[:200])
+        assert line_pattern._after_feed is not None, "the line-feed form must be in use, or this checks only the whole search"
+    assert seen > 500
+    # A pattern that could match empty, or is not one ^-led alternative, is searched as it is.
+    for source in (r"^[ \t]*$", r"^a|b", r"a^"):
+        plain = prefilter.LinePattern(re.compile(source, re.M))
+        assert [m.span() for m in plain.finditer("a\n\nb a")] == [m.span() for m in re.finditer(source, "a\n\nb a", re.M)]
+        assert plain._after_feed is None
