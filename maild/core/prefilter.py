@@ -346,6 +346,9 @@ class Leftmost:
         return best
 
 
+_LINE_FORM_FROM = 4  # the line-feed form is compiled on this many-th search
+
+
 class _Anchored(Protocol):
     """A pattern searched and matched from an offset (re.Pattern, core.lazyre.LazyPattern)."""
 
@@ -355,6 +358,8 @@ class _Anchored(Protocol):
     def search(self, string: str, pos: int = ..., /) -> re.Match[str] | None: ...
 
     def match(self, string: str, pos: int = ..., /) -> re.Match[str] | None: ...
+
+    def finditer(self, string: str, /) -> Iterator[re.Match[str]]: ...
 
 
 class LinePattern:
@@ -369,14 +374,18 @@ class LinePattern:
     A pattern that is not one ``^``-led alternative is searched as it is.
     """
 
-    __slots__ = ("pattern", "_after_feed", "_derived")
+    __slots__ = ("pattern", "_after_feed", "_derived", "_uses")
 
     def __init__(self, pattern: _Anchored) -> None:
         self.pattern = pattern
         self._after_feed: re.Pattern[str] | None = None
         self._derived = False
+        self._uses = 0
 
     def _derive(self) -> None:
+        self._uses += 1
+        if self._uses < _LINE_FORM_FROM:  # a command reading one or two reports does not compile a second form
+            return
         self._derived = True
         source, flags = self.pattern.pattern, self.pattern.flags
         branches = top_branches(source)
@@ -402,6 +411,11 @@ class LinePattern:
         return self.pattern.match(text, feed.start() + 1)
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        if not self._derived:
+            self._derive()
+        if self._after_feed is None:
+            yield from self.pattern.finditer(text)
+            return
         pos = 0
         while pos <= len(text):
             match = self.search(text, pos)
