@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 if TYPE_CHECKING:  # prefilter loads when a pattern's literals are first derived: a command that only prints needs none
-    from maild.core.prefilter import Literals
+    from maild.core.prefilter import Alternatives, Literals
 
 _DERIVE_ON_USE = 4  # the pre-check literals are derived on this many-th call of literals()
 
@@ -26,7 +26,7 @@ _DERIVE_ON_USE = 4  # the pre-check literals are derived on this many-th call of
 class LazyPattern:
     """re.compile(pattern, flags), done on the first search; `pattern` and `flags` as on re.Pattern."""
 
-    __slots__ = ("pattern", "flags", "_compiled", "_literals", "_uses")
+    __slots__ = ("pattern", "flags", "_compiled", "_literals", "_uses", "_said")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
@@ -34,6 +34,7 @@ class LazyPattern:
         self._compiled: re.Pattern[str] | None = None
         self._literals: Literals | None = None
         self._uses = 0
+        self._said: Alternatives | None = None
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
@@ -53,6 +54,19 @@ class LazyPattern:
 
     def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         return (self._compiled or self.compiled()).search(string, pos, endpos)
+
+    def found_in(self, string: str) -> bool:
+        """``self.search(string) is not None``; for a re.I pattern tried one top-level alternative at a time behind
+        its words (core.prefilter.Alternatives): under re.I the engine cannot skip ahead to a literal, and a
+        pattern of several alternatives was tried at every offset (0.3 ms over a notice's first 5,000 characters)."""
+        if not self.flags & re.IGNORECASE:
+            return self.search(string) is not None
+        said = self._said
+        if said is None:
+            from maild.core.prefilter import Alternatives
+
+            said = self._said = Alternatives(self)
+        return said.found_in(string)
 
     def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         return (self._compiled or self.compiled()).match(string, pos, endpos)

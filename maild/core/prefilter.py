@@ -130,12 +130,25 @@ def _of_item(op: Any, av: Any) -> Literals | None:
     return None
 
 
+# The only characters beyond ASCII that re.I matches with an ASCII one (İ, ı, ſ, K: Kelvin), checked over all of
+# Unicode by tests/reports/test_prefilter.py; a text without them holds a re.I match of an ASCII literal exactly
+# when its lower-cased copy holds the literal.
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def lowered_for_literals(text: str) -> str | None:
+    """The text lower-cased, to look for a re.I pattern's (ASCII) literals in; None when that would not be exact."""
+    if text.isascii() or _FOLDS_TO_ASCII.search(text) is None:
+        return text.lower()
+    return None
+
+
 def cannot_match_ci(literals: Literals | None, text: str) -> bool:
-    """True when a re.I pattern with these literals cannot match: an ASCII text that holds none of them."""
-    if literals is None or not text.isascii():
+    """True when a re.I pattern with these literals cannot match: a text that holds none of them."""
+    if literals is None:
         return False
-    lowered = text.lower()
-    return not any(s in lowered for s in literals)
+    lowered = lowered_for_literals(text)
+    return lowered is not None and not any(s in lowered for s in literals)
 
 
 class Searchable(Protocol):
@@ -194,6 +207,10 @@ def worded_branches(source: str, flags: int = 0) -> list[tuple[Literals, str]] |
     return [(words, branch) for words, branch in checked if words is not None]
 
 
+# The split forms below (Alternatives, LinePattern) are derived on a pattern's this many-th search, whole until then.
+_DERIVE_FROM = 4
+
+
 class _Pattern(Protocol):
     """A pattern compiled on first use (core.lazyre.LazyPattern, which imports this module: named here by its shape)."""
 
@@ -217,14 +234,18 @@ class Alternatives:
     The split is derived on the pattern's first use, each alternative compiled on its first search.
     """
 
-    __slots__ = ("pattern", "_split", "_derived")
+    __slots__ = ("pattern", "_split", "_derived", "_uses")
 
     def __init__(self, pattern: _Pattern) -> None:
         self.pattern = pattern
         self._split: list[tuple[Literals, str, list[re.Pattern[str]]]] | None = None  # (words, source, [compiled])
         self._derived = False
+        self._uses = 0
 
     def _derive(self) -> None:
+        self._uses += 1
+        if self._uses < _DERIVE_FROM:  # searched whole until then: a command reading one report derives nothing
+            return
         self._derived = True
         split = worded_branches(self.pattern.pattern, self.pattern.flags)
         if split is not None:
@@ -235,9 +256,9 @@ class Alternatives:
         if not self._derived:
             self._derive()
         split = self._split
-        if split is None or not text.isascii():
+        lowered = lowered_for_literals(text) if split is not None else None
+        if split is None or lowered is None:
             return search_ci(self.pattern, self.pattern.literals(), text) is not None
-        lowered = text.lower()
         for words, source, compiled in split:
             for word in words:
                 if word in lowered:
@@ -346,9 +367,6 @@ class Leftmost:
         return best
 
 
-_LINE_FORM_FROM = 4  # the line-feed form is compiled on this many-th search
-
-
 class _Anchored(Protocol):
     """A pattern searched and matched from an offset (re.Pattern, core.lazyre.LazyPattern)."""
 
@@ -384,7 +402,7 @@ class LinePattern:
 
     def _derive(self) -> None:
         self._uses += 1
-        if self._uses < _LINE_FORM_FROM:  # a command reading one or two reports does not compile a second form
+        if self._uses < _DERIVE_FROM:  # a command reading one or two reports does not compile a second form
             return
         self._derived = True
         source, flags = self.pattern.pattern, self.pattern.flags

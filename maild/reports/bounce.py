@@ -71,22 +71,22 @@ def _detect(ctx: Context) -> Finding | None:
 def looks_like_bounce(ctx: Context, failed_header: bool) -> bool:
     if failed_header:
         return True
-    if ctx.header("auto-submitted") and not BOUNCE_SENDER.search(ctx.sender) and not BOUNCE_SUBJECT.search(ctx.subject):
+    if ctx.header("auto-submitted") and not BOUNCE_SENDER.found_in(ctx.sender) and not BOUNCE_SUBJECT.found_in(ctx.subject):
         return False
     ctype = mime.content_type(ctx.msg)
     if ctype == "multipart/report" and (mime.param(ctx.msg, "report-type") or "").startswith("delivery-status"):
         return True
     return_path = (ctx.header("return-path") or "").strip()
     null_sender = return_path in ("<>", "") and "return-path" in ctx.top
-    if _DISCUSSION_SUBJECT.match(ctx.subject) and not null_sender and not BOUNCE_SENDER.search(ctx.sender) and not _own_failure_words(ctx):
+    if _DISCUSSION_SUBJECT.match(ctx.subject) and not null_sender and not BOUNCE_SENDER.found_in(ctx.sender) and not _own_failure_words(ctx):
         # "Fwd: Undelivered Mail Returned to Sender" from a person, the notice only quoted or forwarded below
         # their words: someone discussing a bounce, not one.
         return False
     # MAILER-DAEMON sends nothing but delivery reports; other bounce-ish senders need a second sign.
     if _DAEMON_SENDER.search(ctx.sender):
         return True
-    sender = bool(BOUNCE_SENDER.search(ctx.sender))
-    subject = bool(BOUNCE_SUBJECT.search(ctx.subject))
+    sender = BOUNCE_SENDER.found_in(ctx.sender)
+    subject = BOUNCE_SUBJECT.found_in(ctx.subject)
     # Any two independent signs; one alone (a human "delivery failed?" subject) is not enough.
     signs = sender + subject + null_sender
     return signs >= 2 or (signs == 1 and _has_failure_words(ctx))
@@ -109,11 +109,11 @@ def _own_failure_words(ctx: Context) -> bool:
     text = ctx.body_text[:10000]
     marker = _FORWARD_MARKER.search(text)
     own = "\n".join(line for line in (text[: marker.start()] if marker else text).splitlines() if not line.lstrip().startswith(">"))
-    return bool(_FAILURE_WORDS.search(own))
+    return _FAILURE_WORDS.found_in(own)
 
 
 def _has_failure_words(ctx: Context) -> bool:
-    return bool(_FAILURE_WORDS.search(ctx.body_text[:10000]))
+    return _FAILURE_WORDS.found_in(ctx.body_text[:10000])
 
 
 def _failure_text(ctx: Context) -> tuple[str, str]:

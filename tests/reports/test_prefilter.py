@@ -260,3 +260,39 @@ def test_line_patterns_found_through_line_feeds_are_the_patterns_own_matches(cor
         plain = prefilter.LinePattern(re.compile(source, re.M))
         assert [m.span() for m in plain.finditer("a\n\nb a")] == [m.span() for m in re.finditer(source, "a\n\nb a", re.M)]
         assert plain._after_feed is None
+
+
+def test_only_four_characters_beyond_ascii_match_an_ascii_one_under_re_i() -> None:
+    import sys
+
+    any_ascii = re.compile(r"[\x00-\x7f]", re.I)
+    folding = {chr(c) for c in range(0x80, sys.maxunicode + 1) if any_ascii.fullmatch(chr(c))}
+    assert folding == {"\u0130", "\u0131", "\u017f", "\u212a"}
+    assert all(prefilter._FOLDS_TO_ASCII.fullmatch(c) for c in folding)
+    assert prefilter.lowered_for_literals("Grüße, RETRY") == "grüße, retry"
+    assert prefilter.lowered_for_literals("reſent") is None
+
+
+def test_found_in_is_search_for_the_readers_boolean_patterns(corpus: Path) -> None:
+    from maild.core.lazyre import LazyPattern
+    from maild.reports.lhost import courier, exchange, exim, gmail, opensmtpd, postfix, qmail, sendmail, yahoo
+
+    patterns: list[LazyPattern] = [
+        courier._BANNER, courier._DELAYED, courier._FAILED, exim._DELAYED, exim._FAILED, opensmtpd._DELAYED, opensmtpd._FAILED,
+        gmail._DELAYED, gmail._FAILED, postfix._GREETING, postfix._WARNING, sendmail._WARNING, sendmail._FATAL,
+        exchange._DELAYED, exchange._FAILED, qmail._GREETING, yahoo._GREETING, bounce.BOUNCE_SENDER, bounce.BOUNCE_SUBJECT,
+        bounce._FAILURE_WORDS,
+    ]
+    texts = [t[:10000] for t in _texts(corpus)]
+    texts += [t[:300] for t in texts] + [line for t in texts[:60] for line in t.splitlines()]
+    # Beyond ASCII: with letters that fold to ASCII under re.I (searched whole), and with ones that do not.
+    texts += ["DELIVERY HAS FAILED TO THESE RECIPIENTS ü", "Thiſ is the mail system at host x", "undeliverable mail ж",
+              "PERMANENT FAILURE \u212a", "Mail Delivery Failed: ß", "mailer-daemon@gmail.com é", ""]
+    found = 0
+    for pattern in patterns:
+        whole = re.compile(pattern.pattern, pattern.flags)
+        for text in texts:
+            expected = whole.search(text) is not None
+            found += expected
+            assert pattern.found_in(text) is expected, (pattern.pattern[:40], text[:200])
+    assert found > 300

@@ -35,7 +35,7 @@ def qmail_layout(ctx: Context, greeting: LazyPattern, marker: LazyPattern, addre
     Transient failures are retried silently until the queue lifetime ends, so such a notice is always final.
     """
     text = ctx.body_text[:60000]
-    if not greeting.search(text[:3000]):
+    if not greeting.found_in(text[:3000]):
         return None
     pairs = by_address(before(text, marker), address)
     return Finding(kind=ReportKind.BOUNCE, recipients=recipients(pairs, retrying.Retry.GAVE_UP))

@@ -36,11 +36,11 @@ def matches(ctx: Context) -> bool:
 
 def parse(ctx: Context) -> Finding | None:
     head = ctx.body_text[:6000]
-    if not _BANNER.search(head):
+    if not _BANNER.found_in(head):
         return None
-    if _DELAYED.search(head) and not _FAILED.search(head):
+    if _DELAYED.found_in(head) and not _FAILED.found_in(head):
         retry = retrying.Retry.KEEPS_TRYING
-    elif _FAILED.search(head):
+    elif _FAILED.found_in(head):
         retry = retrying.Retry.GAVE_UP
     else:
         # A return receipt (delivered/relayed only): the RFC 3464 fields say it all.

@@ -32,10 +32,12 @@ def matches(ctx: Context) -> bool:
 
 def parse(ctx: Context) -> Finding | None:
     text = ctx.body_text[:60000]
-    delayed = _DELAYED.search(text[:5000]) or ctx.subject.lower().lstrip().startswith("delivery delayed")
-    if delayed and not _FAILED.search(text[:5000]):
+    head = text[:5000]
+    delayed = _DELAYED.found_in(head) or ctx.subject.lower().lstrip().startswith("delivery delayed")
+    failed = _FAILED.found_in(head)
+    if delayed and not failed:
         retry = retrying.Retry.KEEPS_TRYING
-    elif _FAILED.search(text[:5000]) or not delayed:
+    elif failed or not delayed:
         retry = retrying.Retry.GAVE_UP
     else:
         retry = None

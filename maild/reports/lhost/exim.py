@@ -34,9 +34,9 @@ def matches(ctx: Context) -> bool:
 def parse(ctx: Context) -> Finding | None:
     text = ctx.body_text[:60000]
     head = text[:4000]
-    if _DELAYED.search(head):
+    if _DELAYED.found_in(head):
         retry: retrying.Retry | None = retrying.Retry.KEEPS_TRYING
-    elif _FAILED.search(head):
+    elif _FAILED.found_in(head):
         # "This is a permanent error" is the template's; the reason lines decide when they quote a retry.
         retry = retrying.Retry.GAVE_UP
     else:

@@ -29,7 +29,7 @@ def matches(ctx: Context) -> bool:
 
 def parse(ctx: Context) -> Finding | None:
     text = blocks.before(ctx.body_text[:60000], _MARKER)
-    delayed, failed = _DELAYED.search(text[:3000]), _FAILED.search(text[:3000])
+    delayed, failed = _DELAYED.found_in(text[:3000]), _FAILED.found_in(text[:3000])
     if delayed and not failed or "(delay)" in ctx.subject.lower():
         retry = retrying.Retry.KEEPS_TRYING
     elif failed:

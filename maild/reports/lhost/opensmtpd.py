@@ -40,9 +40,9 @@ def matches(ctx: Context) -> bool:
 def parse(ctx: Context) -> Finding | None:
     text = ctx.body_text[:60000]
     head = text[:3000]
-    if _DELAYED.search(head):
+    if _DELAYED.found_in(head):
         retry = retrying.Retry.KEEPS_TRYING
-    elif _FAILED.search(head):
+    elif _FAILED.found_in(head):
         retry = retrying.Retry.GAVE_UP
     else:
         return None

@@ -31,9 +31,9 @@ def matches(ctx: Context) -> bool:
 
 def parse(ctx: Context) -> Finding | None:
     text = ctx.body_text[:60000]
-    if not _GREETING.search(text[:3000]):
+    if not _GREETING.found_in(text[:3000]):
         return None
-    retry = retrying.Retry.KEEPS_TRYING if "delayed mail" in ctx.subject.lower() or _WARNING.search(text[:3000]) else retrying.Retry.GAVE_UP
+    retry = retrying.Retry.KEEPS_TRYING if "delayed mail" in ctx.subject.lower() or _WARNING.found_in(text[:3000]) else retrying.Retry.GAVE_UP
     with_fields = blocks.from_status_part(ctx, retry)
     if with_fields is not None:
         return with_fields

@@ -29,9 +29,9 @@ def matches(ctx: Context) -> bool:
 def parse(ctx: Context) -> Finding | None:
     text = ctx.body_text[:60000]
     head = text[:4000]
-    if _WARNING.search(head):
+    if _WARNING.found_in(head):
         retry = retrying.Retry.KEEPS_TRYING
-    elif _FATAL.search(text):
+    elif _FATAL.found_in(text):
         retry = retrying.Retry.GAVE_UP
     else:
         return None
