@@ -37,7 +37,15 @@ _KEEPS_TRYING = lazy(
     # Sendmail's warning (envelope.c, savemail.c): "----- The following addresses had transient non-fatal errors -----",
     # "Warning: message still undelivered after 4 hours", "Will keep trying until message is 5 days old", and for a
     # Deliver-By notify "Warning: Delivery time (3600s) exceeded".
-    r"transient non-fatal errors|still undelivered after|will keep trying|delivery time \(\d+s\) exceeded",
+    r"transient non-fatal errors|still undelivered after|will keep trying|delivery time \(\d+s\) exceeded|"
+    # Exchange's delay notice ("Delivery will continue to be attempted"), other MTAs' "will continue to attempt
+    # delivery", "retries will continue"; and the same in the other languages notices come in: German "es wird
+    # weiterhin versucht" / "dies ist nur eine Warnung" / "die Zustellung wurde verzögert", French "une nouvelle
+    # tentative sera effectuée", Spanish "se volverá a intentar", Italian "verrà ritentata"; each accented letter is
+    # a "." (the split into alternatives behind their words, core.prefilter, takes ASCII words only).
+    r"will continue to be attempted|will continue to attempt|(?:retries|attempts|delivery attempts) will continue|"
+    r"(?:weiterhin|erneut) versucht|nur eine warnung|zustellung (?:wurde |ist |hat sich )?verz.gert|nouvelle tentative sera|"
+    r"se volver. a intentar|verr. ritentat",
     re.I,
 )
 _GAVE_UP = lazy(
@@ -53,7 +61,16 @@ _GAVE_UP = lazy(
     # Sendmail's return (savemail.c, envelope.c's queue timeout): "----- The following addresses had permanent fatal
     # errors -----", "Cannot send message for 5 days", "Message will be deleted from queue", and a Deliver-By
     # return "Delivery time (3600s) expired".
-    r"permanent fatal errors|cannot send message for \d|will be deleted from (?:the )?queue|delivery time \(\d+s\) expired",
+    r"permanent fatal errors|cannot send message for \d|will be deleted from (?:the )?queue|delivery time \(\d+s\) expired|"
+    # Exchange 2000/2003's 4.4.7 "Could not deliver the message in the time limit specified"; a retry period, limit
+    # or count run out ("retry period has expired", "maximum number of retries exceeded", "retry limit exceeded"),
+    # "has stopped trying", "delivery attempts have been abandoned"; and "permanent error" in German, French,
+    # Spanish, Italian and Dutch (permanenter Fehler, erreur permanente, error permanente, errore permanente,
+    # permanente fout).
+    r"in the time limit specified|retry (?:period|limit|time) (?:has )?(?:expired|exceeded|reached)|"
+    r"max(?:imum|\.)? (?:number of )?(?:retries|retry count|delivery attempts|attempts) (?:has been )?(?:exceeded|reached)|"
+    r"stopped trying|attempts (?:have been|were) abandoned|"
+    r"permanenter fehler|erreur permanente|error permanente|errore permanente|permanente fout",
     re.I,
 )
 _GAVE_UP_SUBJECT = lazy(r"\bfailed\b|failure|undeliver|returned mail|unzustellbar|non remis|permanent", re.I)

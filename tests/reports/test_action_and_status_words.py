@@ -46,6 +46,29 @@ SAYINGS = [
     # Sendmail's return listing a failed and a still-queued recipient: the code decides, per recipient.
     ("Returned mail: see transcript for details", "   ----- The following addresses had permanent fatal errors -----\n"
      "<a@b.example>\n\n   ----- The following addresses had transient non-fatal errors -----\n<c@d.example>\n", None),
+    # Exchange 2000/2003's 4.4.7 text (its NDR's user section, as Microsoft's NDR pages show it); Exchange's delay
+    # notice; a retry period, limit or count that ran out; "stopped trying". Under subjects that decide nothing.
+    ("Undeliverable: Your invoice", "'a@b.example' on 03/12/2026 09:00\n    Could not deliver the message in the time limit "
+     "specified.  Please retry or contact your administrator.\n    <mail.b.example #4.4.7>", Retry.GAVE_UP),
+    ("Delivery Status Notification", "This message hasn't been delivered yet. Delivery will continue to be attempted.", Retry.KEEPS_TRYING),
+    ("Delivery Status Notification", "The server will continue to attempt delivery for 2 days.", Retry.KEEPS_TRYING),
+    ("Delivery Status Notification", "a@b.example: 451 4.3.0 try later\nThe retry period has expired.", Retry.GAVE_UP),
+    ("Delivery Status Notification", "a@b.example: 451 4.3.0 try later\nMaximum number of retries exceeded.", Retry.GAVE_UP),
+    ("Delivery Status Notification", "a@b.example: 421 busy\nRetry limit reached, the message was removed.", Retry.GAVE_UP),
+    ("Delivery Status Notification", "The server has tried delivering this message, without success, and has stopped trying.", Retry.GAVE_UP),
+    # "permanent error" and "still being tried" in the languages notices are written in (German, French, Spanish, Italian, Dutch).
+    ("Unzustellbar", "Dies ist ein permanenter Fehler. Die Nachricht konnte nicht zugestellt werden.", Retry.GAVE_UP),
+    ("Non remis", "Ceci est une erreur permanente.", Retry.GAVE_UP),
+    ("No entregado", "Este es un error permanente.", Retry.GAVE_UP),
+    ("Mancata consegna", "Si è verificato un errore permanente.", Retry.GAVE_UP),
+    ("Onbestelbaar", "Dit is een permanente fout.", Retry.GAVE_UP),
+    ("Mitteilung", "Dies ist nur eine Warnung. Es wird weiterhin versucht, die Nachricht zuzustellen.", Retry.KEEPS_TRYING),
+    ("Mitteilung", "Die Zustellung wurde verzögert.", Retry.KEEPS_TRYING),
+    ("Avis de retard", "Une nouvelle tentative sera effectuée plus tard.", Retry.KEEPS_TRYING),
+    ("Aviso", "Se volverá a intentar la entrega.", Retry.KEEPS_TRYING),
+    ("Avviso", "La consegna verrà ritentata.", Retry.KEEPS_TRYING),
+    # A remote's reply asking to "retry" later says nothing about what the reporting MTA does next.
+    ("Undeliverable: Your invoice", "a@b.example: 550 5.7.1 rejected, please retry later", None),
 ]
 
 
