@@ -89,6 +89,10 @@ def looks_like_bounce(ctx: Context, failed_header: bool) -> bool:
     subject = BOUNCE_SUBJECT.found_in(ctx.subject)
     # Any two independent signs; one alone (a human "delivery failed?" subject) is not enough.
     signs = sender + subject + null_sender
+    if signs == 1 and subject and _SENDER_SPEAKING.search(_own_text(ctx)):
+        # Only the subject looks like a bounce and the text says "my message to ... was returned", "I sent": a person
+        # telling of a bounce in their own words. An MTA speaks of "your message", never of its own.
+        return False
     return signs >= 2 or (signs == 1 and _has_failure_words(ctx))
 
 
@@ -104,12 +108,29 @@ _FORWARD_MARKER = lazy(
 )
 
 
-def _own_failure_words(ctx: Context) -> bool:
-    """Failure words in the sender's own text: before any forwarded or quoted copy, outside "> " lines."""
+# A person speaking of the mail they sent: "my message to", "my e-mails", "I sent", "we sent", "I tried to write to"
+# (an MTA's notice says "your message"; Spanish "mi"/"mis" is not Italian "mi" alone: a noun must follow).
+_SENDER_SPEAKING = lazy(
+    r"\bmy (?:e-?mails?|messages?|mails?|letters?|newsletters?)\b|\b(?:i|we) (?:have |had )?sent\b|"
+    r"\b(?:i|we) (?:tried|wanted|was trying|were trying) to (?:send|write|e-?mail|mail|reach|contact)\b|"
+    r"\bour (?:e-?mails?|messages?|newsletters?|mails?) to\b|"
+    # The same in German, French, Spanish and Italian: "meine Nachricht an", "mon message à", "mi correo a", "il mio messaggio".
+    r"\bmeine (?:e-?mails?|nachricht(?:en)?|mails?)\b|\b(?:mon|mes) (?:e-?mails?|messages?|courriels?)\b|"
+    r"\bmis? (?:correos?|mensajes?|e-?mails?)\b|\bil mio (?:messaggio|e-?mail)\b",
+    re.I,
+)
+
+
+def _own_text(ctx: Context) -> str:
+    """The sender's own text: before any forwarded or quoted copy, outside "> " lines."""
     text = ctx.body_text[:10000]
     marker = _FORWARD_MARKER.search(text)
-    own = "\n".join(line for line in (text[: marker.start()] if marker else text).splitlines() if not line.lstrip().startswith(">"))
-    return _FAILURE_WORDS.found_in(own)
+    return "\n".join(line for line in (text[: marker.start()] if marker else text).splitlines() if not line.lstrip().startswith(">"))
+
+
+def _own_failure_words(ctx: Context) -> bool:
+    """Failure words in the sender's own text: before any forwarded or quoted copy, outside "> " lines."""
+    return _FAILURE_WORDS.found_in(_own_text(ctx))
 
 
 def _has_failure_words(ctx: Context) -> bool:
