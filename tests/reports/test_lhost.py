@@ -49,6 +49,12 @@ EXPECTED = {
     "exim-real-full.eml": ("exim", [("full@remote.test", "failed", "4.2.2", "mailboxfull")]),
     # The scenario's reply ("temporary lookup failure") decides no reason; only that it is a soft delay.
     "exim-real-slow.eml": ("exim", [("slow@delay.test", "delayed", "4.3.0", None)]),
+    # Real Exim 4.96 bounce for two aliases it redirected (tests/e2e/test_exim_redirect_notices.py): the addresses we
+    # wrote to, not the targets of "(generated from ...)"; the remote's 5.1.1 over Exim's 5.0.0.
+    "exim-real-redirected.eml": ("exim", [
+        ("info@alias.test", "failed", "5.1.1", "userunknown"),
+        ("team@alias.test", "failed", "5.1.1", "userunknown"),
+    ]),
     # Real Sendmail 8.17 output, kept by tests/e2e/test_sendmail_notices.py from its scenario (same expectations there):
     # the remote's 4.2.2 over Sendmail's own 4.3.1 mapping (warning) and 4.4.7 summary (gave up).
     "sendmail-real-returned.eml": ("sendmail", [

@@ -104,7 +104,7 @@ domainlist local_domains = {own_domain}
 delay_warning = {delay_warning}
 delay_warning_condition = true
 begin routers
-ours:
+{routers}ours:
   driver = manualroute
   domains = +local_domains
   route_list = * 127.0.0.1::{sink_port} byname
@@ -129,7 +129,7 @@ begin retry
 class Exim:
     """One private Exim with its spool in `folder`, a scripted remote server and a sink for what comes back."""
 
-    def __init__(self, folder: Path, reply: Reply, *, own_domain: str, retry: str, delay_warning: str = "24h") -> None:
+    def __init__(self, folder: Path, reply: Reply, *, own_domain: str, retry: str, delay_warning: str = "24h", routers: str = "") -> None:
         self.folder = folder
         self.remote = _BoundController(_Remote(reply))
         self.sink = _Sink()
@@ -137,6 +137,7 @@ class Exim:
         self.own_domain = own_domain
         self.retry = retry
         self.delay_warning = delay_warning
+        self.routers = routers  # Exim routers tried before the two of CONFIG (a redirect for aliases, say)
 
     def __enter__(self) -> Exim:
         self.remote.start()
@@ -165,7 +166,7 @@ class Exim:
         """(Re)write the configuration: every later Exim command (a queue run) reads the new retry rule and warning time."""
         self.retry, self.delay_warning = retry, delay_warning
         self.config.write_text(CONFIG.format(
-            exim=self.binary, dir=self.folder, own_domain=self.own_domain, delay_warning=delay_warning,
+            exim=self.binary, dir=self.folder, own_domain=self.own_domain, delay_warning=delay_warning, routers=self.routers,
             sink_port=self.sink_controller.port, remote_port=self.remote.port, retry=retry,
         ))
 
