@@ -195,3 +195,46 @@ def test_undeclared_iso_2022_jp_is_decoded_and_a_declared_charset_is_kept() -> N
     assert decode_bytes(jp, None) == "見つかりません"
     assert decode_bytes(jp, "us-ascii") == jp.decode("ascii")  # what a part declares is what it gets
     assert decode_bytes(b"plain \x1b$ text", None) == "plain \x1b$ text"  # not ISO-2022-JP after all: left as it is
+
+
+# Issue 10's "reason names of Sisimai" family, fourth pass: the same cause in the other words MTAs and mailbox
+# servers write it in, each read as the reason Sisimai gives that cause. No code, so the words alone decide.
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # A mailbox over its quota, in words the size, rate and policy rules would otherwise take.
+        ("552 Message for <a@b.example> would exceed mailbox quota", "mailboxfull"),  # MDaemon's transcript
+        ("<a@b.example>: This person's account is exceeding their quota.", "mailboxfull"),
+        ("The e-mail message could not be delivered because the user's mailfolder is full.", "mailboxfull"),
+        ("552 Quota violation for a@b.example", "mailboxfull"),
+        ("452 Mailbox size limit exceeded", "mailboxfull"),
+        ("550 User has too many messages on the server", "mailboxfull"),
+        ("552 Recipient is over the allowed quota", "mailboxfull"),
+        ("452 The recipient does not have enough space", "mailboxfull"),
+        # Suspended accounts.
+        ("550 Mailbox a@b.example is currently suspended", "suspend"),
+        ("550 The account has been suspended", "suspend"),
+        # Loops seen on the way are network errors (Sendmail's "Too many hops 26 (25 max)", "Message looping"),
+        # a temporary DNS answer too (Postfix's "Host not found, try again"); a loop through our own MX list is ours.
+        ("554 Too many hops 26 (25 max): from a@b.example via localhost, to c@d.example", "networkerror"),
+        ('Mailer mail.b.example said: "554 Message looping (received 6 times)"', "networkerror"),
+        ("Maximum hop count exceeded. Message probably in a routing loop.", "networkerror"),
+        ("Name service error for domain b.example: Host not found, try again", "networkerror"),
+        ("mail for b.example loops back to myself", "systemerror"),
+        ("The following mail has been returned because it encountered an error while being processed.", "systemerror"),
+        # Our sender refused, not our host blocked: "blacklisted" names the sender address here.
+        ("553 Sender address has been blacklisted", "rejected"),
+        ("550 Invalid sender <a@b.example>", "rejected"),
+        ("550 Null sender is not allowed", "rejected"),
+        # The recipient's own rules.
+        ("550 Refused due to recipient preferences", "filtered"),
+        ("550 This recipient is only accepting mail from specific email addresses", "filtered"),
+        # Relaying refused in blocklist-like words; DNS names and domains; connection limits; sizes.
+        ("554 This is not an open relay, so get lost", "norelaying"),
+        ("550 Recipient domain must exist", "hostunknown"),
+        ("421 Exceeds per-domain connection limit for b.example", "toomanyconn"),
+        ("552 Message file too big", "mesgtoobig"),
+    ],
+)
+def test_the_same_cause_in_other_words_is_the_same_reason(text: str, reason: str) -> None:
+    assert str(reason_for(None, text)[0]) == reason
