@@ -71,7 +71,10 @@ _CONTACT_BEFORE = lazy(
     # The words between may not be about our message ("this report relates to a message you sent to a@b").
     r"send (?:a |an |your )?(?:[\w-]+ )?(?:request|report|complaint|inquiry|appeal|note))\b"
     r"(?:(?!\b(?:sent|send|deliver\w*|message|mail)\b)[^@<>\n]){0,60}?\b(?:to|at)|"
-    r"\bcontact(?:ing)?(?: us| the [\w -]{1,30}?)?:?)\s*[<\"(]?$",
+    r"\bcontact(?:ing)?(?: us| the [\w -]{1,30}?)?:?|\b(?:notify|inform|ask)(?: us| the [\w -]{1,30}?)?:?|"
+    # "forward this message to postmaster@", "please forward the full bounce to abuse@": the notice is what is sent.
+    r"\bforward(?:ing)? (?:this|the|that|a copy of (?:this|the)) (?:[\w-]+ ){0,2}?(?:message|e-?mail|mail|report|notice|error|bounce|ndr)"
+    r"(?: [\w-]+){0,3}? (?:to|at))\s*[<\"(]?$",
     re.I,
 )
 _SENDER_CONTEXT = lazy(r"\b(?:mail from|sender|reply-to|return-path|envelope-from|list|owner|moderator|subscribe|unsubscribe|contact|write to|questions?)\b|\bfrom\s*:?\s*$", re.I)

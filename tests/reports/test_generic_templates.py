@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from maild.reports import ReportKind, parse
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generic"
@@ -51,6 +53,20 @@ def test_addresses_the_remotes_reply_asks_to_write_to_are_not_bounced_recipients
     report = parse(_read("hmailserver-contact-reply.eml"))
     assert [(r.address, r.action, r.status) for r in report.recipients] == [("listed@remote.example.net", "failed", "5.7.1")]
     assert report.token == TOKEN
+
+
+@pytest.mark.parametrize("words", [
+    b"please forward this message to postmaster@remote.example.net",
+    b"Forward the full bounce message to abuse@remote.example.net",
+    b"notify hostmaster@remote.example.net",
+    b"ask the helpdesk: help@remote.example.net",
+])
+def test_an_address_the_reply_asks_to_forward_the_notice_to_or_notify_is_not_a_bounced_recipient(words: bytes) -> None:
+    raw = _read("hmailserver-contact-reply.eml").replace(
+        b"550 5.7.1 To request removal write to delist@rbl.example.org, questions to postmaster@remote.example.net",
+        b"550 5.7.1 Rejected by policy, " + words,
+    )
+    assert [r.address for r in parse(raw).recipients] == ["listed@remote.example.net"]
 
 
 def test_a_reply_naming_the_recipient_after_to_or_for_still_counts() -> None:
