@@ -103,7 +103,11 @@ _FAILURE_WORDS = lazy(r"could not be delivered|not yet been delivered|did not re
 
 _FORWARD_MARKER = lazy(
     r"^[ \t]*(?:begin forwarded message|-+ ?(?:forwarded message|original message|weitergeleitete nachricht|message d'origine|"
-    r"mensaje original|messaggio originale|ursprüngliche nachricht) ?-*|on .{0,200} wrote:|am .{0,200} schrieb .{0,80}:)",
+    r"mensaje original|messaggio originale|ursprüngliche nachricht) ?-*|on .{0,200} wrote:|am .{0,200} schrieb .{0,80}:|"
+    # Outlook's forward and reply: a rule of underscores (plain text; its HTML has a bordered block), then the
+    # original's From and Sent (Date) lines, in the reader's language (Von/Gesendet, De/Envoyé, De/Enviado el,
+    # Da/Inviato, Van/Verzonden); an empty line between them where the HTML's <br> was flattened.
+    r"_{10,}[ \t]*$|(?:from|von|de|da|van)[ \t]*:[^\n]*\n(?:[ \t]*\n)?[ \t]*(?:sent|date|gesendet|datum|envoy\w*|enviado(?: el)?|inviato|verzonden)[ \t]*:)",
     re.I | re.M,
 )
 

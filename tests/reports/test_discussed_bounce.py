@@ -15,6 +15,9 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "reports"
     "negative-forwarded-bounce-quoted.eml", "negative-reply-about-bounce.eml",
     # A person's own words under a bounce-like subject, no reply prefix: "my message to ... was returned".
     "negative-person-tells-of-bounce.eml", "negative-person-tells-of-bounce-de.eml",
+    # Outlook's forwards: the original's From/Sent block after a rule of underscores (plain text), or flattened from
+    # the HTML's bordered block with German labels (Von/Gesendet), the NDR pasted below.
+    "negative-outlook-forward-undeliverable.eml", "negative-outlook-forward-html-de.eml",
 ])
 def test_message_discussing_a_bounce_reports_no_bounced_recipient(name: str) -> None:
     report = parse((DATA / name).read_bytes())
