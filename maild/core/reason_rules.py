@@ -143,6 +143,10 @@ _TEXT_RULES: list[tuple[str, str]] = [
     ("policyviolation", r"anti-spoofing policy|content examination policy|host network not allowed"),
     ("rejected", r"administrative prohibition envelope blocked|envelope blocked . user (?:domain )?entry|block policy for (?:envelope|header) from"),
     ("systemerror", r"unable to process (?:connection|command|an email) at this time|message ended early"),
+    # Greylisting (a temporary refusal every first try of a new sender, host and recipient gets) names no cause:
+    # not the address (Postfix's "Recipient address rejected: Greylisted"), not a block; the readers then take
+    # what the notice says about retrying (a message that outlived it expired).
+    ("undefined", r"grey ?list|gray ?list|grey-list"),
     # Our sender address refused (Sisimai's "rejected"): invalid, empty or unowned, a blocklisted sender address (not
     # our IP), BATV or unsigned-DSN checks; before the blocklist rules, which would read "blacklisted" as our host.
     ("rejected", r"invalid sender|sender (?:domain |address )?(?:is )?(?:invalid|empty|unknown|a spammer|spammer)\b|bogus mail from|"

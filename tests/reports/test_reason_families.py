@@ -238,3 +238,15 @@ def test_undeclared_iso_2022_jp_is_decoded_and_a_declared_charset_is_kept() -> N
 )
 def test_the_same_cause_in_other_words_is_the_same_reason(text: str, reason: str) -> None:
     assert str(reason_for(None, text)[0]) == reason
+
+
+@pytest.mark.parametrize("text", [
+    # Postfix's postgrey/policyd prefix, Exim's and Sendmail's greylisting milters' words.
+    "450 4.7.1 <a@b.example>: Recipient address rejected: Greylisted, please try again later",
+    "451 4.7.1 Greylisting in action, please come back later",
+    "450 4.2.0 <a@b.example>: Recipient address rejected: Greylisted for 300 seconds",
+])
+def test_greylisting_is_no_reason_least_of_all_a_bad_address(text: str) -> None:
+    status = text.split()[1]
+    reason, hard = reason_for(status, text, command="RCPT")
+    assert (str(reason), hard) == ("undefined", False)
