@@ -55,6 +55,18 @@ EXPECTED = {
         ("info@alias.test", "failed", "5.1.1", "userunknown"),
         ("team@alias.test", "failed", "5.1.1", "userunknown"),
     ]),
+    # Real Postfix 3.x output as the sending MTA, kept by tests/e2e/test_postfix_notices.py from its scenario (same
+    # expectations there): refused at RCPT; warned, then returned when its queue lifetime ended (failed, the last 4.x.x).
+    "postfix-real-refused.eml": ("postfix", [("unknown@remote.test", "failed", "5.1.1", "userunknown")]),
+    "postfix-real-warning.eml": ("postfix", [
+        ("full@remote.test", "delayed", "4.2.2", "mailboxfull"),
+        ("slow@remote.test", "delayed", "4.7.1", None),
+    ]),
+    "postfix-real-gave-up.eml": ("postfix", [
+        ("full@remote.test", "failed", "4.2.2", "mailboxfull"),
+        # Greylisted until the queue lifetime ended: the message expired (not a bad address).
+        ("slow@remote.test", "failed", "4.7.1", "expired"),
+    ]),
     # Real Sendmail 8.17 output, kept by tests/e2e/test_sendmail_notices.py from its scenario (same expectations there):
     # the remote's 4.2.2 over Sendmail's own 4.3.1 mapping (warning) and 4.4.7 summary (gave up).
     "sendmail-real-returned.eml": ("sendmail", [
@@ -115,7 +127,7 @@ def test_dialect_reads_its_notice(name: str) -> None:
     dialect, expected = EXPECTED[name]
     report = parse((DATA / name).read_bytes())
     # Exim 4.96, Courier and SES add an RFC 3464 part to their notices: read as a DSN, with the dialect setting the action.
-    assert report.kind is (ReportKind.DSN if name.startswith(("exim-real-", "sendmail-real-", "opensmtpd-real-", "courier-", "amazonses-"))
+    assert report.kind is (ReportKind.DSN if name.startswith(("exim-real-", "sendmail-real-", "opensmtpd-real-", "postfix-real-", "courier-", "amazonses-"))
                            else ReportKind.BOUNCE)
     assert f"dialect {dialect}" in report.problems
     got = [(r.address, r.action, r.status if status is not None else None, str(r.reason) if reason is not None else None)
