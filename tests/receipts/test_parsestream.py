@@ -174,7 +174,7 @@ def test_a_thread_started_without_threading_is_seen_too():
     assert parsework.one_thread()
 
 
-# ---- OneShotParser: `maild ingest`'s one parse in a forked child, the Report pickled back
+# ---- OneShotParser: `maild ingest`'s one parse in a forked child, the Report sent back (receipts.reportwire)
 
 
 
