@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 from maild import config
@@ -96,7 +95,7 @@ def results(names: list[str], hints: ParseHints) -> Iterator[tuple[bool, str]]:
         return ("1" if "error" in result else "0") + json_line(result)  # the flag saves the parent a JSON decode
 
     lines = parsestream.stream(len(names), lambda i: (names[i], _read(names[i])), work, hints.time_limit + GRACE)
-    with closing(lines):  # an interrupt (Ctrl-C, SIGTERM) in the caller's code still kills the child
+    try:  # an interrupt (Ctrl-C, SIGTERM) in the caller's code still kills the child (contextlib.closing, unimported)
         for name, line in zip(names, lines, strict=True):
             if isinstance(line, str):
                 yield line[0] == "1", line[1:]
@@ -104,6 +103,8 @@ def results(names: list[str], hints: ParseHints) -> Iterator[tuple[bool, str]]:
                 yield True, json_line({"file": name, "error": f"parse_timeout: {line}"})
             else:
                 yield True, json_line({"file": name, "error": f"parser failure: {line}"})
+    finally:
+        lines.close()
 
 
 def run(args: argparse.Namespace) -> int:

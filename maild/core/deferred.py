@@ -48,12 +48,15 @@ def _run(module: types.ModuleType) -> None:
 
 def defer(*names: str) -> None:
     """Make each named top-level module run at its first use rather than at its import."""
-    from importlib.util import find_spec, module_from_spec  # with the contextlib it imports: only a command that defers
+    # importlib.util's module_from_spec is _bootstrap's; importlib.util itself would import contextlib. The modules
+    # deferred are the standard library's, which the path finder finds.
+    from importlib._bootstrap import module_from_spec
+    from importlib.machinery import PathFinder
 
     for name in names:
         if name in sys.modules:
             continue
-        spec = find_spec(name)
+        spec = PathFinder.find_spec(name)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             continue
         module = module_from_spec(spec)

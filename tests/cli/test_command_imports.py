@@ -74,15 +74,18 @@ NOT_FOR_COMMANDS = (
     # tomllib: the configuration was loaded before (the probe's keys rotate), so its document comes from the
     # cache beside it (maild.config.document).
     "tomllib",
+    # typing, and contextlib, which it imports: the commands' modules take typing's names for mypy alone, and the
+    # few that run at import from maild.core.hints.
+    "typing", "contextlib",
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
-# the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread);
-# and typing with the contextlib it imports (their modules take typing's names for mypy alone: maild.core.hints).
-NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib", "typing", "contextlib")
+# the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread).
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
 
-# What `maild ingest` (one process per receipt) never needs: multiprocessing and what it loads for its one parse, and
-# secrets (verifying a token needs no random bytes; minting one does).
-NOT_FOR_INGEST = ("multiprocessing", "subprocess", "tempfile", "shutil", "bz2", "lzma", "secrets")
+# What `maild ingest` (one process per receipt) never needs: multiprocessing and what it loads for its one parse,
+# secrets (verifying a token needs no random bytes; minting one does) and pickle with its C module (the parse child
+# sends its Report as marshal bytes: receipts.reportwire).
+NOT_FOR_INGEST = ("multiprocessing", "subprocess", "tempfile", "shutil", "bz2", "lzma", "secrets", "pickle", "_pickle")
 
 RUN = """
 import json, sys
