@@ -52,6 +52,7 @@ MESSAGE_BYTES = 10 * 1024
 DAEMON: list[int] = []  # the pid of the maild daemon being measured (its CPU time is read from /proc)
 SQL_TRACE: list[Path] = []  # set: the daemon runs under relay_sql.py, counting its statements into this file
 PROFILE: list[Path] = []  # set: the daemon runs under relay_profile.py, its event loop profiled into this file
+PROFILE_KEEP: list[Path] = []  # --profile-keep: where the pstats files are copied for a later look
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -61,6 +62,19 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of a process: "loop" (the main thread) and "tid N" (Python names no OS thread)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out["loop" if task.name == str(pid) else f"tid {task.name}"] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def free_port() -> int:
@@ -254,6 +268,11 @@ def print_profile(path: Path, messages: int) -> None:
         gc_info = json.loads(gc_file.read_text())
         print(f"  modules {gc_info['modules']}, objects {gc_info['objects']} (frozen {gc_info['frozen']}); collections "
               + ", ".join(f"gen {g}: {n} in {t * 1000:.0f} ms" for g, (n, t) in sorted(gc_info["collections"].items())))
+    if PROFILE_KEEP:
+        import shutil
+
+        PROFILE_KEEP[0].mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, PROFILE_KEEP[0] / path.name)
     stats = pstats.Stats(str(path))
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     print(f"  event-loop thread, profiled: {total / messages * 1000:.2f} s per 1000 messages (tottime; profiler overhead included)")
@@ -277,6 +296,7 @@ def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: Sin
             if daemon and PROFILE:
                 os.kill(daemon, signal.SIGUSR1)  # the profiler starts
             cpu_before = cpu_seconds(daemon) if daemon else None
+            threads_before = thread_cpu(daemon) if daemon else {}
             started = time.perf_counter()
             subprocess.run(
                 [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(MESSAGE_BYTES),
@@ -291,6 +311,13 @@ def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: Sin
                 time.sleep(0.002)
             elapsed = time.perf_counter() - started
             cpu_after = cpu_seconds(daemon) if daemon else None
+            if daemon:
+                after = thread_cpu(daemon)
+                spent = {k: (v - threads_before.get(k, 0.0)) / messages * 1000 for k, v in after.items()}
+                busiest = sorted(spent.items(), key=lambda kv: -kv[1])
+                print("  daemon CPU by thread, s per 1000 messages (the busiest other thread is the store's writer): "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in busiest[:4] if v >= 0.005)
+                      + f"; {len(busiest)} threads")
             if cpu_before is not None and cpu_after is not None:
                 cpu = (cpu_after - cpu_before) / messages * 1000
             if daemon and PROFILE:
@@ -323,11 +350,14 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true",
                         help="after the timed rounds, one untimed run per maild and recipient count with its event loop under "
                              "cProfile (bench/relay_profile.py): the top functions by own time per message")
+    parser.add_argument("--profile-keep", type=Path, default=None, help="with --profile: copy the pstats files here")
     parser.add_argument("--against", type=Path, default=None,
                         help="also run this checkout's maild in every round, right after maild (e.g. /work/wt-old)")
     args = parser.parse_args()
     if args.data_memory_budget:
         INTAKE_EXTRA.append(f'data_memory_budget = "{args.data_memory_budget}"')
+    if args.profile_keep:
+        PROFILE_KEEP[:] = [args.profile_keep]
     MAILD["repo"] = args.maild_repo.resolve()
     MAILD["python"] = checkout_python(MAILD["repo"])
     contenders: dict[str, Callable[[Path, int], AbstractContextManager[int]]] = {
