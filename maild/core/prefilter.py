@@ -137,7 +137,10 @@ _FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
 def lowered_for_literals(text: str) -> str | None:
-    """The text lower-cased, to look for a re.I pattern's (ASCII) literals in; None when that would not be exact."""
+    """The text lower-cased, to look for a re.I pattern's (ASCII) literals in; None when that would not be exact.
+
+    The copy is as long as the text, character for character (only U+0130, one of the four, lower-cases to two
+    characters), so an offset found in it is the same offset in the text."""
     if text.isascii() or _FOLDS_TO_ASCII.search(text) is None:
         return text.lower()
     return None

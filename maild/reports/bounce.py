@@ -6,7 +6,7 @@ import functools
 import re
 
 from maild.core.lazyre import lazy
-from maild.core.prefilter import LinePattern
+from maild.core.prefilter import LinePattern, lowered_for_literals
 from maild.core.reason_rules import DEFAULT_STATUS, reason_for
 from maild.core.reasons import Reason
 from maild.reports import mime, retrying
@@ -158,9 +158,11 @@ def _returned_marker(text: str) -> re.Match[str] | None:
     where the pattern matches. Searched outright, it tried its alternatives at every offset from the first word on.
     """
     literals = _RETURNED_MARKER.literals()
-    if literals is None or not text.isascii():  # re.I literals lowered are exact on ASCII text only
+    # re.I literals lowered are exact on a text without the characters re.I folds to ASCII, whose lower-cased
+    # copy is then as long as the text, character for character (prefilter.lowered_for_literals).
+    lowered = lowered_for_literals(text) if literals is not None else None
+    if literals is None or lowered is None:
         return _RETURNED_MARKER.search(text)
-    lowered = text.lower()
     starts: set[int] = set()
     for literal in literals:
         at = lowered.find(literal)

@@ -10,7 +10,7 @@ from email.message import Message
 from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
 from maild.core.lazyre import LazyPattern, lazy
-from maild.core.prefilter import cannot_match_ci, might_match
+from maild.core.prefilter import cannot_match_ci, lowered_for_literals, might_match
 from maild.reports import mime
 from maild.reports.context import Context
 from maild.core.syntax import ADDRESS_PATTERN
@@ -192,9 +192,9 @@ def _structural(text: str) -> list[str]:
         context, previous = previous, line
         if "@" not in line or _NOISE_LINE.match(line):
             continue
-        # The patterns are case-insensitive: on an ASCII line, one whose literals (core.prefilter) the lower-cased
+        # The patterns are case-insensitive: on a line without the letters re.I folds to ASCII, one whose literals (core.prefilter) the lower-cased
         # line lacks cannot match, and is not run (most of the eleven over most lines).
-        lowered = line.lower() if line.isascii() else None
+        lowered = lowered_for_literals(line)
         rewritten = (_EXPANDED.search(line) if _might(_EXPANDED, lowered) else None) or (
             _ORIGINAL_ADDRESS.match(line) if _might(_ORIGINAL_ADDRESS, lowered) else None
         )
@@ -216,7 +216,7 @@ def _structural(text: str) -> list[str]:
 
 
 def _might(pattern: LazyPattern, lowered: str | None) -> bool:
-    """False only when the pattern cannot match the line (`lowered`: the ASCII line lower-cased; None: not ASCII)."""
+    """False only when the pattern cannot match the line (`lowered`: prefilter.lowered_for_literals of the line)."""
     return lowered is None or might_match(pattern.literals(), lowered)
 
 

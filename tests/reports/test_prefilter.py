@@ -269,6 +269,8 @@ def test_only_four_characters_beyond_ascii_match_an_ascii_one_under_re_i() -> No
     folding = {chr(c) for c in range(0x80, sys.maxunicode + 1) if any_ascii.fullmatch(chr(c))}
     assert folding == {"\u0130", "\u0131", "\u017f", "\u212a"}
     assert all(prefilter._FOLDS_TO_ASCII.fullmatch(c) for c in folding)
+    # Lower-casing keeps every other character one character: offsets in the lowered copy are the text's.
+    assert {chr(c) for c in range(sys.maxunicode + 1) if len(chr(c).lower()) != 1} <= folding
     assert prefilter.lowered_for_literals("Grüße, RETRY") == "grüße, retry"
     assert prefilter.lowered_for_literals("reſent") is None
 
