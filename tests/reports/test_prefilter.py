@@ -298,3 +298,9 @@ def test_found_in_is_search_for_the_readers_boolean_patterns(corpus: Path) -> No
             found += expected
             assert pattern.found_in(text) is expected, (pattern.pattern[:40], text[:200])
     assert found > 300
+
+
+def test_the_provider_code_check_names_every_word_a_match_holds() -> None:
+    # reason_for searches for Orange's and La Poste's codes only in samples holding "lpn", "ofr" or "ouk".
+    assert prefilter.literals_of(reason_rules._FRANCE_PTT_CODE.pattern) == {"lpn", "ofr", "ouk"}
+    assert reason_rules.reason_for("5.5.0", "550 5.5.0 Mail rejected. OFR_416 [416]")[0] == "userunknown"
