@@ -9,10 +9,10 @@ sentence still matches. Adding a language is one row here and one fixture; nothi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from maild.core.frozen import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReceiptLocale:
     language: str  # ISO 639-1
     read_subjects: tuple[str, ...]  # subject prefixes before the colon: the message was read

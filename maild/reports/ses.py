@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from maild.core.lazyre import lazy
 from maild.core.reasons import Reason
@@ -13,6 +12,10 @@ from maild.reports.context import Context, Finding
 from maild.reports.dsn import action_of, status_of
 from maild.reports.fields import address_of
 from maild.reports.model import RecipientResult, ReportKind
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 _NOTIFICATION = lazy(r"\\?\"notificationType\\?\"\s*:\s*\\?\"(Bounce|Complaint)")
 

@@ -7,11 +7,13 @@ are inside. tnefparse is imported on the first TNEF part: most mail never has on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
+from maild.core.frozen import frozen
 from maild.reports import mime
 from maild.reports.context import Context, flatten_html
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
+if TYPE_CHECKING:
+    from typing import Any
 
 TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
 READ_CLASS = "report.ipm.note.ipnrn"
@@ -28,7 +30,7 @@ _ATT_SUBJECT = 0x8004
 _MAX_TNEF = 2_000_000  # a receipt is small; a bigger blob is an attachment, not a receipt
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TnefMessage:
     message_class: str | None  # lower-case
     subject: str | None

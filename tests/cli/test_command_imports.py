@@ -209,3 +209,24 @@ def test_the_records_every_short_command_imports_have_shared_methods() -> None:
     # A record made many times (the reason table's) may have its one __init__ compiled by core.frozen, not six methods.
     assert all(cls.__init__.__code__.co_filename in (frozen_module.__file__, f"<maild.core.frozen {cls.__qualname__}>")
                for cls in records)
+
+
+EVERY_PARSER_MODULE = """
+import json, os, sys
+import maild.reports
+for folder, package in ((maild.reports.__path__[0], "maild.reports"), (maild.reports.lhost.__path__[0], "maild.reports.lhost")):
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py") and name != "__init__.py":
+            __import__(f"{package}.{name[:-3]}")
+json.dump(sorted(sys.modules), sys.stdout)
+"""
+
+
+def test_every_parser_module_loads_without_typing_or_dataclasses() -> None:
+    # The parser's modules loaded on a message's first need (the text receipts, TNEF, Amazon SES, the bounce
+    # heuristics) are the start-up of the `maild parse` or `maild ingest` that reads such a message: each of them,
+    # not only those one DSN reaches, takes typing's names for mypy alone and makes core.frozen records.
+    out = subprocess.run([sys.executable, "-c", EVERY_PARSER_MODULE], capture_output=True, text=True, check=True).stdout
+    loaded = set(json.loads(out))
+    assert {"maild.reports.tnef", "maild.reports.ses", "maild.reports.receipt_locales", "maild.reports.lhost.gmail"} <= loaded
+    assert offending(loaded, ("typing", "contextlib", "dataclasses", "inspect", "logging", "threading") + DAEMON_ONLY) == []
