@@ -23,9 +23,10 @@ def _alternatives(phrases: list[str]) -> str:
     return "|".join(phrases)
 
 
-_UNREAD_PREFIXES = sorted({p for row in LOCALES for p in row.unread_subjects}, key=len, reverse=True)
-_READ_PREFIXES = sorted({p for row in LOCALES for p in row.read_subjects} - set(_UNREAD_PREFIXES), key=len, reverse=True)
-# "Unread" prefixes first so "Not read:" never reads as "read:".
+_UNREAD_PREFIXES = sorted({p for row in LOCALES for p in row.unread_subjects}, key=lambda p: (-len(p), p))
+_READ_PREFIXES = sorted({p for row in LOCALES for p in row.read_subjects} - set(_UNREAD_PREFIXES), key=lambda p: (-len(p), p))
+# "Unread" prefixes first so "Not read:" never reads as "read:"; longest first, then in order, so that the pattern is
+# the same in every process (a set's order is not: core.recache keeps the compiled pattern under its text).
 _SUBJECT = lazy(
     r"^\s*(?P<prefix>" + "|".join(re.escape(p) for p in _UNREAD_PREFIXES + _READ_PREFIXES) + r")\s*[:：]\s*(?P<rest>.*)$",
     re.I | re.S,
