@@ -13,6 +13,8 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 
+from maild.core import recache
+
 TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 if TYPE_CHECKING:
     from typing import Any
@@ -24,7 +26,8 @@ _DERIVE_ON_USE = 4  # the pre-check literals are derived on this many-th call of
 
 
 class LazyPattern:
-    """re.compile(pattern, flags), done on the first search; `pattern` and `flags` as on re.Pattern."""
+    """re.compile(pattern, flags), done on the first search (core.recache's kept code when it has it); `pattern`
+    and `flags` as on re.Pattern."""
 
     __slots__ = ("pattern", "flags", "_compiled", "_literals", "_uses", "_said")
 
@@ -38,7 +41,7 @@ class LazyPattern:
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self.flags)
+            self._compiled = recache.compile(self.pattern, self.flags)
         return self._compiled
 
     def literals(self) -> Literals | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from maild.core import recache
+
 TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -29,7 +31,12 @@ def required_literals(pattern: re.Pattern[str]) -> Literals | None:
 
 def literals_of(source: str, flags: int = 0) -> Literals | None:
     """required_literals of ``re.compile(source, flags)``, read from the source without compiling it (a table of
-    patterns gets its pre-checks, and only the patterns a text gets past them are ever compiled)."""
+    patterns gets its pre-checks, and only the patterns a text gets past them are ever compiled). Kept between
+    runs by core.recache while this module is unchanged: reading them parses the pattern, as compiling it does."""
+    return recache.literals(source, int(flags), _literals_of, __file__)
+
+
+def _literals_of(source: str, flags: int) -> Literals | None:
     found = _of_sequence(_parser.parse(source, flags))
     if found is not None and flags & re.IGNORECASE:
         # Under re.I a few non-ASCII letters match ASCII ones (K, ſ, ı); only plain ASCII literals are safe to lower.
@@ -266,7 +273,7 @@ class Alternatives:
             for word in words:
                 if word in lowered:
                     if not compiled:
-                        compiled.append(re.compile(source, self.pattern.flags))
+                        compiled.append(recache.compile(source, self.pattern.flags))
                     if compiled[0].search(text):
                         return True
                     break
@@ -294,7 +301,7 @@ class LiteralScan:
             s: frozenset(s[:n] for n in range(1, len(s) + 1) if s[:n] in known) for s in words
         }
         # A pattern that can never match when there are no literals (an empty lookahead would match everywhere).
-        self._pattern = re.compile(f"(?=({_trie(words)}))" if words else r"(?!)")
+        self._pattern = recache.compile(f"(?=({_trie(words)}))" if words else r"(?!)")
 
     def found(self, text: str) -> set[str]:
         """The literals that occur in the text."""
@@ -355,7 +362,7 @@ class Leftmost:
             flags = self.pattern.flags
             found = None if flags & re.IGNORECASE else worded_branches(self.pattern.pattern, flags)
             if found is not None:
-                self._split = [(words, re.compile(source, flags)) for words, source in found]
+                self._split = [(words, recache.compile(source, flags)) for words, source in found]
         split = self._split
         if split is None:
             return self.pattern.search(text)
@@ -413,7 +420,7 @@ class LinePattern:
         # Never an empty match (its shortest is longer than 0): finditer then goes on at the previous match's end.
         one = flags & re.MULTILINE and source.startswith("^") and branches is not None and len(branches) == 1
         if one and _parser.parse(source, flags).getwidth()[0] > 0:
-            self._after_feed = re.compile("\n" + source[1:], flags)
+            self._after_feed = recache.compile("\n" + source[1:], flags)
 
     def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
         if not self._derived:

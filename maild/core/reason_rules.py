@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 
+from maild.core import recache
 from maild.core.lazyre import LazyPattern, lazy
 from maild.core.prefilter import Leftmost, LiteralScan, literals_of, worded_branches
 from maild.core.reasons import REASON_TABLE, Reason, is_hard
@@ -257,7 +258,7 @@ class _Rule:
     def compiled(self) -> re.Pattern[str]:
         if self.pattern is None:
             # Matched against lower-cased text without re.I: case-insensitive matching made each search several times slower.
-            self.pattern = re.compile(self.source)
+            self.pattern = recache.compile(self.source)
         return self.pattern
 
 

@@ -206,6 +206,7 @@ def _child_main(fd: int, first: int, count: int, load: Callable[[int], T], work:
             line = work(item)
             signal.setitimer(signal.ITIMER_PROF, 0)
             _write(fd, line.replace("\n", " ").encode("utf-8", "surrogateescape") + b"\n")
+        _keep_compiled_regexes()
     except BrokenPipeError:
         code = 0  # the parent stopped reading (it was killed, or its own output was closed)
     except BaseException as exc:  # noqa: B036 - no traceback from a child: the parent reports its item as failed
@@ -214,6 +215,15 @@ def _child_main(fd: int, first: int, count: int, load: Callable[[int], T], work:
     finally:
         sys.stderr.flush()  # its log lines (a library's warning); stdout is the parent's alone
         os._exit(code)
+
+
+def _keep_compiled_regexes() -> None:
+    """The regexes this child compiled, kept for the next command (core.recache): its os._exit runs no atexit handler.
+
+    Called after the last item's line is written, so the parent already has every answer it waits for."""
+    recache = sys.modules.get("maild.core.recache")
+    if recache is not None:
+        recache.save()
 
 
 def _write(fd: int, data: bytes) -> None:

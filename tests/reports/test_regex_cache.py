@@ -1,0 +1,184 @@
+"""core.recache: regexes kept compiled between runs are the patterns re.compile makes, and a bad cache is only slower."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from maild.core import prefilter, recache
+from maild.core.jsonvalue import to_json
+from maild.reports import parse
+
+CORPUS_FILES = ("bounces/sisimai/*/*.eml", "bounces/flufl/*.txt", "postfix-dsn/*.eml")
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh cache state whose file is in a temporary folder (the process's own cache is left as it was)."""
+    path = tmp_path / "regexes.marshal"
+    monkeypatch.setattr(recache, "cache_path", lambda: str(path))
+    monkeypatch.setattr(recache, "_state", recache._State())
+    monkeypatch.setattr(recache, "_LOAD_FROM_CALL", 0)  # the file from the first pattern on (see the test of the threshold)
+    return path
+
+
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a new process sees: nothing loaded yet, the same file."""
+    monkeypatch.setattr(recache, "_state", recache._State())
+
+
+def corpus_messages(corpus: Path) -> list[bytes]:
+    return [f.read_bytes() for pattern in CORPUS_FILES for f in sorted(corpus.glob(pattern))]
+
+
+# A fresh interpreter parses the corpus with the cache in a temporary file: the parser's modules keep the patterns
+# they compiled (module globals) and their derived pre-checks, so only a new process compiles (and keeps) them all.
+PROBE = (
+    "import json, sys; from pathlib import Path; from maild.core import recache; from maild.reports import parse;"
+    " from maild.core.jsonvalue import to_json;"
+    " recache.cache_path = lambda: sys.argv[1];"
+    " files = [p for pat in sys.argv[3:] for p in sorted(Path(sys.argv[2]).glob(pat))];"
+    " print(json.dumps([to_json(parse(f.read_bytes())) for f in files])); recache.save()"
+)
+
+
+def answers_of_a_fresh_process(corpus: Path, cache: Path) -> str:
+    run = subprocess.run([sys.executable, "-c", PROBE, str(cache), str(corpus), *CORPUS_FILES], capture_output=True, text=True, check=True)
+    return run.stdout
+
+
+def test_every_kept_pattern_of_the_corpus_is_re_compiles_own(corpus: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers_of_a_fresh_process(corpus, cache)
+    kept = marshal.loads(cache.read_bytes())[1]
+    assert len(kept) > 200  # the parser's tables, its rules and their split alternatives
+    for (pattern, flags) in kept:
+        made = recache.compile(pattern, flags)
+        assert made == re.compile(pattern, flags)  # Pattern equality: the same pattern, flags and compiled code
+        assert made.groupindex == re.compile(pattern, flags).groupindex
+        assert made.groups == re.compile(pattern, flags).groups
+    assert all(key in recache._state.compiled for key in kept)  # each one was made from the file, not compiled again
+
+
+def test_answers_are_the_same_from_a_cold_and_a_kept_cache(corpus: Path, cache: Path) -> None:
+    cold = answers_of_a_fresh_process(corpus, cache)
+    assert cache.exists()
+    warm = answers_of_a_fresh_process(corpus, cache)
+    assert warm == cold
+    assert len(json.loads(cold)) == len(corpus_messages(corpus)) > 400
+    assert to_json(parse(corpus_messages(corpus)[0])) in json.loads(cold)  # real reports, this process's own answer too
+
+
+def test_a_damaged_file_is_ignored(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.write_bytes(b"\x00not marshal at all")
+    assert recache.compile(r"a(b)c", re.I) == re.compile(r"a(b)c", re.I)
+    recache.save()  # replaced by a good one
+    fresh_process(monkeypatch)
+    assert recache.compile(r"a(b)c", re.I) == re.compile(r"a(b)c", re.I)
+    assert (r"a(b)c", int(re.I)) in recache._state.compiled
+
+
+def test_another_interpreters_file_is_ignored(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recache.compile("x+y")
+    recache.save()
+    _, compiled, stamp, literals = marshal.loads(cache.read_bytes())
+    other = (recache.FORMAT, "3.11.0 (someone else's build)", *recache._INTERPRETER[2:])
+    bad_entry = marshal.dumps((0, bytes(12), 0, {}, (None,)))
+    cache.write_bytes(marshal.dumps((other, {("x+y", 0): bad_entry}, stamp, literals)))
+    fresh_process(monkeypatch)
+    assert recache.compile("x+y") == re.compile("x+y")
+    assert recache._state.compiled.get(("x+y", 0)) != bad_entry
+
+
+def test_a_damaged_entry_is_compiled_by_re(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recache.compile("x+y")
+    recache.save()
+    _, compiled, stamp, literals = marshal.loads(cache.read_bytes())
+    compiled[("x+y", 0)] = marshal.dumps((0, bytes(range(12)), 0, {}, (None,)))  # code _sre's validator refuses
+    compiled[("q", 0)] = b"\xff not marshal"
+    cache.write_bytes(marshal.dumps((recache._INTERPRETER, compiled, stamp, literals)))
+    fresh_process(monkeypatch)
+    assert recache.compile("x+y") == re.compile("x+y")
+    assert recache.compile("q") == re.compile("q")
+
+
+def test_a_file_others_may_write_is_not_read(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recache.compile("x+y")
+    recache.save()
+    os.chmod(cache, 0o666)
+    fresh_process(monkeypatch)
+    recache.compile("q")
+    assert ("x+y", 0) not in recache._state.compiled
+
+
+def test_a_command_that_compiles_a_pattern_or_two_never_reads_the_file(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recache.compile("x+y")
+    recache.save()
+    fresh_process(monkeypatch)
+    monkeypatch.setattr(recache, "_LOAD_FROM_CALL", 2)
+    assert recache.compile("x+y") == re.compile("x+y") and recache.compile("z") == re.compile("z")
+    assert not recache._state.loaded and recache._state.new_compiled == {}  # compiled by re, nothing to write
+    recache.save()
+    assert recache.compile("x+y") == re.compile("x+y")  # the third: from the file
+    assert recache._state.loaded and ("x+y", 0) in recache._state.compiled
+
+
+def test_a_folder_that_cannot_be_written_gets_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    monkeypatch.setattr(recache, "cache_path", lambda: str(folder / "regexes.marshal"))
+    monkeypatch.setattr(recache, "_state", recache._State())
+    monkeypatch.setattr(recache, "_LOAD_FROM_CALL", 0)
+    monkeypatch.setattr(recache.os, "access", lambda path, mode: False)  # as for a user who does not own the install
+    assert recache.compile("x+y") == re.compile("x+y")
+    assert recache._state.new_compiled == {}  # nothing derived: no second parse of the pattern for nothing
+    recache.save()
+    assert list(folder.iterdir()) == []
+
+
+def test_literals_are_derived_again_when_their_module_changed(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = r"undeliverable (?:mail|message)"
+    assert prefilter.literals_of(source, re.I) == prefilter._literals_of(source, re.I)
+    recache.save()
+    _, compiled, stamp, literals = marshal.loads(cache.read_bytes())
+    literals[(source, int(re.I))] = marshal.dumps(frozenset({"a word prefilter never derived"}))
+    cache.write_bytes(marshal.dumps((recache._INTERPRETER, compiled, stamp, literals)))
+    fresh_process(monkeypatch)
+    assert prefilter.literals_of(source, re.I) == frozenset({"a word prefilter never derived"})  # kept: trusted
+    cache.write_bytes(marshal.dumps((recache._INTERPRETER, compiled, ("prefilter.py", 1, 2), literals)))  # an older prefilter's
+    fresh_process(monkeypatch)
+    assert prefilter.literals_of(source, re.I) == prefilter._literals_of(source, re.I)
+
+
+def test_damaged_literals_are_derived_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = r"undeliverable (?:mail|message)"
+    prefilter.literals_of(source, re.I)
+    recache.save()
+    _, compiled, stamp, literals = marshal.loads(cache.read_bytes())
+    literals[(source, int(re.I))] = marshal.dumps([1, 2])
+    cache.write_bytes(marshal.dumps((recache._INTERPRETER, compiled, stamp, literals)))
+    fresh_process(monkeypatch)
+    assert prefilter.literals_of(source, re.I) == prefilter._literals_of(source, re.I)
+
+
+def test_another_process_entries_are_merged(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recache.compile("first")
+    recache.save()
+    fresh_process(monkeypatch)
+    recache.compile("second")
+    recache.save()
+    kept = marshal.loads(cache.read_bytes())[1]
+    assert {("first", 0), ("second", 0)} <= set(kept)
+
+
+def test_the_cache_lives_beside_the_core_bytecode() -> None:
+    path = recache.cache_path()
+    assert path is not None and recache.__cached__ is not None
+    assert os.path.dirname(path) == os.path.dirname(recache.__cached__)
+    assert os.path.basename(path) == f"regexes.{sys.implementation.cache_tag}.marshal"
