@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+# The crash tests' shared shape asserts too: pytest shows its failures as it shows a test's own.
+pytest.register_assert_rewrite("tests.daemon.killrun")
+
 
 def free_port() -> int:
     with socket.socket() as s:

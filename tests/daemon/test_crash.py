@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import smtplib
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from tests.daemon.conftest import wait_for
+from tests.daemon.killrun import Accepted, kill_9_while_sending, restart_delivers
 
 BURST = 200
 
@@ -20,11 +18,8 @@ def message(i: int) -> bytes:
 
 def test_kill_9_during_a_burst_loses_nothing_answered_250(maild, sink):
     maild.start()
-    accepted: set[int] = set()
-    lock = threading.Lock()
-    half = threading.Event()
 
-    def send(i: int) -> None:
+    def send(i: int, accepted: Accepted) -> None:
         try:
             with smtplib.SMTP("127.0.0.1", maild.smtp_port, timeout=20) as client:
                 client.sendmail(
@@ -32,22 +27,12 @@ def test_kill_9_during_a_burst_loses_nothing_answered_250(maild, sink):
                 )
         except (smtplib.SMTPException, OSError):
             return  # refused or cut by the kill: the client would retry; not promised to us
-        with lock:
-            accepted.add(i)
-            if len(accepted) >= BURST // 2:
-                half.set()
+        accepted.add(i)
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        futures = [pool.submit(send, i) for i in range(BURST)]
-        assert half.wait(60), "half the burst was never accepted"
-        maild.kill9()
-        for f in futures:
-            f.result()
-    with lock:
-        promised = {(f"<burst-{i}@helpdesk.example.com>", f"{kind}{i}@example.net") for i in accepted for kind in ("to", "cc")}
+    accepted = kill_9_while_sending(maild, send, BURST, workers=10, enough=BURST // 2, wait=60,
+                                    what="half the burst was never accepted")
+    promised = {(f"<burst-{i}@helpdesk.example.com>", f"{kind}{i}@example.net") for i in accepted for kind in ("to", "cc")}
     assert len(promised) >= BURST  # at least half the messages, two recipients each
     assert len(accepted) < BURST  # the kill really cut the burst
 
-    maild.start()
-    wait_for(lambda: promised <= sink.pairs(), timeout=120, what="every accepted copy at the upstream")
-    assert maild.terminate() == 0
+    restart_delivers(maild, sink, promised, what="every accepted copy at the upstream")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import smtplib
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from tests.daemon.conftest import wait_for
+from tests.daemon.killrun import Accepted, kill_9_while_sending, restart_delivers
 
 SENDERS = 6
 EACH = 4
@@ -25,11 +23,8 @@ def test_kill_9_while_transfers_grow_their_budget_loses_nothing_answered_250(mai
     # room for three first steps: the transfers wait for each other, grow, and some are refused (452)
     maild.config.write_text(text.replace("[intake]\n", '[intake]\ndata_memory_budget = "3MB"\n', 1))
     maild.start()
-    accepted: set[int] = set()
-    lock = threading.Lock()
-    enough = threading.Event()
 
-    def send(sender: int) -> None:
+    def send(sender: int, accepted: Accepted) -> None:
         for k in range(EACH):
             i = sender * EACH + k
             try:
@@ -43,21 +38,11 @@ def test_kill_9_while_transfers_grow_their_budget_loses_nothing_answered_250(mai
             except (smtplib.SMTPException, OSError):
                 return  # cut by the kill: the client would retry; not promised to us
             if code == 250:
-                with lock:
-                    accepted.add(i)
-                    if len(accepted) >= 6:
-                        enough.set()
+                accepted.add(i)
 
-    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-        futures = [pool.submit(send, n) for n in range(SENDERS)]
-        assert enough.wait(120), "too few big messages were accepted"
-        maild.kill9()
-        for f in futures:
-            f.result()
-    with lock:
-        promised = {(f"<big-{i}@helpdesk.example.com>", f"to{i}@example.net") for i in accepted}
+    accepted = kill_9_while_sending(maild, send, SENDERS, workers=SENDERS, enough=6, wait=120,
+                                    what="too few big messages were accepted")
+    promised = {(f"<big-{i}@helpdesk.example.com>", f"to{i}@example.net") for i in accepted}
     assert len(accepted) < SENDERS * EACH  # the kill really cut the run
 
-    maild.start()
-    wait_for(lambda: promised <= sink.pairs(), timeout=120, what="every accepted message at the upstream")
-    assert maild.terminate() == 0
+    restart_delivers(maild, sink, promised, what="every accepted message at the upstream")
