@@ -13,9 +13,6 @@ MAILD_KEEP_EXIM_NOTICES=1) so the parser's own tests read real Exim output where
 from __future__ import annotations
 
 import email
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,16 +20,14 @@ from pathlib import Path
 import pytest
 
 from maild.reports import ReportKind, parse
+from tests.e2e.notices import SENDER, TOKEN, keep, rows, scratch, skip_if_missing
 from tests.servers.exim import Exim, exim_available
 
-TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
-SENDER = f"receipts+{TOKEN}@helpdesk.example.com"
 MESSAGE_ID = "<reply-42@helpdesk.example.com>"
 MESSAGE = (
     f"From: Support <support@helpdesk.example.com>\nTo: unknown@remote.test, full@remote.test, slow@delay.test\n"
     f"Subject: [#1234] Your invoice\nMessage-ID: {MESSAGE_ID}\nDate: Mon, 02 Dec 2024 09:00:00 +0000\n\nHello.\n"
 ).encode()
-KEEP = Path(__file__).resolve().parents[1] / "data" / "lhost"
 
 REPLIES = {
     "unknown@remote.test": "550 5.1.1 <unknown@remote.test>: Recipient address rejected: User unknown in local recipient table",
@@ -50,16 +45,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def notices() -> Iterator[dict[str, bytes]]:
-    why = exim_available()
-    if why:
-        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
+    skip_if_missing(exim_available())
     # Exim's own user must reach its spool: a folder of ours that others may traverse (pytest's are 0700).
-    folder = Path(tempfile.mkdtemp(prefix="maild-exim-"))
-    folder.chmod(0o755)
-    try:
+    with scratch("maild-exim-", 0o755) as folder:
         yield _run_scenario(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run_scenario(folder: Path) -> dict[str, bytes]:
@@ -90,26 +79,20 @@ def _run_scenario(folder: Path) -> dict[str, bytes]:
         else:
             by_address[str(msg["x-failed-recipients"]).strip()] = raw
     assert sorted(by_address) == sorted(REPLIES)
-    if os.environ.get("MAILD_KEEP_EXIM_NOTICES"):
-        for address, raw in by_address.items():
-            (KEEP / f"exim-real-{address.split('@')[0]}.eml").write_bytes(raw)
+    keep({f"exim-real-{address.split('@')[0]}": raw for address, raw in by_address.items()}, "MAILD_KEEP_EXIM_NOTICES")
     return by_address
 
 
 def test_refused_address_bounces_at_once_as_a_hard_failure(notices: dict[str, bytes]) -> None:
     report = parse(notices["unknown@remote.test"])
     assert report.kind in (ReportKind.DSN, ReportKind.BOUNCE)
-    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
-        ("unknown@remote.test", "failed", "5.1.1", "userunknown", True)
-    ]
+    assert rows(report) == [("unknown@remote.test", "failed", "5.1.1", "userunknown", True)]
     assert (report.token, report.original_message_id) == (TOKEN, MESSAGE_ID)
 
 
 def test_retry_timeout_is_a_failure_with_the_remotes_code(notices: dict[str, bytes]) -> None:
     report = parse(notices["full@remote.test"])
-    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
-        ("full@remote.test", "failed", "4.2.2", "mailboxfull", False)
-    ]
+    assert rows(report) == [("full@remote.test", "failed", "4.2.2", "mailboxfull", False)]
     assert report.token == TOKEN
 
 

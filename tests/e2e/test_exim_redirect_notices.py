@@ -12,24 +12,19 @@ MAILD_KEEP_EXIM_NOTICES=1) so the parser's own tests read it where Exim is absen
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from maild.reports import ReportKind, parse
+from tests.e2e.notices import SENDER, TOKEN, keep, rows, scratch, skip_if_missing
 from tests.servers.exim import Exim, exim_available
 
-TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
-SENDER = f"receipts+{TOKEN}@helpdesk.example.com"
 MESSAGE_ID = "<reply-43@helpdesk.example.com>"
 MESSAGE = (
     f"From: Support <support@helpdesk.example.com>\nTo: info@alias.test, team@alias.test\n"
     f"Subject: [#1234] Your invoice\nMessage-ID: {MESSAGE_ID}\nDate: Mon, 02 Dec 2024 09:00:00 +0000\n\nHello.\n"
 ).encode()
-KEEP = Path(__file__).resolve().parents[1] / "data" / "lhost" / "exim-real-redirected.eml"
 ALIASES = "info: person@remote.test\nteam: one@remote.test, two@remote.test\n"
 REFUSED = {
     "person@remote.test": "550 5.1.1 <person@remote.test>: Recipient address rejected: User unknown in local recipient table",
@@ -46,12 +41,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def notice() -> bytes:
-    why = exim_available()
-    if why:
-        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
-    folder = Path(tempfile.mkdtemp(prefix="maild-exim-alias-"))
-    folder.chmod(0o755)
-    try:
+    skip_if_missing(exim_available())
+    with scratch("maild-exim-alias-", 0o755) as folder:
         (folder / "aliases").write_text(ALIASES)
         (folder / "aliases").chmod(0o644)
         with Exim(folder / "exim", REFUSED.get, own_domain="helpdesk.example.com", retry="* * F,1d,1s", routers=router(folder / "aliases")) as exim:
@@ -62,17 +53,14 @@ def notice() -> bytes:
             log = exim.log()
             assert "** person@remote.test <info@alias.test>" in log and "** one@remote.test <team@alias.test>" in log, log
             assert "=> two@remote.test <team@alias.test>" in log, log
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    if os.environ.get("MAILD_KEEP_EXIM_NOTICES"):
-        KEEP.write_bytes(got[0])
+    keep({"exim-real-redirected": got[0]}, "MAILD_KEEP_EXIM_NOTICES")
     return got[0]
 
 
 def test_redirected_addresses_bounce_as_the_addresses_we_wrote_to(notice: bytes) -> None:
     report = parse(notice)
     assert report.kind in (ReportKind.DSN, ReportKind.BOUNCE)
-    assert sorted((r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients) == [
+    assert sorted(rows(report)) == [
         ("info@alias.test", "failed", "5.1.1", "userunknown", True),
         ("team@alias.test", "failed", "5.1.1", "userunknown", True),
     ]

@@ -11,27 +11,21 @@ MAILD_KEEP_OPENSMTPD_NOTICES=1) so the parser's own tests read real OpenSMTPD ou
 
 from __future__ import annotations
 
-import os
-import shutil
 import smtplib
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from maild.reports import ReportKind, parse
+from tests.e2e.notices import SENDER, TOKEN, keep, rows, scratch, skip_if_missing
 from tests.servers.opensmtpd import OpenSMTPD, opensmtpd_available
 
-TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
-SENDER = f"receipts+{TOKEN}@helpdesk.example.com"
 MESSAGE_ID = "<reply-42@helpdesk.example.com>"
 RECIPIENTS = ["unknown@remote.test", "ok@remote.test", "full@remote.test"]
 MESSAGE = (
     f"From: Support <support@helpdesk.example.com>\nTo: {', '.join(RECIPIENTS)}\n"
     f"Subject: [#1234] Your invoice\nMessage-ID: {MESSAGE_ID}\nDate: Mon, 02 Dec 2024 09:00:00 +0000\n\nHello.\n"
 )
-KEEP = Path(__file__).resolve().parents[1] / "data" / "lhost"
 REPLIES = {
     "unknown@remote.test": "550 5.1.1 <unknown@remote.test>: Recipient address rejected: User unknown",
     "full@remote.test": "452 4.2.2 <full@remote.test>: Mailbox full",
@@ -53,11 +47,8 @@ def _kind(raw: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def notices() -> Iterator[dict[str, bytes]]:
-    why = opensmtpd_available()
-    if why:
-        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
-    folder = Path(tempfile.mkdtemp(prefix="maild-opensmtpd-"))
-    try:
+    skip_if_missing(opensmtpd_available())
+    with scratch("maild-opensmtpd-") as folder:
         with OpenSMTPD(folder / "mta", REPLIES.get, ttl="6s", warn="2s") as smtpd:
             with smtplib.SMTP("127.0.0.1", smtpd.port, timeout=30) as client:
                 client.ehlo("helpdesk.example.com")
@@ -67,20 +58,14 @@ def notices() -> Iterator[dict[str, bytes]]:
             got = smtpd.wait_until(lambda got: kinds <= {_kind(r) for r in got})
             assert kinds <= {_kind(r) for r in got}, smtpd.log()
         by_kind = {_kind(raw): raw for raw in got}
-        if os.environ.get("MAILD_KEEP_OPENSMTPD_NOTICES"):
-            for kind, raw in by_kind.items():
-                (KEEP / f"opensmtpd-real-{kind}.eml").write_bytes(raw)
+        keep({f"opensmtpd-real-{kind}": raw for kind, raw in by_kind.items()}, "MAILD_KEEP_OPENSMTPD_NOTICES")
         yield by_kind
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_refused_address_fails_hard_with_the_remotes_code(notices: dict[str, bytes]) -> None:
     report = parse(notices["error"])
     assert report.kind is ReportKind.DSN
-    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
-        ("unknown@remote.test", "failed", "5.1.1", "userunknown", True)
-    ]
+    assert rows(report) == [("unknown@remote.test", "failed", "5.1.1", "userunknown", True)]
     # OpenSMTPD 6.8 does not echo ENVID in its report: the token comes from the returned headers.
     assert (report.token, report.original_message_id) == (TOKEN, MESSAGE_ID)
 
@@ -101,6 +86,4 @@ def test_an_expired_envelope_is_a_soft_failure_even_in_the_delay_template(notice
 
 def test_the_warning_is_a_delay_with_the_remotes_code(notices: dict[str, bytes]) -> None:
     report = parse(notices["warning"])
-    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
-        ("full@remote.test", "delayed", "4.2.2", "mailboxfull", False)
-    ]
+    assert rows(report) == [("full@remote.test", "delayed", "4.2.2", "mailboxfull", False)]

@@ -13,22 +13,19 @@ MAILD_KEEP_POSTFIX_NOTICES=1) so the parser's own tests read them where Postfix 
 from __future__ import annotations
 
 import email
-import os
 import shutil
 import smtplib
 import time
 from collections.abc import Iterator
 from email.message import Message
-from pathlib import Path
 
 import pytest
 
 from maild.reports import ReportKind, parse
+from tests.e2e.notices import SENDER, TOKEN, keep, rows, skip_if_missing
 from tests.servers.exim import _BoundController, _Remote
 from tests.servers.postfix import PrivatePostfix, Sink, free_port, new_dir, postfix_available
 
-TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
-SENDER = f"receipts+{TOKEN}@helpdesk.example.com"
 MESSAGE_ID = "<reply-45@helpdesk.example.com>"
 RECIPIENTS = ["unknown@remote.test", "full@remote.test", "slow@remote.test"]
 MESSAGE = (
@@ -40,7 +37,6 @@ REPLIES = {
     "full@remote.test": "452 4.2.2 <full@remote.test>: Mailbox full",
     "slow@remote.test": "450 4.7.1 <slow@remote.test>: Recipient address rejected: Greylisted, please try again later",
 }
-KEEP = Path(__file__).resolve().parents[1] / "data" / "lhost"
 # Postfix's clock for the scenario: a warning after 1 s, the message returned after 8 s (retries every 1-2 s).
 TIMES = "delay_warning_time = 1s\nmaximal_queue_lifetime = 8s\nbounce_queue_lifetime = 8s\n"
 
@@ -66,9 +62,7 @@ def _kind(raw: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def notices() -> Iterator[dict[str, bytes]]:
-    why = postfix_available()
-    if why:
-        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
+    skip_if_missing(postfix_available())
     remote = _BoundController(_Remote(REPLIES.get))
     sink = Sink()
     folder = new_dir()
@@ -98,18 +92,14 @@ def notices() -> Iterator[dict[str, bytes]]:
         sink.stop()
     by_kind = {_kind(raw): raw for raw in got}
     assert sorted(by_kind) == ["gave-up", "refused", "warning"]
-    if os.environ.get("MAILD_KEEP_POSTFIX_NOTICES"):
-        for kind, raw in by_kind.items():
-            (KEEP / f"postfix-real-{kind}.eml").write_bytes(raw)
+    keep({f"postfix-real-{kind}": raw for kind, raw in by_kind.items()}, "MAILD_KEEP_POSTFIX_NOTICES")
     yield by_kind
 
 
 def test_refused_address_bounces_at_once_hard(notices: dict[str, bytes]) -> None:
     report = parse(notices["refused"])
     assert report.kind is ReportKind.DSN
-    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
-        ("unknown@remote.test", "failed", "5.1.1", "userunknown", True)
-    ]
+    assert rows(report) == [("unknown@remote.test", "failed", "5.1.1", "userunknown", True)]
     assert (report.token, report.original_message_id) == (TOKEN, MESSAGE_ID)
 
 

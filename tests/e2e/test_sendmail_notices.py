@@ -14,9 +14,6 @@ so the parser's own tests read real Sendmail output where Sendmail is absent.
 from __future__ import annotations
 
 import email
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,17 +21,15 @@ from pathlib import Path
 import pytest
 
 from maild.reports import ReportKind, parse
+from tests.e2e.notices import SENDER, TOKEN, keep, rows, scratch, skip_if_missing
 from tests.servers.sendmail import Sendmail, sendmail_available
 
-TOKEN = "mfrggzdfmztwq2lknnwg23tpobyxe43u"
-SENDER = f"receipts+{TOKEN}@helpdesk.example.com"
 MESSAGE_ID = "<reply-42@helpdesk.example.com>"
 RECIPIENTS = ["unknown@remote.test", "ok@remote.test", "full@remote.test"]
 MESSAGE = (
     f"From: Support <support@helpdesk.example.com>\nTo: {', '.join(RECIPIENTS)}\n"
     f"Subject: [#1234] Your invoice\nMessage-ID: {MESSAGE_ID}\nDate: Mon, 02 Dec 2024 09:00:00 +0000\n\nHello.\n"
 ).encode()
-KEEP = Path(__file__).resolve().parents[1] / "data" / "lhost"
 REPLIES = {
     "unknown@remote.test": "550 5.1.1 <unknown@remote.test>... User unknown",
     "full@remote.test": "452 4.2.2 <full@remote.test>... Mailbox full",
@@ -45,14 +40,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def notices() -> Iterator[dict[str, bytes]]:
-    why = sendmail_available()
-    if why:
-        pytest.skip(why)  # a failure where the run must be complete (tests/support/skip_policy.py)
-    folder = Path(tempfile.mkdtemp(prefix="maild-sendmail-"))
-    try:
+    skip_if_missing(sendmail_available())
+    with scratch("maild-sendmail-") as folder:
         yield _run_scenario(folder / "mta")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run_scenario(folder: Path) -> dict[str, bytes]:
@@ -76,9 +66,7 @@ def _run_scenario(folder: Path) -> dict[str, bytes]:
         kind = "warning" if "warning" in auto else "returned" if b"unknown@remote.test" in raw.split(b"text/rfc822-headers")[0] else "gave-up"
         by_kind[kind] = raw
     assert sorted(by_kind) == ["gave-up", "returned", "warning"]
-    if os.environ.get("MAILD_KEEP_SENDMAIL_NOTICES"):
-        for kind, raw in by_kind.items():
-            (KEEP / f"sendmail-real-{kind}.eml").write_bytes(raw)
+    keep({f"sendmail-real-{kind}": raw for kind, raw in by_kind.items()}, "MAILD_KEEP_SENDMAIL_NOTICES")
     return by_kind
 
 
@@ -93,15 +81,11 @@ def test_refused_address_bounces_hard_and_the_relayed_one_is_reported_relayed(no
 
 def test_warning_is_a_delay_with_the_remotes_code_not_sendmails_mapping(notices: dict[str, bytes]) -> None:
     report = parse(notices["warning"])
-    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
-        ("full@remote.test", "delayed", "4.2.2", "mailboxfull", False)
-    ]
+    assert rows(report) == [("full@remote.test", "delayed", "4.2.2", "mailboxfull", False)]
     assert report.token == TOKEN
 
 
 def test_giving_up_is_a_soft_failure_with_the_remotes_code_not_the_summary(notices: dict[str, bytes]) -> None:
     report = parse(notices["gave-up"])
-    assert [(r.address, r.action, r.status, str(r.reason), r.hard) for r in report.recipients] == [
-        ("full@remote.test", "failed", "4.2.2", "mailboxfull", False)
-    ]
+    assert rows(report) == [("full@remote.test", "failed", "4.2.2", "mailboxfull", False)]
     assert report.token == TOKEN
