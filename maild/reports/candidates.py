@@ -261,7 +261,8 @@ def _flufl(ctx: Context, usable: Callable[[str], bool]) -> list[str]:
     # Each of its 50 detectors walks every part and runs its patterns over every line: seconds on 8 MB of text.
     text = ctx.body_text
     parts = list(islice(ctx.msg.walk(), _FLUFL_MAX_PARTS + 1))
-    payload = sum(len(p) for p in (part.get_payload() for part in parts) if isinstance(p, str))
+    payloads = [p for p in (part.get_payload() for part in parts) if isinstance(p, str)]
+    payload = sum(map(len, payloads))
     headers = sum(len(str(value)) for value in ctx.msg.values())
     if (
         len(text) > _FLUFL_MAX_TEXT or text.count("\n") > _FLUFL_MAX_LINES or len(parts) > _FLUFL_MAX_PARTS or payload > _FLUFL_MAX_PAYLOAD
@@ -270,9 +271,9 @@ def _flufl(ctx: Context, usable: Callable[[str], bool]) -> list[str]:
         ctx.note("flufl.bounce skipped: message too big")
         return []
     try:
-        from flufl.bounce import all_failures  # only for the few bounces the scan finds nothing in: a costly import
+        from maild.reports.flufl_scan import all_failures  # imports flufl.bounce: only for the few bounces the scan finds nothing in
 
-        temporary, permanent = all_failures(ctx.msg)
+        temporary, permanent = all_failures(ctx.msg, payloads)
     except Exception:
         ctx.note("flufl.bounce failed")
         return []
