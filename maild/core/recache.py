@@ -46,9 +46,11 @@ if TYPE_CHECKING:
 FORMAT = 2
 MAX_ENTRIES = 4096  # of each kind: maild's tables hold under a thousand; a bound if patterns ever come from data
 _sre: Any = __import__("_sre")  # re's C engine: untyped (no stub), as private as re._parser
-# A command that compiles a pattern or two (the readers' escaping of what they print) compiles them for less than
-# loading the file costs (~0.9 ms for ~700 entries): the file is read after this many calls, or by the first literals().
-_LOAD_FROM_CALL = 3
+# A command that compiles a few short patterns (the readers' escaping of what they print, the settings' URL and
+# quantity syntax) compiles them for less than loading the file costs (~0.9 ms for ~700 entries; compiling costs
+# ~1.2 us a character of pattern here): the file is read once the patterns compiled without it are this many
+# characters long, or by the first literals().
+_LOAD_AFTER = 600
 _WORD = "I"  # one _sre code word (CODESIZE 4 bytes) as memoryview.cast and array read it: native order, as is the file
 _INTERPRETER = (FORMAT, sys.version, sys.hexversion, _sre.MAGIC, _sre.CODESIZE, _sre.MAXREPEAT, _sre.MAXGROUPS)
 # The regex parser's own modules: private, so typed Any; a Python that changes them gets no entries (see _entry).
@@ -61,7 +63,7 @@ class _State:
 
     def __init__(self) -> None:
         self.loaded = False
-        self.calls = 0  # compile() calls before the file was loaded
+        self.uncached = 0  # the length of the patterns compile() compiled before the file was loaded
         self.path: str | None = None
         self.writable = False
         self.compiled: dict[tuple[str, int], bytes] = {}  # entries as in the file (see FORMAT)
@@ -90,8 +92,8 @@ def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re
     flags = int(flags)
     state = _state
     if not state.loaded:
-        state.calls += 1
-        if state.calls <= _LOAD_FROM_CALL:
+        state.uncached += len(pattern)
+        if state.uncached <= _LOAD_AFTER:
             return re.compile(pattern, flags)
         _loaded()
     key = (pattern, flags)

@@ -25,7 +25,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "regexes.marshal"
     monkeypatch.setattr(recache, "cache_path", lambda: str(path))
     monkeypatch.setattr(recache, "_state", recache._State())
-    monkeypatch.setattr(recache, "_LOAD_FROM_CALL", 0)  # the file from the first pattern on (see the test of the threshold)
+    monkeypatch.setattr(recache, "_LOAD_AFTER", 0)  # the file from the first pattern on (see the test of the threshold)
     return path
 
 
@@ -121,11 +121,11 @@ def test_a_command_that_compiles_a_pattern_or_two_never_reads_the_file(cache: Pa
     recache.compile("x+y")
     recache.save()
     fresh_process(monkeypatch)
-    monkeypatch.setattr(recache, "_LOAD_FROM_CALL", 2)
+    monkeypatch.setattr(recache, "_LOAD_AFTER", 4)
     assert recache.compile("x+y") == re.compile("x+y") and recache.compile("z") == re.compile("z")
     assert not recache._state.loaded and recache._state.new_compiled == {}  # compiled by re, nothing to write
     recache.save()
-    assert recache.compile("x+y") == re.compile("x+y")  # the third: from the file
+    assert recache.compile("x+y") == re.compile("x+y")  # 7 characters in all: from the file
     assert recache._state.loaded and ("x+y", 0) in recache._state.compiled
 
 
@@ -134,7 +134,7 @@ def test_a_folder_that_cannot_be_written_gets_no_file(tmp_path: Path, monkeypatc
     folder.mkdir()
     monkeypatch.setattr(recache, "cache_path", lambda: str(folder / "regexes.marshal"))
     monkeypatch.setattr(recache, "_state", recache._State())
-    monkeypatch.setattr(recache, "_LOAD_FROM_CALL", 0)
+    monkeypatch.setattr(recache, "_LOAD_AFTER", 0)
     monkeypatch.setattr(recache.os, "access", lambda path, mode: False)  # as for a user who does not own the install
     assert recache.compile("x+y") == re.compile("x+y")
     assert recache._state.new_compiled == {}  # nothing derived: no second parse of the pattern for nothing
