@@ -14,6 +14,7 @@ from pathlib import Path
 
 from maild.core.events import EventKind
 from maild.core.frozen import field, frozen
+from maild.core.lazyre import lazy
 from maild.core.paths import resolve_path
 from maild.core.syntax import ADDRESS
 from maild.core.urls import SourceUrl, UpstreamUrl, parse_source_url, parse_upstream_url
@@ -73,7 +74,7 @@ def integer(minimum: int = 0, maximum: int | None = None) -> Converter:
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_QUANTITY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+_QUANTITY = lazy(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 
 
 def _quantity(units: Mapping[str, int], what: str, examples: str) -> Callable[[Any, Path], float]:
@@ -110,7 +111,7 @@ def optional_path(value: Any, base: Path) -> Path | None:
     return path(value, base)
 
 
-_HOSTPORT = re.compile(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]]+):(\d+)")
+_HOSTPORT = lazy(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]]+):(\d+)")
 
 
 def hostport(value: Any, _base: Path) -> tuple[str, int]:
@@ -182,7 +183,7 @@ def source_url(value: Any, base: Path) -> SourceUrl:
     return parse_source_url(string(value, base), base)
 
 
-_HTTP_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
+_HTTP_URL = lazy(r"https?://[^\s/]+(/\S*)?")
 
 
 def http_url(value: Any, base: Path) -> str:

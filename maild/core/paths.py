@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from maild.core.lazyre import lazy
+
+_ENV_VAR = lazy(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def expand_env(text: str) -> str:

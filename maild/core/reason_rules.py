@@ -213,7 +213,7 @@ _TEXT_RULES: list[tuple[str, str]] = [
 # "OFR004_405 [405]", whose last three digits name the check that failed (their postmaster pages list them);
 # it says more than the generic 5.5.0 or 4.2.1 they send with it. None: the code's text is a generic "service
 # refused, please try later", so the words decide as usual.
-_FRANCE_PTT_CODE = re.compile(r"\b(?:lpn|lpnaaa|ofr|ouk)(?:_|\d{3}[-_])(\d{3})\b")
+_FRANCE_PTT_CODE = lazy(r"\b(?:lpn|lpnaaa|ofr|ouk)(?:_|\d{3}[-_])(\d{3})\b")
 _FRANCE_PTT_NAMES: dict[str, str | None] = {
     "101": "blocked", "102": "blocked", "103": "blocked",  # our IP on a blocklist, or refused for spam incidents
     "104": "toomanyconn",  # too many connections, slow down
@@ -446,7 +446,7 @@ _OUR_HOST_WHY = frozenset({
     Reason.AUTHFAILURE, Reason.NORELAYING,
 })
 # A refusal whose recipient slot is empty: "550 : User unknown", "550: : User unknown", "550 <>: User unknown".
-_NO_ADDRESS = re.compile(r"\b5\d\d:? (?:<> ?)?: ")
+_NO_ADDRESS = lazy(r"\b5\d\d:? (?:<> ?)?: ")
 
 
 # The same text is often asked about twice in one message (a dialect and the generic reader after it, a bounce's

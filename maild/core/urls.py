@@ -7,12 +7,12 @@ ValueError("expected ...") naming the accepted forms, which the configuration tu
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote
 
 from maild.core.frozen import frozen
+from maild.core.lazyre import lazy
 from maild.core.paths import resolve_path
 
 
@@ -84,10 +84,10 @@ def maildir_url_path(text: str, base: Path) -> Path | None:
     return resolve_path(rest, base)
 
 
-_UPSTREAM = re.compile(
+_UPSTREAM = lazy(
     r"(?P<scheme>smtp|smtp\+starttls|smtps|lmtp)://(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]@]+))(?::(?P<port>\d+))?/?"
 )
-_SOURCE = re.compile(
+_SOURCE = lazy(
     r"(?P<scheme>imaps?|lmtp)://(?:(?P<user>[^:@/]*)(?::(?P<pw>[^@/]*))?@)?"
     r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]@]+))(?::(?P<port>\d+))?(?:/(?P<folder>.*))?"
 )

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from maild.core.frozen import frozen
+from maild.core.lazyre import lazy
 
 # dkimpy's dnsfunc: TXT record of a name (bytes) as bytes, or None; tests pass a table of their own.
 Resolver = Callable[..., bytes | None]
@@ -72,8 +73,8 @@ def dkim_domains(raw: bytes, resolver: Resolver) -> set[str]:
     return found
 
 
-_COMMENT = re.compile(r"\([^()]*\)")
-_PROP = re.compile(r"\bheader\.([di])\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
+_COMMENT = lazy(r"\([^()]*\)")
+_PROP = lazy(r"\bheader\.([di])\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
 
 
 def authentication_results_domains(values: Iterable[str], trusted: Iterable[str]) -> set[str]:

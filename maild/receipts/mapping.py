@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from maild.clock import iso
 from maild.core.events import EventKind, Via
 from maild.core.jsonvalue import to_json
+from maild.core.lazyre import lazy
 from maild.core.record import StatusRecord
 from maild.reports.model import RecipientResult, Report, ReportKind
 
@@ -33,7 +33,7 @@ _MDN_DISPOSITIONS = {
     "denied": EventKind.DENIED,
     "failed": EventKind.MDN_FAILED,
 }
-_REPLY_CODE = re.compile(r"(?:^|[;\s])([245]\d\d)(?=[\s-]|$)")
+_REPLY_CODE = lazy(r"(?:^|[;\s])([245]\d\d)(?=[\s-]|$)")
 
 
 def event_kind(kind: ReportKind, result: RecipientResult) -> EventKind | None:
