@@ -9,8 +9,8 @@ from itertools import islice
 from email.message import Message
 from email._policybase import compat32  # the same object email.policy exports, without loading the modern policy machinery
 
-from maild.core.lazyre import LazyPattern, lazy
-from maild.core.prefilter import cannot_match_ci, lowered_for_literals, might_match
+from maild.core.lazyre import _DERIVE_ON_USE, LazyPattern, lazy  # when its literals() turns final
+from maild.core.prefilter import Literals, cannot_match_ci, lowered_for_literals, might_match
 from maild.reports import mime
 from maild.reports.context import Context
 from maild.core.syntax import ADDRESS_PATTERN
@@ -204,15 +204,37 @@ def _structural(text: str) -> list[str]:
                 out.pop()
             _add(out, rewritten.group("a"))
             continue
-        if _SENDER_CONTEXT.search(context[-60:]) and _STRUCTURAL[0].match(line):
+        # The anchored address-alone pattern first: the context's re.I words were tried at each of its 60 offsets.
+        if _STRUCTURAL[0].match(line) and _SENDER_CONTEXT.search(context[-60:]):
             continue  # "contact the list owner at" / "a@b": an address to write to, not one that failed
-        for pattern in _STRUCTURAL:
-            if not _might(pattern, lowered):
-                continue
+        for pattern, literals in _structural_literals():
+            if lowered is not None and literals is not None:
+                for s in literals:  # a plain loop: any() over a generator, per pattern per line, cost as much as the regexes
+                    if s in lowered:
+                        break
+                else:
+                    continue
             for match in pattern.finditer(line):
                 if not _CONTACT_BEFORE.search(line, max(0, match.start("a") - 120), match.start("a")):
                     _add(out, match.group("a"))
     return out
+
+
+# Each structural pattern with its pre-check literals, kept once they are final (LazyPattern.literals derives them
+# on its fourth call): a tuple assigned at once, so threads parsing side by side read a whole one or none.
+_STRUCTURAL_LITERALS: tuple[tuple[LazyPattern, Literals | None], ...] | None = None
+_literal_reads = 0
+
+
+def _structural_literals() -> tuple[tuple[LazyPattern, Literals | None], ...]:
+    global _STRUCTURAL_LITERALS, _literal_reads
+    if _STRUCTURAL_LITERALS is not None:
+        return _STRUCTURAL_LITERALS
+    pairs = tuple((pattern, pattern.literals()) for pattern in _STRUCTURAL)
+    _literal_reads += 1
+    if _literal_reads >= _DERIVE_ON_USE:
+        _STRUCTURAL_LITERALS = pairs
+    return pairs
 
 
 def _might(pattern: LazyPattern, lowered: str | None) -> bool:
