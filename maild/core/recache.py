@@ -104,7 +104,7 @@ def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re
             made: re.Pattern[str] = _sre.compile(pattern, found, memoryview(words).cast("I").tolist(), groups, groupindex, indexgroup)
             return made
         except Exception:  # noqa: BLE001 - a damaged entry: compiled as without the cache, and not kept again
-            del state.compiled[key]
+            state.compiled.pop(key, None)
     compiled = re.compile(pattern, flags)
     if state.writable and not flags & re.DEBUG:
         entry = _entry(pattern, flags, compiled)
@@ -135,7 +135,7 @@ def literals(source: str, flags: int, derive: Callable[[str, int], Literals], mo
             known = False
         if known is None or isinstance(known, frozenset) and all(isinstance(s, str) for s in known):
             return known
-        del state.literals[key]  # damaged: derived again
+        state.literals.pop(key, None)  # damaged: derived again
     found = derive(source, flags)
     if state.writable:
         state.literals[key] = state.new_literals[key] = marshal.dumps(found)
@@ -155,8 +155,8 @@ def save() -> None:
         _fill(compiled, current[1])
         if current[2] == state.literals_key:
             _fill(literals_kept, current[3])
-    _fill(compiled, state.compiled)
-    _fill(literals_kept, state.literals)
+    _fill(compiled, dict(state.compiled))  # copies (one C call each): another thread may be adding to them
+    _fill(literals_kept, dict(state.literals))
     try:
         table: Any = (_INTERPRETER, compiled, state.literals_key, literals_kept)
         data = marshal.dumps(table)
