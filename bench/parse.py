@@ -19,7 +19,9 @@ start would compile maild's sources again and the start-up figures would measure
 
 Sisimai is measured when Debian's libsisimai-perl is installed. With `--against DIR` (another checkout with its
 own venv, DIR/.venv, e.g. main's), its console script runs each start-up command too, interleaved with ours
-on the same configuration and database, and each command's median is given as a ratio of that checkout's.
+on the same configuration and database, and each command's median is given as a ratio of that checkout's; its
+`maild parse --json FILES` runs in the whole-process rounds too. Each maild's whole process is run once untimed
+first, so that it has its kept regexes (maild.core.recache) as every later run of an install has them.
 Usage: python bench/parse.py [--rounds N] [--startup-runs N] [--corpus PATH] [--startup-only] [--against DIR]
        (PATH: the `corpus` folder; default ../shared/corpus or $MAILD_CORPUS)
 """
@@ -86,12 +88,20 @@ def sisimai_files(corpus: Path) -> list[Path]:
     return sorted((corpus / "bounces").glob("sisimai/*/*.eml"))
 
 
-def maild_process_seconds(files: list[Path], config: Path) -> float:
-    """`maild parse --json FILES` as one new process: interpreter, imports and parsing."""
+def maild_process_seconds(files: list[Path], config: Path, maild: tuple[str, ...] = (sys.executable, "-m", "maild")) -> float:
+    """`maild parse --json FILES` as one new process: interpreter, imports and parsing (`maild`: how to run it)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "maild", "parse", "--json", "--config", str(config), *map(str, files)],
-                   check=False, capture_output=True)
+    subprocess.run([*maild, "parse", "--json", "--config", str(config), *map(str, files)], check=False, capture_output=True)
     return time.perf_counter() - started
+
+
+def regex_cache(python: str = sys.executable, cwd: Path = REPO) -> str:
+    """Where the checkout keeps its compiled regexes (maild.core.recache) and how many it holds, as a note."""
+    probe = ("import marshal\ntry:\n from maild.core import recache\nexcept ImportError:\n print('none (no maild.core.recache)'); raise SystemExit\n"
+             "p = recache.cache_path()\ntry:\n n = len(marshal.loads(open(p, 'rb').read())[1])\nexcept Exception:\n n = 0\n"
+             "print(f'{p}: {n} patterns')")
+    # In the checkout's folder: `python -c` looks in the current folder first, which would find this checkout's maild.
+    return subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False, cwd=cwd).stdout.strip()
 
 
 def sisimai_process_seconds(files: list[Path]) -> float:
@@ -214,16 +224,16 @@ def main() -> int:
         in_process(messages, files, args.rounds, with_sisimai)
     with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
         config = scratch_config(Path(tmp))
+        against = None
+        if args.against is not None:
+            against = (args.against, scratch_config(Path(tmp) / "against", args.against, str(args.against / ".venv" / "bin" / "python")))
         if not args.startup_only:
-            whole(sisimai_files(args.corpus), config, args.rounds, with_sisimai)
+            whole(sisimai_files(args.corpus), config, args.rounds, with_sisimai, against)
         sample = args.corpus / "postfix-dsn" / "failure-dsn.eml"
         print(f"start-up, median of {args.startup_runs} runs each (interleaved), target <= {STARTUP_MS:.0f} ms; "
               f"(-m): {Path(sys.executable).name} -m maild, (script): the installed console script "
               f"{console_script() or '(not installed: not measured)'}")
         print(f"  maild's install in {sys.prefix}: {install_mode()}")
-        against = None
-        if args.against is not None:
-            against = (args.against, scratch_config(Path(tmp) / "against", args.against, str(args.against / ".venv" / "bin" / "python")))
         measured, failed = startup_medians(config, sample, args.startup_runs, against)
         bare = statistics.median(measured["python -c pass"][0])
         for name, (times, cpu) in measured.items():
@@ -269,15 +279,27 @@ def in_process(messages: list[bytes], files: list[Path], rounds: int, with_sisim
         print("Sisimai: not installed (Debian: apt-get install libsisimai-perl), not measured")
 
 
-def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool) -> None:
-    """Whole process over the Sisimai messages, start-up included, both sides in the same rounds."""
+def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool, against: tuple[Path, Path] | None = None) -> None:
+    """Whole process over the Sisimai messages, start-up included, both sides (and `against`) in the same rounds.
+
+    One untimed run of each maild first: as compileall gives it its bytecode, it gives it its kept regexes
+    (maild.core.recache), which every later run of an installed maild has; the note says what each one holds."""
     if not files:
         return
-    ours, sis = [], []
+    # Its console script: `python -m maild` run from this folder would import this checkout's maild.
+    other = None if against is None else (str(against[0] / ".venv" / "bin" / "maild"),)
+    maild_process_seconds(files, config)
+    print(f"  regex cache: {regex_cache()}")
+    if against is not None and other is not None:
+        maild_process_seconds(files, against[1], other)
+        print(f"  regex cache of {against[0]}: {regex_cache(str(against[0] / '.venv' / 'bin' / 'python'), against[0])}")
+    ours, sis, theirs = [], [], []
     for _ in range(rounds):
         ours.append(maild_process_seconds(files, config))
         if with_sisimai:
             sis.append(sisimai_process_seconds(files))
+        if against is not None and other is not None:
+            theirs.append(maild_process_seconds(files, against[1], other))
     m_ours = statistics.median(ours)
     print(f"whole process over {len(files)} Sisimai messages, start-up included:")
     print(f"  maild parse --json FILES   median {m_ours:.3f} s  (min {min(ours):.3f}, max {max(ours):.3f})")
@@ -285,6 +307,10 @@ def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool) -> N
         m_sis = statistics.median(sis)
         print(f"  perl Sisimai->make each    median {m_sis:.3f} s  (min {min(sis):.3f}, max {max(sis):.3f})")
         print(f"  ratio Sisimai time / maild time  {m_sis / m_ours:.2f}x  target >= {WHOLE_RATIO:.0f}x: {verdict(m_sis / m_ours >= WHOLE_RATIO)}")
+    if theirs and against is not None:
+        m_theirs = statistics.median(theirs)
+        print(f"  {against[0]}'s maild parse --json FILES  median {m_theirs:.3f} s  (min {min(theirs):.3f}, max {max(theirs):.3f});"
+              f" this checkout / that one: {m_ours / m_theirs:.2f}x")
 
 
 if __name__ == "__main__":
