@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
 
 from maild.intake.datameter import DataMeter
 from maild.intake.limits import Holding, MemoryBudget
@@ -27,29 +30,29 @@ def test_the_holding_never_asks_beyond_the_cap():
     assert meter.wants_more(50) == 0
 
 
-def test_a_refused_transfer_is_dropped_up_to_its_end_of_data_even_across_chunks():
+# (chunks taken before the refusal, each with what of it goes on at once), then (chunks after it, each with what
+# discard returns: None while the client's end of data has not come, then what follows it)
+REFUSED_TRANSFERS = [
+    pytest.param([(b"line one\r\nline tw", b"line one\r\nline tw"), (b"o\r\nmore", b"")],
+                 [(b" text\r\n.", None), (b"\r", None), (b"\nRSET\r\n", b"RSET\r\n")],
+                 id="the-end-of-data-split-over-three-chunks"),
+    pytest.param([(b"x" * 30, b"")], [(b"a.\r\n..\r\n.x\r\n", None), (b".\r\n", b"")],
+                 id="a-dot-inside-a-line-or-a-stuffed-dot-is-no-end"),
+    pytest.param([], [(b".\r\nQUIT\r\n", b"QUIT\r\n")], id="an-empty-message-ends-at-its-first-line"),
+]
+
+
+@pytest.mark.parametrize(("taken", "after"), REFUSED_TRANSFERS)
+def test_a_refused_transfer_is_dropped_up_to_the_clients_end_of_data(
+    taken: list[tuple[bytes, bytes]], after: list[tuple[bytes, bytes | None]]
+) -> None:
     meter = DataMeter(cap=1000)
-    assert meter.take(b"line one\r\nline tw", held=20) == b"line one\r\nline tw"
-    meter.take(b"o\r\nmore", held=20)
-    assert meter.refuse() is None  # pending scanned: no end of data yet
-    assert meter.discard(b" text\r\n.") is None
-    assert meter.discard(b"\r") is None
-    assert meter.discard(b"\nRSET\r\n") == b"RSET\r\n"  # CRLF . CRLF split over three chunks
+    for chunk, goes_on in taken:
+        assert meter.take(chunk, held=20) == goes_on
+    assert meter.refuse() is None  # what was pending is scanned first: no end of data in it
+    for chunk, rest in after:
+        assert meter.discard(chunk) == rest
     assert not meter.discarding
-
-
-def test_a_dot_inside_a_line_or_a_stuffed_dot_does_not_end_the_data():
-    meter = DataMeter(cap=1000)
-    meter.take(b"x" * 30, held=10)
-    assert meter.refuse() is None
-    assert meter.discard(b"a.\r\n..\r\n.x\r\n") is None
-    assert meter.discard(b".\r\n") == b""
-
-
-def test_an_empty_message_ends_at_its_first_line():
-    meter = DataMeter(cap=1000)
-    assert meter.refuse() is None
-    assert meter.discard(b".\r\nQUIT\r\n") == b"QUIT\r\n"
 
 
 async def test_a_transfer_in_progress_grows_before_a_new_one_is_admitted():
@@ -93,24 +96,27 @@ async def test_when_every_holder_waits_to_grow_the_last_to_ask_is_refused_and_th
     assert budget.reserved == 80 and budget.stalled == 0 and budget.refused_growths == 1
 
 
-async def test_a_growth_that_times_out_gives_back_its_holding():
+async def _times_out(budget: MemoryBudget, holding: Holding) -> None:
+    assert await budget.grow(holding, 10, 0.05) is False  # the busy one did not finish in time
+
+
+async def _goes_away(budget: MemoryBudget, holding: Holding) -> None:
+    task = asyncio.ensure_future(budget.grow(holding, 10, 600))
+    await asyncio.sleep(0)
+    budget.release_holding(holding)  # the session's cleanup may run before the cancelled wait unwinds
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize("end", [_times_out, _goes_away], ids=["timed-out", "session-gone"])
+async def test_a_growth_that_ends_unanswered_leaves_only_the_others_holding(
+    end: Callable[[MemoryBudget, Holding], Awaitable[None]]
+) -> None:
     budget = MemoryBudget(100)
     waiting, busy = Holding(40), Holding(60)
     assert budget.reserve(40) and budget.reserve(60)
-    assert await budget.grow(waiting, 10, 0.05) is False  # the busy one did not finish in time
-    assert waiting.held == 0 and budget.reserved == busy.held and budget.stalled == 0
-
-
-async def test_a_transfer_gone_while_growing_leaves_nothing_reserved_or_stalled():
-    budget = MemoryBudget(100)
-    gone, busy = Holding(40), Holding(60)
-    assert budget.reserve(40) and budget.reserve(60)
-    task = asyncio.ensure_future(budget.grow(gone, 10, 600))
-    await asyncio.sleep(0)
-    budget.release_holding(gone)  # the session's cleanup may run before the cancelled wait unwinds
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert budget.stalled == 0 and budget.reserved == 60
+    await end(budget, waiting)
+    assert waiting.held == 0 and budget.reserved == busy.held == 60 and budget.stalled == 0
     budget.release_holding(busy)
     assert budget.reserved == 0
 
