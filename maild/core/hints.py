@@ -14,7 +14,8 @@ mypy treats any name TYPE_CHECKING as true and reads only the first branch, so e
 run time the names below do what typing's do for code that only defines classes with them and calls them:
 `TypeVar` names a variable, `Generic[T]` and `Protocol[T]` are the class itself, `cast` returns its value, the
 decorators return what they decorate. A protocol marked `runtime_checkable` answers isinstance() as typing's does
-(every method and attribute the protocol names is present on the object); any other protocol is an ordinary base.
+(every method and attribute the protocol names is present on the object), and a class that implements it by
+naming it among its bases is checked by class alone, as typing's is; any other protocol is an ordinary base.
 Names used only in annotations (Any, TextIO, ...) need no stand-in: `from __future__ import annotations` keeps them
 text, and the import goes under `if TYPE_CHECKING:`. tests/core/test_hints.py holds the stand-ins to typing's.
 """
@@ -63,7 +64,8 @@ class _ProtocolMeta(type):
     def __instancecheck__(cls, instance: object) -> bool:
         if type.__instancecheck__(cls, instance):
             return True
-        if not getattr(cls, "_is_runtime_protocol", False):
+        # only a protocol is checked by its members: a class that implements one by naming it is a class like any other
+        if not (getattr(cls, "_is_protocol", False) and getattr(cls, "_is_runtime_protocol", False)):
             return False
         return all(hasattr(instance, name) for name in _members(cls))
 
@@ -72,11 +74,16 @@ class Protocol(Generic, metaclass=_ProtocolMeta):
     """A base for protocol classes; isinstance() checks the protocol's members when it is `runtime_checkable`."""
 
     __slots__ = ()
+    _is_protocol = False  # Protocol itself; each subclass says its own (below)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._is_protocol = Protocol in cls.__bases__  # as typing's: a protocol names Protocol among its bases
 
 
 def runtime_checkable(cls: type) -> type:
     """Mark a protocol so that isinstance() checks for its members, as typing.runtime_checkable does."""
-    if not isinstance(cls, _ProtocolMeta):
+    if not getattr(cls, "_is_protocol", False):
         raise TypeError(f"@runtime_checkable can be applied to protocol classes only, not {cls!r}")
     cls._is_runtime_protocol = True  # type: ignore[attr-defined]
     return cls

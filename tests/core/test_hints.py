@@ -54,6 +54,30 @@ def test_a_class_that_names_its_protocol_is_an_instance_of_it() -> None:
     assert Store().read() == 2
 
 
+@pytest.mark.parametrize("instance", [OnlyWrites(), ReadsAndWrites(), object()], ids=lambda i: type(i).__name__)
+def test_a_class_that_names_a_runtime_checkable_protocol_is_checked_by_class_as_typing_does(instance: object) -> None:
+    def implementation(kit: typing.Any) -> type:
+        _, writes, _ = protocols(kit)
+
+        class Store(writes):  # type: ignore[misc, valid-type]
+            def write(self, job: object) -> None: ...
+
+        return Store
+
+    assert isinstance(instance, implementation(hints)) is isinstance(instance, implementation(typing)) is False
+
+
+def test_runtime_checkable_refuses_a_class_that_implements_a_protocol_as_typing_does() -> None:
+    for kit in (typing, hints):
+        _, writes, _ = protocols(kit)
+
+        class Store(writes):  # type: ignore[misc, valid-type]
+            def write(self, job: object) -> None: ...
+
+        with pytest.raises(TypeError):
+            kit.runtime_checkable(Store)
+
+
 def test_a_protocol_not_marked_runtime_checkable_is_checked_by_class_alone() -> None:
     reads, _, _ = protocols(hints)
     assert not isinstance(ReadsAndWrites(), reads)  # typing's raises TypeError here; ours does not pretend
