@@ -170,7 +170,6 @@ class _Growth:
     size: int
     holding: Holding
     granted: asyncio.Future[bool]
-    stalled: int  # what this entry added to MemoryBudget.stalled (the holding may change once it is cancelled)
 
 
 class MemoryBudget:
@@ -189,10 +188,14 @@ class MemoryBudget:
         self.limit = limit
         self.reserved = 0
         self.peak = 0
-        self.stalled = 0  # bytes held by transfers waiting in `grow`
         self.refused_growths = 0
         self._waiters: deque[tuple[int, asyncio.Future[bool]]] = deque()
         self._growers: deque[_Growth] = deque()
+
+    @property
+    def stalled(self) -> int:
+        """Bytes held by transfers waiting in `grow`, summed from their queue (so never out of step with it)."""
+        return sum(entry.holding.held for entry in self._growers)
 
     def _fits(self, size: int, held: int = 0) -> bool:
         # a transfer holding all that is reserved always fits: a budget below one message must not refuse them all
@@ -241,9 +244,8 @@ class MemoryBudget:
             holding.held += size
             return True
         loop = asyncio.get_running_loop()
-        entry = _Growth(size, holding, loop.create_future(), holding.held)
+        entry = _Growth(size, holding, loop.create_future())
         self._growers.append(entry)
-        self.stalled += entry.stalled
         timer = loop.call_later(max(wait, 0.0), self._settle_growth, entry, False)
         try:
             self._grant()  # the request itself may be what stalls every transfer
@@ -252,7 +254,6 @@ class MemoryBudget:
             timer.cancel()
             if entry in self._growers:  # cancelled while waiting
                 self._growers.remove(entry)
-                self.stalled -= entry.stalled
                 self._grant()
 
     def _settle_growth(self, entry: _Growth, ok: bool) -> None:
@@ -260,7 +261,6 @@ class MemoryBudget:
             return
         self._growers.remove(entry)
         holding = entry.holding
-        self.stalled -= entry.stalled
         if ok:
             self._take(entry.size)
             holding.held += entry.size
@@ -308,7 +308,6 @@ class MemoryBudget:
         if not keep:
             for entry in [e for e in self._growers if e.holding is holding]:  # its wait may unwind only later
                 self._growers.remove(entry)
-                self.stalled -= entry.stalled
                 if not entry.granted.done():
                     entry.granted.set_result(False)
         if holding.held > keep:
