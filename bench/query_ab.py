@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/query_ab.py --against /work/wt-old                     # scale 0.01, stores kept
     .venv/bin/python bench/query_ab.py --against /work/wt-old --runs 2000 --pages 200
+    .venv/bin/python bench/query_ab.py --this /work/wt-old --against /work/wt-old     # A/A: the noise
 
 bench/query.py --against runs each checkout's whole benchmark in turn, so a busy minute lands on one side
 only. Here each checkout runs in its own worker process, on its own store built with its own schema (by
@@ -101,6 +102,9 @@ def pct(values: list[float], p: float) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--against", required=True, metavar="CHECKOUT", help="the other checkout (e.g. 5d7d2c1's)")
+    ap.add_argument("--this", default=str(HERE.parents[1]), metavar="CHECKOUT",
+                    help="the checkout on this side (default: this one); `--this X --against X` is an A/A run, whose "
+                         "ratios are the noise that a real difference has to stand out of")
     ap.add_argument("--scale", type=float, default=0.01, help="as bench/query.py's (0.01: 10,000 replies)")
     ap.add_argument("--runs", type=int, default=1000, help="calls of status and of the view, each side")
     ap.add_argument("--pages", type=int, default=100, help="events pages, and JSON pages, each side")
@@ -109,7 +113,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker)
-    sides = {"this": HERE.parents[1], "other": Path(args.against).resolve()}
+    sides = {"this": Path(args.this).resolve(), "other": Path(args.against).resolve()}
     procs = {}
     for name, repo in sides.items():
         db = store(repo, Path(args.dir) / f"{commit(repo)}-{args.scale}", args.scale)

@@ -16,7 +16,9 @@ Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [
 For maild it also prints the daemon's CPU seconds (user + system, all threads) per 1000 messages.
 --against DIR adds a contender "maild-against": another checkout's maild (with its own .venv), run right after
 maild in every round, so the two are measured interleaved under the same load; it prints the per-round CPU
-ratios. --data-memory-budget applies to maild only (an old checkout may refuse the key).
+ratios. `--maild-repo DIR --against DIR` runs one checkout against itself (A/A): the spread of its per-round ratios
+is the noise a difference between two checkouts has to stand out of. --data-memory-budget applies to maild only (an
+old checkout may refuse the key).
 --count-sql adds one more maild run per recipient count, after the timed rounds, with the daemon under
 bench/relay_sql.py (a trace of every SQL statement, which costs CPU of its own, so that run is not timed):
 statements per message over the measured span, and the most frequent ones.
