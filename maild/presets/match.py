@@ -11,7 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from maild import rewrite
@@ -78,9 +78,9 @@ class View:
             values = self._decoded[key] = [f.value.strip() for f in found]
         return values
 
-    def has(self, name: str) -> bool:
-        """Whether the message has a field of this name (lower case)."""
-        return name in self._index
+    def names(self) -> Iterable[str]:
+        """The names of the message's fields, lower case, each once."""
+        return self._index.keys()
 
     def values(self, rule: Rule) -> list[str]:
         if rule.where is Where.HEADER:
@@ -185,10 +185,12 @@ def detect(view: View, custom: Mapping[str, Preset]) -> str | None:
 class _Screen:
     """Which preset of the `auto` order is the first whose fingerprint can match a message, in a few looks.
 
-    A header rule can match only when the message has that field: one dict look per field name. Subject and
-    Message-ID rules are searched as they are, on the same text. A body rule is not screened: it always counts as
-    a candidate. `detect` then tries every rule in order from that preset on, so the screen never changes the
-    answer: the presets before it cannot match (no field they read is there, no pattern of theirs matched).
+    A header rule can match only when the message has that field: one dict look per field of the message (a
+    handful), not one per fingerprint field name. Subject and Message-ID rules are searched as they are, on the
+    same text; on an empty text each one's answer is the one found when the screen was built. A body rule is not
+    screened: it always counts as a candidate. `detect` then tries every rule in order from that preset on, so the
+    screen never changes the answer: the presets before it cannot match (no field they read is there, no pattern of
+    theirs matched).
     """
 
     __slots__ = ("order", "headers", "texts", "body")
@@ -196,7 +198,8 @@ class _Screen:
     def __init__(self, order: Sequence[Preset]) -> None:
         self.order = tuple(order)
         self.headers: dict[str, int] = {}  # field name (lower case) -> the first preset with a rule on it
-        self.texts: list[tuple[Where, re.Pattern[str], int]] = []  # subject and Message-ID rules, in order
+        # subject and Message-ID rules in order: (is it a subject rule, pattern, preset, whether it matches "")
+        self.texts: list[tuple[bool, re.Pattern[str], int, bool]] = []
         self.body: int | None = None  # the first preset with a body rule
         for i, preset in enumerate(self.order):
             for rule in preset.detect:
@@ -205,20 +208,26 @@ class _Screen:
                 elif rule.where is Where.BODY:
                     self.body = i if self.body is None else self.body
                 else:
-                    self.texts.append((rule.where, rule.pattern, i))
+                    self.texts.append((rule.where is Where.SUBJECT, rule.pattern, i, rule.pattern.search("") is not None))
 
     def first_candidate(self, view: View) -> int | None:
         """The index in `order` of the first preset that may match; None: none can."""
-        found = [i for name, i in self.headers.items() if view.has(name)]
-        for where, pattern, i in self.texts:
-            if found and i >= min(found):
+        best: int | None = None
+        headers = self.headers
+        for name in view.names():
+            i = headers.get(name)
+            if i is not None and (best is None or i < best):
+                best = i
+        for is_subject, pattern, i, on_empty in self.texts:
+            if best is not None and i >= best:
                 break  # texts are in preset order: nothing after this one can come first
-            if pattern.search(view.subject if where is Where.SUBJECT else view.message_id):
-                found.append(i)
+            text = view.subject if is_subject else view.message_id
+            if pattern.search(text) is not None if text else on_empty:
+                best = i
                 break
-        if self.body is not None:
-            found.append(self.body)
-        return min(found) if found else None
+        if self.body is not None and (best is None or self.body < best):
+            best = self.body
+        return best
 
 
 _SCREENS: dict[int, tuple[Mapping[str, Preset], _Screen]] = {}

@@ -71,3 +71,17 @@ def test_operator_presets_from_the_configuration_are_screened_and_come_first():
     tracking = config.parse({"tracking": table}, Path("/tmp/maild.toml")).tracking
     assert match.detect(_view(b"X-OurDesk: 1\r\nX-RT-Ticket: x\r\n\r\nx\r\n"), tracking.presets) == "ourdesk"
     assert match.detect(_view(PLAIN), tracking.presets) is None
+
+
+def test_a_text_rule_that_matches_the_empty_text_is_a_candidate_on_mail_without_that_field():
+    # the screen answers an empty Subject or Message-ID from the search it made when it was built
+    custom = {
+        "nosubject": Preset(name="nosubject", detect=(Rule(Where.SUBJECT, re.compile(r"^$")),), builtin=False),
+        "noid": Preset(name="noid", detect=(Rule(Where.MESSAGE_ID, re.compile(r"^(?!<)")),), builtin=False),
+    }
+    for raw in (b"To: <a@b.example>\r\n\r\nx\r\n", b"Subject: hi\r\n\r\nx\r\n", b"Subject: hi\r\nMessage-ID: <1@b>\r\n\r\nx\r\n"):
+        view = _view(raw)
+        assert match.detect(view, custom) == _every_rule(view, custom)
+    assert match.detect(_view(b"To: <a@b.example>\r\n\r\nx\r\n"), custom) == "nosubject"
+    assert match.detect(_view(b"Subject: hi\r\n\r\nx\r\n"), custom) == "noid"
+    assert match.detect(_view(b"Subject: hi\r\nMessage-ID: <1@b>\r\n\r\nx\r\n"), custom) is None
