@@ -13,6 +13,7 @@ from email.header import decode_header, make_header
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
+_FOLD = re.compile(rb"\r?\n[ \t]")  # a line break inside a field and the blank after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,9 @@ class Field:
     def value(self) -> str:
         """The unfolded value with RFC 2047 encoded words decoded; never raises."""
         _, _, value = self.raw.partition(b":")
-        text = re.sub(rb"\r?\n[ \t]", b" ", value).strip().decode("utf-8", "replace")
+        if b"\n " in value or b"\n\t" in value:  # folded: most fields are one line, and need no regex
+            value = _FOLD.sub(b" ", value)
+        text = value.strip().decode("utf-8", "replace")
         if "=?" not in text:
             return text
         try:

@@ -52,3 +52,24 @@ def test_line_end_is_sniffed_from_the_first_2000_bytes():
     assert rewrite.line_end(b"X: " + b"a" * 1996 + b"\r\n") == b"\n"  # the CR is byte 1999, the LF byte 2000
     assert rewrite.line_end(b"X: " + b"a" * 1995 + b"\r\n") == b"\r\n"
     assert rewrite.line_end(b"A: 1\nB: 2\n") == b"\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: one line\r\n",
+        b"Subject: folded\r\n  twice\r\n\tand a tab\r\n",
+        b"Subject: bare LF\n fold\n",
+        b"Subject: a CR alone\r stays\r\n",
+        b"Subject: a line end without blank\r\nis not a fold\r\n",
+        b"Subject:\r\n =?utf-8?q?caf=C3=A9?=\r\n",
+    ],
+)
+def test_value_unfolds_exactly_where_the_fold_pattern_matches(raw):
+    # the value reads only fields with a fold through the regex: its answer must be the regex's on every field
+    import re
+
+    _, _, value = raw.partition(b":")
+    text = re.sub(rb"\r?\n[ \t]", b" ", value).strip().decode("utf-8", "replace")
+    expected = str(rewrite.make_header(rewrite.decode_header(text))) if "=?" in text else text
+    assert rewrite.Field("Subject", raw).value == expected
