@@ -11,10 +11,10 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
 
 from maild import rewrite
+from maild.core.once import cached_property
 from maild.presets import builtin, loader
 from maild.presets.model import Match, Preset, Rule, Where
 
@@ -22,24 +22,6 @@ TICKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _BODY_LIMIT = 1 << 20
 _NONE: list[str] = []  # shared, never mutated
 
-T = TypeVar("T")
-
-
-class _once(Generic[T]):  # noqa: N801 - used as a decorator, like the cached_property it replaces
-    """functools.cached_property without its lock: Python 3.11 takes an RLock on every first read (three per
-    message here), and a View is read by the one thread that made it. The value goes into the instance's
-    __dict__, which every later read finds first."""
-
-    def __init__(self, func: Callable[[Any], T]) -> None:
-        self.func = func
-        self.name = func.__name__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> T:
-        value = obj.__dict__[self.name] = self.func(obj)
-        return value
 
 
 BUILTIN: dict[str, Preset] = {name: loader.preset(name, t, builtin=True) for name, t in builtin.TABLES.items()}
@@ -91,25 +73,25 @@ class View:
             return self._message_id_list
         return [self.body_text]
 
-    @_once
+    @cached_property
     def _subject_list(self) -> list[str]:
         return [self.subject]
 
-    @_once
+    @cached_property
     def _message_id_list(self) -> list[str]:
         return [self.message_id]
 
-    @_once
+    @cached_property
     def subject(self) -> str:
         found = self.header("Subject")
         return found[0] if found else ""
 
-    @_once
+    @cached_property
     def message_id(self) -> str:
         found = self.header("Message-ID")
         return found[0] if found else ""
 
-    @_once
+    @cached_property
     def body_text(self) -> str:
         """The decoded text parts (first megabyte); never raises."""
         raw = b"".join(f.raw for f in self.fields) + self._body[:_BODY_LIMIT]

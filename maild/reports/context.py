@@ -7,6 +7,7 @@ from collections.abc import Callable
 from email.message import Message
 
 from maild.core.lazyre import lazy
+from maild.core.once import cached_property
 from maild.reports import mime, mimetree
 from maild.reports.clues import ParseHints
 from maild.reports.model import RecipientResult, ReportKind
@@ -18,29 +19,6 @@ else:
     from maild.core.hints import TypeVar, cast
 
 T = TypeVar("T")
-
-if TYPE_CHECKING:
-    from functools import cached_property
-else:
-
-    class cached_property:  # noqa: N801 - functools' name, for what reads as functools' own
-        """functools.cached_property without its lock, as Python 3.12 has it: 3.11's takes an RLock on every first
-        read of every property of every Context (seven a message), for threads that never share a Context."""
-
-        __slots__ = ("func", "name")
-
-        def __init__(self, func):
-            self.func = func
-            self.name = func.__name__
-
-        def __set_name__(self, owner, name):
-            self.name = name
-
-        def __get__(self, instance, owner=None):
-            if instance is None:
-                return self
-            value = instance.__dict__[self.name] = self.func(instance)  # a non-data descriptor: read from __dict__ after
-            return value
 
 _HTML_TAG = lazy(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.I | re.S)
 _HTML_BREAK = lazy(r"<(?:br|/p|/div|/tr|/li|/h\d)[^>]*>", re.I)
