@@ -489,6 +489,15 @@ def parse_bytes(raw: bytes) -> Message:
     return parse_text(raw.decode("ascii", "surrogateescape"))
 
 
+def parse_head(raw: bytes) -> Message:
+    """The top header block of `raw` as `email.parser.BytesHeaderParser(policy=compat32).parsebytes(raw)` reads it:
+    the same fields, unixfrom and header defects, and no payload (what follows the block is not read)."""
+    parser = _Parser(raw.decode("ascii", "surrogateescape"))
+    msg = parser.new_message()
+    parser.read_headers(msg)
+    return msg
+
+
 def parse_text(text: str) -> Message:
     """What email.message_from_string(text, policy=compat32) returns."""
     parser = _Parser(text)

@@ -182,3 +182,19 @@ def test_content_type_parameters_are_what_get_param_returns(seed: int, corpus: P
             got = next((v for k, v in pairs if k.lower() == name.lower()), None)
             assert got == expected, (value, name)
     assert fast > len(values) // 2, "most values take the fast reading, or the comparison checks only the fallback"
+
+
+def _head(msg: Message) -> tuple[Any, ...]:
+    """What a header-only read holds: the fields, the unixfrom and the defects found in the header block."""
+    state = msg.__dict__
+    return tuple(state["_headers"]), state["_unixfrom"], tuple((type(d).__name__, str(d)) for d in state["defects"])
+
+
+def test_the_header_block_is_read_as_the_stdlib_header_parser_reads_it(corpus: Path) -> None:
+    # receipts.authn reads a token-less report's Authentication-Results through parse_head, not email.parser.
+    from email.parser import BytesHeaderParser
+
+    files = _fixtures() + [p.read_bytes() for p in sorted(corpus.rglob("*")) if p.is_file()]
+    files += _generated(4, 400, files[:40]) + [b"", b"\n", b"From x\nA: 1\n", b"A: 1\n  2\r\nno colon\n\nB: 2\n", b"\xff: \xfe\n\n"]
+    for raw in files:
+        assert _head(mimetree.parse_head(raw)) == _head(BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True))
