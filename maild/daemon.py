@@ -13,6 +13,7 @@ import asyncio
 import gc
 import signal
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -44,6 +45,24 @@ from maild.writeback.dispatcher import WritebackDispatcher
 log = logs.get("daemon")
 
 STATUS_INTERVAL = 5.0
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop `daemon.event_loop` names: uvloop's, asyncio's own, or for auto uvloop's when it imports."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise  # config refused it already unless uvloop was removed since; say so rather than fall back
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+def loop_implementation(loop: asyncio.AbstractEventLoop) -> str:
+    """Which event loop runs: "uvloop" or "asyncio" (what the start-up log and `daemon.event_loop` call them)."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
 
 
 def settle_heap() -> None:
@@ -87,6 +106,7 @@ class Daemon:
 
     async def start(self) -> None:
         s = self.settings
+        log.info("event_loop_selected", setting=s.daemon.event_loop, implementation=loop_implementation(asyncio.get_running_loop()))
         await asyncio.to_thread(secretperms.refuse_exposed, s)
         # First start creates the key and API token files (0600, fsynced): file work stays off the loop.
         self.keys = await asyncio.to_thread(tokens.load_keys, s.tracking.key_file, create=True)

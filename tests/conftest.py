@@ -22,6 +22,15 @@ settings.register_profile("maild", deadline=None)
 settings.load_profile("maild")
 
 
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    """Every async test runs on the loop the daemon runs on by default (`daemon.event_loop = "auto"`: uvloop when it
+    imports); MAILD_TEST_EVENT_LOOP=asyncio (or uvloop) runs the suite on that one instead."""
+    from maild.daemon import loop_factory
+
+    choice = os.environ.get("MAILD_TEST_EVENT_LOOP", "auto")
+    return {choice: loop_factory(choice)}
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     # scripts/test sets this when it ran as root and installed the Debian packages: name every missing
     # server at once, before an hour of tests, instead of one failure per test.

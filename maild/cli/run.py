@@ -23,13 +23,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maild.daemon import (
-        serve,  # the daemon pulls in every part; other commands stay light
+    from maild.daemon import (  # the daemon pulls in every part; other commands stay light
+        loop_factory,
+        serve,
     )
 
     settings = load_settings(args)
     try:
-        return asyncio.run(serve(settings, args.log_format))
+        with asyncio.Runner(loop_factory=loop_factory(settings.daemon.event_loop)) as runner:
+            return runner.run(serve(settings, args.log_format))
     except KeyFileError as exc:
         print(f"maild: {exc}", file=sys.stderr)
         return 1

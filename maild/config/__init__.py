@@ -16,6 +16,7 @@ from maild.config.load import DEFAULT_CONFIG, is_loopback, load, parse
 from maild.config.sections import (
     LIST_SECTIONS,
     SECTIONS,
+    DaemonSettings,
     DeliverySettings,
     HttpSettings,
     InboundSource,
@@ -39,6 +40,7 @@ __all__ = [
     "LIST_SECTIONS",
     "SECTIONS",
     "ConfigError",
+    "DaemonSettings",
     "DeliverySettings",
     "HttpSettings",
     "InboundSource",

@@ -358,6 +358,30 @@ class ServiceSettings:
     )
 
 
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def _event_loop(value: Any, base: Path) -> str:
+    name = string(value, base)
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"expected one of {', '.join(EVENT_LOOPS)}, not {name!r}")
+    if name == "uvloop":
+        from importlib.util import find_spec  # local: only this choice asks, and it imports nothing
+
+        if find_spec("uvloop") is None:
+            raise ValueError("uvloop is not installed (pip install uvloop), or choose auto or asyncio")
+    return name
+
+
+@section
+class DaemonSettings:
+    event_loop: str = setting(
+        "auto",
+        "The daemon's event loop: auto (uvloop when it is installed, else asyncio's own), uvloop or asyncio.",
+        _event_loop,
+    )
+
+
 @section
 class WebhookSettings:
     urls: tuple[str, ...] = setting([], "URLs every new event and reply state change is POSTed to as JSON.", list_of(http_url))
@@ -441,6 +465,7 @@ class Settings:
     pixel: PixelSettings = PixelSettings(base_url="", listen=None, count_machine_opens=False, machine_user_agents=(),
                                          machine_networks=(), scanner_window=60.0, keep_client=False)
     writeback: tuple[WritebackTarget, ...] = ()
+    daemon: DaemonSettings = DaemonSettings(event_loop="auto")
 
     @property
     def base_dir(self) -> Path:
@@ -458,6 +483,7 @@ SECTIONS: dict[str, type] = {
     "webhooks": WebhookSettings,
     "retention": RetentionSettings,
     "service": ServiceSettings,
+    "daemon": DaemonSettings,
     "pixel": PixelSettings,
 }
 LIST_SECTIONS: dict[str, type] = {"receipts": ReceiptSource, "inbound": InboundSource, "writeback": WritebackTarget}

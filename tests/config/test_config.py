@@ -122,3 +122,27 @@ def test_check_config_redacts_a_password_in_an_url(tmp_path, capsys):
     assert main(["check-config", "--config", str(path), "--json"]) == 0
     out = capsys.readouterr().out
     assert "s3cret" not in out and "user:***@127.0.0.1" in out
+
+
+def test_event_loop_defaults_to_auto_and_takes_each_named_loop(tmp_path):
+    assert config.load(write(tmp_path, "")).daemon.event_loop == "auto"
+    for name in ("auto", "uvloop", "asyncio"):
+        assert config.load(write(tmp_path, f'[daemon]\nevent_loop = "{name}"\n')).daemon.event_loop == name
+
+
+def test_an_unknown_event_loop_is_a_config_error_naming_the_key(tmp_path):
+    path = write(tmp_path, '[daemon]\nevent_loop = "trio"\n')
+    with pytest.raises(config.ConfigError, match=r"daemon\.event_loop.*expected one of auto, uvloop, asyncio, not 'trio'"):
+        config.load(path)
+    with pytest.raises(config.ConfigError, match=r"daemon\.event_loop"):
+        config.load(write(tmp_path, "[daemon]\nevent_loop = 1\n"))
+
+
+def test_uvloop_named_but_not_installed_is_a_config_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a))
+    with pytest.raises(config.ConfigError, match=r"daemon\.event_loop.*uvloop is not installed"):
+        config.load(write(tmp_path, '[daemon]\nevent_loop = "uvloop"\n'))
+    assert config.load(write(tmp_path, '[daemon]\nevent_loop = "auto"\n')).daemon.event_loop == "auto"
