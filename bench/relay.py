@@ -11,14 +11,14 @@ recipient. Contenders, side by side in every round:
   postfix        a private Postfix instance relaying to the sink (--postfix; needs root)
 
 Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR]
-                              [--against DIR] [--count-sql] [--data-memory-budget 4GB]
+                              [--against DIR] [--count-sql] [--data-memory-budget 4GB] [--event-loop L] [--against-event-loop L]
 
 For maild it also prints the daemon's CPU seconds (user + system, all threads) per 1000 messages.
 --against DIR adds a contender "maild-against": another checkout's maild (with its own .venv), run right after
 maild in every round, so the two are measured interleaved under the same load; it prints the per-round CPU
 ratios. `--maild-repo DIR --against DIR` runs one checkout against itself (A/A): the spread of its per-round ratios
 is the noise a difference between two checkouts has to stand out of. --data-memory-budget applies to maild only (an
-old checkout may refuse the key).
+old checkout may refuse the key); so does --event-loop (daemon.event_loop), with --against-event-loop for the other.
 --count-sql adds one more maild run per recipient count, after the timed rounds, with the daemon under
 bench/relay_sql.py (a trace of every SQL statement, which costs CPU of its own, so that run is not timed):
 statements per message over the measured span, and the most frequent ones.
@@ -47,6 +47,7 @@ REPO = HERE.parent
 PY = sys.executable
 MAILD = {"repo": REPO, "python": Path(PY)}  # which checkout's maild runs (--maild-repo), with its own venv if it has one
 INTAKE_EXTRA: list[str] = []  # more [intake] lines for maild's configuration (--data-memory-budget)
+TAIL_EXTRA: list[str] = []  # more tables at the end of maild's configuration (--event-loop: a [daemon] table)
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 MESSAGE_BYTES = 10 * 1024
 
@@ -151,20 +152,22 @@ def checkout_python(repo: Path) -> Path:
     return venv_python if venv_python.exists() else Path(PY)
 
 
-def maild_from(repo: Path, extra: list[str]) -> Callable[[Path, int], AbstractContextManager[int]]:
-    """Another checkout's maild (--against), with its own venv and its own [intake] extras."""
+def maild_from(repo: Path, extra: list[str], tail: list[str] | None = None) -> Callable[[Path, int], AbstractContextManager[int]]:
+    """Another checkout's maild (--against), with its own venv, its own [intake] extras and its own trailing tables."""
 
     @contextmanager
     def start(workdir: Path, sink_port: int) -> Iterator[int]:
-        saved = dict(MAILD), list(INTAKE_EXTRA)
+        saved = dict(MAILD), list(INTAKE_EXTRA), list(TAIL_EXTRA)
         MAILD.update(repo=repo, python=checkout_python(repo))
         INTAKE_EXTRA[:] = extra
+        TAIL_EXTRA[:] = tail or []
         try:
             with maild(workdir, sink_port) as port:
                 yield port
         finally:
             MAILD.update(saved[0])
             INTAKE_EXTRA[:] = saved[1]
+            TAIL_EXTRA[:] = saved[2]
 
     return start
 
@@ -190,7 +193,7 @@ listen = ""
 [log]
 level = "warning"
 format = "json"
-"""
+{"".join(line + chr(10) for line in TAIL_EXTRA)}"""
     )
     env = {**os.environ, "PYTHONPATH": str(MAILD["repo"])}
     wrapper: list[str] = []
@@ -355,16 +358,24 @@ def main() -> int:
     parser.add_argument("--profile-keep", type=Path, default=None, help="with --profile: copy the pstats files here")
     parser.add_argument("--against", type=Path, default=None,
                         help="also run this checkout's maild in every round, right after maild (e.g. /work/wt-old)")
+    parser.add_argument("--event-loop", default="", choices=["", "auto", "uvloop", "asyncio"],
+                        help="maild's daemon.event_loop (default: maild's own, auto). A checkout older than that setting "
+                             "refuses the key")
+    parser.add_argument("--against-event-loop", default="", choices=["", "auto", "uvloop", "asyncio"],
+                        help="the same for the --against checkout (an A/A run, or uvloop against asyncio)")
     args = parser.parse_args()
     if args.data_memory_budget:
         INTAKE_EXTRA.append(f'data_memory_budget = "{args.data_memory_budget}"')
+    if args.event_loop:
+        TAIL_EXTRA[:] = ["[daemon]", f'event_loop = "{args.event_loop}"']
+    against_tail = ["[daemon]", f'event_loop = "{args.against_event_loop}"'] if args.against_event_loop else []
     if args.profile_keep:
         PROFILE_KEEP[:] = [args.profile_keep]
     MAILD["repo"] = args.maild_repo.resolve()
     MAILD["python"] = checkout_python(MAILD["repo"])
     contenders: dict[str, Callable[[Path, int], AbstractContextManager[int]]] = {
         "maild": maild,
-        **({"maild-against": maild_from(args.against.resolve(), [])} if args.against else {}),
+        **({"maild-against": maild_from(args.against.resolve(), [], against_tail)} if args.against else {}),
         "proxy-once": proxy("once"),
         "proxy-per-rcpt": proxy("per-recipient"),
     }
