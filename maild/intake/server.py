@@ -15,7 +15,7 @@ import ipaddress
 import re
 import ssl
 from collections.abc import Callable
-from typing import Any, AnyStr
+from typing import Any, AnyStr, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
@@ -338,8 +338,9 @@ class _Session(SMTP):
                 # Before aiosmtpd sets anything up: the socket is closed at once, no task, no timer.
                 self.event_handler.stats.reject(refusal.value)
                 self._refusals.emit((refusal, client), log.warning, "session_refused", peer=client, reason=refusal.value)
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(REPLY[refusal].encode() + b"\r\n")
+                # A cast, not an isinstance check: uvloop's transports write but are not asyncio.WriteTransport
+                # subclasses, and a failed assert here closed the socket without the 421.
+                cast(asyncio.WriteTransport, transport).write(REPLY[refusal].encode() + b"\r\n")
                 transport.close()
                 return
             self._admitted = (client, trusted)
