@@ -12,11 +12,24 @@ recipient. Contenders, side by side in every round:
 
 Usage: python bench/relay.py [--messages 2000] [--rounds 5] [--recipients 1,5] [--postfix] [--maild-repo DIR]
                               [--against DIR] [--count-sql] [--data-memory-budget 4GB] [--event-loop L] [--against-event-loop L]
+                              [--batches N] [--warmup N] [--until quiet|sink] [--together] [--pin-daemon CPUS] [--pin-load CPUS]
 
-For maild it also prints the daemon's CPU seconds (user + system, all threads) per 1000 messages.
+To settle a 2-3% question between two checkouts (stop 26; see BENCHMARKS.md):
+  python bench/relay.py --rounds 10 --batches 4 --warmup 200 --together --pin-daemon 0 --pin-load 1 \
+      --only maild,maild-against --messages 1000 --recipients 1 --against /work/wt-old
+On this shared 2-core host a daemon's CPU seconds per message move by ±15-20% from one second to the next with what
+else runs, so two daemons measured one after the other differ by that much even when they are the same code.
+--together sends each batch into both daemons at once and --pin-daemon puts both on the same core, so whatever
+else the machine does falls on both alike: an A/A batch pair then agrees to about 1% (in turn: ±10-15%).
+
+For maild it also prints the daemon's CPU seconds (user + system, all threads; /proc's schedstat, in nanoseconds)
+per 1000 messages, from the batch's first connection until the daemon has gone quiet after the sink counted the last
+recipient (--until quiet: the outcome writes that follow the relay belong to a message's cost), after --warmup
+messages that are not measured (first-message imports and caches).
 --against DIR adds a contender "maild-against": another checkout's maild (with its own .venv), run right after
 maild in every round, so the two are measured interleaved under the same load; it prints the per-round CPU
-ratios. `--maild-repo DIR --against DIR` runs one checkout against itself (A/A): the spread of its per-round ratios
+ratios and their geometric mean with a 95% confidence interval (over rounds: each round starts fresh daemons).
+`--maild-repo DIR --against DIR` runs one checkout against itself (A/A): the spread of its per-round ratios
 is the noise a difference between two checkouts has to stand out of. --data-memory-budget applies to maild only (an
 old checkout may refuse the key); so does --event-loop (daemon.event_loop), with --against-event-loop for the other.
 --count-sql adds one more maild run per recipient count, after the timed rounds, with the daemon under
@@ -28,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import signal
@@ -38,7 +52,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterator
 
@@ -53,6 +68,7 @@ MESSAGE_BYTES = 10 * 1024
 
 
 DAEMON: list[int] = []  # the pid of the maild daemon being measured (its CPU time is read from /proc)
+PIN: dict[str, list[int]] = {"daemon": [], "load": []}  # --pin-daemon / --pin-load: CPUs for each maild, and for sink and smtp-source
 SQL_TRACE: list[Path] = []  # set: the daemon runs under relay_sql.py, counting its statements into this file
 PROFILE: list[Path] = []  # set: the daemon runs under relay_profile.py, its event loop profiled into this file
 PROFILE_KEEP: list[Path] = []  # --profile-keep: where the pstats files are copied for a later look
@@ -65,6 +81,55 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ns_seconds(pid: int) -> float | None:
+    """The same, to the nanosecond: the sum of /proc/PID/task/*/schedstat's run time over the live threads.
+
+    /proc/PID/stat counts in clock ticks (10 ms: up to 1.4% of a 1,000-message batch at 1 recipient, twice per
+    span); schedstat is the scheduler's own sum_exec_runtime. It misses a thread that exited within the span,
+    so `span_cpu` checks it against the tick count and falls back to that if they disagree.
+    """
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
+def loop_cpu(pid: int) -> float:
+    """CPU seconds of a process's main thread (maild's event loop), from its schedstat."""
+    try:
+        return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_reading(pid: int) -> tuple[float, float] | None:
+    """(ticks-based, schedstat-based) CPU seconds of a process; see span_cpu."""
+    coarse, fine = cpu_seconds(pid), cpu_ns_seconds(pid)
+    return None if coarse is None or fine is None else (coarse, fine)
+
+
+def span_cpu(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """CPU seconds between two readings: schedstat's, unless a thread's exit made it disagree with the ticks."""
+    coarse, fine = after[0] - before[0], after[1] - before[1]
+    if abs(fine - coarse) <= 0.03 + 0.02 * coarse:
+        return fine
+    print(f"  note: schedstat {fine:.3f} s against /proc/PID/stat {coarse:.3f} s (a thread ended?): the ticks used",
+          file=sys.stderr)
+    return coarse
+
+
+def affinity(cpus: list[int]) -> Callable[[], None] | None:
+    """A preexec_fn pinning a child (and the threads it will start) to CPUS (--pin-daemon, --pin-load)."""
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
@@ -128,9 +193,11 @@ class SinkClient:
 
 
 @contextmanager
-def process(args: list[str], workdir: Path, name: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:  # type: ignore[type-arg]
+def process(args: list[str], workdir: Path, name: str, env: dict[str, str] | None = None,
+            cpus: list[int] | None = None) -> Iterator[subprocess.Popen]:  # type: ignore[type-arg]
     log = open(workdir / f"{name}.log", "wb")
-    proc = subprocess.Popen(args, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(args, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            preexec_fn=affinity(cpus or []))
     try:
         yield proc
     finally:
@@ -161,13 +228,14 @@ def maild_from(repo: Path, extra: list[str], tail: list[str] | None = None) -> C
         MAILD.update(repo=repo, python=checkout_python(repo))
         INTAKE_EXTRA[:] = extra
         TAIL_EXTRA[:] = tail or []
-        try:
-            with maild(workdir, sink_port) as port:
-                yield port
-        finally:
-            MAILD.update(saved[0])
-            INTAKE_EXTRA[:] = saved[1]
-            TAIL_EXTRA[:] = saved[2]
+        with ExitStack() as stack:
+            try:
+                port = stack.enter_context(maild(workdir, sink_port))
+            finally:  # put back once started: the other maild may start while this one runs (--batches)
+                MAILD.update(saved[0])
+                INTAKE_EXTRA[:] = saved[1]
+                TAIL_EXTRA[:] = saved[2]
+            yield port
 
     return start
 
@@ -203,7 +271,8 @@ format = "json"
     elif PROFILE:
         wrapper = [str(HERE / "relay_profile.py")]
         env["MAILD_PROFILE"] = str(PROFILE[0])
-    with process([str(MAILD["python"]), *wrapper, "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env) as proc:
+    with process([str(MAILD["python"]), *wrapper, "-m", "maild", "run", "--config", "maild.toml"], workdir, "maild", env,
+                 PIN["daemon"]) as proc:
         wait_greeting(port, proc)
         DAEMON[:] = [proc.pid]
         try:
@@ -286,54 +355,169 @@ def print_profile(path: Path, messages: int) -> None:
         print(f"  {tottime / messages * 1e6:8.1f} us/msg {calls / messages:7.2f} calls/msg  {name} ({Path(file).name}:{line})")
 
 
+LOOP_CPU: dict[str, float] = {}  # --together: each contender's event-loop thread CPU per 1000 messages, last batch
+SETTLE = {"until": "quiet", "warmup": 0}  # --until, --warmup: where a measured span ends, what precedes it
+
+
+@dataclass
+class Running:
+    """One started contender: where it listens and, for a maild, the daemon's pid."""
+
+    port: int
+    daemon: int | None
+
+
+@contextmanager
+def running(start: Callable[[Path, int], AbstractContextManager[int]], sink_port: int) -> Iterator[Running]:
+    with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
+        with start(Path(tmp), sink_port) as port:
+            yield Running(port, DAEMON[0] if DAEMON else None)
+
+
+def send(port: int, messages: int, recipients: int, sessions: int) -> None:
+    subprocess.run(
+        [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(MESSAGE_BYTES),
+         "-r", str(recipients), "-S", "[#1234] benchmark", "-f", "agent@helpdesk.example.com",
+         "-t", "customer@example.net", f"127.0.0.1:{port}"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600, preexec_fn=affinity(PIN["load"]),
+    )
+
+
+def wait_sink(sink: SinkClient, expected: int) -> int:
+    deadline = time.monotonic() + 600
+    while (count := sink.count()) < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"sink counted {count} of {expected}")
+        time.sleep(0.002)
+    return count
+
+
+def wait_quiet(pid: int, window: float = 0.1, idle: float = 0.002) -> None:
+    """Until the daemon has spent under IDLE CPU seconds in WINDOW: the outcome writes, journal and index work that
+    follow the sink's 250 are part of each message's cost (--until quiet), and were cut off at a varying point when
+    the span ended at the sink's count (--until sink, the figures before stop 26)."""
+    deadline = time.monotonic() + 30
+    last = cpu_ns_seconds(pid) or 0.0
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = cpu_ns_seconds(pid) or 0.0
+        if now - last < idle:
+            return
+        last = now
+
+
+def batch(run: Running, sink: SinkClient, messages: int, recipients: int, sessions: int,
+          report_threads: bool = True) -> tuple[float, float | None]:
+    """One measured batch into a started contender: recipients per second (first connection to the sink's count of
+    the last recipient) and, for a maild, the daemon's CPU seconds per 1000 messages (user + system, all threads)."""
+    expected = messages * recipients
+    sink.reset()
+    daemon = run.daemon
+    sql_before = sql_snapshot(daemon, 1) if daemon and SQL_TRACE else None
+    if daemon and PROFILE:
+        os.kill(daemon, signal.SIGUSR1)  # the profiler starts
+    cpu_before = cpu_reading(daemon) if daemon else None
+    threads_before = thread_cpu(daemon) if daemon else {}
+    started = time.perf_counter()
+    send(run.port, messages, recipients, sessions)
+    count = wait_sink(sink, expected)
+    elapsed = time.perf_counter() - started
+    if daemon and SETTLE["until"] == "quiet" and not PROFILE and not SQL_TRACE:
+        wait_quiet(daemon)
+    cpu_after = cpu_reading(daemon) if daemon else None
+    cpu: float | None = None
+    if daemon and report_threads:
+        after = thread_cpu(daemon)
+        spent = {k: (v - threads_before.get(k, 0.0)) / messages * 1000 for k, v in after.items()}
+        busiest = sorted(spent.items(), key=lambda kv: -kv[1])
+        print("  daemon CPU by thread, s per 1000 messages (the busiest other thread is the store's writer): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in busiest[:4] if v >= 0.005)
+              + f"; {len(busiest)} threads")
+    if cpu_before is not None and cpu_after is not None:
+        cpu = span_cpu(cpu_before, cpu_after) / messages * 1000
+    if daemon and PROFILE:
+        os.kill(daemon, signal.SIGUSR1)  # the profiler stops and writes its file
+        print_profile(PROFILE[0], messages)
+    if daemon and sql_before is not None:
+        time.sleep(0.5)  # the last outcomes' writes land after the sink counted
+        print_sql(sql_before, sql_snapshot(daemon, 2), messages)
+    if count > expected:
+        print(f"  note: sink counted {count} > {expected} (duplicates)", file=sys.stderr)
+    return expected / elapsed, cpu
+
+
+def batch_together(runs: dict[str, Running], order: list[str], sink: SinkClient, messages: int, recipients: int,
+                   sessions: int) -> dict[str, tuple[float, float | None]]:
+    """--together: one batch into every started contender at once (smtp-source each, SESSIONS each), so that the
+    machine's other load, which moves a shared host's CPU seconds per message by ±15% from one second to the next,
+    falls on both sides of a ratio alike. Each rate is that contender's messages over its own smtp-source's run (the
+    others' running meanwhile); each CPU figure its daemon's from the common start until it went quiet. The senders
+    start in ORDER (ABBA from one batch to the next, as the batches in turn are)."""
+    sink.reset()
+    before = {name: cpu_reading(run.daemon) if run.daemon else None for name, run in runs.items()}
+    loops = {name: loop_cpu(run.daemon) if run.daemon else 0.0 for name, run in runs.items()}
+    started = time.perf_counter()
+    senders = {name: subprocess.Popen(
+        [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(MESSAGE_BYTES),
+         "-r", str(recipients), "-S", "[#1234] benchmark", "-f", "agent@helpdesk.example.com",
+         "-t", "customer@example.net", f"127.0.0.1:{runs[name].port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=affinity(PIN["load"])) for name in order}
+    elapsed: dict[str, float] = {}
+    for name, sender in senders.items():
+        _, err = sender.communicate(timeout=600)
+        if sender.returncode:
+            raise RuntimeError(f"smtp-source into {name} failed: {err.decode(errors='replace')}")
+        elapsed[name] = time.perf_counter() - started
+    wait_sink(sink, messages * recipients * len(runs))
+    out: dict[str, tuple[float, float | None]] = {}
+    for name, run in runs.items():
+        cpu: float | None = None
+        if run.daemon:
+            if SETTLE["until"] == "quiet":
+                wait_quiet(run.daemon)
+            after, first = cpu_reading(run.daemon), before[name]
+            if after is not None and first is not None:
+                cpu = span_cpu(first, after) / messages * 1000
+            # the event-loop thread's share, so that a ratio can be placed on the loop or on the writer
+            LOOP_CPU[name] = (loop_cpu(run.daemon) - loops[name]) / messages * 1000
+        out[name] = (messages * recipients / elapsed[name], cpu)
+    return out
+
+
+def warm(run: Running, sink: SinkClient, recipients: int, sessions: int) -> None:
+    """--warmup N: N messages before the measured span (first-message imports, caches, the heap's first growth)."""
+    if SETTLE["warmup"] > 0:
+        sink.reset()
+        send(run.port, SETTLE["warmup"], recipients, sessions)
+        wait_sink(sink, SETTLE["warmup"] * recipients)
+        if run.daemon:
+            wait_quiet(run.daemon)
+
+
 def measure(start: Callable[[Path, int], AbstractContextManager[int]], sink: SinkClient, sink_port: int,
             messages: int, recipients: int, sessions: int) -> tuple[float, float | None]:
-    """Recipients per second from the first connection to the sink counting the last recipient, and for maild
-    the daemon's CPU seconds per 1000 messages over the same span (steadier than throughput on a shared machine)."""
-    expected = messages * recipients
-    cpu: float | None = None
-    with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
-        workdir = Path(tmp)
-        with start(workdir, sink_port) as port:
-            sink.reset()
-            daemon = DAEMON[0] if DAEMON else None
-            sql_before = sql_snapshot(daemon, 1) if daemon and SQL_TRACE else None
-            if daemon and PROFILE:
-                os.kill(daemon, signal.SIGUSR1)  # the profiler starts
-            cpu_before = cpu_seconds(daemon) if daemon else None
-            threads_before = thread_cpu(daemon) if daemon else {}
-            started = time.perf_counter()
-            subprocess.run(
-                [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(MESSAGE_BYTES),
-                 "-r", str(recipients), "-S", "[#1234] benchmark", "-f", "agent@helpdesk.example.com",
-                 "-t", "customer@example.net", f"127.0.0.1:{port}"],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
-            )
-            deadline = time.monotonic() + 600
-            while (count := sink.count()) < expected:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"sink counted {count} of {expected}")
-                time.sleep(0.002)
-            elapsed = time.perf_counter() - started
-            cpu_after = cpu_seconds(daemon) if daemon else None
-            if daemon:
-                after = thread_cpu(daemon)
-                spent = {k: (v - threads_before.get(k, 0.0)) / messages * 1000 for k, v in after.items()}
-                busiest = sorted(spent.items(), key=lambda kv: -kv[1])
-                print("  daemon CPU by thread, s per 1000 messages (the busiest other thread is the store's writer): "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in busiest[:4] if v >= 0.005)
-                      + f"; {len(busiest)} threads")
-            if cpu_before is not None and cpu_after is not None:
-                cpu = (cpu_after - cpu_before) / messages * 1000
-            if daemon and PROFILE:
-                os.kill(daemon, signal.SIGUSR1)  # the profiler stops and writes its file
-                print_profile(PROFILE[0], messages)
-            if daemon and sql_before is not None:
-                time.sleep(0.5)  # the last outcomes' writes land after the sink counted
-                print_sql(sql_before, sql_snapshot(daemon, 2), messages)
-            if count > expected:
-                print(f"  note: sink counted {count} > {expected} (duplicates)", file=sys.stderr)
-    return expected / elapsed, cpu
+    """A contender started for one batch only (the untimed --count-sql and --profile runs)."""
+    with running(start, sink_port) as run:
+        warm(run, sink, recipients, sessions)
+        return batch(run, sink, messages, recipients, sessions)
+
+
+def geometric(ratios: list[float]) -> tuple[float, float, float]:
+    """Geometric mean of RATIOS and its 95% confidence interval (Student's t over the logs; the rounds, each its
+    own pair of fresh daemons, are the independent samples)."""
+    logs = [math.log(r) for r in ratios]
+    mean = statistics.fmean(logs)
+    if len(logs) < 2:
+        return math.exp(mean), math.nan, math.nan
+    half = T95.get(len(logs) - 1, 1.96) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+
+
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23, 11: 2.20, 12: 2.18,
+       13: 2.16, 14: 2.14, 15: 2.13, 16: 2.12, 17: 2.11, 18: 2.10, 19: 2.09, 20: 2.09, 22: 2.07, 24: 2.06, 26: 2.06,
+       28: 2.05, 30: 2.04, 40: 2.02, 60: 2.00}
+T95.update({df: T95[df - 1] for df in (21, 23, 25, 27, 29)})
+T95.update({df: T95[30] for df in range(31, 40)} | {df: T95[40] for df in range(41, 60)})
 
 
 def main() -> int:
@@ -363,7 +547,25 @@ def main() -> int:
                              "refuses the key")
     parser.add_argument("--against-event-loop", default="", choices=["", "auto", "uvloop", "asyncio"],
                         help="the same for the --against checkout (an A/A run, or uvloop against asyncio)")
+    parser.add_argument("--batches", type=int, default=1,
+                        help="measured batches of --messages per contender and round, ABBA-interleaved, with every "
+                             "contender's daemon up for the whole round (a round's CPU figure is its batches' mean)")
+    parser.add_argument("--warmup", type=int, default=0,
+                        help="messages sent to each contender at the start of a round, before its first measured batch")
+    parser.add_argument("--until", default="quiet", choices=["quiet", "sink"],
+                        help="a span ends when the daemon has gone quiet after the sink counted the last recipient "
+                             "(default), or at that count (`sink`, the figures before stop 26)")
+    parser.add_argument("--together", action="store_true",
+                        help="each batch goes into every contender at once (one smtp-source each, --sessions each) "
+                             "instead of one after the other")
+    parser.add_argument("--pin-daemon", default="", help="CPUs (e.g. 0) every maild daemon is pinned to (taskset)")
+    parser.add_argument("--pin-load", default="", help="CPUs (e.g. 1) the sink and smtp-source are pinned to")
+    parser.add_argument("--no-threads", dest="threads", action="store_false",
+                        help="do not print each batch's CPU by thread")
     args = parser.parse_args()
+    SETTLE.update(until=args.until, warmup=args.warmup)
+    PIN["daemon"] = [int(c) for c in args.pin_daemon.split(",") if c]
+    PIN["load"] = [int(c) for c in args.pin_load.split(",") if c]
     if args.data_memory_budget:
         INTAKE_EXTRA.append(f'data_memory_budget = "{args.data_memory_budget}"')
     if args.event_loop:
@@ -386,25 +588,45 @@ def main() -> int:
     counts = [int(x) for x in args.recipients.split(",")]
     results: dict[tuple[str, int], list[float]] = {}
     cpus: dict[tuple[str, int], list[float]] = {}  # each maild's CPU seconds per 1000 messages, by recipient count
+    batch_rates: dict[tuple[str, int, int], list[float]] = {}  # by contender, recipient count and round: each batch's
+    batch_cpus: dict[tuple[str, int, int], list[float]] = {}
+    batch_loops: dict[tuple[str, int, int], list[float]] = {}  # --together: the event-loop thread's part of batch_cpus
     with tempfile.TemporaryDirectory(prefix="maild-sink-") as tmp:
         port_file = Path(tmp) / "sink.port"
-        with process([PY, str(HERE / "relay_sink.py"), str(port_file)], Path(tmp), "sink") as sink_proc:
+        with process([PY, str(HERE / "relay_sink.py"), str(port_file)], Path(tmp), "sink", None, PIN["load"]) as sink_proc:
             sink_port = wait_port_file(port_file, sink_proc)
             sink = SinkClient(sink_port)
+            pair = 0  # the how-manieth maild/maild-against pair of batches: odd ones run maild-against first (ABBA)
             for round_ in range(1, args.rounds + 1):
                 for rcpts in counts:
-                    order = list(contenders.items())
-                    if round_ % 2 == 0 and "maild-against" in contenders:  # ABBA: neither maild always runs first
-                        i, j = [n for n, _ in order].index("maild"), [n for n, _ in order].index("maild-against")
-                        order[i], order[j] = order[j], order[i]
-                    for name, start in order:
-                        rate, cpu = measure(start, sink, sink_port, args.messages, rcpts, args.sessions)
-                        results.setdefault((name, rcpts), []).append(rate)
-                        if cpu is not None:
-                            cpus.setdefault((name, rcpts), []).append(cpu)
-                        print(f"round {round_} rcpts={rcpts} {name:<15} {rate:8.0f} recipients/s "
-                              f"({rate / rcpts:6.0f} messages/s)"
-                              + (f", daemon CPU {cpu:.2f} s per 1000 messages" if cpu is not None else ""), flush=True)
+                    with ExitStack() as stack:  # every contender up for the whole round, in one order
+                        runs = {name: stack.enter_context(running(start, sink_port)) for name, start in contenders.items()}
+                        for run in runs.values():
+                            warm(run, sink, rcpts, args.sessions)
+                        for b in range(args.batches):
+                            order = list(runs)
+                            if pair % 2 == 1 and "maild-against" in runs:  # ABBA: neither maild always runs first
+                                i, j = order.index("maild"), order.index("maild-against")
+                                order[i], order[j] = order[j], order[i]
+                            pair += 1
+                            together = batch_together(runs, order, sink, args.messages, rcpts, args.sessions) \
+                                if args.together else {}
+                            for name in order:
+                                rate, cpu = together[name] if args.together else batch(
+                                    runs[name], sink, args.messages, rcpts, args.sessions, report_threads=args.threads)
+                                batch_rates.setdefault((name, rcpts, round_), []).append(rate)
+                                if cpu is not None:
+                                    batch_cpus.setdefault((name, rcpts, round_), []).append(cpu)
+                                if args.together and name in LOOP_CPU:
+                                    batch_loops.setdefault((name, rcpts, round_), []).append(LOOP_CPU[name])
+                                print(f"round {round_}{f'.{b + 1}' if args.batches > 1 else ''} rcpts={rcpts} {name:<15} "
+                                      f"{rate:8.0f} recipients/s ({rate / rcpts:6.0f} messages/s)"
+                                      + (f", daemon CPU {cpu:.3f} s per 1000 messages" if cpu is not None else ""),
+                                      flush=True)
+                    for name in contenders:
+                        results.setdefault((name, rcpts), []).append(statistics.fmean(batch_rates[(name, rcpts, round_)]))
+                        if (name, rcpts, round_) in batch_cpus:
+                            cpus.setdefault((name, rcpts), []).append(statistics.fmean(batch_cpus[(name, rcpts, round_)]))
             if args.count_sql and "maild" in contenders:
                 SQL_TRACE[:] = [Path(tmp) / "sql.json"]
                 for rcpts in counts:
@@ -427,7 +649,9 @@ def main() -> int:
                 PROFILE.clear()
     print()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
-          f"{args.messages} messages of {MESSAGE_BYTES // 1024} KB, {args.sessions} sessions, {args.rounds} rounds")
+          f"{args.messages} messages of {MESSAGE_BYTES // 1024} KB, {args.sessions} sessions, {args.rounds} rounds of "
+          f"{args.batches} batch(es), warm-up {args.warmup}, until {args.until}, {'together' if args.together else 'in turn'}, pinned daemon {PIN['daemon'] or '-'} "
+          f"load {PIN['load'] or '-'}")
     print(f"{'contender':<16}{'rcpts':>6}{'median rcpt/s':>15}{'msg/s':>8}{'min':>8}{'max':>8}")
     medians: dict[tuple[str, int], float] = {}
     for (name, rcpts), rates in results.items():
@@ -440,8 +664,26 @@ def main() -> int:
     for rcpts in counts:
         if ("maild-against", rcpts) in cpus:
             ratios = [a / b for a, b in zip(cpus[("maild", rcpts)], cpus[("maild-against", rcpts)])]
+            gmean, low, high = geometric(ratios)
             print(f"rcpts={rcpts}: daemon CPU maild / maild-against per round (interleaved): "
-                  + ", ".join(f"{r:.2f}x" for r in ratios) + f"; median {statistics.median(ratios):.2f}x")
+                  + ", ".join(f"{r:.3f}x" for r in ratios) + f"; median {statistics.median(ratios):.3f}x; "
+                  f"geometric mean {gmean:.3f}x, 95% CI {low:.3f}-{high:.3f} ({len(ratios)} rounds, "
+                  f"±{(high / low - 1) / 2 * 100:.1f}%)")
+            if ("maild", rcpts, 1) in batch_loops and ("maild-against", rcpts, 1) in batch_loops:
+                def part(name: str, r: int, loop: bool, rcpts: int = rcpts) -> float:
+                    cpu, lp = sum(batch_cpus[(name, rcpts, r)]), sum(batch_loops[(name, rcpts, r)])
+                    return lp if loop else cpu - lp
+                for label, loop in (("event-loop thread", True), ("other threads (the store's writer)", False)):
+                    part_ratios = [part("maild", r, loop) / part("maild-against", r, loop) for r in range(1, args.rounds + 1)]
+                    g, lo, hi = geometric(part_ratios)
+                    print(f"rcpts={rcpts}: {label} maild / maild-against: geometric mean {g:.3f}x, 95% CI {lo:.3f}-{hi:.3f} "
+                          f"(maild {statistics.fmean(part('maild', r, loop) for r in range(1, args.rounds + 1)) / args.batches:.3f} s "
+                          f"per 1000 messages)")
+            if args.batches > 1:
+                within = [a / b for r in range(1, args.rounds + 1)
+                          for a, b in zip(batch_cpus[("maild", rcpts, r)], batch_cpus[("maild-against", rcpts, r)])]
+                print(f"rcpts={rcpts}: single batch pairs (within rounds) {min(within):.3f}-{max(within):.3f}x, "
+                      f"geometric sd {math.exp(statistics.stdev(math.log(x) for x in within)):.3f}")
     print(f"maild from {MAILD['repo']}" + (f", maild-against from {args.against.resolve()}" if args.against else "")
           + f"; load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
