@@ -86,12 +86,17 @@ def get_all(headers: bytes | list[Field], name: str) -> list[str]:
     return [f.value for f in (fields(headers) if isinstance(headers, bytes) else headers) if f.name.lower() == lower]
 
 
-def strip(headers: bytes, names: Iterable[str]) -> bytes:
-    """Remove every field whose name is in `names` (case-insensitive); the rest stays byte for byte."""
+def strip(headers: bytes | list[Field], names: Iterable[str]) -> bytes:
+    """Remove every field whose name is in `names` (case-insensitive); the rest stays byte for byte.
+
+    Takes raw headers or their parsed fields (intake has them already: the block is not split a second time).
+    """
     drop = {n.lower() for n in names}
-    if not drop:
-        return headers
-    return b"".join(f.raw for f in fields(headers) if f.name.lower() not in drop)
+    if isinstance(headers, bytes):
+        if not drop:
+            return headers
+        headers = list(fields(headers))
+    return b"".join(f.raw for f in headers if f.name.lower() not in drop)
 
 
 def prepend(headers: bytes, new_fields: Iterable[tuple[str, str]]) -> bytes:

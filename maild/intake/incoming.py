@@ -115,10 +115,10 @@ def read_incoming(
     department = find_department(parsed, sender, policy, found)
     if tracked:
         internal = (policy.ticket_header, policy.department_header, *policy.strip_headers, *_REPLACED_ON_TRACKED)
-        kept = rewrite.strip(headers, internal)
+        kept = rewrite.strip(parsed, internal)
     else:
         # relayed untouched but for Bcc:, which would tell every recipient who else got it (Postfix's cleanup drops it too)
-        kept = rewrite.strip(headers, ("Bcc",)) if rewrite.get(parsed, "Bcc") is not None else headers
+        kept = rewrite.strip(parsed, ("Bcc",)) if rewrite.get(parsed, "Bcc") is not None else headers
     message_id = (rewrite.get(parsed, "Message-ID") or "").strip() or None
     if tracked and message_id is None and fallback_message_id:
         message_id = fallback_message_id

@@ -129,8 +129,8 @@ DECODERS = {"osticket-tag": osticket_tag}
 
 
 def _render(rule: Rule, m: re.Match[str]) -> str:
-    groups = {k: v or "" for k, v in m.groupdict().items()}
-    value = rule.value.format(m.group(0), *(g or "" for g in m.groups()), **groups).strip()
+    # groups("") and groupdict(""): a group that took no part is "", as `g or ""` made it (an empty one is "" too)
+    value = rule.value.format(m.group(0), *m.groups(""), **m.groupdict("")).strip()
     if rule.strip_zeros and value.isdigit():
         value = value.lstrip("0") or "0"
     return value
@@ -141,7 +141,8 @@ def _first(rules: Sequence[Rule], view: View) -> tuple[str, dict[str, str]] | No
         for text in view.values(rule):
             m = rule.pattern.search(text)
             if m is not None:
-                return _render(rule, m), {k: v for k, v in m.groupdict().items() if v}
+                named = {k: v for k, v in m.groupdict().items() if v} if rule.pattern.groupindex else {}
+                return _render(rule, m), named
     return None
 
 

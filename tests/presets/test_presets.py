@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from maild import config
+from maild import config, rewrite
 from maild.errors import ConfigError
+from maild.presets import match
+from maild.presets.model import Preset, Rule, Where
 from maild.intake.incoming import read_incoming
 from tests.presets import helpdesk_mail as hm
 
@@ -131,3 +134,36 @@ def test_check_config_says_which_preset_matches_a_message(tmp_path, capsys):
     assert (out["preset"], out["ticket"], out["department"], out["tracked"]) == ("glpi", "42", "ACME", True)
     assert main(["check-config", "--config", str(cfg), "--message", str(tmp_path / "missing.eml")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+
+def _render_as_written_before(rule: Rule, m: re.Match[str]) -> str:
+    """_render's earlier form, every group taken by hand: the reference the shorter one is held to."""
+    groups = {k: v or "" for k, v in m.groupdict().items()}
+    value = rule.value.format(m.group(0), *(g or "" for g in m.groups()), **groups).strip()
+    if rule.strip_zeros and value.isdigit():
+        value = value.lstrip("0") or "0"
+    return value
+
+
+OPTIONAL_GROUPS = re.compile(r"\[(?:(A)|(B)|(?P<kind>C)?)-(?P<n>\d*)\]")
+
+
+@pytest.mark.parametrize("subject", ["[A-0042] x", "[B-7] x", "[C-] x", "[-007] x", "[-] x"])
+@pytest.mark.parametrize("template", ["{1}{2}{3}{4}", "{kind}{n}", " {0} ", "{2}"])
+@pytest.mark.parametrize("strip_zeros", [False, True])
+def test_a_template_renders_a_group_that_took_no_part_as_empty_text(subject, template, strip_zeros):
+    rule = Rule(Where.SUBJECT, OPTIONAL_GROUPS, value=template, strip_zeros=strip_zeros)
+    m = OPTIONAL_GROUPS.search(subject)
+    assert m is not None
+    assert match._render(rule, m) == _render_as_written_before(rule, m)
+    view = match.View(list(rewrite.fields(f"Subject: {subject}\r\n".encode())), b"")
+    found = match._first((rule,), view)
+    assert found is not None
+    assert found[1] == {k: v for k, v in m.groupdict().items() if v}  # the ids: named groups that found text
+
+
+def test_the_ticket_of_an_alternative_is_its_own_digits():
+    rule = Rule(Where.SUBJECT, OPTIONAL_GROUPS, value="{1}{2}{4}", strip_zeros=False)
+    view = match.View(list(rewrite.fields(b"Subject: [B-7] x\r\n")), b"")
+    assert match.apply(Preset(name="p", ticket=(rule,), builtin=False), view, fingerprint=False).ticket == "B7"

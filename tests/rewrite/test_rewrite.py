@@ -29,6 +29,20 @@ def test_strip_removes_folded_fields_whole_and_keeps_the_rest():
     assert rewrite.strip(headers, ["X-Ticket-ID"]) == b"Subject: s\r\n"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"X-Ticket-ID: 1\r\n  continued\r\nSubject: s\r\nx-ticket-id: 2\r\n",
+        b" a leading continuation\r\nBcc: <a@b>\r\nTo: <c@d>\r\n",
+        b"To: <c@d>\nbcc: <a@b>\n\tfolded\n",
+        b"",
+    ],
+)
+@pytest.mark.parametrize("names", [["X-Ticket-ID"], ["bcc", "Subject"], []])
+def test_strip_of_parsed_fields_gives_the_bytes_strip_of_the_block_gives(headers, names):
+    assert rewrite.strip(list(rewrite.fields(headers)), names) == rewrite.strip(headers, names)
+
+
 def test_prepend_uses_the_blocks_line_end():
     assert rewrite.prepend(b"A: 1\n", [("B", "2")]) == b"B: 2\nA: 1\n"
     assert rewrite.prepend(b"A: 1\r\n", [("B", "2")]) == b"B: 2\r\nA: 1\r\n"
