@@ -370,6 +370,7 @@ class Running:
 @contextmanager
 def running(start: Callable[[Path, int], AbstractContextManager[int]], sink_port: int) -> Iterator[Running]:
     with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
+        DAEMON.clear()  # another maild of this round may be up: only the pid this start sets is this contender's
         with start(Path(tmp), sink_port) as port:
             yield Running(port, DAEMON[0] if DAEMON else None)
 
