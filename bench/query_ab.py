@@ -109,6 +109,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1000, help="calls of status and of the view, each side")
     ap.add_argument("--pages", type=int, default=100, help="events pages, and JSON pages, each side")
     ap.add_argument("--dir", default="/work/bench-cache/query-ab", help="where the two stores are built and kept")
+    ap.add_argument("--ops", default=",".join(OPS), help=f"which calls to time, comma-separated (default: {','.join(OPS)})")
     ap.add_argument("--worker", metavar="DB", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -129,7 +130,7 @@ def main() -> int:
           " CPU p99 other / this (this/other) | gc runs other / this |")
     print("| --- | --- | --- | --- | --- | --- |")
     slow: dict[str, list[str]] = {}
-    for op in OPS:
+    for op in [op for op in OPS if op in args.ops.split(",")]:
         n = args.runs if op in ("status", "view") else args.pages
         wanted = [str(rng.randint(1, tickets)) if op in ("status", "view") else str(rng.randint(0, max(0, tickets * 40 - 1000)))
                   for _ in range(n)]

@@ -105,6 +105,17 @@ class _Writer:
             return f"to_json({value})"
         return f"({self.name(encoder(cls))}(x) if type(x := {value}) is {self.name(cls)} else to_json(x))"
 
+    def picked(self, annotation: Any, attr: str, names: tuple[str, ...]) -> str:
+        """An `only(...)` field's JSON: just those keys of the nested record, in that order (a recipient's failure).
+
+        Written as one dict display of those keys when the record is exactly its declared type, so a failure is
+        not encoded whole and then picked from (`maild status` shows one per failed recipient)."""
+        general = f"_pick(to_json(v), {names!r})"
+        cls = _inline_class(annotation)
+        if cls is None or cls in _WRITING:
+            return f"(None if (v := {attr}) is None else {general})"
+        return f"(None if (v := {attr}) is None else ({self.name(picker(cls, names))}(v) if type(v) is {self.name(cls)} else {general}))"
+
     def value(self, annotation: Any, attr: str) -> str:
         """The expression for one field's JSON value, chosen by its annotation."""
         args = getattr(annotation, "__args__", ()) if isinstance(annotation, types.UnionType) else (annotation,)
@@ -133,14 +144,20 @@ def _inline_class(annotation: Any) -> type | None:
     return None
 
 
-def _display(cls: type, w: _Writer, obj: str, guards: list[tuple[str, str, str]], nested: bool = False) -> list[str] | None:
-    """`key: value` entries of one dict display of `cls` read from `obj`, each INLINE record's fields in its place.
+# One `key: value` entry of a dict display: the key, its expression, and the inlined records' locals it reads
+# (each must hold exactly its declared type for the entry to be there: see `_display`).
+Entry = tuple[str, str, frozenset[str]]
+
+
+def _display(cls: type, w: _Writer, obj: str, guards: list[tuple[str, str, str]], nested: bool = False,
+             needs: frozenset[str] = frozenset()) -> list[Entry] | None:
+    """The entries of one dict display of `cls` read from `obj`, each INLINE record's fields in its place.
 
     An inlined record is read into a local whose exact type the encoder checks first (`guards`: local, attribute,
     class); None when a field cannot be written so (an INLINE field of an inlined record, or of no one dataclass).
     """
     hints = _hints(cls)
-    items: list[str] = []
+    items: list[Entry] = []
     for f in record_fields(cls):
         mode = f.metadata.get(_KEY)
         key = str(f.metadata.get(_KEY + ".key", f.name))
@@ -153,15 +170,19 @@ def _display(cls: type, w: _Writer, obj: str, guards: list[tuple[str, str, str]]
                 return None
             local = f"i{len(guards)}"
             guards.append((local, attr, w.name(inner)))
-            spliced = _display(inner, w, local, guards, nested=True)
+            spliced = _display(inner, w, local, guards, nested=True, needs=needs | {local})
             if spliced is None:
                 return None
             items += spliced
         elif isinstance(mode, tuple):
-            items.append(f"{key!r}: (None if (v := {attr}) is None else _pick(to_json(v), {mode!r}))")
+            items.append((key, w.picked(hints.get(f.name), attr, mode), needs))
         else:
-            items.append(f"{key!r}: {w.value(hints.get(f.name), attr)}")
+            items.append((key, w.value(hints.get(f.name), attr), needs))
     return items
+
+
+def _text(entries: list[Entry]) -> str:
+    return "{" + ", ".join(f"{key!r}: {expr}" for key, expr, _ in entries) + "}"
 
 
 def _write_encoder(cls: type) -> Encoder:
@@ -177,7 +198,7 @@ def _write_encoder(cls: type) -> Encoder:
         lines += [f"    {local} = {attr}" for local, attr, _ in guards]
         if guards:
             lines.append("    if " + " and ".join(f"type({local}) is {c}" for local, _, c in guards) + ":")
-        lines.append(("        " if guards else "    ") + "return {" + ", ".join(display) + "}")
+        lines.append(("        " if guards else "    ") + "return " + _text(display))
     if display is None or guards:
         lines.append("    d = {}")
         for f in record_fields(cls):
@@ -189,13 +210,51 @@ def _write_encoder(cls: type) -> Encoder:
             if mode == "inline":  # the nested record's keys, in its order, at this place; none when it is None
                 lines += [f"    if (v := {attr}) is not None:", f"        d.update({w.value(hints.get(f.name), 'v')})"]
             elif isinstance(mode, tuple):
-                lines.append(f"    d[{key!r}] = None if (v := {attr}) is None else _pick(to_json(v), {mode!r})")
+                lines.append(f"    d[{key!r}] = {w.picked(hints.get(f.name), attr, mode)}")
             else:
                 lines.append(f"    d[{key!r}] = {w.value(hints.get(f.name), attr)}")
         lines.append("    return d")
     exec("\n".join(lines), w.scope)  # noqa: S102 - our own text, made from the dataclass's field names
     enc: Encoder = w.scope["encode"]
     enc.__qualname__ = f"encoder of {cls.__qualname__}"
+    return enc
+
+
+_PICKERS: dict[tuple[type, tuple[str, ...]], Encoder] = {}
+
+
+def picker(cls: type, names: tuple[str, ...]) -> Encoder:
+    """`_pick(encoder(cls)(o), names)` of an `o` of exactly `cls`, written once per class and names as one display.
+
+    The display takes only the picked keys (in `names`' order, as `_pick` gives them) and checks only the inlined
+    records those keys come from; when one of them is not exactly its type (None, a subclass), or `cls` cannot be
+    written as one display, it is the general path: the whole record encoded, then picked.
+    """
+    found = _PICKERS.get((cls, names))
+    if found is not None:
+        return found
+    w = _Writer()
+    guards: list[tuple[str, str, str]] = []
+    display = _display(cls, w, "o", guards)
+    general = f"return _pick(to_json(o), {names!r})"
+    lines = ["def pick(o):"]
+    if display is None:
+        lines.append("    " + general)
+    else:
+        last = {key: (expr, needs) for key, expr, needs in display}  # a later key wins, as in the dict display
+        entries = [(n, *last[n]) for n in names if n in last]
+        needed = frozenset().union(*(needs for key, _, needs in display if key in names))
+        checked = [(local, attr, c) for local, attr, c in guards if local in needed]
+        lines += [f"    {local} = {attr}" for local, attr, _ in checked]
+        if checked:
+            lines.append("    if " + " and ".join(f"type({local}) is {c}" for local, _, c in checked) + ":")
+            lines += ["        return " + _text(entries), "    " + general]
+        else:
+            lines.append("    return " + _text(entries))
+    exec("\n".join(lines), w.scope)  # noqa: S102 - our own text, made from the dataclass's field names
+    enc: Encoder = w.scope["pick"]
+    enc.__qualname__ = f"picker of {cls.__qualname__} {names}"
+    _PICKERS[(cls, names)] = enc
     return enc
 
 

@@ -168,3 +168,37 @@ def test_records_written_in_place_and_the_general_body_agree() -> None:
     same(Outer("x"))
     same(Event(9, EventKind.BOUNCED, iso(at(1)), EventSource.DSN, None, BOUNCE, None,
                EventPlace(4, "77", "<r@x>", "b@example.net", RecipientKind.TO)))
+
+
+@dataclass(frozen=True)
+class Place:
+    where: str = "here"
+
+
+@dataclass(frozen=True)
+class Spliced:
+    a: str  # Inner.a, spliced after it, wins
+    inner: Inner | None = field(default=None, metadata=INLINE)
+    place: Place | None = field(default=None, metadata=INLINE)
+
+
+@dataclass(frozen=True)
+class Picks:
+    # Keys of some of the inlined records only (a recipient's failure: an Event whose place is None), a key no
+    # field has, keys in another order than the record's, and a record with no one dict display (Outer's Middle).
+    one: Spliced | None = field(default=None, metadata=only("kind", "a", "nowhere"))
+    two: Spliced | None = field(default=None, metadata=only("where", "a"))
+    whole: Outer | None = field(default=None, metadata=only("b", "a", "kind"))
+
+
+def test_picked_records_written_as_displays_and_the_general_body_agree() -> None:
+    for inner in (None, Inner(1, RecipientKind.TO), Inner(1), SubInner(2)):
+        for place in (None, Place(), Place("there")):
+            spliced = Spliced("x", inner, place)
+            same(Picks(spliced, spliced, Outer("y", inner, Middle(Inner(3)))))
+            same(Picks(spliced, None, Outer("y", inner)))
+    same(Picks())
+    for record in (EMPTY, BOUNCE, FAIL):  # a recipient's failure, as maild status shows it
+        failure = Event(9, EventKind.BOUNCED, iso(at(1)), EventSource.DSN, None, record)
+        same(thread_info("1", None, True, [ReplyInput("<m@x>", None, iso(at(0)), (
+            RecipientInput("a@example.net", RecipientKind.TO, (failure,)),))]))
