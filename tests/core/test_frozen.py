@@ -353,3 +353,81 @@ def test_a_field_behind_a_data_descriptor_is_still_set_through_it() -> None:
         ours, theirs = Described(f"x{n}"), DescribedTwin(f"x{n}")  # type: ignore[arg-type]
         assert ours.label == theirs.label == f"X{n}"
     assert Described.__init__ is not module._init
+
+
+def test_a_wide_record_made_as_its_twin_is_exactly_its_class_as_a_slotted_dataclass_is() -> None:
+    from maild.core import frozen as module
+
+    failing = [False]
+
+    def tags() -> list[str]:
+        if failing[0]:
+            raise LookupError("factory")
+        return []
+
+    @frozen
+    class Wide:
+        """Enough fields to be made as its twin once compiled."""
+
+        a: int
+        b: str
+        c: int = 3
+        d: str | None = None
+        e: list[str] = field(default_factory=tags)
+        f: tuple[int, ...] = ()
+
+    @dataclass(frozen=True, slots=True)
+    class WideTwin:
+        a: int
+        b: str
+        c: int = 3
+        d: str | None = None
+        e: list[str] = field(default_factory=list)
+        f: tuple[int, ...] = ()
+
+    class Sub(Wide):
+        """Not decorated: it inherits Wide's compiled __init__."""
+
+    assert len(module.fields(Wide)) >= module._TWIN_FIELDS
+    calls = [((1, "x"), {}), ((2, "y", 5, "d", ["t"], (1,)), {}), ((3,), {"b": "z", "f": (2, 3)})]
+    for n in range(module.COMPILE_ON_USE * 2):
+        args, kwargs = calls[n % len(calls)]
+        ours, theirs = Wide(*args, **kwargs), WideTwin(*args, **kwargs)  # type: ignore[arg-type]
+        assert type(ours) is Wide and not hasattr(ours, "__dict__")
+        assert [getattr(ours, s) for s in Wide.__slots__] == [getattr(theirs, s) for s in WideTwin.__slots__]  # type: ignore[attr-defined]
+        assert ours == Wide(*args, **kwargs) and repr(ours) == repr(theirs).replace("WideTwin", "Wide")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            ours.a = 9  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del ours.b  # type: ignore[misc]
+    assert Wide.__init__ is not module._init and "_frozen_twin_" in Wide.__init__.__globals__
+    sub = Sub(1, "s")
+    assert type(sub) is Sub and sub == Sub(1, "s") and sub.e == [] and sub.e is not Sub(1, "s").e
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sub.a = 2  # type: ignore[misc]
+    failing[0] = True
+    with pytest.raises(LookupError):
+        Wide(1, "x")
+    with pytest.raises(TypeError):
+        Wide(1, "x", 1, None, [], (), "extra")  # type: ignore[call-arg]
+    failing[0] = False
+    assert type(Wide(4, "w")) is Wide and Wide(4, "w").e == []
+
+
+def test_a_wide_record_whose_subclasses_run_code_keeps_the_setters() -> None:
+    from maild.core import frozen as module
+
+    @frozen
+    class Hooked:
+        a: int
+        b: int = 0
+        c: int = 0
+        d: int = 0
+        e: int = 0
+
+        def __init_subclass__(cls) -> None:
+            raise AssertionError("a twin must not be made of this class")
+
+    for n in range(module.COMPILE_ON_USE * 2):
+        assert type(Hooked(n)) is Hooked and Hooked(n).a == n
+    assert Hooked.__init__ is not module._init and "_frozen_twin_" not in Hooked.__init__.__globals__
