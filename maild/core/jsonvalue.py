@@ -16,7 +16,8 @@ field becomes its value, anything else goes back through ``to_json``. So the
 rules above are read once per type, not once per value: this runs for every
 event of an events page and every recipient of ``maild status``. The encoder
 builds its object as one dict display, the fields of INLINE records written in
-place, whenever each of those records is exactly its declared type.
+place, whenever each of those records is exactly its declared type; an
+``only(...)`` field likewise gets one display of just its keys (``picker``).
 """
 
 from __future__ import annotations
