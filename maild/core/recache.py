@@ -56,6 +56,9 @@ _INTERPRETER = (FORMAT, sys.version, sys.hexversion, _sre.MAGIC, _sre.CODESIZE, 
 # The regex parser's own modules: private, so typed Any; a Python that changes them gets no entries (see _entry).
 _parser: Any = __import__("re._parser", fromlist=["_parser"])
 _compiler: Any = __import__("re._compiler", fromlist=["_compiler"])
+# re's own compile, as this module found it: what compile() falls back to, also while serving_re_compile has
+# put compile() in its place.
+_re_compile = re.compile
 
 
 class _State:
@@ -94,7 +97,7 @@ def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re
     if not state.loaded:
         state.uncached += len(pattern)
         if state.uncached <= _LOAD_AFTER:
-            return re.compile(pattern, flags)
+            return _re_compile(pattern, flags)
         _loaded()
     key = (pattern, flags)
     kept = state.compiled.get(key)
@@ -105,13 +108,39 @@ def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re
             return made
         except Exception:  # noqa: BLE001 - a damaged entry: compiled as without the cache, and not kept again
             state.compiled.pop(key, None)
-    compiled = re.compile(pattern, flags)
+    compiled = _re_compile(pattern, flags)
     if state.writable and not flags & re.DEBUG:
         entry = _entry(pattern, flags, compiled)
         if entry is not None:
             state.compiled[key] = state.new_compiled[key] = entry
             _save_at_exit(state)
     return compiled
+
+
+def _compile_any(pattern: Any, flags: int = 0) -> Any:
+    """re.compile's stand-in while serving_re_compile is on: str patterns by compile(), anything else by re."""
+    return compile(pattern, flags) if type(pattern) is str else _re_compile(pattern, flags)
+
+
+class serving_re_compile:  # noqa: N801 - used like a function, as contextlib's context managers are
+    """``with serving_re_compile(): import lib``: the module-level ``re.compile(...)`` calls of a library imported
+    inside are served by compile() above, so a library that compiles its tables at import (flufl.bounce's 150
+    patterns, ~10 ms of `maild parse` over a few hundred bounces) compiles them once per install, not per process.
+
+    While it is on, ``re.compile`` is this module's stand-in for every caller of the process: it returns what
+    re.compile would (compile() is a drop-in; bytes patterns, str subclasses and Patterns go to re itself), so a
+    thread compiling meanwhile gets an equal Pattern. Nested or overlapping uses leave the first one's stand-in,
+    and re.compile is put back when that one ends. contextlib is not imported for it (start-up).
+    """
+
+    def __enter__(self) -> None:
+        self.swapped = re.compile is _re_compile
+        if self.swapped:
+            re.compile = _compile_any
+
+    def __exit__(self, *exc: object) -> None:
+        if self.swapped and re.compile is _compile_any:
+            re.compile = _re_compile
 
 
 def literals(source: str, flags: int, derive: Callable[[str, int], Literals], module_file: str) -> Literals:

@@ -16,8 +16,10 @@ not know, another major version) is called as it is, unpruned.
 from __future__ import annotations
 
 import re
+import sys
 from email.message import Message
 
+from maild.core import recache
 from maild.core.prefilter import Literals, literals_of, lowered_for_literals
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
@@ -39,6 +41,9 @@ def all_failures(msg: Message, payloads: list[str]) -> Failures:
     """flufl.bounce.all_failures(msg); `payloads` are the str payloads of msg.walk()'s parts (the text its
     detectors read line by line)."""
     global _calls
+    if "flufl.bounce._scan" not in sys.modules:
+        with recache.serving_re_compile():  # its detectors compile ~150 patterns at import: kept ones here
+            import flufl.bounce._scan  # noqa: F401
     from flufl.bounce import _scan
 
     _calls += 1

@@ -182,3 +182,49 @@ def test_the_cache_lives_beside_the_core_bytecode() -> None:
     assert path is not None and recache.__cached__ is not None
     assert os.path.dirname(path) == os.path.dirname(recache.__cached__)
     assert os.path.basename(path) == f"regexes.{sys.implementation.cache_tag}.marshal"
+
+
+def test_serving_re_compile_gives_re_compiles_patterns_and_puts_it_back(cache: Path) -> None:
+    original = re.compile
+    with recache.serving_re_compile():
+        assert re.compile is not original
+        with recache.serving_re_compile():  # nested: the outer one's stand-in stays, and the inner end keeps it
+            pass
+        assert re.compile is not original
+        made = re.compile(r"(?P<user>[^@]+)@(\w+)", re.I)
+        assert re.compile(rb"\d+") == original(rb"\d+")  # bytes: re's own
+        assert re.compile(made) is made  # a Pattern: returned as re returns it
+        with pytest.raises(re.error):
+            re.compile("(unclosed")
+    assert re.compile is original
+    assert made == original(r"(?P<user>[^@]+)@(\w+)", re.I) and made.groupindex == {"user": 1}
+    assert ((r"(?P<user>[^@]+)@(\w+)", int(re.I))) in recache._state.new_compiled  # kept for the next process
+    with pytest.raises(ZeroDivisionError), recache.serving_re_compile():
+        1 / 0  # noqa: B018
+    assert re.compile is original  # put back when the import inside fails too
+
+
+# A fresh interpreter runs flufl.bounce the way the parser first does (maild.reports.flufl_scan), with the cache in
+# a temporary file, and says how many patterns re compiled from source while it imported flufl.bounce.
+FLUFL_PROBE = (
+    "import sys, email; from maild.core import recache; recache.cache_path = lambda: sys.argv[1];"
+    " recache._LOAD_AFTER = 0; from maild.reports import flufl_scan; import re._compiler as c; made = [];"
+    " real = c.compile; c.compile = lambda p, flags=0: made.append(p) or real(p, flags);"
+    " msg = email.message_from_string('From: a@b.example\\nSubject: x\\n\\nhello\\n');"
+    " print(flufl_scan.all_failures(msg, ['hello']), len(made), 'flufl.bounce._scan' in sys.modules); recache.save()"
+)
+
+
+def test_flufl_bounces_patterns_are_compiled_once_per_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "regexes.marshal"
+
+    def probe() -> list[str]:
+        run = subprocess.run([sys.executable, "-c", FLUFL_PROBE, str(cache)], capture_output=True, text=True, check=True)
+        return run.stdout.split()
+
+    first = probe()
+    second = probe()
+    assert first[-1] == second[-1] == "True"
+    assert first[:-2] == second[:-2]  # the same (empty) answer
+    assert int(first[-2]) > 100  # flufl.bounce's detectors' tables, compiled by re and kept
+    assert int(second[-2]) < int(first[-2]) // 10  # the next process makes them from the file
