@@ -94,7 +94,8 @@ def results(names: list[str], hints: ParseHints) -> Iterator[tuple[bool, str]]:
         result = parse_file(*item, hints)
         return ("1" if "error" in result else "0") + json_line(result)  # the flag saves the parent a JSON decode
 
-    lines = parsestream.stream(len(names), lambda i: (names[i], _read(names[i])), work, hints.time_limit + GRACE)
+    lines = parsestream.stream(len(names), lambda i: (names[i], _read(names[i])), work, hints.time_limit + GRACE,
+                               instant=lambda i: names[i] != "-")  # a file is read at once; standard input may wait
     try:  # an interrupt (Ctrl-C, SIGTERM) in the caller's code still kills the child (contextlib.closing, unimported)
         for name, line in zip(names, lines, strict=True):
             if isinstance(line, str):

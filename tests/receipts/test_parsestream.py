@@ -7,6 +7,7 @@ MIME tree, a quadratic stdlib helper): a loop that never ends, a process that di
 from __future__ import annotations
 
 import os
+import select
 import signal
 import threading
 import time
@@ -32,6 +33,8 @@ def work(item: str) -> str:
         os._exit(3)
     if item == "oom":
         os.kill(os.getpid(), signal.SIGKILL)
+    if item == "empty":
+        return ""
     return f"done {item} in {os.getpid()}"
 
 
@@ -108,6 +111,50 @@ def test_loading_an_item_is_not_parse_time():
 
     out = list(parsestream.stream(2, slow_load, work, DEADLINE))
     assert [type(x) for x in out] == [str, str]
+
+
+def every_load_instant(index: int) -> bool:
+    return True
+
+
+def test_answers_sent_with_the_next_items_start_come_back_the_same():
+    items = ["a", "hang", "b", "die", "c", "empty", "d"]  # an empty answer is an answer too, not the child's mark
+    out = list(parsestream.stream(len(items), items.__getitem__, work, DEADLINE, instant=every_load_instant))
+    assert [type(x) for x in out] == [str, ParseTimeout, str, ParseWorkerFailed, str, str, str]
+    assert [str(x).split(" in ")[0] for x in out if isinstance(x, str)] == ["done a", "done b", "done c", "", "done d"]
+
+
+def test_an_answer_held_for_the_next_item_survives_that_items_failed_load():
+    def load(index: int) -> str:
+        if index == 1:
+            raise OSError("the disk went away")
+        return "a"
+
+    out = list(parsestream.stream(2, load, work, DEADLINE, instant=every_load_instant))
+    assert [type(x) for x in out] == [str, ParseWorkerFailed]
+    assert str(out[0]).startswith("done a")
+
+
+def test_an_answer_is_not_held_back_by_a_load_that_may_wait():
+    # Item 1 is read from a pipe its writer (this test) fills only once it has item 0's answer: that answer must be
+    # sent before the child waits to read item 1 (standard input, `maild parse a.eml -`).
+    read_end, write_end = os.pipe()
+
+    def load(index: int) -> str:
+        if index == 0:
+            return "a"
+        ready, _, _ = select.select([read_end], [], [], 20.0)
+        return "on time" if ready else "late"
+
+    lines = parsestream.stream(2, load, work, 60.0, instant=lambda index: index == 0)
+    try:
+        assert next(lines).startswith("done a")
+        os.write(write_end, b"x")
+        assert next(lines).startswith("done on time")
+    finally:
+        lines.close()
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_closing_the_stream_mid_parse_kills_the_child():
