@@ -10,12 +10,11 @@ The nonce keeps tokens distinct if a database is recreated with the same key.
 from __future__ import annotations
 
 import base64
-import hmac
 import re
 from enum import StrEnum
-from hashlib import sha256
 from pathlib import Path
 
+from maild.core import digest
 from maild.core.frozen import frozen
 from maild.core.secretfile import create_secret_file
 from maild.errors import KeyFileError
@@ -71,7 +70,7 @@ class Rejected:
 
 
 def _mac(secret: bytes, key_id: str, body: bytes) -> bytes:
-    return hmac.new(secret, _DOMAIN + key_id.encode() + body, sha256).digest()[:_MAC_BYTES]
+    return digest.hmac_sha256(secret, _DOMAIN + key_id.encode() + body)[:_MAC_BYTES]  # hmac's, without loading OpenSSL
 
 
 def _b32(data: bytes) -> str:
@@ -104,7 +103,7 @@ def verify(keys: KeySet, token: str) -> Verified | Rejected:
     if secret is None:
         return Rejected(Rejection.UNKNOWN_KEY)
     body, mac = raw[: _ID_BYTES + _NONCE_BYTES], raw[_ID_BYTES + _NONCE_BYTES :]
-    if not hmac.compare_digest(mac, _mac(secret, key_id, body)):
+    if not digest.compare_digest(mac, _mac(secret, key_id, body)):
         return Rejected(Rejection.BAD_SIGNATURE)
     recipient_id = int.from_bytes(body[:_ID_BYTES], "big")
     if recipient_id == 0:

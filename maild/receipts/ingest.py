@@ -14,12 +14,12 @@ counted as a duplicate (a different status code is a new fact and recorded).
 from __future__ import annotations
 
 import atexit
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
 from maild import clock, logs
 from maild.config import Settings, TrackingSettings
+from maild.core import digest
 from maild.core.events import EventKind
 from maild.core.frozen import frozen
 from maild.receipts.matching import Match, TokenProblem, TokenRejected, by_message_id, by_token
@@ -63,7 +63,9 @@ class IngestOutcome:
 
 
 def unparseable_fingerprint(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
+    hashing = digest.sha256(len(raw))
+    hashing.update(raw)
+    return "sha256:" + hashing.hexdigest()
 
 
 STRICT = UntokenedPolicy()  # token-less reports need an aligned DKIM signature or trusted Authentication-Results
@@ -345,7 +347,9 @@ def _quarantine(
 
 def too_large_fingerprint(head: bytes, size: int) -> str:
     """A message too big to parse is known by its first bytes and its full size."""
-    return f"large:{size}:" + hashlib.sha256(head).hexdigest()
+    hashing = digest.sha256(len(head))
+    hashing.update(head)
+    return f"large:{size}:" + hashing.hexdigest()
 
 
 def quarantine_too_large(

@@ -9,11 +9,11 @@ recipient that a notice printed cut short is completed from the returned headers
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from importlib import import_module
 
+from maild.core import digest
 from maild.core.lazyre import lazy
 from maild.core.prefilter import LinePattern
 from maild.reports import arf, dsn, lhost, mdn, mime, truncated
@@ -184,13 +184,14 @@ _OWN_HEADERS = re.compile(rb"^(message-id|date|from|subject)[ \t]*:(.*(?:\r?\n[ 
 def fingerprint(raw: bytes) -> str:
     """Stable across redelivery: the body and the report's own identity headers, never transport headers."""
     head, body = mime.split_raw(raw)
-    digest = hashlib.sha256()
+    hashing = digest.sha256(len(raw))
     for name, value in sorted((m.group(1).lower(), b" ".join(m.group(2).split())) for m in _own_headers(head)):
-        digest.update(name + b":" + value + b"\n")
-    digest.update(b"\n")
+        hashing.update(name + b":" + value + b"\n")
+    hashing.update(b"\n")
     # Line ends made LF (no CR is left, so no per-line loop: 10 MB of empty lines is ten million lines).
-    digest.update(body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b"\n"))
-    return digest.hexdigest()
+    hashing.update(body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b"\n"))
+    result: str = hashing.hexdigest()
+    return result
 
 
 _OWN_NAMES = (b"message-id", b"date", b"from", b"subject")
@@ -221,7 +222,9 @@ def _empty(raw: bytes, problems: list[str]) -> Report:
     try:
         print_ = fingerprint(raw)
     except Exception:
-        print_ = hashlib.sha256(raw).hexdigest()
+        hashing = digest.sha256(len(raw))
+        hashing.update(raw)
+        print_ = hashing.hexdigest()
     return Report(
         kind=ReportKind.UNKNOWN, recipients=(), original_message_id=None, token=None, token_candidates=(),
         envelope_id=None, reporting_mta=None, reporting_ua=None, arrival_date=None, date=None, subject=None,
