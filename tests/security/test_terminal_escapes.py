@@ -80,3 +80,21 @@ def test_json_output_still_round_trips_the_exact_text(hostile_db):  # type: igno
     doc = json.loads(maild("status", "1234", "--json", "--config", str(hostile_db)))
     assert doc["replies"][0]["subject"].endswith(HOSTILE)
     assert HOSTILE in doc["replies"][0]["recipients"][0]["failure"]["diagnostic"]
+
+
+def test_the_printable_fast_path_skips_no_character_the_escapes_would_change() -> None:
+    # visible() and json_line() return a text that str.isprintable() accepts as it is: hold that over every code
+    # point, so a character added to the escaped sets that Python calls printable fails here, not on a terminal.
+    from maild.cli import visible as v
+
+    printable = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isprintable())
+    for pattern in (v._ANY, v._ANY_LINE, v._JSON_EXTRA):
+        assert pattern.search(printable) is None
+    for hostile in (TITLE, CLEAR, CLIPBOARD, CSI8, RLO, "\u2028", "tab\there", "\xa0", "plain"):
+        text = f"a{hostile}b\n"
+        assert v.visible(text) == v._ANY.sub(v._escape, text)
+        assert v.visible(text, one_line=True) == v._ANY_LINE.sub(v._escape, text) != text
+        assert (v.visible(text) != text) == (hostile in (TITLE, CLEAR, CLIPBOARD, CSI8, RLO))
+        line = v.json_line({"s": hostile})
+        assert v._JSON_EXTRA.search(line) is None and v._ANY_LINE.search(line) is None
+        assert json.loads(line) == {"s": hostile}
