@@ -312,28 +312,37 @@ class LiteralScan:
         return out
 
 
-def _trie(words: list[str]) -> str:
-    """An alternation matching exactly the (sorted, distinct, non-empty) words, written as their trie."""
+def _trie(words: list[str], lo: int = 0, hi: int | None = None, depth: int = 0) -> str:
+    """An alternation matching exactly the (sorted, distinct, non-empty) words, written as their trie: the words
+    words[lo:hi], which share their first `depth` characters (read in place, not sliced: building the scan of
+    reason_rules' ~800 words took 17 ms with a copy of every suffix at every level, 5 here)."""
+    hi = len(words) if hi is None else hi
     alternatives: list[str] = []
-    i = 0
-    while i < len(words):
-        first = words[i][0]
-        j = i
-        while j < len(words) and words[j][0] == first:
+    escaped = _ESCAPED
+    i = lo
+    while i < hi:
+        first = words[i][depth]
+        j = i + 1
+        while j < hi and words[j][depth] == first:
             j += 1
-        rests = [w[1:] for w in words[i:j]]  # still sorted; "" first when the word itself ends here
-        tail = [r for r in rests if r]
-        if not tail:
-            alternatives.append(re.escape(first))
+        # Sorted and distinct: only the group's first word can end here, and the rest all go on.
+        ends_here = len(words[i]) == depth + 1
+        rest = i + 1 if ends_here else i
+        head = escaped.get(first) or escaped.setdefault(first, re.escape(first))
+        if rest == j:
+            alternatives.append(head)
         else:
-            inner = _trie(tail)
-            if rests[0] == "":  # ends here or continues: the longer first (greedy)
+            inner = _trie(words, rest, j, depth + 1)
+            if ends_here:  # ends here or continues: the longer first (greedy)
                 inner = f"(?:{inner})?"
-            elif len(tail) > 1 and tail[0][0] != tail[-1][0]:  # several branches: grouped before it is appended
+            elif j - rest > 1 and words[rest][depth + 1] != words[j - 1][depth + 1]:  # several branches: grouped
                 inner = f"(?:{inner})"
-            alternatives.append(re.escape(first) + inner)
+            alternatives.append(head + inner)
         i = j
     return "|".join(alternatives)
+
+
+_ESCAPED: dict[str, str] = {}  # re.escape of one character, as _trie asks for it thousands of times
 
 
 
