@@ -88,10 +88,46 @@ def _start(argv: Sequence[str]) -> argparse.Namespace:
     return args  # type: ignore[return-value]  # fastargv's namespace holds what argparse's would
 
 
+# The commands whose process ends as soon as it has run its exit handlers and flushed its output (see _quick_exit):
+# `maild parse` writes nothing but standard output and opens no database.
+QUICK_EXIT = ("parse",)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     program = argv is None  # this process's own command line (the console script, python -m maild), not a caller's
     if argv is None:
         argv = sys.argv[1:]
+    code = _main(argv, program)
+    if program and argv[:1] and argv[0] in QUICK_EXIT:
+        _quick_exit(code)
+    return code
+
+
+def _quick_exit(code: int) -> None:
+    """End this process now with `code`, after what its normal exit would do that anyone can see: the exit handlers
+    (atexit: the regex cache's save, logging's flush) and the flush of standard output and error.
+
+    What is skipped is the interpreter tearing down every module and object one by one, ~10 ms of CPU here for a
+    command whose imports fill the heap (a sixth of `maild parse`'s start-up). Only for QUICK_EXIT's commands: one
+    with a database would leave SQLite's connection to the OS (crash-safe, but its WAL file stays until the next
+    opener) and one with threads would not join them. If a flush fails (a reader that left), the normal exit runs,
+    and reports it as it always did.
+    """
+    import atexit
+
+    atexit._run_exitfuncs()  # and clears them: the normal exit, if it still runs, does not run them twice
+    try:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+    except Exception:  # noqa: BLE001 - BrokenPipeError, a closed stream: the interpreter's own exit deals with it
+        return
+    import os
+
+    os._exit(code)
+
+
+def _main(argv: Sequence[str], program: bool) -> int:
     # Importing the command's modules makes tens of thousands of objects that live as long as the process, and the
     # cyclic collector walked them some twenty times while they were made, several ms of a short command's start-up
     # for nothing to free. It is off until the command runs, which collects as before; and a process's own command

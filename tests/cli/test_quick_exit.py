@@ -1,0 +1,44 @@
+"""`maild parse` ends its process without the interpreter's teardown, and still does what its exit shows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1].parent
+REPORTS = sorted((REPO / "tests" / "data" / "reports").glob("*.eml"))
+
+# The console script's own main() (argv from sys.argv), with an exit handler, and os._exit saying when it is called.
+PROBE = """
+import atexit, os, sys
+from maild import cli
+
+real_exit = os._exit
+os._exit = lambda code: (os.write(2, b"quick exit %d\\n" % code), real_exit(code))
+atexit.register(lambda: sys.stderr.write("exit handler ran\\n"))
+sys.argv = ["maild", *sys.argv[1:]]
+raise SystemExit(cli.main())
+"""
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "maild.toml"
+    cfg.write_text("")
+    return subprocess.run([sys.executable, "-c", PROBE, *args, "--config", str(cfg)], capture_output=True, text=True, timeout=120)
+
+
+def test_parse_writes_every_line_and_runs_its_exit_handlers_before_its_quick_exit(tmp_path: Path) -> None:
+    assert len(REPORTS) > 5
+    done = run(tmp_path, "parse", "--json", *map(str, REPORTS), str(tmp_path / "missing.eml"))
+    lines = done.stdout.splitlines()
+    assert [json.loads(line)["file"] for line in lines] == [*map(str, REPORTS), str(tmp_path / "missing.eml")]
+    assert done.returncode == 1  # the missing file, as before
+    assert done.stderr.index("exit handler ran") < done.stderr.index("quick exit 1")
+
+
+def test_another_command_still_exits_through_the_interpreter(tmp_path: Path) -> None:
+    done = run(tmp_path, "queue", "list", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "exit handler ran" in done.stderr and "quick exit" not in done.stderr
