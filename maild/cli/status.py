@@ -43,8 +43,12 @@ def open_read_side(settings: config.Settings) -> Db:
         receipts_default=settings.tracking.receipts_default,
     )
     machine = settings.pixel.count_machine_opens
-    if departments.stored_pixel_counting(db) != machine:
-        transaction(db, lambda d: departments.sync_pixel_counting(d, machine))
+    try:
+        if departments.stored_pixel_counting(db) != machine:
+            transaction(db, lambda d: departments.sync_pixel_counting(d, machine))
+    except BaseException:  # closed here as open_for_command closes it: the caller's `finally` never got the handle
+        db.conn.close()
+        raise
     return db
 
 

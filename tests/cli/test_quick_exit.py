@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1].parent
 REPORTS = sorted((REPO / "tests" / "data" / "reports").glob("*.eml"))
 
@@ -23,10 +25,14 @@ raise SystemExit(cli.main())
 """
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+# The same command through main(argv), as a caller (the tests) runs it: never a quick exit.
+CALLER = PROBE.replace("raise SystemExit(cli.main())", "raise SystemExit(cli.main(sys.argv[1:]))")
+
+
+def run(tmp_path: Path, *args: str, probe: str = PROBE) -> subprocess.CompletedProcess[str]:
     cfg = tmp_path / "maild.toml"
     cfg.write_text("")
-    return subprocess.run([sys.executable, "-c", PROBE, *args, "--config", str(cfg)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", probe, *args, "--config", str(cfg)], capture_output=True, text=True, timeout=120)
 
 
 def test_parse_writes_every_line_and_runs_its_exit_handlers_before_its_quick_exit(tmp_path: Path) -> None:
@@ -38,7 +44,20 @@ def test_parse_writes_every_line_and_runs_its_exit_handlers_before_its_quick_exi
     assert done.stderr.index("exit handler ran") < done.stderr.index("quick exit 1")
 
 
-def test_another_command_still_exits_through_the_interpreter(tmp_path: Path) -> None:
-    done = run(tmp_path, "queue", "list", "--json")
-    assert done.returncode == 0, done.stderr
+@pytest.mark.parametrize(("args", "code"), [(("status", "1234", "--json"), 1), (("events", "--json"), 0), (("queue", "list", "--json"), 0)])
+def test_a_reader_prints_its_answer_closes_its_database_and_runs_its_exit_handlers_before_its_quick_exit(
+    tmp_path: Path, args: tuple[str, ...], code: int
+) -> None:
+    normal = run(tmp_path, *args, probe=CALLER)  # main(argv) from a caller: the interpreter's own exit
+    done = run(tmp_path, *args)
+    assert (done.returncode, done.stdout) == (normal.returncode, normal.stdout) == (code, normal.stdout)
+    assert (done.stdout.strip() or args[0] == "events") and "quick exit" not in normal.stderr  # events: none yet
+    assert done.stderr.index("exit handler ran") < done.stderr.index(f"quick exit {code}")
+    db = tmp_path / "var" / "maild.db"
+    assert db.is_file() and not Path(f"{db}-wal").exists()  # closed: SQLite removed its WAL, nothing left to the OS
+
+
+@pytest.mark.parametrize("args", [("departments", "list", "--json"), ("queue", "retry", "1")])
+def test_another_command_still_exits_through_the_interpreter(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = run(tmp_path, *args)
     assert "exit handler ran" in done.stderr and "quick exit" not in done.stderr
