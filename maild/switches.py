@@ -23,7 +23,7 @@ stores a snapshot under the generation it was read at.
 
 from __future__ import annotations
 
-import weakref
+from _weakref import ref  # weakref's C core: the weakref module (WeakKeyDictionary) costs a reader's start-up ~1.5%
 from collections.abc import Callable, Mapping
 
 from maild import departments
@@ -67,8 +67,17 @@ def read(db: Db, generation: int) -> Switches:
     return Switches(generation, store_settings.receipts_default(db), receipts, departments.pixel_switches(db))
 
 
-# Per handle: the settings generation and what was read at it (the Switches, and the readers' own answers).
-_held: weakref.WeakKeyDictionary[Db, tuple[int, dict[object, object]]] = weakref.WeakKeyDictionary()
+# Per handle: a weak reference to it, the settings generation and what was read at it (the Switches, and the readers'
+# own answers); what weakref.WeakKeyDictionary held, by the handle's id. The reference's callback drops the entry
+# when the handle is freed, which is before its id can be another object's; a lookup also checks the reference.
+_held: dict[int, tuple[ref[Db], int, dict[object, object]]] = {}
+
+
+def _forget(key: int) -> Callable[[object], None]:
+    def forget(_gone: object) -> None:
+        _held.pop(key, None)
+
+    return forget
 
 
 def held(db: Db, generation: object, key: object, make: Callable[[], T]) -> T:
@@ -76,15 +85,18 @@ def held(db: Db, generation: object, key: object, make: Callable[[], T]) -> T:
 
     No number (someone deleted the row: the subquery gives NULL): `make()` runs every time and nothing is
     held, so a switch still applies to the next message, and intake and delivery go on."""
+    key_of_db = id(db)
     if not isinstance(generation, int):
-        _held.pop(db, None)
+        _held.pop(key_of_db, None)
         return make()
-    at = _held.get(db)
-    if at is None or at[0] != generation:
-        at = _held[db] = (generation, {})
-    if key not in at[1]:
-        at[1][key] = make()
-    return cast(T, at[1][key])
+    at = _held.get(key_of_db)
+    if at is None or at[0]() is not db:
+        at = _held[key_of_db] = (ref(db, _forget(key_of_db)), generation, {})
+    elif at[1] != generation:
+        at = _held[key_of_db] = (at[0], generation, {})
+    if key not in at[2]:
+        at[2][key] = make()
+    return cast(T, at[2][key])
 
 
 def current(db: Db, generation: object) -> Switches:

@@ -146,3 +146,23 @@ def test_without_the_generation_row_the_settings_are_read_every_time(db, tmp_pat
     assert enqueue(db, 3, "Sales") is False  # and still sees the next switch
     due, messages = pick_due(db, AT + timedelta(days=1), 10)
     assert [m.receipts_requested for m in messages.values()] == [False, False, False]
+
+
+def test_settings_are_held_per_handle_and_go_with_a_freed_handle(tmp_path):
+    first, second = (open_for_command(tmp_path / "maild.db") for _ in range(2))
+    made: list[str] = []
+    try:
+        assert switches.held(first, 7, "k", lambda: made.append("first") or "a") == "a"
+        assert switches.held(second, 7, "k", lambda: made.append("second") or "b") == "b"  # never the other handle's
+        assert switches.held(first, 7, "k", lambda: made.append("again") or "c") == "a"  # held
+        assert switches.held(first, 8, "k", lambda: made.append("new generation") or "d") == "d"
+        assert made == ["first", "second", "new generation"]
+    finally:
+        first.conn.close()
+        second.conn.close()
+    held_before = len(switches._held)
+    del first
+    assert len(switches._held) == held_before - 1  # the freed handle's entry went with it
+    second_id = id(second)
+    del second
+    assert second_id not in switches._held
