@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Sequence
-from importlib import import_module
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
 
@@ -43,7 +42,9 @@ def command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
     """The modules whose parsers the command line needs: the named command's alone, or all of them."""
     first = argv[0] if argv else None
     names = [COMMAND_MODULES[first]] if first in COMMAND_MODULES else list(dict.fromkeys(COMMAND_MODULES.values()))
-    return [import_module(f"maild.cli.{name}") for name in names]
+    from maild.cli.fastargv import command_module
+
+    return [command_module(name) for name in names]
 
 
 def __getattr__(name: str) -> type[argparse.ArgumentParser]:

@@ -80,7 +80,11 @@ NOT_FOR_COMMANDS = (
 )
 # What the commands that do not parse mail (status, events, queue list) never need: the parser, the email package,
 # the regex pre-check machinery, shutil and the compressors it imports, and threading (a command starts no thread).
-NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib")
+NOT_FOR_READERS = ("maild.reports", "email", "maild.core.prefilter", "shutil", "bz2", "lzma", "hashlib") + (
+    # weakref (maild.switches holds per handle with _weakref's references) and importlib's package (a command's
+    # module is imported by __import__): ~2.5M and ~1M instructions of a reader's start-up.
+    "weakref", "importlib",
+)
 
 # What `maild ingest` (one process per receipt) never needs: multiprocessing and what it loads for its one parse,
 # secrets (verifying a token needs no random bytes; minting one does) and pickle with its C module (the parse child
