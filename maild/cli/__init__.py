@@ -92,9 +92,10 @@ def _start(argv: Sequence[str]) -> argparse.Namespace:
 # The command lines whose process ends as soon as it has run its exit handlers and flushed its output (see
 # _quick_exit), by their leading words: `maild parse` writes nothing but standard output and opens no database; the
 # readers `status`, `events` and `queue list` start no thread and close their one connection in a `finally` before
-# their function returns (so nothing of SQLite's is left to the OS, whatever the outcome). Not `queue` as a whole:
-# its other actions write.
-QUICK_EXIT = (("parse",), ("status",), ("events",), ("queue", "list"))
+# their function returns (so nothing of SQLite's is left to the OS, whatever the outcome); `maild ingest` (one
+# process per receipt when an MTA pipes to it) closes its database itself after the commit, whatever the outcome
+# (cli.ingest's finally), and has reaped its one parse child by then. Not `queue` as a whole: its other actions write.
+QUICK_EXIT = (("parse",), ("status",), ("events",), ("queue", "list"), ("ingest",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,12 +114,16 @@ def _quick_exit(code: int) -> None:
 
     What is skipped is the interpreter tearing down every module and object one by one, ~10 ms of CPU here for a
     command whose imports fill the heap (a sixth of `maild parse`'s start-up, ~3% of the readers'). Only for
-    QUICK_EXIT's commands: one that kept a database open would leave SQLite's connection to the OS (crash-safe, but
-    its WAL file stays until the next opener) and one with threads would not join them. If a flush fails (a reader that left), the normal exit runs,
-    and reports it as it always did.
+    QUICK_EXIT's commands: one that left a database open would leave SQLite's connection to the OS (crash-safe, but
+    its close-time checkpoint skipped and its WAL file kept until the next opener), so those commands close theirs
+    before they return; and one with threads would not join them, so a process with a second thread alive takes the
+    normal exit. If a flush fails (a reader that left), the normal exit runs, and reports it as it always did.
     """
     import atexit
 
+    threading = sys.modules.get("threading")  # looked up, not imported: parse and ingest never load it
+    if threading is not None and threading.active_count() > 1:
+        return
     atexit._run_exitfuncs()  # and clears them: the normal exit, if it still runs, does not run them twice
     try:
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):

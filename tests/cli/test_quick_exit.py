@@ -1,8 +1,9 @@
-"""`maild parse` ends its process without the interpreter's teardown, and still does what its exit shows."""
+"""`maild parse` and `maild ingest` end their process without the interpreter's teardown, and still do what their exit shows."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,33 @@ def test_a_reader_prints_its_answer_closes_its_database_and_runs_its_exit_handle
 def test_another_command_still_exits_through_the_interpreter(tmp_path: Path, args: tuple[str, ...]) -> None:
     done = run(tmp_path, *args)
     assert "exit handler ran" in done.stderr and "quick exit" not in done.stderr
+
+
+def test_ingest_commits_closes_its_database_and_runs_its_exit_handlers_before_its_quick_exit(tmp_path: Path) -> None:
+    cfg = tmp_path / "maild.toml"
+    cfg.write_text("")
+    keys = subprocess.run([sys.executable, "-m", "maild", "keys", "rotate", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert keys.returncode == 0, keys.stderr
+    raw = REPORTS[0].read_bytes()
+    done = subprocess.run([sys.executable, "-c", PROBE, "ingest", "--json", "--config", str(cfg), "-"],
+                          input=raw.decode("latin-1"), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    fingerprint = json.loads(done.stdout)["fingerprint"]
+    # The parent's own quick exit comes last (its parse child's os._exit is reported before it).
+    assert done.stderr.index("exit handler ran") < done.stderr.rindex("quick exit 0")
+    databases = list(tmp_path.rglob("*.db"))
+    assert len(databases) == 1
+    # Closed before the process ended: the last connection's close checkpointed and removed the WAL, as before.
+    assert not Path(f"{databases[0]}-wal").exists()
+    conn = sqlite3.connect(databases[0])
+    try:
+        assert conn.execute("SELECT count(*) FROM reports WHERE fingerprint = ?", (fingerprint,)).fetchone() == (1,)
+    finally:
+        conn.close()
+
+
+def test_ingest_that_records_nothing_keeps_its_exit_code_through_the_quick_exit(tmp_path: Path) -> None:
+    done = run(tmp_path, "ingest", str(REPORTS[0]))  # no token key file: nothing recorded, the MTA retries
+    assert done.returncode == 75, done.stderr
+    assert "not recorded" in done.stderr and done.stderr.index("exit handler ran") < done.stderr.index("quick exit 75")
