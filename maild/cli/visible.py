@@ -12,6 +12,7 @@ with markup switched off.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import re
@@ -83,8 +84,21 @@ class VisibleStdout(io.TextIOBase):
         return True
 
 
+class ClosedStdout(io.TextIOBase):
+    """Standard output when the process was started without one (`maild ingest >&-`): a write is an error the CLI
+    reports in one line (EBADF, as `ls >&-` says), where Python would have left None for a traceback at exit."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+
 def install() -> None:
-    if not isinstance(sys.stdout, VisibleStdout):
+    if sys.stdout is None:
+        sys.stdout = ClosedStdout()
+    elif not isinstance(sys.stdout, (VisibleStdout, ClosedStdout)):
         sys.stdout = VisibleStdout(sys.stdout)
 
 

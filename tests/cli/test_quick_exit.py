@@ -92,3 +92,21 @@ def test_ingest_that_records_nothing_keeps_its_exit_code_through_the_quick_exit(
     done = run(tmp_path, "ingest", str(REPORTS[0]))  # no token key file: nothing recorded, the MTA retries
     assert done.returncode == 75, done.stderr
     assert "not recorded" in done.stderr and done.stderr.index("exit handler ran") < done.stderr.index("quick exit 75")
+
+
+def _without_stdout() -> None:
+    import os
+
+    os.close(1)
+
+
+@pytest.mark.parametrize("args", [("parse", "--json"), ("parse",)])
+def test_a_command_started_without_standard_output_says_so_in_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # `maild ... >&-`: Python leaves sys.stdout None; the first write is a one-line error, never a traceback.
+    cfg = tmp_path / "maild.toml"
+    cfg.write_text("")
+    done = subprocess.run([sys.executable, "-m", "maild", *args, str(REPORTS[0]), "--config", str(cfg)],
+                          stdout=None, stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO,
+                          preexec_fn=_without_stdout)
+    assert done.returncode == 1
+    assert "standard output is closed" in done.stderr and "Traceback" not in done.stderr, done.stderr
