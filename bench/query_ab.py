@@ -33,8 +33,9 @@ HERE = Path(__file__).resolve()
 OPS = ("status", "view", "page", "json")
 
 
-def worker(db_path: str) -> int:
-    """Answer 'OP ARG' lines with 'wall_ms cpu_ms gc_runs', running MAILD_REPO's code on db_path."""
+def status_api(db_path: str) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """MAILD_REPO's queries module, its store opened read-only on db_path, its status encoder and the extra arguments
+    its load_thread takes: the same calls in a checkout from before issue 9 and in one after it."""
     sys.path.insert(0, os.environ["MAILD_REPO"])
     from maild import queries
     from maild.store.db import connect
@@ -45,7 +46,12 @@ def worker(db_path: str) -> int:
         from maild.status import thread_json as encode  # type: ignore[no-redef]
     old_api = ({"receipts_default": True}
                if "receipts_default" in inspect.signature(queries.load_thread).parameters else {})
-    db = connect(Path(db_path), readonly=True)
+    return queries, connect(Path(db_path), readonly=True), encode, old_api
+
+
+def worker(db_path: str) -> int:
+    """Answer 'OP ARG' lines with 'wall_ms cpu_ms gc_runs', running MAILD_REPO's code on db_path."""
+    queries, db, encode, old_api = status_api(db_path)
     runs = [0]
     gc.callbacks.append(lambda phase, _info: runs.__setitem__(0, runs[0] + (phase == "start")))
 

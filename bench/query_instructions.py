@@ -23,27 +23,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
-from query_ab import commit, store  # noqa: E402 - this directory's module, not an installed one
+from query_ab import commit, status_api, store  # noqa: E402 - this directory's module, not an installed one
 
 WARM = 200
 
 
 def calls(db_path: str, n: int) -> int:
     """Run WARM + n status calls of MAILD_REPO's code on db_path (the process valgrind counts)."""
-    import inspect
     import random
 
-    sys.path.insert(0, os.environ["MAILD_REPO"])
-    from maild import queries
-    from maild.store.db import connect
-
-    try:
-        from maild.core.jsonvalue import to_json as encode
-    except ImportError:  # a checkout from before issue 9
-        from maild.status import thread_json as encode  # type: ignore[no-redef]
-    old_api = ({"receipts_default": True}
-               if "receipts_default" in inspect.signature(queries.load_thread).parameters else {})
-    db = connect(Path(db_path), readonly=True)
+    queries, db, encode, old_api = status_api(db_path)
     rng = random.Random(5)
     for ticket in [str(rng.randint(1, 2500)) for _ in range(WARM + n)]:
         db.conn.execute("BEGIN")
