@@ -36,6 +36,15 @@ def _seconds(text: str) -> float | None:
     return value if 0 < value <= 3600 else None
 
 
+def _jobs(text: str) -> int | None:
+    """parse's --jobs as parse._jobs accepts it, else None."""
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if 1 <= value <= 64 else None
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -126,7 +135,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("events",): Command("events", "run", flags=["follow", "json"], options={
         "--ticket": (_text, None), "--recipient": (_text, None), "--since": (_text, None), "--poll": (_float, 1.0),
     }),
-    ("parse",): Command("parse", "run", flags=["json"], options={"--time-limit": (_seconds, _parse_time_limit)},
+    ("parse",): Command("parse", "run", flags=["json"], options={"--time-limit": (_seconds, _parse_time_limit), "--jobs": (_jobs, None)},
                         positional="files", at_least=1, at_most=1 << 30),
     ("ingest",): Command("ingest", "run_ingest", flags=["json"], options={"--source": (_choice(*VIAS), "pipe")},
                          positional="file", at_most=1, default="-"),

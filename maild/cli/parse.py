@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     import argparse
 
+# Below this many files a second child costs more than it saves: each child pays the first parse's lazy imports
+# and regex loads again (BENCHMARKS.md, stop 27, lanes).
+LANE_FILES = 16
+MAX_JOBS = 4
+
 EPILOG = f"""examples:
   maild parse bounce.eml                 a table of what the report says
   maild parse --json Maildir/new/* | jq .kind
@@ -31,6 +37,8 @@ EPILOG = f"""examples:
 
 Each file is parsed in a child process killed {GRACE} s past the time limit: that file is
 reported as an error (parse_timeout, exit status 1) and the files after it are still parsed.
+From {LANE_FILES} files on, one child per usable CPU (at most {MAX_JOBS}) parses them side by side
+unless --jobs says how many; the output is in the order of the files either way.
 """
 
 
@@ -50,8 +58,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--time-limit", type=_seconds, default=ParseHints().time_limit, metavar="SECONDS",
         help=f"the parser's time limit per file (default %(default)s); a parse still running {GRACE} s later is killed",
     )
+    parser.add_argument(
+        "--jobs", type=_jobs, default=None, metavar="N",
+        help=f"child processes parsing side by side (default: one per usable CPU, at most {MAX_JOBS}, "
+             f"from {LANE_FILES} files on; 1 below that or when a file is -)",
+    )
     add_config_option(parser)
     parser.set_defaults(func=run)
+
+
+def _jobs(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 64: {text!r}")
+    return value
+
+
+def lanes_for(files: int, jobs: int | None) -> int:
+    """How many children parse side by side: `jobs` when given, else one per CPU this process may run on (at most
+    MAX_JOBS) from LANE_FILES files on. parsestream takes 1 where a file is standard input."""
+    if jobs is not None:
+        return jobs
+    if files < LANE_FILES:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_JOBS))
 
 
 def _seconds(text: str) -> float:
@@ -87,15 +126,16 @@ def parse_file(name: str, raw: bytes | str, hints: ParseHints) -> dict[str, Any]
     return {"file": name, **encoded}
 
 
-def results(names: list[str], hints: ParseHints) -> Iterator[tuple[bool, str]]:
-    """(failed, JSON line) per file in order, each parsed in a child process killed GRACE s past the time limit."""
+def results(names: list[str], hints: ParseHints, lanes: int = 1) -> Iterator[tuple[bool, str]]:
+    """(failed, JSON line) per file in order, each parsed in a child process killed GRACE s past the time limit;
+    `lanes` children side by side."""
 
     def work(item: tuple[str, bytes | str]) -> str:
         result = parse_file(*item, hints)
         return ("1" if "error" in result else "0") + json_line(result)  # the flag saves the parent a JSON decode
 
     lines = parsestream.stream(len(names), lambda i: (names[i], _read(names[i])), work, hints.time_limit + GRACE,
-                               instant=lambda i: names[i] != "-")  # a file is read at once; standard input may wait
+                               instant=lambda i: names[i] != "-", lanes=lanes)  # a file is read at once; standard input may wait
     try:  # an interrupt (Ctrl-C, SIGTERM) in the caller's code still kills the child (contextlib.closing, unimported)
         for name, line in zip(names, lines, strict=True):
             if isinstance(line, str):
@@ -113,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     hints = replace(hints_for(tracking.return_path, tracking.delimiter), time_limit=args.time_limit)
     failed = False
     table: list[dict[str, Any]] = []
-    for bad, line in results(args.files, hints):
+    for bad, line in results(args.files, hints, lanes_for(len(args.files), args.jobs)):
         failed = failed or bad
         if args.json:
             sys.stdout.write(line + "\n")

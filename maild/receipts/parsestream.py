@@ -24,6 +24,15 @@ child also arms a CPU timer of its own per item (`_ORPHAN_SLACK` past the
 deadline; SIGPROF's default action ends it), so a child whose parent died or
 stopped reading never runs on.
 
+`lanes` > 1 runs that many children side by side, item i in lane i % lanes
+(round robin: neighbouring files are alike in size, so no lane runs far
+ahead), each lane its own child with the same deadlines, and the parent
+yields the lines in item order. While the parent waits on one lane, another
+lane's item past its deadline is ended by that child's own CPU timer
+(`_ORPHAN_SLACK` later) and reported as the same ParseTimeout when its turn
+comes; a lane that lost its child gets a fresh one for its next item at once.
+A lane that has run ahead blocks on its full pipe until the parent reads it.
+
 Forking is safe only in a process with one thread (parsework says why), so
 `stream` refuses to start in any other.
 
@@ -65,7 +74,7 @@ _MARK = b"@"
 
 def stream(
     count: int, load: Callable[[int], T], work: Callable[[T], str], deadline: float,
-    *, instant: Callable[[int], bool] | None = None,
+    *, instant: Callable[[int], bool] | None = None, lanes: int = 1,
 ) -> Generator[str | ParseTimeout | ParseWorkerFailed, None, None]:
     """For items 0..count-1 in order: `work(load(i))` (one line, no newline), or why it has none.
 
@@ -77,23 +86,42 @@ def stream(
     ParseTimeout; a child that dies otherwise (out of memory) yields ParseWorkerFailed for the item it was on.
     SIGTERM of this process while it runs kills the child and exits 143; so does Ctrl-C (the terminal
     signals both; KeyboardInterrupt here). No child is left when the iterator ends or is closed.
+
+    `lanes`: how many children parse side by side (module docstring); at most `count`, and 1 unless every
+    load is `instant` (two children must not race for standard input).
     """
     if not one_thread():
         raise RuntimeError("parsestream forks: it must run in a process with one thread")
+    if lanes > 1 and (instant is None or not all(instant(i) for i in range(count))):
+        lanes = 1
+    lanes = max(1, min(lanes, count))
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    child: _Child[T] | None = None
+    running: list[tuple[_Child[T], Iterator[str | ParseTimeout | ParseWorkerFailed]] | None] = [None] * lanes
+
+    def start(first: int) -> None:
+        others = tuple(run[0].fd for run in running if run is not None)
+        child = _Child(first, count, load, work, deadline, instant, step=lanes, others=others)
+        running[first % lanes] = (child, child.results())
+
     try:
-        index = 0
-        while index < count:
-            child = _Child(index, count, load, work, deadline, instant)
-            for result in child.results():
-                yield result
-                index += 1
-            child.reap()
-            child = None
+        for first in range(lanes):
+            start(first)
+        for index in range(count):
+            lane = index % lanes
+            run = running[lane]
+            assert run is not None  # started for this lane's first item, and again after each failure
+            child, results = run
+            result = next(results)
+            yield result
+            if isinstance(result, (ParseTimeout, ParseWorkerFailed)) or index + lanes >= count:
+                child.reap()  # a killed or dead child's results have ended; so has one past its last item
+                running[lane] = None
+                if index + lanes < count:
+                    start(index + lanes)
     finally:
-        if child is not None:
-            child.kill()
+        for run in running:
+            if run is not None:
+                run[0].kill()
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -135,18 +163,22 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 class _Child(Generic[T]):
-    """One forked child working from item `first` to the end, and the parent's end of its pipe."""
+    """One forked child working on items `first`, `first + step`, ... to the end, and the parent's end of its pipe.
+
+    `others`: the parent's ends of other children's pipes, which this child closes (it is not their reader)."""
 
     def __init__(self, first: int, count: int, load: Callable[[int], T], work: Callable[[T], str], deadline: float,
-                 instant: Callable[[int], bool] | None = None) -> None:
-        self.first, self.count, self.deadline = first, count, deadline
+                 instant: Callable[[int], bool] | None = None, *, step: int = 1, others: tuple[int, ...] = ()) -> None:
+        self.first, self.count, self.deadline, self.step = first, count, deadline, step
         for out in (sys.stdout, sys.stderr):  # what the parent has buffered must not be written twice
             out.flush()
         read_end, write_end = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             os.close(read_end)
-            _child_main(write_end, first, count, load, work, deadline, instant)
+            for fd in others:
+                os.close(fd)
+            _child_main(write_end, first, count, step, load, work, deadline, instant)
         os.close(write_end)
         self.fd = read_end
         self._poll = select.poll()
@@ -182,7 +214,7 @@ class _Child(Generic[T]):
                     wake = clock.started + self.deadline
                     continue
                 yield line[1:].decode("utf-8", "surrogateescape")
-                index, clock, wake = index + 1, None, None
+                index, clock, wake = index + self.step, None, None
 
     def kill(self) -> None:
         if self.pid > 0:  # not yet reaped, so the pid is still this child's (0 would signal our process group)
@@ -209,8 +241,8 @@ def _death(status: int) -> str:
     return f"the parse process ended with status {os.waitstatus_to_exitcode(status)}"
 
 
-def _child_main(fd: int, first: int, count: int, load: Callable[[int], T], work: Callable[[T], str], deadline: float,
-                instant: Callable[[int], bool] | None = None) -> NoReturn:
+def _child_main(fd: int, first: int, count: int, step: int, load: Callable[[int], T], work: Callable[[T], str],
+                deadline: float, instant: Callable[[int], bool] | None = None) -> NoReturn:
     """The child: never returns into the parent's code; its exit skips the parent's atexit handlers and buffers."""
     code = 0
     held = b""  # the last item's line, sent with the next item's mark when that item's load is instant
@@ -218,7 +250,7 @@ def _child_main(fd: int, first: int, count: int, load: Callable[[int], T], work:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole process group: end quietly
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
-        for index in range(first, count):
+        for index in range(first, count, step):
             if held and (instant is None or not instant(index)):
                 _write(fd, held)  # the load may wait (standard input): the answer before it goes now
                 held = b""

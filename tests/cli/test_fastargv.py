@@ -46,6 +46,8 @@ USUAL = [
     ["parse", "a.eml", "b.eml", "--json"],
     ["parse", "--time-limit", "2.5", "--json", "a.eml", "b.eml"],
     ["parse", "a.eml", "--time-limit=3600", "--config", "m.toml", "--log-format=console"],
+    ["parse", "--jobs", "2", "--json", "a.eml", "b.eml"],
+    ["parse", "a.eml", "--jobs=64"],
     ["ingest", "--json", "-"],
     ["ingest"],
     ["ingest", "--config", "/etc/maild/maild.toml"],
@@ -62,6 +64,7 @@ UNUSUAL = [
     ["queue"], ["queue", "lis"], ["queue", "list", "7"], ["queue", "--json", "list"], ["queue", "show", "7"],
     ["parse"], ["parse", "a", "--json", "b"], ["parse", "--time-limit", "0", "a"], ["parse", "--time-limit", "x", "a"],
     ["parse", "--time-limit", "4000", "a"], ["parse", "--time", "2", "a"],
+    ["parse", "--jobs", "0", "a"], ["parse", "--jobs", "65", "a"], ["parse", "--jobs", "1.5", "a"], ["parse", "--jobs", "a"],
     ["ingest", "a", "b"], ["ingest", "--source", "smtp"], ["ingest", "--source", "pipe", "--source", "imap"],
     ["--version"], ["--config", "x", "status", "1"], [], ["run"], ["check-config"], ["users", "list"],
 ]
@@ -105,3 +108,14 @@ def test_whatever_fastargv_reads_after_a_command_argparse_reads_the_same(command
     fast = by_fastargv(argv)
     if fast is not None:
         assert fast == by_argparse(argv)
+
+
+def test_parse_uses_one_child_per_cpu_only_for_many_files(monkeypatch) -> None:
+    from maild.cli import parse
+
+    monkeypatch.setattr(parse.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
+    assert parse.lanes_for(parse.LANE_FILES - 1, None) == 1
+    assert parse.lanes_for(parse.LANE_FILES, None) == parse.MAX_JOBS
+    assert parse.lanes_for(3, 2) == 2  # asked for: as asked
+    monkeypatch.setattr(parse.os, "sched_getaffinity", lambda pid: {3})  # pinned to one CPU (taskset, a cgroup)
+    assert parse.lanes_for(500, None) == 1

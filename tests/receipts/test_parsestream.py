@@ -1,4 +1,4 @@
-"""parsestream: items parsed in order in one forked child, an item past its deadline killed with its child and the rest still done.
+"""parsestream: items parsed in order in one forked child (or several side by side), an item past its deadline killed with its child and the rest still done.
 
 The work functions here stand in for a parse step that checks no budget (the stdlib's email parser on a huge
 MIME tree, a quadratic stdlib helper): a loop that never ends, a process that dies, a parent that stops reading.
@@ -265,3 +265,105 @@ def test_one_shot_parser_reports_a_child_that_dies_or_answers_nonsense():
         parsestream.OneShotParser(target=dying_target)(DSN, ParseHints())  # type: ignore[arg-type]
     with pytest.raises(ParseWorkerFailed, match="other than a report"):
         parsestream.OneShotParser(target=other_target)(DSN, ParseHints())  # type: ignore[arg-type]
+
+
+def lanes_of(out: list[object]) -> list[str]:
+    """The pid that made each answer ("done ITEM in PID"), "-" for a failure."""
+    return [str(x).split(" in ")[1] if isinstance(x, str) else "-" for x in out]
+
+
+def test_lanes_parse_side_by_side_and_answer_in_item_order():
+    items = [f"i{n}" for n in range(9)]
+    out = list(parsestream.stream(len(items), items.__getitem__, work, DEADLINE, instant=every_load_instant, lanes=2))
+    assert [str(x).split(" in ")[0] for x in out] == [f"done {item}" for item in items]
+    pids = lanes_of(out)
+    assert len(set(pids)) == 2  # two children, item i in lane i % 2
+    assert all(pids[i] == pids[i % 2] for i in range(len(items)))
+
+
+def test_an_item_past_its_deadline_in_one_lane_leaves_the_other_lane_alone():
+    items = ["a", "b", "hang", "c", "d", "e", "f"]  # the hang is lane 0's second item
+    out = list(parsestream.stream(len(items), items.__getitem__, work, DEADLINE, instant=every_load_instant, lanes=2))
+    assert [type(x) for x in out] == [str, str, ParseTimeout, str, str, str, str]
+    assert [str(x).split(" in ")[0] for x in out if isinstance(x, str)] == ["done a", "done b", "done c", "done d", "done e", "done f"]
+    pids = lanes_of(out)
+    assert pids[1] == pids[3] == pids[5]  # lane 1 kept its child
+    assert pids[0] != pids[4] == pids[6]  # lane 0 got a fresh one after the kill
+    assert len(set(pids) - {"-"}) == 3
+
+
+def test_a_hang_in_a_lane_the_parent_is_not_watching_is_ended_by_its_own_timer():
+    # Lane 1 hangs while the parent waits for lane 0's slow-to-load item: the child's CPU timer ends it
+    # (_ORPHAN_SLACK past the deadline) and its item is the same timeout when its turn comes.
+    def load(index: int) -> str:
+        if index == 0:
+            time.sleep(DEADLINE + parsestream._ORPHAN_SLACK + 1.5)  # loading is not parse time
+        return ["a", "hang", "b", "c"][index]
+
+    out = list(parsestream.stream(4, load, work, DEADLINE, instant=every_load_instant, lanes=2))
+    assert [type(x) for x in out] == [str, ParseTimeout, str, str]
+    assert str(out[1]) == "the parse took longer than 0.3 s"
+
+
+def test_a_lane_whose_child_dies_fails_that_item_only():
+    items = ["a", "die", "b", "oom", "c", "d"]
+    out = list(parsestream.stream(len(items), items.__getitem__, work, DEADLINE, instant=every_load_instant, lanes=3))
+    assert [type(x) for x in out] == [str, ParseWorkerFailed, str, ParseWorkerFailed, str, str]
+    assert str(out[1]) == "the parse process ended with status 3"
+    assert str(out[3]) == "the parse process was killed by signal 9"
+
+
+def test_a_load_that_may_wait_keeps_one_lane():
+    # Standard input among the files: two children must not both read it, so one child reads every item in order.
+    items = ["a", "b", "c", "d"]
+    out = list(parsestream.stream(len(items), items.__getitem__, work, DEADLINE, instant=lambda i: i != 2, lanes=2))
+    assert len(set(lanes_of(out))) == 1
+    out = list(parsestream.stream(len(items), items.__getitem__, work, DEADLINE, lanes=2))  # no word on loads
+    assert len(set(lanes_of(out))) == 1
+
+
+def test_more_lanes_than_items_fork_one_child_per_item():
+    out = list(parsestream.stream(2, ["a", "b"].__getitem__, work, DEADLINE, instant=every_load_instant, lanes=4))
+    assert [str(x).split(" in ")[0] for x in out] == ["done a", "done b"]
+    assert len(set(lanes_of(out))) == 2
+
+
+def test_closing_a_stream_of_lanes_mid_parse_kills_every_child():
+    before = children()
+    items = ["a", "hang", "hang", "b"]
+    lines = parsestream.stream(len(items), items.__getitem__, work, 60.0, instant=every_load_instant, lanes=2)
+    assert next(lines).startswith("done a")
+    assert len(children() - before) == 2
+    lines.close()
+    assert children() - before == set()
+
+
+def pipes_open() -> set[str]:
+    """The pipes this process holds an end of, as /proc names them ("pipe:[INODE]")."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith("pipe:"):
+            found.add(target)
+    return found
+
+
+def test_a_lane_does_not_hold_another_lanes_pipe_open():
+    # Lane 1's child is forked while the parent holds lane 0's read end: it must close it, or a parent that died
+    # would leave lane 0 writing into a pipe still open for reading. Only the pipe it writes to may remain.
+    def answer(item: str) -> str:
+        return " ".join(sorted(pipes_open())) if item == "pipes" else work(item)
+
+    before = pipes_open()
+    lines = parsestream.stream(2, ["a", "pipes"].__getitem__, answer, DEADLINE, instant=every_load_instant, lanes=2)
+    try:
+        assert next(lines).startswith("done a")
+        lanes_pipes = pipes_open() - before  # the parent's read ends of both lanes' pipes
+        lane1_sees = set(str(next(lines)).split()) & lanes_pipes
+    finally:
+        lines.close()
+    assert len(lanes_pipes) == 2
+    assert len(lane1_sees) == 1  # its own pipe (the write end); not lane 0's

@@ -166,3 +166,37 @@ def test_stopping_the_command_mid_parse_stops_its_parse_process(tmp_path, files,
     assert proc.returncode == code
     assert out == "" and "Traceback" not in err
     assert not running(pid)
+
+
+def test_side_by_side_children_hold_the_limit_and_the_order(tmp_path, files):
+    # 20 files (the default's threshold for one child per CPU is 16) with a hostile one and an unreadable one among
+    # them: --jobs 2 gives the lines --jobs 1 gives, in the files' order, and kills the hung child.
+    names = []
+    for n in range(20):
+        source = "hostile" if n == 7 else ("first", "second")[n % 2]
+        path = tmp_path / f"{n:02}-{source}.eml"
+        path.write_bytes(files[source].read_bytes())
+        names.append(str(path))
+    names.insert(12, str(tmp_path / "missing.eml"))
+    outputs = {}
+    for jobs in ("1", "2"):
+        run = subprocess.run(command(tmp_path, "--json", "--jobs", jobs, "--time-limit", str(LIMIT), *names),
+                             capture_output=True, text=True, timeout=120, env=env(tmp_path))
+        assert run.returncode == 1
+        no_tracebacks(run.stderr)
+        outputs[jobs] = run.stdout
+    assert outputs["1"] == outputs["2"]
+    lines = [json.loads(line) for line in outputs["2"].splitlines()]
+    assert [line["file"] for line in lines] == names
+    assert lines[7]["error"] == f"parse_timeout: the parse took longer than {DEADLINE:.1f} s"
+    assert lines[12]["error"] == "No such file or directory"
+    assert sum("error" in line for line in lines) == 2
+    assert len(hung_pids(tmp_path)) == 2 and not any(running(pid) for pid in hung_pids(tmp_path))
+
+
+def test_jobs_must_be_a_whole_number_from_1_to_64(tmp_path, files):
+    for bad in ("0", "65", "two"):
+        run = subprocess.run(command(tmp_path, "--jobs", bad, str(files["first"])), capture_output=True, text=True,
+                             timeout=60, env=env(tmp_path))
+        assert run.returncode == 2
+        assert "--jobs" in run.stderr and "Traceback" not in run.stderr
