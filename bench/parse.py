@@ -4,8 +4,10 @@ Three measures, rounds interleaved so a busy machine slows every side alike:
 
 1. in-process: messages per second of `maild.reports.parse` over the whole corpus, next to flufl.bounce's
    scan_message alone and Sisimai 4.25 (one perl process per round, start-up included);
-2. whole process, start-up included: `maild parse --json FILES` (one process) against one `perl` process
-   calling `Sisimai->make` per file, over Sisimai's set-of-emails messages of the corpus;
+2. whole process, start-up included: `maild parse --json FILES` (one command) against one `perl` process
+   calling `Sisimai->make` per file, over Sisimai's set-of-emails messages of the corpus; maild twice, with
+   its default (one parse child per usable CPU for this many files) and with `--jobs 1` (one parse child,
+   one core, as Sisimai's perl), each as wall time and as CPU time of the command and its children;
 3. start-up: the median wall time of `maild parse`, `ingest`, `status`, `events` and `queue list` on one
    input each (a fresh temporary configuration and database), each run as `python -m maild` and through the
    installed `maild` console script (what users and Postfix's pipe(8) run), next to `python -c pass`; the
@@ -88,11 +90,21 @@ def sisimai_files(corpus: Path) -> list[Path]:
     return sorted((corpus / "bounces").glob("sisimai/*/*.eml"))
 
 
-def maild_process_seconds(files: list[Path], config: Path, maild: tuple[str, ...] = (sys.executable, "-m", "maild")) -> float:
+def maild_process_seconds(files: list[Path], config: Path, maild: tuple[str, ...] = (sys.executable, "-m", "maild"),
+                          extra: tuple[str, ...] = ()) -> float:
     """`maild parse --json FILES` as one new process: interpreter, imports and parsing (`maild`: how to run it)."""
+    return timed([*maild, "parse", "--json", "--config", str(config), *extra, *map(str, files)])[0]
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command, its children's CPU included (each parse child is reaped by its
+    parent, so the kernel adds it to the command's)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([*maild, "parse", "--json", "--config", str(config), *map(str, files)], check=False, capture_output=True)
-    return time.perf_counter() - started
+    subprocess.run(argv, check=False, capture_output=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def regex_cache(python: str = sys.executable, cwd: Path = REPO) -> str:
@@ -104,10 +116,9 @@ def regex_cache(python: str = sys.executable, cwd: Path = REPO) -> str:
     return subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False, cwd=cwd).stdout.strip()
 
 
-def sisimai_process_seconds(files: list[Path]) -> float:
-    started = time.perf_counter()
-    subprocess.run(["perl", "-e", SISIMAI, *map(str, files)], check=True, capture_output=True)
-    return time.perf_counter() - started
+def sisimai_process(files: list[Path]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one perl process calling Sisimai->make per file."""
+    return timed(["perl", "-e", SISIMAI, *map(str, files)])
 
 
 def console_script() -> Path | None:
@@ -293,20 +304,30 @@ def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool, agai
     if against is not None and other is not None:
         maild_process_seconds(files, against[1], other)
         print(f"  regex cache of {against[0]}: {regex_cache(str(against[0] / '.venv' / 'bin' / 'python'), against[0])}")
-    ours, sis, theirs = [], [], []
+    ours, one, sis, theirs = [], [], [], []  # (wall, CPU) pairs
+    argv = [sys.executable, "-m", "maild", "parse", "--json", "--config", str(config), *map(str, files)]
     for _ in range(rounds):
-        ours.append(maild_process_seconds(files, config))
+        ours.append(timed(argv))  # the default: one parse child per usable CPU for this many files
+        one.append(timed(argv[:4] + ["--jobs", "1"] + argv[4:]))  # one parse child, as Sisimai uses one core
         if with_sisimai:
-            sis.append(sisimai_process_seconds(files))
+            sis.append(sisimai_process(files))
         if against is not None and other is not None:
             theirs.append(maild_process_seconds(files, against[1], other))
-    m_ours = statistics.median(ours)
-    print(f"whole process over {len(files)} Sisimai messages, start-up included:")
-    print(f"  maild parse --json FILES   median {m_ours:.3f} s  (min {min(ours):.3f}, max {max(ours):.3f})")
+    m_ours, c_ours = (statistics.median(x) for x in zip(*ours, strict=True))
+    m_one, c_one = (statistics.median(x) for x in zip(*one, strict=True))
+    print(f"whole process over {len(files)} Sisimai messages, start-up included (wall; CPU of the process and its children):")
+    print(f"  maild parse --json FILES           median {m_ours:.3f} s  (min {min(w for w, _ in ours):.3f}, max {max(w for w, _ in ours):.3f});"
+          f" CPU {c_ours:.3f} s  (default: one child per usable CPU, {os.cpu_count()} here)")
+    print(f"  maild parse --json --jobs 1 FILES  median {m_one:.3f} s  (min {min(w for w, _ in one):.3f}, max {max(w for w, _ in one):.3f});"
+          f" CPU {c_one:.3f} s")
     if sis:
-        m_sis = statistics.median(sis)
-        print(f"  perl Sisimai->make each    median {m_sis:.3f} s  (min {min(sis):.3f}, max {max(sis):.3f})")
-        print(f"  ratio Sisimai time / maild time  {m_sis / m_ours:.2f}x  target >= {WHOLE_RATIO:.0f}x: {verdict(m_sis / m_ours >= WHOLE_RATIO)}")
+        m_sis, c_sis = (statistics.median(x) for x in zip(*sis, strict=True))
+        print(f"  perl Sisimai->make each            median {m_sis:.3f} s  (min {min(w for w, _ in sis):.3f}, max {max(w for w, _ in sis):.3f});"
+              f" CPU {c_sis:.3f} s")
+        print(f"  ratio Sisimai time / maild time, default   {m_sis / m_ours:.2f}x  target >= {WHOLE_RATIO:.0f}x: {verdict(m_sis / m_ours >= WHOLE_RATIO)}")
+        print(f"  ratio Sisimai time / maild time, --jobs 1  {m_sis / m_one:.2f}x  target >= {WHOLE_RATIO:.0f}x: {verdict(m_sis / m_one >= WHOLE_RATIO)}")
+        print(f"  ratio Sisimai CPU / maild CPU, default {c_sis / c_ours:.2f}x, --jobs 1 {c_sis / c_one:.2f}x"
+              f"  (the target as CPU per message: {verdict(c_sis / c_ours >= WHOLE_RATIO)} / {verdict(c_sis / c_one >= WHOLE_RATIO)})")
     if theirs and against is not None:
         m_theirs = statistics.median(theirs)
         print(f"  {against[0]}'s maild parse --json FILES  median {m_theirs:.3f} s  (min {min(theirs):.3f}, max {max(theirs):.3f});"

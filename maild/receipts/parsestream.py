@@ -104,7 +104,7 @@ def stream(
         running[first % lanes] = (child, child.results())
 
     try:
-        for first in range(lanes):
+        for first in range(min(lanes, count)):
             start(first)
         for index in range(count):
             lane = index % lanes

@@ -367,3 +367,18 @@ def test_a_lane_does_not_hold_another_lanes_pipe_open():
         lines.close()
     assert len(lanes_pipes) == 2
     assert len(lane1_sees) == 1  # its own pipe (the write end); not lane 0's
+
+
+def test_no_items_fork_no_child(monkeypatch):
+    forks = []
+    real_fork = os.fork
+
+    def counted_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(parsestream.os, "fork", counted_fork)
+    assert list(parsestream.stream(0, [].__getitem__, work, DEADLINE, instant=every_load_instant, lanes=2)) == []
+    assert forks == []
+    assert len(list(parsestream.stream(3, ["a", "b", "c"].__getitem__, work, DEADLINE, instant=every_load_instant, lanes=2))) == 3
+    assert len(forks) == 2
