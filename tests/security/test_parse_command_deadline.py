@@ -169,7 +169,7 @@ def test_stopping_the_command_mid_parse_stops_its_parse_process(tmp_path, files,
 
 
 def test_side_by_side_children_hold_the_limit_and_the_order(tmp_path, files):
-    # 20 files (the default's threshold for one child per CPU is 16) with a hostile one and an unreadable one among
+    # 20 files (fewer than the default's threshold for one child per CPU: --jobs asks) with a hostile one and an unreadable one among
     # them: --jobs 2 gives the lines --jobs 1 gives, in the files' order, and kills the hung child.
     names = []
     for n in range(20):
