@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     import argparse
 
-# Each child pays the parser's first-use costs again (~120M instructions, ~30 ms of CPU here: the first samples'
-# plain reason-rule loop, lazy regexes, flufl.bounce's import), in parallel, so more children always shorten the
-# clock on an idle machine but add that CPU per child: below ~60 files (~4M instructions each) the time saved is
-# less than the CPU added (BENCHMARKS.md, stop 27, lanes).
-LANE_FILES = 64
+# Each child pays the parser's first-use costs again (~240M instructions at a2682d3, ~60 ms of CPU here: the first
+# samples' plain reason-rule loop, lazy regexes, flufl.bounce's import), in parallel, so more children always
+# shorten the clock on an idle machine but add that CPU per child: below ~150 files (~3.2M instructions each) the
+# time saved is less than the CPU added (BENCHMARKS.md, stop 27, lanes).
+LANE_FILES = 150
 MAX_JOBS = 4
 
 EPILOG = f"""examples:
