@@ -147,10 +147,29 @@ def lowered_for_literals(text: str) -> str | None:
     """The text lower-cased, to look for a re.I pattern's (ASCII) literals in; None when that would not be exact.
 
     The copy is as long as the text, character for character (only U+0130, one of the four, lower-cases to two
-    characters), so an offset found in it is the same offset in the text."""
-    if text.isascii() or _FOLDS_TO_ASCII.search(text) is None:
-        return text.lower()
-    return None
+    characters), so an offset found in it is the same offset in the text.
+
+    The last few texts of a kept size are answered from `_recent`: the readers of one message ask about the same
+    text again and again (each retry pattern about the same sample, the pre-checks about the same body), and
+    two-thirds of what was lower-cased over the corpus had just been lower-cased (comparing texts of different
+    lengths costs nothing; an equal one is a memcmp, against a case mapping per character)."""
+    global _recent
+    recent = _recent
+    for seen, lowered in recent:
+        if seen == text:
+            return lowered
+    lowered = text.lower() if text.isascii() or _FOLDS_TO_ASCII.search(text) is None else None
+    if _KEEP_FROM <= len(text) <= _KEEP_UP_TO:
+        _recent = ((text, lowered), *recent[: _KEEP - 1])  # one tuple assigned at once: threads see a whole one
+    return lowered
+
+
+_KEEP = 4
+# Short texts (a line of a notice) cost little to lower-case and would push the message's texts out; long ones are
+# not held after their message (a few MB of body), so the kept copies stay under a megabyte or two.
+_KEEP_FROM = 200
+_KEEP_UP_TO = 200_000
+_recent: tuple[tuple[str, str | None], ...] = ()
 
 
 def cannot_match_ci(literals: Literals | None, text: str) -> bool:

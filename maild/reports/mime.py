@@ -146,12 +146,19 @@ def headers(msg: Message) -> dict[str, list[str]]:
     return out
 
 
+_HEADERS_KEY = "_maild_headers"  # where header() keeps a message's headers() (the parsers never change a header)
+
+
 def header(msg: Message, name: str) -> str | None:
-    name = name.lower()
-    for key, value in msg._headers:  # type: ignore[attr-defined]
-        if key.strip().lower() == name:
-            return decode_header(value if isinstance(value, str) else str(value))
-    return None
+    """The first value of the named field, decoded; None when there is none.
+
+    The returned message's headers are asked for one name after another (Return-Path, Message-ID, To, Cc, From...),
+    each a scan of every field with its name lower-cased: they are read into headers() once per message instead."""
+    found = msg.__dict__.get(_HEADERS_KEY)
+    if found is None:
+        found = msg.__dict__[_HEADERS_KEY] = headers(msg)
+    values = found.get(name.lower())
+    return decode_header(values[0]) if values else None
 
 
 def content_type(part: Message) -> str:
@@ -406,6 +413,11 @@ def split_raw(raw: bytes) -> tuple[bytes, bytes]:
     # The earliest of the four separators (no two can start at one offset), found by bytes.find: the regex tried
     # its alternatives at every offset of the header block. Each later search stops where the best so far starts.
     start, end = -1, -1
+    lf = raw.find(b"\n\n")
+    if lf >= 0 and raw.find(b"\r", 0, lf) < 0:
+        # No CR before the first blank LF line (most mail as stored on Unix): the other three separators all hold a
+        # CR, so none starts before it. One memchr instead of three scans of the header block.
+        return raw[:lf], raw[lf + 2 :]
     for separator in _SEPARATORS:
         at = raw.find(separator, 0, start + len(separator) - 1 if start >= 0 else len(raw))
         if at >= 0:
