@@ -99,10 +99,13 @@ class _Input:
             self.pos = len(lines)
             return out + lines[start:] if out else lines[start:]
         at_eof = self._at_eof
+        # Without a blank-line end on the stack (only delivery-status blocks push one) only a line starting with
+        # "-" can end the part: the blank lines between a body's paragraphs are not tried against each boundary.
+        starts = "-\r\n" if "" in self.eof else "-"
         end = start
         for end in range(start, len(lines)):
             line = lines[end]
-            if (not line or line[0] in "-\r\n") and at_eof(line):
+            if (not line or line[0] in starts) and at_eof(line):
                 break
         else:
             end = len(lines)
