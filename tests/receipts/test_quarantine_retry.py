@@ -102,7 +102,7 @@ def test_maild_parse_uses_the_shared_hints(monkeypatch, config_file, tmp_path, c
 
     seen: list[ParseHints] = []
     real = cli_parse.results  # in this process; parse_file runs in the parse child
-    monkeypatch.setattr(cli_parse, "results", lambda names, hints: seen.append(hints) or real(names, hints))
+    monkeypatch.setattr(cli_parse, "results", lambda names, hints, lanes=1: seen.append(hints) or real(names, hints, lanes))
     eml = tmp_path / "r.eml"
     eml.write_bytes(mail.spam())
     assert main(["parse", str(eml), "--json", "--config", str(config_file)]) == 0
