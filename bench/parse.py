@@ -90,10 +90,9 @@ def sisimai_files(corpus: Path) -> list[Path]:
     return sorted((corpus / "bounces").glob("sisimai/*/*.eml"))
 
 
-def maild_process_seconds(files: list[Path], config: Path, maild: tuple[str, ...] = (sys.executable, "-m", "maild"),
-                          extra: tuple[str, ...] = ()) -> float:
+def maild_process_seconds(files: list[Path], config: Path, maild: tuple[str, ...] = (sys.executable, "-m", "maild")) -> float:
     """`maild parse --json FILES` as one new process: interpreter, imports and parsing (`maild`: how to run it)."""
-    return timed([*maild, "parse", "--json", "--config", str(config), *extra, *map(str, files)])[0]
+    return timed([*maild, "parse", "--json", "--config", str(config), *map(str, files)])[0]
 
 
 def timed(argv: list[str]) -> tuple[float, float]:
