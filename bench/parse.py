@@ -22,9 +22,12 @@ start would compile maild's sources again and the start-up figures would measure
 Sisimai is measured when Debian's libsisimai-perl is installed. With `--against DIR` (another checkout with its
 own venv, DIR/.venv, e.g. main's), its console script runs each start-up command too, interleaved with ours
 on the same configuration and database, and each command's median is given as a ratio of that checkout's; its
-`maild parse --json FILES` runs in the whole-process rounds too. Each maild's whole process is run once untimed
+`maild parse --json FILES` runs in the whole-process rounds too. With `--also-venv DIR` (a venv holding this same
+checkout under another interpreter, e.g. `/usr/bin/python3.11 -m venv DIR` for Debian's own build), every measure
+runs under that interpreter too, in the same rounds: the interpreter's build is part of the figures. Each maild's whole process is run once untimed
 first, so that it has its kept regexes (maild.core.recache) as every later run of an install has them.
 Usage: python bench/parse.py [--rounds N] [--startup-runs N] [--corpus PATH] [--startup-only] [--against DIR]
+                            [--also-venv DIR]
        (PATH: the `corpus` folder; default ../shared/corpus or $MAILD_CORPUS)
 """
 
@@ -141,12 +144,17 @@ def install_mode() -> str:
     return "not installed (maild imported from the current folder or PYTHONPATH)"
 
 
-def startup_commands(config: Path, sample: Path, against: tuple[Path, Path] | None = None) -> dict[str, tuple[list[str], bytes | None]]:
+def startup_commands(config: Path, sample: Path, against: tuple[Path, Path] | None = None,
+                     also: Path | None = None) -> dict[str, tuple[list[str], bytes | None]]:
     """Each command run as `python -m maild` and, when installed, through the `maild` console script (and the
-    console script of the `against` checkout's venv, on that checkout's own scratch configuration)."""
+    console script of the `against` checkout's venv, on that checkout's own scratch configuration, and that of the
+    `also` venv, on ours)."""
     commands: dict[str, tuple[list[str], bytes | None]] = {"python -c pass": ([sys.executable, "-c", "pass"], None)}
     script = console_script()
     runners = [("-m", [sys.executable, "-m", "maild"], config)] + ([("script", [str(script)], config)] if script else [])
+    if also is not None:
+        commands["python -c pass (also)"] = ([str(also / "bin" / "python"), "-c", "pass"], None)
+        runners.append(("also", [str(also / "bin" / "maild")], config))
     if against is not None:
         runners.append(("against", [str(against[0] / ".venv" / "bin" / "maild")], against[1]))
     for how, maild, conf in runners:
@@ -160,14 +168,14 @@ def startup_commands(config: Path, sample: Path, against: tuple[Path, Path] | No
         ):
             commands[f"maild {name} ({how})"] = ([*maild, *args], stdin)
     # Interleave: each command's runners one after the other.
-    return dict(sorted(commands.items(), key=lambda kv: (kv[0] != "python -c pass", kv[0].rsplit(" (", 1)[0])))
+    return dict(sorted(commands.items(), key=lambda kv: (not kv[0].startswith("python -c pass"), kv[0].rsplit(" (", 1)[0])))
 
 
-def startup_medians(config: Path, sample: Path, runs: int,
-                    against: tuple[Path, Path] | None = None) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, set[int]]]:
+def startup_medians(config: Path, sample: Path, runs: int, against: tuple[Path, Path] | None = None,
+                    also: Path | None = None) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, set[int]]]:
     """Wall and CPU (user + system) seconds of each command, `runs` times, commands interleaved; and the exit codes of
     the commands that gave no answer, whose times measure an error path (an older checkout refuses a newer database)."""
-    commands = startup_commands(config, sample, against)
+    commands = startup_commands(config, sample, against, also)
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in commands}
     failed: dict[str, set[int]] = {}
     for _ in range(runs):
@@ -216,7 +224,19 @@ def main() -> int:
     ap.add_argument("--startup-only", action="store_true", help="measure the start-up only (no parser rates, no Sisimai)")
     ap.add_argument("--against", type=Path, metavar="DIR",
                     help="another checkout with its own venv (DIR/.venv): its console script's start-up side by side")
+    ap.add_argument("--also-venv", type=Path, metavar="DIR",
+                    help="a venv with this checkout installed under another interpreter: every measure under it too")
+    ap.add_argument("--one-rate", action="store_true", help=argparse.SUPPRESS)  # one in-process round, for --also-venv
     args = ap.parse_args()
+    if args.one_rate:
+        messages = load(args.corpus)
+        rate(messages, parse)  # warm up imports and regex caches, as in_process does
+        print(rate(messages, parse))
+        return 0
+    also = args.also_venv
+    if also is not None and not (also / "bin" / "maild").is_file():
+        print(f"--also-venv {also}: no bin/maild there (install this checkout into it)", file=sys.stderr)
+        return 1
     compileall.compile_dir(REPO / "maild", quiet=1)
     if args.against is not None:
         if not (args.against / ".venv" / "bin" / "maild").is_file():
@@ -231,24 +251,26 @@ def main() -> int:
     files = corpus_files(args.corpus)
     with_sisimai = sisimai_available()
     if not args.startup_only:
-        in_process(messages, files, args.rounds, with_sisimai)
+        in_process(messages, files, args.rounds, with_sisimai, also, args.corpus)
     with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
         config = scratch_config(Path(tmp))
         against = None
         if args.against is not None:
             against = (args.against, scratch_config(Path(tmp) / "against", args.against, str(args.against / ".venv" / "bin" / "python")))
         if not args.startup_only:
-            whole(sisimai_files(args.corpus), config, args.rounds, with_sisimai, against)
+            whole(sisimai_files(args.corpus), config, args.rounds, with_sisimai, against, also)
         sample = args.corpus / "postfix-dsn" / "failure-dsn.eml"
         print(f"start-up, median of {args.startup_runs} runs each (interleaved), target <= {STARTUP_MS:.0f} ms; "
               f"(-m): {Path(sys.executable).name} -m maild, (script): the installed console script "
               f"{console_script() or '(not installed: not measured)'}")
         print(f"  maild's install in {sys.prefix}: {install_mode()}")
-        measured, failed = startup_medians(config, sample, args.startup_runs, against)
+        if also is not None:
+            print(f"  (also): the console script of {also}, {interpreter(also / 'bin' / 'python')}, on the same configuration")
+        measured, failed = startup_medians(config, sample, args.startup_runs, against, also)
         bare = statistics.median(measured["python -c pass"][0])
         for name, (times, cpu) in measured.items():
             median = statistics.median(times) * 1000
-            mark = "" if name == "python -c pass" or name.endswith("(against)") else f"  {verdict(median <= STARTUP_MS)}"
+            mark = "" if name.startswith("python -c pass") or name.endswith("(against)") else f"  {verdict(median <= STARTUP_MS)}"
             print(f"  {name:36s} median {median:6.1f} ms  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; "
                   f"CPU {statistics.median(cpu) * 1000:.1f} ms; {median / (bare * 1000):.1f}x python -c pass){mark}")
             if name in failed:
@@ -266,18 +288,42 @@ def main() -> int:
     return 0
 
 
-def in_process(messages: list[bytes], files: list[Path], rounds: int, with_sisimai: bool) -> None:
-    """maild's parser, flufl.bounce and Sisimai over the corpus, rounds interleaved."""
+def interpreter(python: Path) -> str:
+    """The interpreter's version and the binary a venv's python leads to (whose build decides much of the figures:
+    this parser ran about 15% faster on Debian's python3.11 than on a pyenv build of 3.11.7 here)."""
+    probe = "import os, platform, sys; print(platform.python_version(), os.path.realpath(sys.executable))"
+    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=False).stdout.strip()
+    return out or "unknown"
+
+
+def also_rate(also: Path, corpus: Path) -> float:
+    """One in-process round of this checkout's parser under the `also` venv's interpreter (its own warm-up first)."""
+    done = subprocess.run([str(also / "bin" / "python"), __file__, "--one-rate", "--corpus", str(corpus)],
+                          capture_output=True, text=True, check=True, cwd=REPO)
+    return float(done.stdout.split()[-1])
+
+
+def in_process(messages: list[bytes], files: list[Path], rounds: int, with_sisimai: bool,
+               also: Path | None = None, corpus: Path | None = None) -> None:
+    """maild's parser, flufl.bounce and Sisimai over the corpus, rounds interleaved (and the parser under the `also`
+    venv's interpreter, one process a round)."""
     rate(messages, parse)  # warm up imports and regex caches
-    ours, theirs, sis = [], [], []
+    ours, theirs, sis, under = [], [], [], []
     for _ in range(rounds):
         ours.append(rate(messages, parse))
         theirs.append(rate(messages, flufl_alone))
         if with_sisimai:
             sis.append(sisimai_rate(files))
+        if also is not None and corpus is not None:
+            under.append(also_rate(also, corpus))
     m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
-    print(f"python {platform.python_version()}, {len(messages)} messages, {rounds} rounds, one core")
+    print(f"python {platform.python_version()} ({interpreter(Path(sys.executable))}), {len(messages)} messages, {rounds} rounds, one core")
     print(f"maild.reports.parse        median {m_ours:8.0f} msg/s  (min {min(ours):.0f}, max {max(ours):.0f})")
+    if under and also is not None:
+        m_under = statistics.median(under)
+        print(f"  same, under {also} ({interpreter(also / 'bin' / 'python')})  median {m_under:8.0f} msg/s  "
+              f"(min {min(under):.0f}, max {max(under):.0f}); {m_under / m_ours:.2f}x this interpreter's;"
+              f" target: {verdict(m_under >= IN_PROCESS_RATE)}")
     print(f"flufl.bounce scan_message  median {m_theirs:8.0f} msg/s  (min {min(theirs):.0f}, max {max(theirs):.0f})")
     print(f"ratio maild / flufl        {m_ours / m_theirs:.2f}")
     print(f"  target in-process >= {IN_PROCESS_RATE:.0f} msg/s on one core: {verdict(m_ours >= IN_PROCESS_RATE)} ({m_ours:.0f} msg/s)")
@@ -289,7 +335,8 @@ def in_process(messages: list[bytes], files: list[Path], rounds: int, with_sisim
         print("Sisimai: not installed (Debian: apt-get install libsisimai-perl), not measured")
 
 
-def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool, against: tuple[Path, Path] | None = None) -> None:
+def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool, against: tuple[Path, Path] | None = None,
+          also: Path | None = None) -> None:
     """Whole process over the Sisimai messages, start-up included, both sides (and `against`) in the same rounds.
 
     One untimed run of each maild first: as compileall gives it its bytecode, it gives it its kept regexes
@@ -303,11 +350,17 @@ def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool, agai
     if against is not None and other is not None:
         maild_process_seconds(files, against[1], other)
         print(f"  regex cache of {against[0]}: {regex_cache(str(against[0] / '.venv' / 'bin' / 'python'), against[0])}")
-    ours, one, sis, theirs = [], [], [], []  # (wall, CPU) pairs
+    ours, one, sis, theirs, a_ours, a_one = [], [], [], [], [], []  # (wall, CPU) pairs
     argv = [sys.executable, "-m", "maild", "parse", "--json", "--config", str(config), *map(str, files)]
+    a_argv = None if also is None else [str(also / "bin" / "python"), *argv[1:]]
+    if a_argv is not None:
+        timed(a_argv)  # its first run, untimed, as ours above
     for _ in range(rounds):
         ours.append(timed(argv))  # the default: one parse child per usable CPU for this many files
         one.append(timed(argv[:4] + ["--jobs", "1"] + argv[4:]))  # one parse child, as Sisimai uses one core
+        if a_argv is not None:
+            a_ours.append(timed(a_argv))
+            a_one.append(timed(a_argv[:4] + ["--jobs", "1"] + a_argv[4:]))
         if with_sisimai:
             sis.append(sisimai_process(files))
         if against is not None and other is not None:
@@ -327,6 +380,12 @@ def whole(files: list[Path], config: Path, rounds: int, with_sisimai: bool, agai
         print(f"  ratio Sisimai time / maild time, --jobs 1  {m_sis / m_one:.2f}x  target >= {WHOLE_RATIO:.0f}x: {verdict(m_sis / m_one >= WHOLE_RATIO)}")
         print(f"  ratio Sisimai CPU / maild CPU, default {c_sis / c_ours:.2f}x, --jobs 1 {c_sis / c_one:.2f}x"
               f"  (the target as CPU per message: {verdict(c_sis / c_ours >= WHOLE_RATIO)} / {verdict(c_sis / c_one >= WHOLE_RATIO)})")
+        if also is not None and a_ours:
+            print(f"  under {also} ({interpreter(also / 'bin' / 'python')}), same rounds:")
+            for label, runs in (("default", a_ours), ("--jobs 1", a_one)):
+                m, c = (statistics.median(x) for x in zip(*runs, strict=True))
+                print(f"    {label:9s} median {m:.3f} s, CPU {c:.3f} s; Sisimai / this {m_sis / m:.2f}x wall"
+                      f" (target: {verdict(m_sis / m >= WHOLE_RATIO)}), {c_sis / c:.2f}x CPU")
     if theirs and against is not None:
         m_theirs = statistics.median(theirs)
         print(f"  {against[0]}'s maild parse --json FILES  median {m_theirs:.3f} s  (min {min(theirs):.3f}, max {max(theirs):.3f});"
