@@ -194,9 +194,20 @@ def search_ci(pattern: Searchable, literals: Literals | None, text: str) -> re.M
 _INLINE_FLAGS = r"\(\?[aiLmsux-]|\\[1-9]|\(\?P="  # compiled by re's own cache on the first split, not at import
 
 
+# recache.strings' kinds: what of a text prefilter keeps between runs besides its literals.
+_BRANCHES = -1  # top_branches of a source
+_TRIE = -2  # _trie of the words (joined by line feeds)
+
+
 def top_branches(source: str) -> list[str] | None:
     """The source's top-level alternatives (split at each ``|`` outside groups and classes), or None when a
-    split could change what matches (inline flags, back-references)."""
+    split could change what matches (inline flags, back-references). Kept between runs by core.recache, as the
+    literals are: the split reads the source a character at a time in Python (~2 ms over the reason rules)."""
+    found = recache.strings(source, _BRANCHES, _top_branches, __file__)
+    return None if found is None else list(found)
+
+
+def _top_branches(source: str) -> tuple[str, ...] | None:
     if re.search(_INLINE_FLAGS, source):
         return None
     branches: list[str] = []
@@ -221,7 +232,7 @@ def top_branches(source: str) -> list[str] | None:
             start = i + 1
         i += 1
     branches.append(source[start:])
-    return branches
+    return tuple(branches)
 
 
 def worded_branches(source: str, flags: int = 0) -> list[tuple[Literals, str]] | None:
@@ -307,28 +318,43 @@ class LiteralScan:
     node tries the longer one first). Two literals that both start at one offset are a prefix of one another, so
     the shorter ones starting there are the yielded literal's prefixes among the literals (``_prefixes``); and
     every offset is tried, so a literal inside another one is found at its own start. Hence ``found(text)`` is
-    exactly ``{s for s in literals if s in text}``. Compiling the trie costs milliseconds: it pays off over
-    many texts, so callers build one only once many have been asked about.
+    exactly ``{s for s in literals if s in text}``. The trie's text is kept between runs by core.recache (writing
+    it costs ~6 ms for the reason rules' ~800 words), and its compiled code with the other patterns; a literal's
+    prefixes are listed when a text first yields it (listing all ~800 took ~5 ms, and a text yields a few).
     """
 
-    __slots__ = ("_pattern", "_prefixes")
+    __slots__ = ("_pattern", "_known", "_prefixes")
 
     def __init__(self, literals: Iterable[str]) -> None:
         words = sorted({s for s in literals if s})
-        known = set(words)
-        self._prefixes: dict[str, frozenset[str]] = {
-            s: frozenset(s[:n] for n in range(1, len(s) + 1) if s[:n] in known) for s in words
-        }
+        self._known = frozenset(words)
+        self._prefixes: dict[str, frozenset[str]] = {}
         # A pattern that can never match when there are no literals (an empty lookahead would match everywhere).
-        self._pattern = recache.compile(f"(?=({_trie(words)}))" if words else r"(?!)")
+        self._pattern = recache.compile(f"(?=({_trie_of(words)}))" if words else r"(?!)")
 
     def found(self, text: str) -> set[str]:
         """The literals that occur in the text."""
         out: set[str] = set()
         prefixes = self._prefixes
         for longest in set(self._pattern.findall(text)):
-            out |= prefixes[longest]
+            got = prefixes.get(longest)
+            if got is None:
+                known = self._known
+                got = prefixes[longest] = frozenset(longest[:n] for n in range(1, len(longest) + 1) if longest[:n] in known)
+            out |= got
         return out
+
+
+def _trie_of(words: list[str]) -> str:
+    """_trie(words), kept between runs (words holding a line feed, which joins them in the key, are written each time)."""
+    if any("\n" in w for w in words):
+        return _trie(words)
+    found = recache.strings("\n".join(words), _TRIE, _trie_text, __file__)
+    return found[0] if found is not None and len(found) == 1 else _trie(words)
+
+
+def _trie_text(joined: str) -> tuple[str, ...]:
+    return (_trie(joined.split("\n")),)
 
 
 def _trie(words: list[str], lo: int = 0, hi: int | None = None, depth: int = 0) -> str:

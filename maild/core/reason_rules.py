@@ -277,7 +277,7 @@ _samples = 0
 # only the rules holding one are looked at. Compiling the scan's trie costs ~30 ms, about what it saves over 600
 # samples: built on this many-th sample (a long-running reader gains; `maild parse` over a few hundred files does
 # not pay for it).
-_SCAN_FROM_SAMPLE = 600
+_SCAN_FROM_SAMPLE = 32
 _scan: LiteralScan | None = None
 _rules_of: dict[str, tuple[int, ...]] = {}  # a word -> the indices of the rules it pre-checks
 _unchecked: frozenset[int] = frozenset()  # the rules with no words to check: always searched

@@ -8,7 +8,8 @@ whole command. Those answers depend only on the pattern, its flags and the inter
 
 * where: ``regexes.<cache tag>.marshal`` in the ``__pycache__`` folder of this module's bytecode (``maild/core/``, or
   under ``sys.pycache_prefix``), so an install whose bytecode a user may write is one whose cache it may write;
-* what: for each (pattern, flags) the arguments of ``_sre.compile``, and for each (source, flags) its literals;
+* what: for each (pattern, flags) the arguments of ``_sre.compile``, and for each (source, flags) its literals
+  (beside them, under negative kinds, prefilter's other readings of a text: ``strings()``);
   the whole file is keyed by the interpreter (``sys.version``, ``_sre.MAGIC``, ``CODESIZE``, ``MAXREPEAT``,
   ``MAXGROUPS``) and the literals also by the size and modification time of the module that derives them (what
   Python itself trusts its bytecode by). Any difference, an unreadable, damaged or foreign file (owned by neither
@@ -145,11 +146,35 @@ class serving_re_compile:  # noqa: N801 - used like a function, as contextlib's 
 
 def literals(source: str, flags: int, derive: Callable[[str, int], Literals], module_file: str) -> Literals:
     """``derive(source, flags)``, kept between runs while `module_file` (where derive and its helpers live) is unchanged."""
+    found: Literals = _kept(source, flags, derive, module_file, _are_literals)
+    return found
+
+
+def strings(source: str, kind: int, derive: Callable[[str], tuple[str, ...] | None], module_file: str) -> tuple[str, ...] | None:
+    """``derive(source)``, kept with the literals (in the same table, by the same module's stamp) while `module_file`
+    is unchanged: the other pure-Python readings of a pattern's text that a parse redoes in every process
+    (``core.prefilter``'s split of a pattern at its alternatives, the one-pass scan's trie). `kind` (negative, so
+    never a regex's flags) tells one reading of a text from another."""
+    if kind >= 0:
+        raise ValueError("a kind of strings is negative: flags >= 0 key the literals")
+    found: tuple[str, ...] | None = _kept(source, kind, lambda text, _kind: derive(text), module_file, _are_strings)
+    return found
+
+
+def _are_literals(known: object) -> bool:
+    return known is None or isinstance(known, frozenset) and all(isinstance(s, str) for s in known)
+
+
+def _are_strings(known: object) -> bool:
+    return known is None or isinstance(known, tuple) and all(isinstance(s, str) for s in known)
+
+
+def _kept(source: str, tag: int, derive: Callable[[str, int], Any], module_file: str, valid: Callable[[object], bool]) -> Any:
     state = _loaded()
     if state.literals_module not in (None, module_file):  # one deriving module per process (core.prefilter)
-        return derive(source, flags)
+        return derive(source, tag)
     state.literals_module = module_file
-    key = (source, flags)
+    key = (source, tag)
     if not state.stamped:  # once per process: the file's literals are dropped when their module changed since
         state.stamped = True
         stamp = _stamp(module_file)
@@ -162,10 +187,10 @@ def literals(source: str, flags: int, derive: Callable[[str, int], Literals], mo
             known = marshal.loads(kept)
         except (EOFError, ValueError, TypeError):
             known = False
-        if known is None or isinstance(known, frozenset) and all(isinstance(s, str) for s in known):
+        if valid(known):
             return known
         state.literals.pop(key, None)  # damaged: derived again
-    found = derive(source, flags)
+    found = derive(source, tag)
     if state.writable:
         state.literals[key] = state.new_literals[key] = marshal.dumps(found)
         _save_at_exit(state)
