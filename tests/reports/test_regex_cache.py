@@ -167,6 +167,105 @@ def test_damaged_literals_are_derived_again(cache: Path, monkeypatch: pytest.Mon
     assert prefilter.literals_of(source, re.I) == prefilter._literals_of(source, re.I)
 
 
+class Reading:
+    """A stand-in for one of prefilter's readings of a text (its split at the alternatives, its words' trie): what
+    it was asked about, so a test tells a kept answer from one derived again."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.asked: list[str] = []
+
+    def __call__(self, text: str) -> tuple[str, ...] | None:
+        self.asked.append(text)
+        return None if text == "unsplittable" else (self.tag, *text.split("|"))
+
+
+@pytest.fixture
+def reader(tmp_path: Path) -> Path:
+    """The module a reading lives in: its size and modification time key what is kept of it."""
+    module = tmp_path / "reader.py"
+    module.write_text("# a reading of texts\n")
+    return module
+
+
+def test_strings_are_derived_once_and_kept_for_the_next_process(cache: Path, reader: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    split = Reading("split")
+    assert recache.strings("a|b", -1, split, str(reader)) == ("split", "a", "b")
+    assert recache.strings("a|b", -1, split, str(reader)) == ("split", "a", "b")
+    assert recache.strings("unsplittable", -1, split, str(reader)) is None  # "no reading" is an answer kept too
+    assert recache.strings("unsplittable", -1, split, str(reader)) is None
+    assert split.asked == ["a|b", "unsplittable"]  # the second calls were answered from the table
+    recache.save()
+    fresh_process(monkeypatch)
+    later = Reading("split")
+    assert recache.strings("a|b", -1, later, str(reader)) == ("split", "a", "b")
+    assert recache.strings("unsplittable", -1, later, str(reader)) is None
+    assert later.asked == []  # the next process read both from the file
+
+
+def test_strings_of_another_text_or_kind_are_not_the_kept_ones(cache: Path, reader: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    split, trie = Reading("split"), Reading("trie")
+    assert recache.strings("a|b", -1, split, str(reader)) == ("split", "a", "b")
+    assert recache.strings("a|b", -2, trie, str(reader)) == ("trie", "a", "b")  # the same text, another reading
+    assert recache.strings("a|c", -1, split, str(reader)) == ("split", "a", "c")  # another text, the same reading
+    recache.save()
+    fresh_process(monkeypatch)
+    assert recache.strings("a|c", -1, Reading("split"), str(reader)) == ("split", "a", "c")
+    assert recache.strings("a|b", -2, Reading("trie"), str(reader)) == ("trie", "a", "b")
+    assert recache.strings("a|d", -2, trie, str(reader)) == ("trie", "a", "d")
+    assert trie.asked == ["a|b", "a|d"]
+
+
+def test_strings_are_derived_again_when_their_module_changed(cache: Path, reader: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert recache.strings("a|b", -1, Reading("split"), str(reader)) == ("split", "a", "b")
+    recache.save()
+    reader.write_text("# a reading of texts, changed: it may read them otherwise now\n")
+    fresh_process(monkeypatch)
+    changed = Reading("changed")
+    assert recache.strings("a|b", -1, changed, str(reader)) == ("changed", "a", "b")
+    assert changed.asked == ["a|b"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [marshal.dumps(frozenset({"a"})), marshal.dumps(("a", 1)), marshal.dumps([1, 2]), b"\xff not marshal"],
+    ids=["literals", "not all strings", "a list", "not marshal"],
+)
+def test_damaged_strings_are_derived_again(cache: Path, reader: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes) -> None:
+    recache.strings("a|b", -1, Reading("split"), str(reader))
+    recache.save()
+    _, compiled, stamp, literals = marshal.loads(cache.read_bytes())
+    literals[("a|b", -1)] = damage
+    cache.write_bytes(marshal.dumps((recache._INTERPRETER, compiled, stamp, literals)))
+    fresh_process(monkeypatch)
+    again = Reading("again")
+    assert recache.strings("a|b", -1, again, str(reader)) == ("again", "a", "b")
+    assert again.asked == ["a|b"]
+
+
+def test_a_kind_of_strings_never_takes_a_regexs_flags(cache: Path, reader: Path) -> None:
+    for kind in (0, int(re.I)):
+        with pytest.raises(ValueError, match="negative"):
+            recache.strings("a|b", kind, Reading("split"), str(reader))
+
+
+def test_prefilters_kept_readings_are_the_ones_it_derives(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = r"no such (?:user|mailbox)|user unknown|[|]x"
+    plain = ["user unknown", "no such user", "mailbox", "user"]
+    fed = [*plain, "line\nfeed", "line"]  # a word holding a line feed, which joins the words in the trie's key
+    for _ in range(2):  # derived and kept, then read back in the next process
+        assert prefilter.top_branches(source) == [r"no such (?:user|mailbox)", "user unknown", "[|]x"]
+        for words in (plain, fed):
+            scan = prefilter.LiteralScan(words)
+            for text in ["no such user unknown", "a line\nfeed", "line feed", "mailbox", "nothing"]:
+                assert scan.found(text) == {w for w in words if w in text}, text
+        recache.save()
+        fresh_process(monkeypatch)
+    kept = marshal.loads(cache.read_bytes())[3]
+    assert (source, prefilter._BRANCHES) in kept
+    assert [key for key in kept if key[1] == prefilter._TRIE] == [("\n".join(sorted(plain)), prefilter._TRIE)]
+
+
 def test_another_process_entries_are_merged(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     recache.compile("first")
     recache.save()
