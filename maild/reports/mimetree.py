@@ -314,27 +314,30 @@ class _Parser:
                 continue
             if eof and first in "-\r\n" and inp._at_eof(line):
                 break
-            if not header_line(line):
-                if first in "\r\n":  # the blank line ending the block (_NLCRE.match): read
-                    pos += 1
-                    inp.unreadable = True
-                else:
-                    _defect(cur, errors.MissingHeaderBodySeparatorDefect())
-                break
-            if name:
-                if more:
-                    append((name, (value + "".join(more)).rstrip("\r\n")))
-                    more = []
-                else:
-                    append((name, value.rstrip("\r\n")))
-            if first == "F" and line.startswith("From "):
+            # _HEADER.match(line) told by string methods: a header line starts with "From " or has a ":" with only
+            # printable ASCII but the space before it. A regex call per line was 7% of the tree's instructions.
+            field, colon, rest = line.partition(":")
+            if not colon or not field.isascii() or not field.isprintable() or " " in field:
+                if not line.startswith("From "):  # not a header line
+                    if first in "\r\n":  # the blank line ending the block (_NLCRE.match): read
+                        pos += 1
+                        inp.unreadable = True
+                    else:
+                        _defect(cur, errors.MissingHeaderBodySeparatorDefect())
+                    break
                 if pos > start:
                     plain = False
                     break
                 cur.set_unixfrom(line.rstrip("\r\n"))  # a line holds one line end, at its end
                 pos += 1
                 continue
-            name, _, value = line.partition(":")
+            if name:
+                if more:
+                    append((name, (value + "".join(more)).rstrip("\r\n")))
+                    more = []
+                else:
+                    append((name, value.rstrip("\r\n")))
+            name, value = field, rest
             if not name:
                 plain = False
                 break

@@ -57,6 +57,11 @@ _PIECES = [
     # boundary; "From " inside a value.
     b"content-type: multipart/mixed; boundary=x\n", b"CONTENT-TYPE: message/delivery-status\n", b"Content-Type: text/\xe9\n",
     b"Content-type: message/rfc822\r\n", b"--x: y\n", b"-a: b\n", b"Subject: From here\n", b"From: x\n From y\n",
+    # Header lines told from others without _HEADER (mimetree's read_headers): values of white space only or none,
+    # continuations of white space, a field without a line end, CR before CRLF, 8-bit bytes, a control character
+    # or a space in a name.
+    b"A:   \n", b"A:\n", b"A:\t \r\n \r\n", b"A: b\r\n c\r\n", b"A: b", b"X-\x80: y\n", b"A:b\r\r\n", b" \n", b"B :x\n",
+    b"A: \xe9\r\n", b"A\x7f: b\n", b"\x01B: c\n", b"From x: y\n",
 ]
 
 
