@@ -61,7 +61,42 @@ def first_possible(literals: Literals | None, lowered: str) -> int:
 _MAX_EXACT = 64  # beyond this many spellings a run is cut, not expanded
 
 
+def requirements_of(source: str, flags: int = 0) -> list[Literals]:
+    """Every set of strings one of which occurs in every match of ``re.compile(source, flags)`` (literals_of is the
+    most selective of them), each cut to the strings that hold no other of its strings, and a set's common start
+    (three characters or more) as a set of its own: a text lacking it holds none of the set. [] for re.I patterns
+    and patterns with no such set. Not kept between runs (literals_of is): read once a process, for the few
+    patterns searched alternative by alternative (Leftmost)."""
+    if flags & re.IGNORECASE:
+        return []
+    found: list[Literals] = []
+    for choice in _choices_of_sequence(_parser.parse(source, flags)):
+        words = frozenset(s for s in choice if not any(o != s and o in s for o in choice))
+        start = _common_start(words)
+        if len(words) > 1 and len(start) >= 3:
+            found.append(frozenset([start]))
+        found.append(words)
+    return found
+
+
+def _common_start(words: Literals) -> str:
+    first, last = min(words, default=""), max(words, default="")  # the common start of all is that of these two
+    n = 0
+    while n < len(first) and n < len(last) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
 def _of_sequence(items: Any) -> Literals | None:
+    choices = _choices_of_sequence(items)
+    if not choices:
+        return None
+    # The most selective requirement: longest shortest literal, then fewest alternatives.
+    return max(choices, key=lambda c: (min(map(len, c)), -len(c)))
+
+
+def _choices_of_sequence(items: Any) -> list[Literals]:
+    """The sets of literals a match of the sequence holds one of each."""
     choices: list[Literals] = []
     run: set[str] = {""}  # the exact spellings of the literal stretch being read, e.g. "copy of " + (the|your)
     for op, av in items:
@@ -77,11 +112,7 @@ def _of_sequence(items: Any) -> Literals | None:
             choices.append(found)
     if run != {""}:
         choices.append(frozenset(run))
-    choices = [c for c in choices if "" not in c]
-    if not choices:
-        return None
-    # The most selective requirement: longest shortest literal, then fewest alternatives.
-    return max(choices, key=lambda c: (min(map(len, c)), -len(c)))
+    return [c for c in choices if "" not in c]
 
 
 def _exact(op: Any, av: Any) -> set[str] | None:
@@ -400,35 +431,63 @@ class Leftmost:
     alternative wins: so the leftmost of the alternatives' own matches (the earliest alternative at a tie) is the
     whole search's match, as the alternative's match object (its groups are that alternative's own: read them by
     content, not by number). An alternative whose words (``literals_of``) the text lacks cannot match and is not
-    searched. A pattern with re.I, or one that cannot be split (``worded_branches``), is searched whole.
+    searched. Nor is one lacking any other set of strings its matches all hold (``requirements_of``): a single set
+    let the command search's ``(?:>>>|in:|smtp command) ?(rcpt|mail|...)`` through on "mail", in nearly every
+    bounce, to be tried at each of their ">", "i", "s" and "-". A pattern with re.I, or one that cannot be split
+    (``worded_branches``), is searched whole.
     """
 
-    __slots__ = ("pattern", "_split", "_derived")
+    __slots__ = ("pattern", "_split", "_derived", "_uses")
 
     def __init__(self, pattern: _Pattern) -> None:
         self.pattern = pattern
-        self._split: list[tuple[Literals, re.Pattern[str]]] | None = None
+        # Each alternative with the sets of strings a text must hold one of each, the fewest strings first.
+        self._split: list[tuple[tuple[Literals, ...], re.Pattern[str]]] | None = None
         self._derived = False
+        self._uses = 0
 
-    def search(self, text: str) -> re.Match[str] | None:
+    def _derive(self) -> None:
+        self._uses += 1
         if not self._derived:
             self._derived = True
             flags = self.pattern.flags
             found = None if flags & re.IGNORECASE else worded_branches(self.pattern.pattern, flags)
             if found is not None:
-                self._split = [(words, recache.compile(source, flags)) for words, source in found]
+                self._split = [((words,), recache.compile(source, flags)) for words, source in found]
+        elif self._uses == _NEEDS_FROM and self._split is not None:
+            flags = self.pattern.flags
+            self._split = [(_needs(needs[0], branch.pattern, flags), branch) for needs, branch in self._split]
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self._uses < _NEEDS_FROM:
+            self._derive()
         split = self._split
         if split is None:
             return self.pattern.search(text)
         best: re.Match[str] | None = None
-        for words, branch in split:
-            for word in words:
-                if word in text:
-                    match = branch.search(text)
-                    if match is not None and (best is None or match.start() < best.start()):  # a tie: the one before
-                        best = match
-                    break
+        for needs, branch in split:
+            for words in needs:
+                for word in words:
+                    if word in text:
+                        break
+                else:
+                    break  # the text holds none of this set: the alternative cannot match
+            else:
+                match = branch.search(text)
+                if match is not None and (best is None or match.start() < best.start()):  # a tie: the one before
+                    best = match
         return best
+
+
+# The other requirements are read (parsing each alternative, not kept between runs) on this many-th search: the
+# ~7M instructions that costs are ~170 searches' savings, more than a command reading a few reports makes.
+_NEEDS_FROM = 100
+
+
+def _needs(words: Literals, source: str, flags: int) -> tuple[Literals, ...]:
+    """The alternative's words and its other requirements, the sets of fewest strings (cheapest to rule out) first."""
+    sets = [words, *(r for r in requirements_of(source, flags) if r != words)]
+    return tuple(sorted(sets, key=len))
 
 
 class _Anchored(Protocol):

@@ -226,7 +226,32 @@ def test_the_leftmost_alternative_is_the_whole_search(corpus: Path) -> None:
         found += expected is not None
         assert _span_and_groups(command.search(sample)) == _span_and_groups(expected), sample[:200]
     assert command._split is not None, "the split must be in use, or this checks only the whole search"
+    assert any(len(needs) > 1 for needs, _ in command._split), "and the alternatives' other requirements with it"
     assert found > 100
+
+
+def test_requirements_are_every_set_a_match_holds_one_of() -> None:
+    need = prefilter.requirements_of
+    assert need(r"(?:after|for) \w+ (rcpt|mail)\b") == [{"after ", "for "}, {" rcpt", " mail"}]
+    assert need(r"(?:after|for) (rcpt|mail)") == [{"after rcpt", "after mail", "for rcpt", "for mail"}]
+    assert need(r"in reply to (data|rcpt)") == [{"in reply to "}, {"in reply to data", "in reply to rcpt"}]
+    assert need(r"ab(?:x|y)") == [{"abx", "aby"}]  # a common start under three characters is not a set of its own
+    assert need(r"\w+") == [] and need(r"a|b", re.I) == []
+
+
+def test_every_requirement_of_the_command_search_is_in_each_of_its_matches(corpus: Path) -> None:
+    branches = prefilter.top_branches(reason_rules._COMMAND.pattern)
+    assert branches is not None
+    samples = [" ".join(text[:4000].lower().split()) for text in _texts(corpus)]
+    matched = 0
+    for source in branches:
+        needs = prefilter.requirements_of(source)
+        assert needs, source
+        for sample in samples:
+            for match in re.finditer(source, sample):
+                matched += 1
+                assert all(any(w in match.group(0) for w in words) for words in needs), (source, match.group(0))
+    assert matched > 100
 
 
 def test_line_patterns_found_through_line_feeds_are_the_patterns_own_matches(corpus: Path) -> None:
