@@ -15,7 +15,7 @@ from maild.core.frozen import replace
 from maild.core.jsonvalue import to_json
 from maild.receipts import parsestream
 from maild.receipts.parsework import GRACE, ParseTimeout
-from maild.reports import ParseHints, parse
+from maild.reports import ParseHints, firstuse, parse
 from maild.reports.clues import hints_for
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a command's start-up (maild.core.hints)
@@ -137,7 +137,8 @@ def results(names: list[str], hints: ParseHints, lanes: int = 1) -> Iterator[tup
         return ("1" if "error" in result else "0") + json_line(result)  # the flag saves the parent a JSON decode
 
     lines = parsestream.stream(len(names), lambda i: (names[i], _read(names[i])), work, hints.time_limit + GRACE,
-                               instant=lambda i: names[i] != "-", lanes=lanes)  # a file is read at once; standard input may wait
+                               instant=lambda i: names[i] != "-", lanes=lanes,  # a file is read at once; standard input may wait
+                               prepare=firstuse.load)  # with two lanes or more, once before they fork
     try:  # an interrupt (Ctrl-C, SIGTERM) in the caller's code still kills the child (contextlib.closing, unimported)
         for name, line in zip(names, lines, strict=True):
             if isinstance(line, str):

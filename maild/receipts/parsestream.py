@@ -33,6 +33,12 @@ lane's item past its deadline is ended by that child's own CPU timer
 comes; a lane that lost its child gets a fresh one for its next item at once.
 A lane that has run ahead blocks on its full pipe until the parent reads it.
 
+Each child would pay the parser's first-use imports again (the detectors imported on their first call,
+flufl.bounce: `reports.firstuse`); with two lanes or more, `prepare` does them once in the parent before the
+first fork, and the children inherit them. It is given no item: every file is still read and parsed only in a
+child, under its deadline. One lane (one file, `maild ingest`) never calls it: its child pays them only if its
+parse needs them, as before.
+
 Forking is safe only in a process with one thread (parsework says why), so
 `stream` refuses to start in any other.
 
@@ -74,7 +80,7 @@ _MARK = b"@"
 
 def stream(
     count: int, load: Callable[[int], T], work: Callable[[T], str], deadline: float,
-    *, instant: Callable[[int], bool] | None = None, lanes: int = 1,
+    *, instant: Callable[[int], bool] | None = None, lanes: int = 1, prepare: Callable[[], None] | None = None,
 ) -> Generator[str | ParseTimeout | ParseWorkerFailed, None, None]:
     """For items 0..count-1 in order: `work(load(i))` (one line, no newline), or why it has none.
 
@@ -89,12 +95,17 @@ def stream(
 
     `lanes`: how many children parse side by side (module docstring); at most `count`, and 1 unless every
     load is `instant` (two children must not race for standard input).
+
+    `prepare`: called once here before the children are forked when there are two or more, never with an item:
+    the first-use work (imports) each child would otherwise repeat, which they then inherit (module docstring).
     """
     if not one_thread():
         raise RuntimeError("parsestream forks: it must run in a process with one thread")
     if lanes > 1 and (instant is None or not all(instant(i) for i in range(count))):
         lanes = 1
     lanes = max(1, min(lanes, count))
+    if lanes > 1 and prepare is not None:
+        _prepare(prepare)
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     running: list[tuple[_Child[T], Iterator[str | ParseTimeout | ParseWorkerFailed]] | None] = [None] * lanes
 
@@ -156,6 +167,13 @@ class OneShotParser:
         if not isinstance(report, Report):
             raise ParseWorkerFailed("the parse process answered something other than a report")
         return report
+
+
+def _prepare(prepare: Callable[[], None]) -> None:
+    try:
+        prepare()
+    except Exception as exc:  # only a head start: each child then meets the failure where its parse would, as with one lane
+        _log.warning("parse_prepare_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

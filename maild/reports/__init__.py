@@ -45,9 +45,13 @@ class _Later:
         self._detect: Callable[[Context], Finding | None] | None = None
 
     def __call__(self, ctx: Context) -> Finding | None:
+        return (self._detect or self.load())(ctx)
+
+    def load(self) -> Callable[[Context], Finding | None]:
+        """The detector, its module imported now if it was not yet."""
         if self._detect is None:
             self._detect = import_module(self._module).detect
-        return self._detect(ctx)
+        return self._detect
 
 
 DETECTORS: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
@@ -60,6 +64,14 @@ DETECTORS: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
     ("bounce", _Later("maild.reports.bounce")),
     ("autoreply", _Later("maild.reports.autoreply")),
 )
+
+
+def load_detectors() -> None:
+    """Import every detector's module now rather than on its first call (reports.firstuse)."""
+    for _name, detector in DETECTORS:
+        if isinstance(detector, _Later):
+            detector.load()
+
 
 _REPORT_HEADERS_FOR_TOKENS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-postfix-sender")
 # [ \t]*, not \s*, after ^ in every re.M pattern: \s* runs across blank lines from each line start, so 20,000

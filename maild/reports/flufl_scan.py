@@ -41,9 +41,7 @@ def all_failures(msg: Message, payloads: list[str]) -> Failures:
     """flufl.bounce.all_failures(msg); `payloads` are the str payloads of msg.walk()'s parts (the text its
     detectors read line by line)."""
     global _calls
-    if "flufl.bounce._scan" not in sys.modules:
-        with recache.serving_re_compile():  # its detectors compile ~150 patterns at import: kept ones here
-            import flufl.bounce._scan  # noqa: F401
+    load()
     from flufl.bounce import _scan
 
     _calls += 1
@@ -70,6 +68,13 @@ def all_failures(msg: Message, payloads: list[str]) -> Failures:
         if found_temporary or found_permanent:
             break
     return frozenset(temporary), frozenset(permanent)
+
+
+def load() -> None:
+    """Import flufl.bounce, as all_failures does on its first call (reports.firstuse does it ahead of a fork)."""
+    if "flufl.bounce._scan" not in sys.modules:
+        with recache.serving_re_compile():  # its detectors compile ~150 patterns at import: kept ones here
+            import flufl.bounce._scan  # noqa: F401
 
 
 def _derive() -> dict[type, list[tuple[PatternSet, Literals | None]]] | None:

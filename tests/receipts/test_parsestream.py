@@ -382,3 +382,52 @@ def test_no_items_fork_no_child(monkeypatch):
     assert forks == []
     assert len(list(parsestream.stream(3, ["a", "b", "c"].__getitem__, work, DEADLINE, instant=every_load_instant, lanes=2))) == 3
     assert len(forks) == 2
+
+
+# ---- prepare: the first-use work done once in the parent before lanes fork, inherited by every child
+
+
+def test_prepare_runs_once_in_the_parent_before_the_first_fork_and_every_child_inherits_it(monkeypatch):
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(parsestream.os, "fork", counted_fork)
+    prepared: list[tuple[int, int]] = []  # (the process it ran in, how many forks had happened)
+    loaded_here: list[int] = []  # the loads this process ran (a child's appends stay in the child)
+
+    def load(index: int) -> str:
+        loaded_here.append(index)
+        return items[index]
+
+    def answer(item: str) -> str:
+        return f"{item} {len(prepared)}"  # in a child: what the parent had prepared when it forked
+
+    items = ["a", "b", "c", "d", "e"]
+    out = list(parsestream.stream(len(items), load, answer, DEADLINE, instant=every_load_instant, lanes=2, prepare=lambda: prepared.append((os.getpid(), len(forks)))))
+    assert prepared == [(os.getpid(), 0)]
+    assert out == [f"{item} 1" for item in items]
+    assert len(forks) == 2
+    assert loaded_here == []  # every item was read in a child, none in the parent
+
+
+def test_one_lane_never_prepares():
+    # One file (`maild parse FILE`), standard input among the files, `maild ingest`: one child, which pays the
+    # first-use work only if its parse needs it.
+    calls: list[int] = []
+    prepare = lambda: calls.append(1)  # noqa: E731
+    assert len(list(parsestream.stream(1, ["a"].__getitem__, work, DEADLINE, instant=every_load_instant, lanes=4, prepare=prepare))) == 1
+    assert len(list(parsestream.stream(3, ["a", "b", "c"].__getitem__, work, DEADLINE, instant=lambda i: i != 1, lanes=2, prepare=prepare))) == 3
+    assert len(list(parsestream.stream(3, ["a", "b", "c"].__getitem__, work, DEADLINE, lanes=1, prepare=prepare))) == 3
+    assert calls == []
+
+
+def test_a_prepare_that_fails_leaves_the_work_to_the_children():
+    def prepare() -> None:
+        raise ImportError("no such library")
+
+    out = list(parsestream.stream(4, ["a", "b", "c", "d"].__getitem__, work, DEADLINE, instant=every_load_instant, lanes=2, prepare=prepare))
+    assert [str(x).split(" in ")[0] for x in out] == ["done a", "done b", "done c", "done d"]
