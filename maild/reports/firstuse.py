@@ -23,6 +23,6 @@ def load() -> None:
     from maild.reports import flufl_scan, load_detectors
 
     load_detectors()
-    flufl_scan.load()
+    flufl_scan.prepare()
     for name in STANDARD:
         import_module(name)

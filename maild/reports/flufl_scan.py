@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 Failures = tuple[frozenset[bytes], frozenset[bytes]]
 PatternSet = tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]
 
-# The pattern sets' start literals are derived on this many-th call (about 5 ms once): a command reading one
-# bounce runs flufl.bounce as it is.
+# The pattern sets' start literals are derived on this many-th call (about 5 ms once), or ahead by prepare(): a
+# command reading one bounce runs flufl.bounce as it is.
 _DERIVE_FROM = 4
 _calls = 0
 # Per detector class whose PATTERNS are pruned: each set with its start pattern's literals (None: always kept).
@@ -45,7 +45,7 @@ def all_failures(msg: Message, payloads: list[str]) -> Failures:
     from flufl.bounce import _scan
 
     _calls += 1
-    starts = _derive() if _calls >= _DERIVE_FROM else None
+    starts = _derive() if _calls >= _DERIVE_FROM or _starts is not None else None  # derived ahead: prepare()
     if starts is None:
         return _scan.all_failures(msg)
     lowered = lowered_for_literals("\n".join(payloads))
@@ -71,10 +71,17 @@ def all_failures(msg: Message, payloads: list[str]) -> Failures:
 
 
 def load() -> None:
-    """Import flufl.bounce, as all_failures does on its first call (reports.firstuse does it ahead of a fork)."""
+    """Import flufl.bounce, as all_failures does on its first call."""
     if "flufl.bounce._scan" not in sys.modules:
         with recache.serving_re_compile():  # its detectors compile ~150 patterns at import: kept ones here
             import flufl.bounce._scan  # noqa: F401
+
+
+def prepare() -> None:
+    """Import flufl.bounce and derive its pattern sets' start literals now, rather than on the first and the
+    _DERIVE_FROM-th call (reports.firstuse: for a process about to fork parse children)."""
+    load()
+    _derive()
 
 
 def _derive() -> dict[type, list[tuple[PatternSet, Literals | None]]] | None:

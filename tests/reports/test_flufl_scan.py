@@ -88,3 +88,27 @@ def test_a_detector_that_raises_is_logged_and_raised_as_the_library_does(monkeyp
     with pytest.raises(RuntimeError):
         flufl_scan.all_failures(msg, payloads)
     assert any(r.name == "flufl.bounce" and "Exception in detector" in r.getMessage() for r in caplog.records)
+
+
+def test_prepare_derives_ahead_so_the_first_call_already_prunes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # reports.firstuse calls it in the parent of the parse children: each child's first bounce is pruned too.
+    from flufl.bounce._detectors.simplematch import SimpleMatch
+
+    monkeypatch.setattr(flufl_scan, "_calls", 0)
+    monkeypatch.setattr(flufl_scan, "_starts", None)
+    flufl_scan.prepare()
+    seen: list[int] = []  # how many pattern sets each run of the two line-pattern detectors had
+    real = SimpleMatch.process
+
+    def process(self: SimpleMatch, msg: object) -> object:
+        seen.append(len(self.PATTERNS))
+        return real(self, msg)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SimpleMatch, "process", process)
+    raw = b"From: MAILER-DAEMON@example.net\nSubject: failure notice\n\nSorry, it did not work out.\n"
+    ours, library = _both(raw)
+    assert ours == library
+    # SimpleMatch's and SimpleWarning's (a subclass) sets: ours pruned on its first call, the library's whole.
+    ours_sets, library_sets = seen[:2], seen[2:]
+    assert library_sets == [len(SIMPLE_PATTERNS), len(WARNING_PATTERNS)]
+    assert all(o < whole for o, whole in zip(ours_sets, library_sets, strict=True))
