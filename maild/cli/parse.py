@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     import argparse
 
-# Each child pays the parser's first-use costs again (~240M instructions at a2682d3, ~60 ms of CPU here: the first
-# samples' plain reason-rule loop, lazy regexes, flufl.bounce's import), in parallel, so more children always
-# shorten the clock on an idle machine but add that CPU per child: below ~150 files (~3.2M instructions each) the
-# time saved is less than the CPU added (BENCHMARKS.md, stop 27, lanes).
-LANE_FILES = 150
+# Each child pays the parser's first-use costs again (~99M instructions at 2681e82: the first samples' plain
+# reason-rule loop, lazy regexes, Python's warm-up), in parallel, once the parent has done the imports every child
+# repeated (~77M, reports.firstuse, only with two children or more). So more children always shorten the clock on
+# an idle machine but add CPU: a second child adds ~85M in all (callgrind, 320 files, 2 children against 1), and
+# below ~55 files (~3.1M instructions each) the time it saves, half the files', is less than that (BENCHMARKS.md,
+# stop 28, firstuse; 150 files before the imports moved to the parent, when a child added ~190M).
+LANE_FILES = 55
 MAX_JOBS = 4
 
 EPILOG = f"""examples:
