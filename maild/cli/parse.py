@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 # Each child pays the parser's first-use costs again (~99M instructions at 2681e82: the first samples' plain
 # reason-rule loop, lazy regexes, Python's warm-up), in parallel, once the parent has done the imports every child
 # repeated (~77M, reports.firstuse, only with two children or more). So more children always shorten the clock on
-# an idle machine but add CPU: a second child adds ~85M in all (callgrind, 320 files, 2 children against 1), and
-# below ~55 files (~3.1M instructions each) the time it saves, half the files', is less than that (BENCHMARKS.md,
-# stop 28, firstuse; 150 files before the imports moved to the parent, when a child added ~190M).
+# an idle machine but add CPU: a second child adds ~85M in all (bench/parse_lanes_cg.py, 320 files, the default
+# against --jobs 1), and below ~55 files (~3.1M instructions each) the time it saves, half the files', is less
+# than that (BENCHMARKS.md, stop 28, firstuse; 150 files before the imports moved to the parent, ~190M a child).
 LANE_FILES = 55
 MAX_JOBS = 4
 
