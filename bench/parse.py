@@ -234,8 +234,9 @@ def main() -> int:
         print(rate(messages, parse))
         return 0
     also = args.also_venv
-    if also is not None and not (also / "bin" / "maild").is_file():
-        print(f"--also-venv {also}: no bin/maild there (install this checkout into it)", file=sys.stderr)
+    if also is not None and not runs_this_checkout(also):
+        print(f"--also-venv {also}: its python does not import this checkout's maild, or it has no bin/maild "
+              f"(install this checkout into it: {also}/bin/python -m pip install -e {REPO})", file=sys.stderr)
         return 1
     compileall.compile_dir(REPO / "maild", quiet=1)
     if args.against is not None:
@@ -289,11 +290,21 @@ def main() -> int:
 
 
 def interpreter(python: Path) -> str:
-    """The interpreter's version and the binary a venv's python leads to (whose build decides much of the figures:
-    this parser ran about 15% faster on Debian's python3.11 than on a pyenv build of 3.11.7 here)."""
+    """The interpreter's version and the binary a venv's python leads to: its build decides much of the figures
+    (BENCHMARKS.md, stop 28: Debian's python3.11 against this machine's pyenv build of 3.11.7)."""
     probe = "import os, platform, sys; print(platform.python_version(), os.path.realpath(sys.executable))"
     out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=False).stdout.strip()
     return out or "unknown"
+
+
+def runs_this_checkout(venv: Path) -> bool:
+    """Whether the venv has a maild console script and its python imports this checkout's maild (not another)."""
+    if not (venv / "bin" / "maild").is_file():
+        return False
+    probe = "import maild, os; print(os.path.realpath(maild.__file__))"
+    # Not from this folder: `python -c` looks in the current folder first, which would find this checkout anyway.
+    done = subprocess.run([str(venv.resolve() / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=False, cwd="/")
+    return done.returncode == 0 and Path(done.stdout.strip()).is_relative_to(REPO)
 
 
 def also_rate(also: Path, corpus: Path) -> float:

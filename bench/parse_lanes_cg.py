@@ -67,7 +67,10 @@ def main() -> int:
             f"--callgrind-out-file={out}/cg.%p.out", python, "-m", "maild", "parse", "--json", "--config", str(config),
             *jobs, *map(str, files)]
     # In the checkout's folder, as its console script would find its own maild.
-    subprocess.run(argv, cwd=args.checkout, env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, check=False)
+    done = subprocess.run(argv, cwd=args.checkout, env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, check=False)
+    if done.returncode != 0:  # a failed command's counts measure its error path, not the parse
+        print(f"maild parse exited {done.returncode}: {done.stderr.decode(errors='replace')[-2000:]}", file=sys.stderr)
+        return 1
     found = counts(out)
     # The parent is the process dumped at its forks; a child forks nothing (and a run without lanes may fork once).
     parent = max(found.items(), key=lambda item: (len(item[1]), -item[0]))

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     import argparse
 
-# Each child pays the parser's first-use costs again (~99M instructions at 2681e82: the first samples' plain
+# Each child pays the parser's first-use costs again (~99M instructions at dda9d8e: the first samples' plain
 # reason-rule loop, lazy regexes, Python's warm-up), in parallel, once the parent has done the imports every child
 # repeated (~77M, reports.firstuse, only with two children or more). So more children always shorten the clock on
 # an idle machine but add CPU: a second child adds ~85M in all (bench/parse_lanes_cg.py, 320 files, the default
@@ -140,7 +140,9 @@ def results(names: list[str], hints: ParseHints, lanes: int = 1) -> Iterator[tup
 
     lines = parsestream.stream(len(names), lambda i: (names[i], _read(names[i])), work, hints.time_limit + GRACE,
                                instant=lambda i: names[i] != "-", lanes=lanes,  # a file is read at once; standard input may wait
-                               prepare=firstuse.load)  # with two lanes or more, once before they fork
+                               # once before two lanes or more fork, for many files: for a few given --jobs, the
+                               # parent would pay in series imports a DSN's child never makes
+                               prepare=firstuse.load if len(names) >= LANE_FILES else None)
     try:  # an interrupt (Ctrl-C, SIGTERM) in the caller's code still kills the child (contextlib.closing, unimported)
         for name, line in zip(names, lines, strict=True):
             if isinstance(line, str):

@@ -235,6 +235,8 @@ def top_branches(source: str) -> list[str] | None:
     split could change what matches (inline flags, back-references). Kept between runs by core.recache, as the
     literals are: the split reads the source a character at a time in Python (~2 ms over the reason rules)."""
     found = recache.strings(source, _BRANCHES, _top_branches, __file__)
+    if found is not None and "|".join(found) != source:  # a kept split that is not this source's (a damaged file)
+        found = _top_branches(source)
     return None if found is None else list(found)
 
 

@@ -272,7 +272,7 @@ _LAST_YIELD = {
 # pays off over many reports, not for the one or two a short command reads: they are derived on the Nth sample.
 _PREFILTER_FROM_SAMPLE = 4
 _samples = 0
-# Checked one by one, the ~700 words of the rules cost more than all the searches they spare (a Python loop of
+# Checked one by one, the ~800 words of the rules cost more than all the searches they spare (a Python loop of
 # substring tests per sample); one scan of the sample finds which of them it holds (prefilter.LiteralScan), and
 # only the rules holding one are looked at. With its trie text and code kept by core.recache, building the scan
 # costs ~9M instructions and it saves ~0.23M a sample (0.40M through the loop, 0.17M through the scan, over the

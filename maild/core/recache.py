@@ -23,7 +23,7 @@ whole command. Those answers depend only on the pattern, its flags and the inter
   user than its owner compiles every run, as before, until its owner has run a command once. Python's
   ``PYTHONDONTWRITEBYTECODE`` is about bytecode and is not read here (this machine's sessions set it).
   The file is replaced whole (written beside it, then renamed), merged with what another process wrote meanwhile,
-  and holds at most MAX_ENTRIES of each kind (this run's first).
+  and holds at most MAX_ENTRIES in each table (compiled patterns; literals and strings() together), this run's first.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 # entry and literals marshalled on its own (the code as _sre's words in bytes): a command loads the keys and bytes
 # (~0.5 ms for ~1,000 patterns) and decodes only the entries it uses; the code as a marshalled list of ints cost ~3 ms.
 FORMAT = 2
-MAX_ENTRIES = 4096  # of each kind: maild's tables hold under a thousand; a bound if patterns ever come from data
+MAX_ENTRIES = 4096  # in each table: maild's tables hold under a thousand; a bound if patterns ever come from data
 _sre: Any = __import__("_sre")  # re's C engine: untyped (no stub), as private as re._parser
 # A command that compiles a few short patterns (the readers' escaping of what they print, the settings' URL and
 # quantity syntax) compiles them for less than loading the file costs (~0.9 ms for ~700 entries; compiling costs

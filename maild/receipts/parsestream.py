@@ -106,6 +106,9 @@ def stream(
     lanes = max(1, min(lanes, count))
     if lanes > 1 and prepare is not None:
         _prepare(prepare)
+        if not one_thread():  # what it imported started a thread: forking several children is no longer safe
+            _log.warning("parse_prepare_started_a_thread")
+            lanes = 1
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     running: list[tuple[_Child[T], Iterator[str | ParseTimeout | ParseWorkerFailed]] | None] = [None] * lanes
 
@@ -172,7 +175,7 @@ class OneShotParser:
 def _prepare(prepare: Callable[[], None]) -> None:
     try:
         prepare()
-    except Exception as exc:  # only a head start: each child then meets the failure where its parse would, as with one lane
+    except Exception as exc:  # only a head start: each child then does what is left of that work where its parse needs it
         _log.warning("parse_prepare_failed", error=f"{type(exc).__name__}: {exc}")
 
 

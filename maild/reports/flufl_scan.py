@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 Failures = tuple[frozenset[bytes], frozenset[bytes]]
 PatternSet = tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]
 
-# The pattern sets' start literals are derived on this many-th call (about 5 ms once), or ahead by prepare(): a
+# The pattern sets' start literals are derived on this many-th call (~1.2M instructions once, their literals kept by
+# core.recache), or ahead by prepare(): a
 # command reading one bounce runs flufl.bounce as it is.
 _DERIVE_FROM = 4
 _calls = 0
@@ -102,16 +103,19 @@ def _derive() -> dict[type, list[tuple[PatternSet, Literals | None]]] | None:
     if not str(version).startswith("6.") or not callable(getattr(_scan, "all_failures", None)):
         return None
     starts: dict[type, list[tuple[PatternSet, Literals | None]]] = {}
-    for detector_class in (SimpleMatch, SimpleWarning):
-        sets: list[tuple[PatternSet, Literals | None]] = []
-        for patterns in detector_class.PATTERNS:
-            if not (isinstance(patterns, tuple) and len(patterns) == 3 and all(isinstance(p, re.Pattern) for p in patterns)):
-                return None
-            start = patterns[0]
-            # Looked for in the lower-cased text: only a re.I pattern's literals are lower-case (a str pattern's, ASCII);
-            # any other set is always kept.
-            words = literals_of(start.pattern, start.flags) if isinstance(start.pattern, str) and start.flags & re.I else None
-            sets.append((patterns, words))
-        starts[detector_class] = sets
+    try:
+        for detector_class in (SimpleMatch, SimpleWarning):
+            sets: list[tuple[PatternSet, Literals | None]] = []
+            for patterns in detector_class.PATTERNS:
+                if not (isinstance(patterns, tuple) and len(patterns) == 3 and all(isinstance(p, re.Pattern) for p in patterns)):
+                    return None
+                start = patterns[0]
+                # Looked for in the lower-cased text: only a re.I pattern's literals are lower-case (a str pattern's,
+                # ASCII); any other set is always kept.
+                words = literals_of(start.pattern, start.flags) if isinstance(start.pattern, str) and start.flags & re.I else None
+                sets.append((patterns, words))
+            starts[detector_class] = sets
+    except Exception:  # a pattern this reading cannot take: flufl.bounce runs as it is, in a parse child as after prepare()
+        return None
     _starts = starts
     return starts

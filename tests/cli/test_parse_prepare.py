@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from maild.cli.parse import LANE_FILES
 from tests.support.reports import DSN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +48,17 @@ def dsns(folder: Path, count: int) -> list[Path]:
 
 
 def test_lanes_import_the_lazy_parts_in_the_parent_which_reads_no_file(tmp_path: Path) -> None:
-    out = run("2", dsns(tmp_path, 4))
-    assert out["lines"] == 4
+    out = run("2", dsns(tmp_path, LANE_FILES))
+    assert out["lines"] == LANE_FILES
     assert out["parent_has"] == ["flufl.bounce._scan", "maild.reports.bounce"]
     assert out["parent_opened_inputs"] == []
+
+
+def test_a_few_files_on_lanes_given_by_jobs_leave_the_imports_to_the_children(tmp_path: Path) -> None:
+    # Two DSNs on --jobs 2: neither child's parse needs flufl.bounce, which the parent would import in series.
+    out = run("2", dsns(tmp_path, 2))
+    assert out["lines"] == 2
+    assert out["parent_has"] == []
 
 
 def test_a_one_file_parse_does_not_pay_for_it(tmp_path: Path) -> None:

@@ -425,6 +425,25 @@ def test_one_lane_never_prepares():
     assert calls == []
 
 
+def test_a_prepare_that_starts_a_thread_leaves_one_lane(monkeypatch):
+    # Forking several children of a process with another thread can copy a lock that thread holds.
+    import threading
+
+    forks: list[int] = []
+    real_fork = os.fork
+    monkeypatch.setattr(parsestream.os, "fork", lambda: forks.append(1) or real_fork())
+    stop = threading.Event()
+    try:
+        out = list(parsestream.stream(4, ["a", "b", "c", "d"].__getitem__, work, DEADLINE, instant=every_load_instant,
+                                      lanes=2, prepare=lambda: threading.Thread(target=stop.wait, daemon=True).start()))
+    except RuntimeError:
+        out = []  # refused outright would be safe too, but the files must still be parsed: fail below
+    finally:
+        stop.set()
+    assert [str(x).split(" in ")[0] for x in out] == ["done a", "done b", "done c", "done d"]
+    assert len(forks) == 1
+
+
 def test_a_prepare_that_fails_leaves_the_work_to_the_children():
     def prepare() -> None:
         raise ImportError("no such library")

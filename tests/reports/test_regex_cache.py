@@ -266,6 +266,17 @@ def test_prefilters_kept_readings_are_the_ones_it_derives(cache: Path, monkeypat
     assert [key for key in kept if key[1] == prefilter._TRIE] == [("\n".join(sorted(plain)), prefilter._TRIE)]
 
 
+def test_a_kept_split_that_is_not_its_sources_is_derived_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = r"no such (?:user|mailbox)|user unknown"
+    assert prefilter.top_branches(source) == [r"no such (?:user|mailbox)", "user unknown"]
+    recache.save()
+    table = marshal.loads(cache.read_bytes())
+    table[3][(source, prefilter._BRANCHES)] = marshal.dumps(("user unknown",))  # well-formed, but another source's (a damaged file)
+    cache.write_bytes(marshal.dumps(table))
+    fresh_process(monkeypatch)
+    assert prefilter.top_branches(source) == [r"no such (?:user|mailbox)", "user unknown"]
+
+
 def test_another_process_entries_are_merged(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     recache.compile("first")
     recache.save()
