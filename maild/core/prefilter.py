@@ -65,8 +65,8 @@ def requirements_of(source: str, flags: int = 0) -> list[Literals]:
     """Every set of strings one of which occurs in every match of ``re.compile(source, flags)`` (literals_of is the
     most selective of them), each cut to the strings that hold no other of its strings, and a set's common start
     (three characters or more) as a set of its own: a text lacking it holds none of the set. [] for re.I patterns
-    and patterns with no such set. Not kept between runs (literals_of is): read once a process, for the few
-    patterns searched alternative by alternative (Leftmost)."""
+    and patterns with no such set. For the few patterns searched alternative by alternative (Leftmost), which
+    keeps them between runs through core.recache (_needs)."""
     if flags & re.IGNORECASE:
         return []
     found: list[Literals] = []
@@ -228,6 +228,7 @@ _INLINE_FLAGS = r"\(\?[aiLmsux-]|\\[1-9]|\(\?P="  # compiled by re's own cache o
 # recache.strings' kinds: what of a text prefilter keeps between runs besides its literals.
 _BRANCHES = -1  # top_branches of a source
 _TRIE = -2  # _trie of the words (joined by line feeds)
+_NEEDS = -3  # requirements_of a source (its flags, a line feed, the source): Leftmost's alternatives
 
 
 def top_branches(source: str) -> list[str] | None:
@@ -456,6 +457,10 @@ class Leftmost:
             found = None if flags & re.IGNORECASE else worded_branches(self.pattern.pattern, flags)
             if found is not None:
                 self._split = [((words,), recache.compile(source, flags)) for words, source in found]
+                kept = [needs for words, source in found if (needs := _kept_needs(words, source, flags)) is not None]
+                if len(kept) == len(found):  # read by an earlier process: used from this first search on
+                    self._split = [(needs, branch) for needs, (_, branch) in zip(kept, self._split, strict=True)]
+                    self._uses = _NEEDS_FROM
         elif self._uses == _NEEDS_FROM and self._split is not None:
             flags = self.pattern.flags
             self._split = [(_needs(needs[0], branch.pattern, flags), branch) for needs, branch in self._split]
@@ -481,15 +486,66 @@ class Leftmost:
         return best
 
 
-# The other requirements are read (parsing each alternative, not kept between runs) on this many-th search: the
-# ~7M instructions that costs are ~170 searches' savings, more than a command reading a few reports makes.
+# Requirements the cache lacks are read (parsing each alternative) on this many-th search, then kept: the ~7M
+# instructions that costs are ~170 searches' savings, more than a command reading a few reports makes.
 _NEEDS_FROM = 100
 
 
 def _needs(words: Literals, source: str, flags: int) -> tuple[Literals, ...]:
-    """The alternative's words and its other requirements, the sets of fewest strings (cheapest to rule out) first."""
-    sets = [words, *(r for r in requirements_of(source, flags) if r != words)]
+    """The alternative's words and its other requirements, the sets of fewest strings (cheapest to rule out) first.
+    The requirements are kept between runs by core.recache (written by the process that read them), so a later
+    process, each parse child and a one-report command, uses them from its first search (_kept_needs)."""
+    found = recache.strings(f"{flags}\n{source}", _NEEDS, _requirements_text, __file__)
+    needs = None if found is None else _requirements_from(found)
+    if needs is None:  # a kept value that does not read as sets (damaged): read again, not kept
+        needs = requirements_of(source, flags)
+    return _ordered(words, needs)
+
+
+def _ordered(words: Literals, requirements: list[Literals]) -> tuple[Literals, ...]:
+    sets = [words, *(r for r in requirements if r != words)]
     return tuple(sorted(sets, key=len))
+
+
+class _NotKept(Exception):
+    """The requirements are not in the cache: Leftmost reads them on its _NEEDS_FROM-th search, as without one."""
+
+
+def _not_kept(text: str) -> tuple[str, ...] | None:
+    raise _NotKept
+
+
+def _kept_needs(words: Literals, source: str, flags: int) -> tuple[Literals, ...] | None:
+    """_needs as the cache holds it, or None when it does not (nothing is derived: a command searching a few times
+    does not pay the ~7M instructions reading them costs)."""
+    try:
+        found = recache.strings(f"{flags}\n{source}", _NEEDS, _not_kept, __file__)
+    except _NotKept:
+        return None
+    needs = None if found is None else _requirements_from(found)
+    return None if needs is None else _ordered(words, needs)
+
+
+def _requirements_text(text: str) -> tuple[str, ...]:
+    """requirements_of the source in recache.strings' key, written as each set's size and then its strings."""
+    flags, _, source = text.partition("\n")
+    written: list[str] = []
+    for words in requirements_of(source, int(flags)):
+        written += [str(len(words)), *sorted(words)]
+    return tuple(written)
+
+
+def _requirements_from(written: tuple[str, ...]) -> list[Literals] | None:
+    """The sets _requirements_text wrote, or None when `written` is not such a text."""
+    found: list[Literals] = []
+    i = 0
+    while i < len(written):
+        size = written[i]
+        if not size.isdigit() or int(size) < 1 or i + 1 + int(size) > len(written):
+            return None
+        found.append(frozenset(written[i + 1 : i + 1 + int(size)]))
+        i += 1 + int(size)
+    return found
 
 
 class _Anchored(Protocol):

@@ -338,3 +338,47 @@ def test_flufl_bounces_patterns_are_compiled_once_per_cache(tmp_path: Path) -> N
     assert first[:-2] == second[:-2]  # the same (empty) answer
     assert int(first[-2]) > 100  # flufl.bounce's detectors' tables, compiled by re and kept
     assert int(second[-2]) < int(first[-2]) // 10  # the next process makes them from the file
+
+
+def test_leftmost_uses_the_requirements_an_earlier_process_read_from_its_first_search(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from maild.core import reason_rules
+
+    command = reason_rules._COMMAND
+    texts = ["for rcpt in reply to data", "[data] did not like our mail", ">>> data after end of rcpt", "--smtp command rcpt", ""]
+
+    def searched_from_its_first_search() -> bool:
+        """A new Leftmost in this process: whether its first search already uses the other requirements."""
+        split = prefilter.Leftmost(command)
+        for text in texts:
+            assert _spans(split.search(text)) == _spans(command.search(text)), text
+        assert split._split is not None
+        return any(len(needs) > 1 for needs, _ in split._split)
+
+    assert not searched_from_its_first_search()  # nothing kept yet: read on the _NEEDS_FROM-th search, as before
+    reader = prefilter.Leftmost(command)
+    for _ in range(prefilter._NEEDS_FROM):
+        reader.search("after rcpt")
+    recache.save()
+    fresh_process(monkeypatch)
+    assert searched_from_its_first_search()  # kept by the process that read them
+
+    table = marshal.loads(cache.read_bytes())
+    needs_keys = [key for key in table[3] if key[1] == prefilter._NEEDS]
+    assert needs_keys
+    for key in needs_keys:  # damaged: each set's size is no longer a size
+        table[3][key] = marshal.dumps(("many", "rcpt"))
+    cache.write_bytes(marshal.dumps(table))
+    fresh_process(monkeypatch)
+    assert not searched_from_its_first_search()
+    later = prefilter.Leftmost(command)
+    for _ in range(prefilter._NEEDS_FROM):
+        later.search("after rcpt")
+    assert later._split is not None and any(len(needs) > 1 for needs, _ in later._split)  # read again
+
+    cache.unlink()
+    fresh_process(monkeypatch)
+    assert not searched_from_its_first_search()  # no cache: as before
+
+
+def _spans(match: re.Match[str] | None) -> object:
+    return None if match is None else (match.span(), [g for g in match.groups() if g is not None])
