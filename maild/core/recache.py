@@ -6,7 +6,7 @@ Pattern, in C. Over the Sisimai corpus the first pass of `maild parse` compiled 
 parsed ~500 once more for their pre-check literals (``core.prefilter.literals_of``) in ~40 ms: a third of the
 whole command. Those answers depend only on the pattern, its flags and the interpreter, so they are kept:
 
-* where: ``regexes.<cache tag>.marshal`` in the ``__pycache__`` folder of this module's bytecode (``maild/core/``, or
+* where: ``regexes.<cache tag>-<interpreter tag>.marshal`` in the ``__pycache__`` folder of this module's bytecode (``maild/core/``, or
   under ``sys.pycache_prefix``), so an install whose bytecode a user may write is one whose cache it may write;
 * what: for each (pattern, flags) the arguments of ``_sre.compile``, and for each (source, flags) its literals
   (beside them, under negative kinds, prefilter's other readings of a text: ``strings()``);
@@ -88,7 +88,16 @@ def cache_path() -> str | None:
     cached = globals().get("__cached__")
     if not cached:
         return None
-    return os.path.join(os.path.dirname(cached), f"regexes.{sys.implementation.cache_tag}.marshal")
+    # Named by the whole interpreter key, not the cache tag alone: two builds of 3.11 (a distribution's and a
+    # pyenv one) running one source tree each found the other's file foreign and rewrote it, every run.
+    return os.path.join(os.path.dirname(cached), f"regexes.{sys.implementation.cache_tag}-{interpreter_tag()}.marshal")
+
+
+def interpreter_tag() -> str:
+    """Eight hex digits of the interpreter key the file is valid for (_INTERPRETER), in its name."""
+    from binascii import crc32
+
+    return f"{crc32(repr(_INTERPRETER).encode()):08x}"
 
 
 def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re.compile's name, as a drop-in

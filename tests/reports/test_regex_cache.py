@@ -291,7 +291,16 @@ def test_the_cache_lives_beside_the_core_bytecode() -> None:
     path = recache.cache_path()
     assert path is not None and recache.__cached__ is not None
     assert os.path.dirname(path) == os.path.dirname(recache.__cached__)
-    assert os.path.basename(path) == f"regexes.{sys.implementation.cache_tag}.marshal"
+    assert os.path.basename(path) == f"regexes.{sys.implementation.cache_tag}-{recache.interpreter_tag()}.marshal"
+
+
+def test_two_builds_of_one_python_version_keep_two_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A distribution's 3.11 and a pyenv 3.11 sharing one source tree must not overwrite each other's file.
+    here = recache.cache_path()
+    monkeypatch.setattr(recache, "_INTERPRETER", (*recache._INTERPRETER[:1], "3.11.2 (another build)", *recache._INTERPRETER[2:]))
+    other = recache.cache_path()
+    assert here is not None and other is not None and here != other
+    assert os.path.dirname(here) == os.path.dirname(other)
 
 
 def test_serving_re_compile_gives_re_compiles_patterns_and_puts_it_back(cache: Path) -> None:
